@@ -1,0 +1,213 @@
+//! The command line (DESIGN.md §4 "CLI"): `serve [--demo]`, `migrate`, `demo`, `users add`.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{RawSettings, Settings};
+use crate::db;
+use crate::domain::account::Role;
+use crate::domain::clock::{Clock, SystemClock};
+use crate::error::AppError;
+use crate::service::{accounts, demo};
+use crate::startup::Application;
+
+#[derive(Debug, Parser)]
+#[command(name = "tandem", version, about = "Self-hosted affiliate and payout system for creator commerce")]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every setting is a flag and an environment variable.
+#[derive(Debug, Args)]
+pub struct SettingsArgs {
+    /// Folder for the SQLite database, the secret key and emails written as files.
+    #[arg(long, env = "TANDEM_DATA_DIR", global = true)]
+    pub data_dir: Option<String>,
+    /// postgres://user@host/db for PostgreSQL; otherwise a SQLite file path.
+    #[arg(long, env = "TANDEM_DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Address to listen on.
+    #[arg(long, env = "TANDEM_BIND", global = true)]
+    pub bind: Option<String>,
+    /// Public URL, used in links and emails.
+    #[arg(long, env = "TANDEM_BASE_URL", global = true)]
+    pub base_url: Option<String>,
+    /// smtp://host:port (or smtps://user:pass@host); unset: emails are .eml files.
+    #[arg(long, env = "TANDEM_SMTP_URL", global = true, hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender of every email, e.g. "Tandem <no-reply@example.com>".
+    #[arg(long, env = "TANDEM_MAIL_FROM", global = true)]
+    pub mail_from: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Migrate the database and serve the web portal, the API and the jobs.
+    Serve {
+        /// Load demo accounts into an empty database first.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending database migrations.
+    Migrate,
+    /// Load demo accounts into an empty database.
+    Demo,
+    /// Manage finance and admin users.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create a finance or admin user; the password is read from standard input.
+    Add {
+        #[arg(long, value_parser = ["finance", "admin"])]
+        role: String,
+        #[arg(long)]
+        email: String,
+        /// Name shown in the portal (defaults to the part of the email before @).
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+fn settings(args: &SettingsArgs) -> anyhow::Result<Settings> {
+    Settings::from_raw(RawSettings {
+        data_dir: args.data_dir.clone(),
+        database_url: args.database_url.clone(),
+        bind: args.bind.clone(),
+        base_url: args.base_url.clone(),
+        smtp_url: args.smtp_url.clone(),
+        mail_from: args.mail_from.clone(),
+        secret_key: std::env::var("TANDEM_SECRET_KEY").ok(),
+    })
+}
+
+fn describe(err: AppError) -> anyhow::Error {
+    match err {
+        AppError::Validation(errors) => anyhow::anyhow!(
+            "{}",
+            errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+        other => anyhow::anyhow!("{other:#}"),
+    }
+}
+
+fn open_migrated(settings: &Settings) -> anyhow::Result<db::PooledConn> {
+    let pool = db::build_pool(&settings.database_url, Some(2))?;
+    let mut conn = pool.get().context("cannot connect to the database (TANDEM_DATABASE_URL)")?;
+    let applied = db::run_migrations(&mut conn)?;
+    for m in &applied {
+        eprintln!("applied migration {m}");
+    }
+    Ok(conn)
+}
+
+fn print_demo_accounts() {
+    for account in demo::ACCOUNTS {
+        println!("{account}");
+    }
+}
+
+fn load_demo(conn: &mut db::DbConn, base_url: &str) -> anyhow::Result<()> {
+    match demo::load(conn, SystemClock.now(), base_url).map_err(describe)? {
+        demo::DemoLoad::Loaded => {
+            eprintln!("demo data loaded");
+            print_demo_accounts();
+        }
+        demo::DemoLoad::AlreadyLoaded => {
+            eprintln!("demo data already loaded");
+            print_demo_accounts();
+        }
+        demo::DemoLoad::NotEmpty => {
+            eprintln!("the database already holds other data: demo data not loaded");
+        }
+    }
+    Ok(())
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("Password (at least 10 characters; it will be shown as you type): ");
+        std::io::stderr().flush().ok();
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line).context("cannot read the password from standard input")?;
+    let password = line.trim_end_matches(['\n', '\r']).to_owned();
+    if password.is_empty() {
+        bail!("no password on standard input: pipe it in, e.g. `echo 'long secret pw' | tandem users add ...`");
+    }
+    Ok(password)
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = settings(&cli.settings)?;
+    match cli.command {
+        Command::Migrate => {
+            open_migrated(&settings)?;
+            eprintln!("database is up to date");
+            Ok(())
+        }
+        Command::Demo => {
+            let mut conn = open_migrated(&settings)?;
+            let base = settings
+                .base_url
+                .as_ref()
+                .map(|u| u.as_str().trim_end_matches('/').to_owned())
+                .unwrap_or_else(|| format!("http://{}", settings.bind));
+            load_demo(&mut conn, &base)
+        }
+        Command::Users { command: UsersCommand::Add { role, email, name } } => {
+            let role = Role::parse(&role).context("--role must be finance or admin")?;
+            let password = read_password()?;
+            let mut conn = open_migrated(&settings)?;
+            let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or("").to_owned());
+            let user = accounts::add_staff_user(&mut conn, SystemClock.now(), role, &email, &password, &name)
+                .map_err(describe)?;
+            println!("created {} user {} (id {})", role, user.email, user.id);
+            Ok(())
+        }
+        Command::Serve { demo } => serve(settings, demo),
+    }
+}
+
+fn serve(settings: Settings, load_demo_data: bool) -> anyhow::Result<()> {
+    actix_web::rt::System::new().block_on(async move {
+        let db_kind = match db::Backend::of_url(&settings.database_url) {
+            db::Backend::Postgres => "PostgreSQL",
+            db::Backend::Sqlite => "SQLite",
+        };
+        let app = Application::build(settings)?;
+        let state = app.state();
+        if load_demo_data {
+            let base = state.base_url.clone();
+            let pool = state.pool.clone();
+            actix_web::web::block(move || {
+                let mut conn = pool.get()?;
+                load_demo(&mut conn, &base)
+            })
+            .await??;
+            state.wake_mailer();
+        }
+        eprintln!(
+            "Tandem is running at {} ({db_kind}; emails: {}). Press Ctrl+C to stop.",
+            state.base_url,
+            state.mailer.describe()
+        );
+        std::io::stdout().flush().ok();
+        app.run_until_stopped().await?;
+        Ok(())
+    })
+}

@@ -1,0 +1,245 @@
+//! Settings from the environment (each mirrored by a `--flag`), validated at start-up: a bad
+//! value stops the program with the variable's name. DESIGN.md §4 "configuration".
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use rand::RngCore;
+
+/// Where emails go.
+#[derive(Debug, Clone)]
+pub enum MailSettings {
+    /// `TANDEM_SMTP_URL`, e.g. `smtp://127.0.0.1:2525` or `smtps://user:pass@host`.
+    Smtp(String),
+    /// `.eml` files in this folder (the default: `<data dir>/mail/`).
+    Files(PathBuf),
+    /// Kept in memory, for tests.
+    Memory,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub bind: SocketAddr,
+    /// Public URL for links and emails; `None` means "the address we bound to".
+    pub base_url: Option<url::Url>,
+    pub mail: MailSettings,
+    pub mail_from: String,
+    /// At least 32 bytes; the session cookie keys are derived from it.
+    pub secret_key: Vec<u8>,
+    /// HTTP worker threads; `None`: one per core.
+    pub workers: Option<usize>,
+}
+
+/// The raw values, from flags or environment variables (clap reads both).
+#[derive(Debug, Clone, Default)]
+pub struct RawSettings {
+    pub data_dir: Option<String>,
+    pub database_url: Option<String>,
+    pub bind: Option<String>,
+    pub base_url: Option<String>,
+    pub smtp_url: Option<String>,
+    pub mail_from: Option<String>,
+    pub secret_key: Option<String>,
+}
+
+fn non_empty(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+impl Settings {
+    pub fn from_raw(raw: RawSettings) -> anyhow::Result<Settings> {
+        let data_dir = PathBuf::from(non_empty(&raw.data_dir).unwrap_or("./data"));
+        std::fs::create_dir_all(&data_dir).with_context(|| {
+            format!(
+                "TANDEM_DATA_DIR: cannot create the data folder {}",
+                data_dir.display()
+            )
+        })?;
+
+        let database_url = match non_empty(&raw.database_url) {
+            Some(url) => {
+                if url.contains("://")
+                    && !(url.starts_with("postgres://")
+                        || url.starts_with("postgresql://")
+                        || url.starts_with("sqlite://"))
+                {
+                    bail!(
+                        "TANDEM_DATABASE_URL: \"{}\" is neither postgres://... nor a SQLite file path",
+                        redact_url(url)
+                    );
+                }
+                url.to_owned()
+            }
+            None => data_dir.join("tandem.db").to_string_lossy().into_owned(),
+        };
+
+        let bind_str = non_empty(&raw.bind).unwrap_or("127.0.0.1:8080");
+        let bind: SocketAddr = bind_str.parse().map_err(|_| {
+            anyhow::anyhow!("TANDEM_BIND: \"{bind_str}\" is not an address like 127.0.0.1:8080")
+        })?;
+
+        let base_url = match non_empty(&raw.base_url) {
+            Some(s) => {
+                let url = url::Url::parse(s).map_err(|_| {
+                    anyhow::anyhow!("TANDEM_BASE_URL: \"{s}\" is not a URL like https://tandem.example.com")
+                })?;
+                if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                    bail!("TANDEM_BASE_URL: \"{s}\" must be an http:// or https:// URL");
+                }
+                Some(url)
+            }
+            None => None,
+        };
+
+        let mail = match non_empty(&raw.smtp_url) {
+            Some(url) => {
+                lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url).map_err(
+                    |e| anyhow::anyhow!("TANDEM_SMTP_URL: \"{}\" is not usable: {e}", redact_url(url)),
+                )?;
+                MailSettings::Smtp(url.to_owned())
+            }
+            None => MailSettings::Files(data_dir.join("mail")),
+        };
+
+        let mail_from = non_empty(&raw.mail_from)
+            .unwrap_or("Tandem <no-reply@tandem.localhost>")
+            .to_owned();
+        mail_from
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|_| anyhow::anyhow!("TANDEM_MAIL_FROM: \"{mail_from}\" is not a mailbox like Tandem <no-reply@example.com>"))?;
+
+        let secret_key = match non_empty(&raw.secret_key) {
+            Some(k) => {
+                if k.len() < 32 {
+                    bail!("TANDEM_SECRET_KEY: use at least 32 characters (64 random hex digits is a good choice)");
+                }
+                k.as_bytes().to_vec()
+            }
+            None => load_or_create_secret(&data_dir)?,
+        };
+
+        Ok(Settings {
+            data_dir,
+            database_url,
+            bind,
+            base_url,
+            mail,
+            mail_from,
+            secret_key,
+            workers: None,
+        })
+    }
+
+    /// Settings for tests: everything in `data_dir`, mail in memory, port chosen by the OS.
+    pub fn for_tests(data_dir: &Path, database_url: &str) -> Settings {
+        let mut key = vec![0u8; 64];
+        rand::rng().fill_bytes(&mut key);
+        Settings {
+            data_dir: data_dir.to_owned(),
+            database_url: database_url.to_owned(),
+            bind: "127.0.0.1:0".parse().expect("literal address"),
+            base_url: None,
+            mail: MailSettings::Memory,
+            mail_from: "Tandem <no-reply@tandem.localhost>".to_owned(),
+            secret_key: key,
+            workers: Some(2),
+        }
+    }
+
+    /// Cookies get `Secure` when the public URL is https.
+    pub fn secure_cookies(&self) -> bool {
+        self.base_url.as_ref().is_some_and(|u| u.scheme() == "https")
+    }
+}
+
+/// The secret kept in `<data dir>/secret.key`, created (mode 0600) on first start.
+fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    let path = data_dir.join("secret.key");
+    if path.exists() {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("TANDEM_SECRET_KEY: cannot read {}", path.display()))?;
+        let key = hex::decode(text.trim()).with_context(|| {
+            format!("TANDEM_SECRET_KEY: {} is not hex; delete it to make a new one", path.display())
+        })?;
+        if key.len() < 32 {
+            bail!("TANDEM_SECRET_KEY: {} is too short; delete it to make a new one", path.display());
+        }
+        return Ok(key);
+    }
+    let mut key = vec![0u8; 64];
+    rand::rng().fill_bytes(&mut key);
+    write_private(&path, &hex::encode(&key))
+        .with_context(|| format!("TANDEM_SECRET_KEY: cannot write {}", path.display()))?;
+    Ok(key)
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(contents.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}
+
+/// A URL with its password replaced, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(dir: &Path) -> RawSettings {
+        RawSettings {
+            data_dir: Some(dir.to_string_lossy().into_owned()),
+            ..RawSettings::default()
+        }
+    }
+
+    #[test]
+    fn defaults_and_secret_persist() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Settings::from_raw(raw(dir.path())).unwrap();
+        assert!(a.database_url.ends_with("tandem.db"));
+        assert_eq!(a.bind.to_string(), "127.0.0.1:8080");
+        assert!(matches!(a.mail, MailSettings::Files(_)));
+        let b = Settings::from_raw(raw(dir.path())).unwrap();
+        assert_eq!(a.secret_key, b.secret_key);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases: Vec<(RawSettings, &str)> = vec![
+            (RawSettings { bind: Some("nope".into()), ..raw(dir.path()) }, "TANDEM_BIND"),
+            (RawSettings { base_url: Some("ftp://x".into()), ..raw(dir.path()) }, "TANDEM_BASE_URL"),
+            (RawSettings { database_url: Some("mysql://x".into()), ..raw(dir.path()) }, "TANDEM_DATABASE_URL"),
+            (RawSettings { secret_key: Some("short".into()), ..raw(dir.path()) }, "TANDEM_SECRET_KEY"),
+            (RawSettings { smtp_url: Some("bogus://x".into()), ..raw(dir.path()) }, "TANDEM_SMTP_URL"),
+            (RawSettings { mail_from: Some("not a mailbox".into()), ..raw(dir.path()) }, "TANDEM_MAIL_FROM"),
+        ];
+        for (raw, var) in cases {
+            let err = Settings::from_raw(raw).unwrap_err().to_string();
+            assert!(err.starts_with(var), "{err} should name {var}");
+        }
+    }
+}

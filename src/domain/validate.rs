@@ -1,0 +1,248 @@
+//! Field rules for forms, and the collection of field errors shown next to each field.
+
+use serde::Serialize;
+
+/// Errors keyed by form field, in the order found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FieldErrors(Vec<FieldError>);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldErrors {
+    pub fn new() -> Self {
+        FieldErrors(Vec::new())
+    }
+
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0.push(FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    /// Keeps the value on success, records the message on failure.
+    pub fn check<T, E: Into<String>>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.add(field, e);
+                None
+            }
+        }
+    }
+
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.as_str())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &FieldError> {
+        self.0.iter()
+    }
+
+    pub fn into_result(self) -> Result<(), FieldErrors> {
+        if self.0.is_empty() { Ok(()) } else { Err(self) }
+    }
+}
+
+fn has_control(s: &str) -> bool {
+    s.chars().any(|c| c.is_control())
+}
+
+/// A person's or a display name: 1 to 80 characters, no control characters.
+pub fn name(input: &str, what: &str) -> Result<String, String> {
+    let s = input.trim();
+    if s.is_empty() {
+        return Err(format!("Enter {what}."));
+    }
+    if s.chars().count() > 80 {
+        return Err("Use at most 80 characters.".to_owned());
+    }
+    if has_control(s) {
+        return Err("Remove the special characters.".to_owned());
+    }
+    Ok(s.to_owned())
+}
+
+/// An organisation's name: 2 to 100 characters.
+pub fn org_name(input: &str) -> Result<String, String> {
+    let s = input.trim();
+    if s.chars().count() < 2 {
+        return Err("Enter your organisation's name (at least 2 characters).".to_owned());
+    }
+    if s.chars().count() > 100 {
+        return Err("Use at most 100 characters.".to_owned());
+    }
+    if has_control(s) {
+        return Err("Remove the special characters.".to_owned());
+    }
+    Ok(s.to_owned())
+}
+
+/// An optional website: empty, or an http(s) URL with a host.
+pub fn website(input: &str) -> Result<Option<String>, String> {
+    let s = input.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    if s.len() > 200 {
+        return Err("Use at most 200 characters.".to_owned());
+    }
+    let msg = "Enter a web address starting with https:// or http://, e.g. https://shop.example.com";
+    let parsed = url::Url::parse(s).map_err(|_| msg.to_owned())?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
+        return Err(msg.to_owned());
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(msg.to_owned());
+    }
+    Ok(Some(parsed.to_string()))
+}
+
+/// An influencer's public handle: 3 to 30 of a-z, 0-9, `.` and `_`, lower-cased; a
+/// leading `@` is dropped.
+pub fn handle(input: &str) -> Result<String, String> {
+    let s = input.trim().trim_start_matches('@').to_lowercase();
+    if s.len() < 3 || s.len() > 30 {
+        return Err("Use 3 to 30 characters.".to_owned());
+    }
+    if !s
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '_')
+    {
+        return Err("Use only letters, digits, dots and underscores.".to_owned());
+    }
+    if s.starts_with('.') || s.ends_with('.') || s.contains("..") {
+        return Err("A handle cannot start or end with a dot, or have two in a row.".to_owned());
+    }
+    Ok(s)
+}
+
+pub fn bio(input: &str) -> Result<String, String> {
+    let s = input.trim();
+    if s.chars().count() > 1000 {
+        return Err("Use at most 1,000 characters.".to_owned());
+    }
+    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+        return Err("Remove the special characters.".to_owned());
+    }
+    Ok(s.replace("\r\n", "\n"))
+}
+
+/// An optional ISO 3166-1 alpha-2 country code from the list Tandem shows.
+pub fn country(input: &str) -> Result<Option<String>, String> {
+    let s = input.trim().to_ascii_uppercase();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    if COUNTRIES.iter().any(|(code, _)| *code == s) {
+        Ok(Some(s))
+    } else {
+        Err("Choose a country from the list.".to_owned())
+    }
+}
+
+pub fn country_name(code: &str) -> Option<&'static str> {
+    COUNTRIES.iter().find(|(c, _)| *c == code).map(|(_, n)| *n)
+}
+
+/// An IANA time zone name such as `Asia/Shanghai`.
+pub fn time_zone(input: &str) -> Result<String, String> {
+    let s = input.trim();
+    s.parse::<chrono_tz::Tz>()
+        .map(|tz| tz.name().to_owned())
+        .map_err(|_| "Choose a time zone from the list.".to_owned())
+}
+
+/// URL-safe slug of a name: lower-case ASCII letters and digits separated by dashes.
+pub fn slugify(name: &str) -> String {
+    let mut slug = String::new();
+    let mut dash = false;
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            if dash && !slug.is_empty() {
+                slug.push('-');
+            }
+            dash = false;
+            slug.push(c.to_ascii_lowercase());
+        } else {
+            dash = true;
+        }
+    }
+    slug.truncate(40);
+    let slug = slug.trim_end_matches('-').to_owned();
+    if slug.is_empty() { "merchant".to_owned() } else { slug }
+}
+
+/// Countries and territories offered in forms (ISO 3166-1 alpha-2), by name.
+pub const COUNTRIES: &[(&str, &str)] = &[
+    ("AR", "Argentina"), ("AU", "Australia"), ("AT", "Austria"), ("BD", "Bangladesh"),
+    ("BE", "Belgium"), ("BR", "Brazil"), ("KH", "Cambodia"), ("CA", "Canada"),
+    ("CL", "Chile"), ("CN", "China"), ("CO", "Colombia"), ("CZ", "Czechia"),
+    ("DK", "Denmark"), ("EG", "Egypt"), ("FI", "Finland"), ("FR", "France"),
+    ("DE", "Germany"), ("GR", "Greece"), ("HK", "Hong Kong"), ("HU", "Hungary"),
+    ("IN", "India"), ("ID", "Indonesia"), ("IE", "Ireland"), ("IL", "Israel"),
+    ("IT", "Italy"), ("JP", "Japan"), ("KZ", "Kazakhstan"), ("KE", "Kenya"),
+    ("KW", "Kuwait"), ("LA", "Laos"), ("MO", "Macao"), ("MY", "Malaysia"),
+    ("MX", "Mexico"), ("MN", "Mongolia"), ("MA", "Morocco"), ("MM", "Myanmar"),
+    ("NL", "Netherlands"), ("NZ", "New Zealand"), ("NG", "Nigeria"), ("NO", "Norway"),
+    ("PK", "Pakistan"), ("PE", "Peru"), ("PH", "Philippines"), ("PL", "Poland"),
+    ("PT", "Portugal"), ("QA", "Qatar"), ("RO", "Romania"), ("SA", "Saudi Arabia"),
+    ("SG", "Singapore"), ("ZA", "South Africa"), ("KR", "South Korea"), ("ES", "Spain"),
+    ("LK", "Sri Lanka"), ("SE", "Sweden"), ("CH", "Switzerland"), ("TW", "Taiwan"),
+    ("TH", "Thailand"), ("TR", "Türkiye"), ("AE", "United Arab Emirates"),
+    ("UA", "Ukraine"), ("GB", "United Kingdom"), ("US", "United States"),
+    ("UZ", "Uzbekistan"), ("VN", "Vietnam"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles() {
+        assert_eq!(handle("@Mia.Streams").unwrap(), "mia.streams");
+        assert!(handle("ab").is_err());
+        assert!(handle("mia streams").is_err());
+        assert!(handle(".mia").is_err());
+        assert!(handle("mia..x").is_err());
+    }
+
+    #[test]
+    fn websites() {
+        assert_eq!(website("").unwrap(), None);
+        assert_eq!(website("https://shop.example.com").unwrap().as_deref(), Some("https://shop.example.com/"));
+        for bad in ["javascript:alert(1)", "shop.example.com", "ftp://x.com", "https://user:pw@x.com", "http://"] {
+            assert!(website(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn slugs() {
+        assert_eq!(slugify("Jade Leaf Tea Co."), "jade-leaf-tea-co");
+        assert_eq!(slugify("¥¥¥"), "merchant");
+    }
+
+    #[test]
+    fn zones_and_countries() {
+        assert_eq!(time_zone("Asia/Shanghai").unwrap(), "Asia/Shanghai");
+        assert!(time_zone("Mars/Olympus").is_err());
+        assert_eq!(country("cn").unwrap().as_deref(), Some("CN"));
+        assert!(country("XX").is_err());
+        assert_eq!(country("").unwrap(), None);
+    }
+}

@@ -1,0 +1,505 @@
+//! Sign-up, login (with throttling), password reset and account settings.
+
+use base64::Engine;
+use chrono::{NaiveDateTime, TimeDelta};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::db::models::{
+    NewInfluencer, NewLoginAttempt, NewMerchant, NewMerchantMember, NewPasswordReset, NewUser,
+    User,
+};
+use crate::db::{self, DbConn};
+use crate::domain::account::{MemberRole, Role};
+use crate::domain::email_address::EmailAddress;
+use crate::domain::money::Currency;
+use crate::domain::password;
+use crate::domain::validate::{self, FieldErrors};
+use crate::email::templates;
+use crate::error::{AppError, AppResult};
+
+use super::{audit, enqueue_email};
+
+/// How long a password reset link works.
+pub const RESET_TTL_MINUTES: i64 = 60;
+/// Login throttling: this many failures in the window, per account and per IP address.
+pub const MAX_FAILURES: i64 = 10;
+pub const FAILURE_WINDOW_MINUTES: i64 = 15;
+
+/// What a merchant types to sign up.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct MerchantSignupForm {
+    pub name: String,
+    pub email: String,
+    pub password: String,
+    pub org_name: String,
+    pub currency: String,
+}
+
+/// What an influencer types to sign up.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct InfluencerSignupForm {
+    pub name: String,
+    pub handle: String,
+    pub email: String,
+    pub password: String,
+}
+
+fn email_taken(conn: &mut DbConn, email: &str) -> AppResult<bool> {
+    Ok(db::users::find_by_email(conn, email)?.is_some())
+}
+
+fn taken_error() -> AppError {
+    let mut errors = FieldErrors::new();
+    errors.add(
+        "email",
+        "An account with this email already exists. Log in, or reset your password.",
+    );
+    AppError::Validation(errors)
+}
+
+/// Maps a unique violation on insert (a sign-up race) to the field error.
+fn unique_to(field_error: fn() -> AppError) -> impl Fn(diesel::result::Error) -> AppError {
+    move |e| {
+        if db::is_unique_violation(&e) {
+            field_error()
+        } else {
+            e.into()
+        }
+    }
+}
+
+fn welcome(conn: &mut DbConn, now: NaiveDateTime, user: &User, role: Role, base_url: &str) -> AppResult<()> {
+    let email = templates::welcome(
+        &user.display_name,
+        role.label(),
+        &format!("{base_url}{}", role.home()),
+    )?;
+    enqueue_email(conn, now, &user.email, &email)?;
+    Ok(())
+}
+
+#[tracing::instrument(skip_all)]
+pub fn signup_merchant(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    base_url: &str,
+    form: &MerchantSignupForm,
+) -> AppResult<User> {
+    let mut errors = FieldErrors::new();
+    let name = errors.check("name", validate::name(&form.name, "your name"));
+    let email = errors.check("email", EmailAddress::parse(&form.email));
+    let pw_ok = errors.check("password", password::check_new(&form.password));
+    let org_name = errors.check("org_name", validate::org_name(&form.org_name));
+    let currency = errors.check(
+        "currency",
+        Currency::parse(&form.currency).map_err(|e| e.to_string()),
+    );
+    let (Some(name), Some(email), Some(()), Some(org_name), Some(currency)) =
+        (name, email, pw_ok, org_name, currency)
+    else {
+        return Err(AppError::Validation(errors));
+    };
+    if email_taken(conn, email.as_str())? {
+        return Err(taken_error());
+    }
+    let hash = password::hash(&form.password)?;
+    db::write_tx(conn, |conn| {
+        let user = db::users::insert(
+            conn,
+            &NewUser {
+                email: email.as_str(),
+                password_hash: &hash,
+                role: Role::Merchant.as_str(),
+                display_name: &name,
+                time_zone: "UTC",
+                session_version: 1,
+                created_at: now,
+                updated_at: now,
+            },
+        )
+        .map_err(unique_to(taken_error))?;
+        let base = validate::slugify(&org_name);
+        let mut slug = base.clone();
+        let mut n = 2;
+        while db::merchants::slug_taken(conn, &slug)? {
+            slug = format!("{base}-{n}");
+            n += 1;
+        }
+        let merchant = db::merchants::insert(
+            conn,
+            &NewMerchant {
+                name: &org_name,
+                slug: &slug,
+                website: None,
+                default_currency: currency.code(),
+                created_at: now,
+                updated_at: now,
+            },
+        )?;
+        db::merchants::add_member(
+            conn,
+            &NewMerchantMember {
+                merchant_id: merchant.id,
+                user_id: user.id,
+                member_role: MemberRole::Owner.as_str(),
+                created_at: now,
+            },
+        )?;
+        welcome(conn, now, &user, Role::Merchant, base_url)?;
+        audit(conn, now, Some(user.id), "signup", ("merchant", merchant.id), "merchant organisation created")?;
+        tracing::info!(user_id = user.id, merchant_id = merchant.id, "merchant signed up");
+        Ok(user)
+    })
+}
+
+fn handle_taken_error() -> AppError {
+    let mut errors = FieldErrors::new();
+    errors.add("handle", "This handle is taken; choose another.");
+    AppError::Validation(errors)
+}
+
+#[tracing::instrument(skip_all)]
+pub fn signup_influencer(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    base_url: &str,
+    form: &InfluencerSignupForm,
+) -> AppResult<User> {
+    let mut errors = FieldErrors::new();
+    let name = errors.check("name", validate::name(&form.name, "your display name"));
+    let handle = errors.check("handle", validate::handle(&form.handle));
+    let email = errors.check("email", EmailAddress::parse(&form.email));
+    let pw_ok = errors.check("password", password::check_new(&form.password));
+    let (Some(name), Some(handle), Some(email), Some(())) = (name, handle, email, pw_ok) else {
+        return Err(AppError::Validation(errors));
+    };
+    if email_taken(conn, email.as_str())? {
+        return Err(taken_error());
+    }
+    if db::influencers::handle_owner(conn, &handle)?.is_some() {
+        return Err(handle_taken_error());
+    }
+    let hash = password::hash(&form.password)?;
+    db::write_tx(conn, |conn| {
+        let user = db::users::insert(
+            conn,
+            &NewUser {
+                email: email.as_str(),
+                password_hash: &hash,
+                role: Role::Influencer.as_str(),
+                display_name: &name,
+                time_zone: "UTC",
+                session_version: 1,
+                created_at: now,
+                updated_at: now,
+            },
+        )
+        .map_err(unique_to(taken_error))?;
+        let influencer = db::influencers::insert(
+            conn,
+            &NewInfluencer {
+                user_id: user.id,
+                handle: &handle,
+                display_name: &name,
+                bio: "",
+                country: None,
+                created_at: now,
+                updated_at: now,
+            },
+        )
+        .map_err(unique_to(handle_taken_error))?;
+        welcome(conn, now, &user, Role::Influencer, base_url)?;
+        audit(conn, now, Some(user.id), "signup", ("influencer", influencer.id), "influencer profile created")?;
+        tracing::info!(user_id = user.id, influencer_id = influencer.id, "influencer signed up");
+        Ok(user)
+    })
+}
+
+/// Creates a finance or admin user (from the CLI).
+pub fn add_staff_user(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    role: Role,
+    email: &str,
+    password_text: &str,
+    display_name: &str,
+) -> AppResult<User> {
+    let mut errors = FieldErrors::new();
+    let email = errors.check("email", EmailAddress::parse(email));
+    let pw_ok = errors.check("password", password::check_new(password_text));
+    let name = errors.check("name", validate::name(display_name, "a name"));
+    if !matches!(role, Role::Finance | Role::Admin) {
+        errors.add("role", "Only finance and admin users are created here.");
+    }
+    let (Some(email), Some(()), Some(name), true) = (email, pw_ok, name, errors.is_empty()) else {
+        return Err(AppError::Validation(errors));
+    };
+    if email_taken(conn, email.as_str())? {
+        return Err(taken_error());
+    }
+    let hash = password::hash(password_text)?;
+    db::write_tx(conn, |conn| {
+        let user = db::users::insert(
+            conn,
+            &NewUser {
+                email: email.as_str(),
+                password_hash: &hash,
+                role: role.as_str(),
+                display_name: &name,
+                time_zone: "UTC",
+                session_version: 1,
+                created_at: now,
+                updated_at: now,
+            },
+        )
+        .map_err(unique_to(taken_error))?;
+        audit(conn, now, None, "user.create", ("user", user.id), &format!("{} user created from the command line", role.as_str()))?;
+        Ok(user)
+    })
+}
+
+/// What came of a login attempt.
+#[derive(Debug)]
+pub enum LoginOutcome {
+    LoggedIn(User),
+    /// Wrong email or password (we never say which).
+    Invalid,
+    Disabled,
+    /// Too many failures; try again after this many minutes.
+    Throttled { minutes: i64 },
+}
+
+fn minutes_until(now: NaiveDateTime, oldest: Option<NaiveDateTime>) -> i64 {
+    let until = oldest.unwrap_or(now) + TimeDelta::minutes(FAILURE_WINDOW_MINUTES);
+    let secs = (until - now).num_seconds().max(1);
+    (secs + 59) / 60
+}
+
+#[tracing::instrument(skip_all)]
+pub fn login(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    email_input: &str,
+    password_input: &str,
+    ip: &str,
+) -> AppResult<LoginOutcome> {
+    let email_key = email_input.trim().to_lowercase();
+    let since = now - TimeDelta::minutes(FAILURE_WINDOW_MINUTES);
+    let (by_email, oldest_email) = db::logins::failures_for_email(conn, &email_key, since)?;
+    if by_email >= MAX_FAILURES {
+        return Ok(LoginOutcome::Throttled { minutes: minutes_until(now, oldest_email) });
+    }
+    let (by_ip, oldest_ip) = db::logins::failures_for_ip(conn, ip, since)?;
+    if by_ip >= MAX_FAILURES {
+        return Ok(LoginOutcome::Throttled { minutes: minutes_until(now, oldest_ip) });
+    }
+    let user = db::users::find_by_email(conn, &email_key)?;
+    let ok = match &user {
+        Some(u) => password::verify(password_input, &u.password_hash),
+        None => {
+            // Same work either way, so timing does not tell which emails exist.
+            let _ = password::verify(password_input, password::dummy_hash());
+            false
+        }
+    };
+    db::logins::record(
+        conn,
+        &NewLoginAttempt {
+            email: &email_key,
+            ip,
+            succeeded: ok,
+            created_at: now,
+        },
+    )?;
+    match user {
+        Some(u) if ok => {
+            if u.disabled_at.is_some() {
+                return Ok(LoginOutcome::Disabled);
+            }
+            db::users::record_login(conn, u.id, now)?;
+            tracing::info!(user_id = u.id, "logged in");
+            Ok(LoginOutcome::LoggedIn(u))
+        }
+        _ => {
+            tracing::info!(email = crate::domain::email_address::mask_email(&email_key), "failed login");
+            Ok(LoginOutcome::Invalid)
+        }
+    }
+}
+
+fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Emails a single-use reset link when the address belongs to an active account. Says
+/// nothing either way (the page shows the same message), so it cannot be used to find out
+/// who has an account.
+#[tracing::instrument(skip_all)]
+pub fn request_password_reset(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    base_url: &str,
+    email_input: &str,
+) -> AppResult<()> {
+    let Ok(email) = EmailAddress::parse(email_input) else {
+        return Ok(());
+    };
+    let Some(user) = db::users::find_by_email(conn, email.as_str())? else {
+        return Ok(());
+    };
+    if user.disabled_at.is_some() {
+        return Ok(());
+    }
+    let mut raw = [0u8; 32];
+    rand::rng().fill_bytes(&mut raw);
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+    let token_hash = hash_token(&token);
+    let url = format!("{base_url}/reset-password?token={token}");
+    let email = templates::password_reset(&user.display_name, &url, RESET_TTL_MINUTES)?;
+    db::write_tx(conn, |conn| {
+        db::password_resets::insert(
+            conn,
+            &NewPasswordReset {
+                user_id: user.id,
+                token_hash: &token_hash,
+                created_at: now,
+                expires_at: now + TimeDelta::minutes(RESET_TTL_MINUTES),
+            },
+        )?;
+        enqueue_email(conn, now, &user.email, &email)?;
+        audit(conn, now, Some(user.id), "password.reset_requested", ("user", user.id), "reset link emailed")?;
+        Ok::<(), AppError>(())
+    })
+}
+
+/// The account a reset token opens, if the token is known, unused and not expired.
+pub fn check_reset_token(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    token: &str,
+) -> AppResult<Option<User>> {
+    if token.is_empty() || token.len() > 100 {
+        return Ok(None);
+    }
+    let Some(reset) = db::password_resets::find_by_hash(conn, &hash_token(token))? else {
+        return Ok(None);
+    };
+    if reset.used_at.is_some() || reset.expires_at <= now {
+        return Ok(None);
+    }
+    let user = db::users::find(conn, reset.user_id)?;
+    Ok(user.filter(|u| u.disabled_at.is_none()))
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct NewPasswordForm {
+    pub token: String,
+    pub password: String,
+    pub confirm: String,
+}
+
+#[derive(Debug)]
+pub enum ResetOutcome {
+    Done(User),
+    InvalidToken,
+}
+
+fn check_new_pair(errors: &mut FieldErrors, password_text: &str, confirm: &str) {
+    if let Err(e) = password::check_new(password_text) {
+        errors.add("password", e);
+    } else if password_text != confirm {
+        errors.add("confirm", "The two passwords differ.");
+    }
+}
+
+#[tracing::instrument(skip_all)]
+pub fn reset_password(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    base_url: &str,
+    form: &NewPasswordForm,
+) -> AppResult<ResetOutcome> {
+    if check_reset_token(conn, now, &form.token)?.is_none() {
+        return Ok(ResetOutcome::InvalidToken);
+    }
+    let mut errors = FieldErrors::new();
+    check_new_pair(&mut errors, &form.password, &form.confirm);
+    errors.into_result().map_err(AppError::Validation)?;
+    let hash = password::hash(&form.password)?;
+    let token_hash = hash_token(&form.token);
+    db::write_tx(conn, |conn| {
+        let Some(reset) = db::password_resets::find_by_hash(conn, &token_hash)? else {
+            return Ok(ResetOutcome::InvalidToken);
+        };
+        if reset.expires_at <= now || !db::password_resets::mark_used(conn, reset.id, now)? {
+            return Ok(ResetOutcome::InvalidToken);
+        }
+        let Some(user) = db::users::find(conn, reset.user_id)? else {
+            return Ok(ResetOutcome::InvalidToken);
+        };
+        db::users::set_password(conn, user.id, &hash, now)?;
+        db::password_resets::revoke_all_for_user(conn, user.id, now)?;
+        let email = templates::password_changed(&user.display_name, &format!("{base_url}/forgot-password"))?;
+        enqueue_email(conn, now, &user.email, &email)?;
+        audit(conn, now, Some(user.id), "password.reset", ("user", user.id), "password set from a reset link")?;
+        let user = db::users::find(conn, user.id)?.ok_or(AppError::NotFound)?;
+        Ok(ResetOutcome::Done(user))
+    })
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct AccountForm {
+    pub display_name: String,
+    pub time_zone: String,
+}
+
+pub fn update_account(conn: &mut DbConn, now: NaiveDateTime, user_id: i64, form: &AccountForm) -> AppResult<()> {
+    let mut errors = FieldErrors::new();
+    let name = errors.check("display_name", validate::name(&form.display_name, "your name"));
+    let tz = errors.check("time_zone", validate::time_zone(&form.time_zone));
+    let (Some(name), Some(tz)) = (name, tz) else {
+        return Err(AppError::Validation(errors));
+    };
+    db::write_tx(conn, |conn| {
+        db::users::update_account(conn, user_id, &name, &tz, now)?;
+        Ok(())
+    })
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct ChangePasswordForm {
+    pub current: String,
+    pub password: String,
+    pub confirm: String,
+}
+
+/// Changes the password; returns the user with its new session version.
+pub fn change_password(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    base_url: &str,
+    user_id: i64,
+    form: &ChangePasswordForm,
+) -> AppResult<User> {
+    let user = db::users::find(conn, user_id)?.ok_or(AppError::NotFound)?;
+    let mut errors = FieldErrors::new();
+    if !password::verify(&form.current, &user.password_hash) {
+        errors.add("current", "This is not your current password.");
+    }
+    check_new_pair(&mut errors, &form.password, &form.confirm);
+    errors.into_result().map_err(AppError::Validation)?;
+    let hash = password::hash(&form.password)?;
+    db::write_tx(conn, |conn| {
+        db::users::set_password(conn, user.id, &hash, now)?;
+        let email = templates::password_changed(&user.display_name, &format!("{base_url}/forgot-password"))?;
+        enqueue_email(conn, now, &user.email, &email)?;
+        audit(conn, now, Some(user.id), "password.change", ("user", user.id), "password changed")?;
+        db::users::find(conn, user.id)?.ok_or(AppError::NotFound)
+    })
+}

@@ -1,0 +1,59 @@
+//! Use-cases: one function per thing a user does, each in one transaction. They take a
+//! connection and the time (from the `Clock`), call the domain rules and the queries, and
+//! never see HTTP.
+
+pub mod accounts;
+pub mod admin;
+pub mod demo;
+pub mod influencer;
+pub mod merchant;
+
+use chrono::NaiveDateTime;
+
+use crate::db::{self, DbConn};
+use crate::db::models::{NewAuditEvent, NewOutboxEmail};
+use crate::email::templates::RenderedEmail;
+
+/// Writes an email to the outbox, inside the caller's transaction.
+pub fn enqueue_email(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    to: &str,
+    email: &RenderedEmail,
+) -> diesel::QueryResult<usize> {
+    db::outbox::enqueue(
+        conn,
+        &NewOutboxEmail {
+            kind: email.kind,
+            to_address: to,
+            subject: &email.subject,
+            text_body: &email.text,
+            html_body: &email.html,
+            created_at: now,
+            attempts: 0,
+            next_attempt_at: now,
+        },
+    )
+}
+
+/// Appends to the audit log, inside the caller's transaction.
+pub fn audit(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    actor_user_id: Option<i64>,
+    action: &str,
+    subject: (&str, i64),
+    detail: &str,
+) -> diesel::QueryResult<usize> {
+    db::audit::record(
+        conn,
+        &NewAuditEvent {
+            actor_user_id,
+            action,
+            subject_type: subject.0,
+            subject_id: Some(subject.1),
+            detail,
+            created_at: now,
+        },
+    )
+}

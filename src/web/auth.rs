@@ -1,0 +1,372 @@
+//! Sign-up, login, logout and the forgotten-password flow.
+
+use actix_session::Session;
+use actix_web::{HttpResponse, get, post, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::extract::{ClientIp, CsrfForm, MaybeUser};
+use super::pages::{self, PageCtx, SelectOption, currency_options};
+use super::{safe_next, session};
+use crate::domain::account::Role;
+use crate::domain::validate::FieldErrors;
+use crate::error::{AppError, AppResult};
+use crate::service::accounts::{
+    self, InfluencerSignupForm, LoginOutcome, MerchantSignupForm, NewPasswordForm, ResetOutcome,
+};
+use crate::startup::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(signup_choose)
+        .service(signup_merchant_form)
+        .service(signup_merchant)
+        .service(signup_influencer_form)
+        .service(signup_influencer)
+        .service(login_form)
+        .service(login)
+        .service(logout)
+        .service(forgot_form)
+        .service(forgot)
+        .service(reset_form)
+        .service(reset);
+}
+
+/// Logged-in users who open a public auth page go to their area instead.
+fn already_in(user: &MaybeUser) -> Option<HttpResponse> {
+    user.0.as_ref().map(|u| pages::redirect(u.role.home()))
+}
+
+#[derive(Template)]
+#[template(path = "auth/signup_choose.html")]
+struct SignupChoosePage {
+    ctx: PageCtx,
+}
+
+#[get("/signup")]
+async fn signup_choose(session: Session, user: MaybeUser) -> AppResult<HttpResponse> {
+    if let Some(r) = already_in(&user) {
+        return Ok(r);
+    }
+    pages::ok(&SignupChoosePage {
+        ctx: PageCtx::new(&session, None, "Create your Tandem account", "signup"),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "auth/signup_merchant.html")]
+struct SignupMerchantPage {
+    ctx: PageCtx,
+    form: MerchantSignupForm,
+    errors: FieldErrors,
+    currencies: Vec<SelectOption>,
+}
+
+#[get("/signup/merchant")]
+async fn signup_merchant_form(session: Session, user: MaybeUser) -> AppResult<HttpResponse> {
+    if let Some(r) = already_in(&user) {
+        return Ok(r);
+    }
+    pages::ok(&SignupMerchantPage {
+        ctx: PageCtx::new(&session, None, "Sign up as a merchant", "signup"),
+        form: MerchantSignupForm::default(),
+        errors: FieldErrors::new(),
+        currencies: currency_options("CNY"),
+    })
+}
+
+#[post("/signup/merchant")]
+async fn signup_merchant(
+    state: web::Data<AppState>,
+    session: Session,
+    form: CsrfForm<MerchantSignupForm>,
+) -> AppResult<HttpResponse> {
+    let form = form.0;
+    let (now, base) = (state.now(), state.base_url.clone());
+    let input = form.clone();
+    match state
+        .db(move |conn| accounts::signup_merchant(conn, now, &base, &input))
+        .await
+    {
+        Ok(user) => {
+            state.wake_mailer();
+            session::log_in(&session, &user, now.and_utc().timestamp());
+            session::flash(&session, "success", "Welcome to Tandem! Your organisation is ready; check its settings below.");
+            Ok(pages::redirect(Role::Merchant.home()))
+        }
+        Err(AppError::Validation(errors)) => pages::invalid(&SignupMerchantPage {
+            ctx: PageCtx::new(&session, None, "Sign up as a merchant", "signup"),
+            currencies: currency_options(&form.currency),
+            form: MerchantSignupForm { password: String::new(), ..form },
+            errors,
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "auth/signup_influencer.html")]
+struct SignupInfluencerPage {
+    ctx: PageCtx,
+    form: InfluencerSignupForm,
+    errors: FieldErrors,
+}
+
+#[get("/signup/influencer")]
+async fn signup_influencer_form(session: Session, user: MaybeUser) -> AppResult<HttpResponse> {
+    if let Some(r) = already_in(&user) {
+        return Ok(r);
+    }
+    pages::ok(&SignupInfluencerPage {
+        ctx: PageCtx::new(&session, None, "Sign up as an influencer", "signup"),
+        form: InfluencerSignupForm::default(),
+        errors: FieldErrors::new(),
+    })
+}
+
+#[post("/signup/influencer")]
+async fn signup_influencer(
+    state: web::Data<AppState>,
+    session: Session,
+    form: CsrfForm<InfluencerSignupForm>,
+) -> AppResult<HttpResponse> {
+    let form = form.0;
+    let (now, base) = (state.now(), state.base_url.clone());
+    let input = form.clone();
+    match state
+        .db(move |conn| accounts::signup_influencer(conn, now, &base, &input))
+        .await
+    {
+        Ok(user) => {
+            state.wake_mailer();
+            session::log_in(&session, &user, now.and_utc().timestamp());
+            session::flash(&session, "success", "Welcome to Tandem! Complete your profile so merchants can find you.");
+            Ok(pages::redirect(Role::Influencer.home()))
+        }
+        Err(AppError::Validation(errors)) => pages::invalid(&SignupInfluencerPage {
+            ctx: PageCtx::new(&session, None, "Sign up as an influencer", "signup"),
+            form: InfluencerSignupForm { password: String::new(), ..form },
+            errors,
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "auth/login.html")]
+struct LoginPage {
+    ctx: PageCtx,
+    email: String,
+    next: String,
+    error: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+#[get("/login")]
+async fn login_form(
+    session: Session,
+    user: MaybeUser,
+    query: web::Query<NextQuery>,
+) -> AppResult<HttpResponse> {
+    if let Some(r) = already_in(&user) {
+        return Ok(r);
+    }
+    pages::ok(&LoginPage {
+        ctx: PageCtx::new(&session, None, "Log in", "login"),
+        email: String::new(),
+        next: safe_next(query.next.as_deref()).unwrap_or_default(),
+        error: None,
+    })
+}
+
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(default)]
+struct LoginForm {
+    email: String,
+    password: String,
+    next: String,
+}
+
+#[post("/login")]
+async fn login(
+    state: web::Data<AppState>,
+    session: Session,
+    ip: ClientIp,
+    form: CsrfForm<LoginForm>,
+) -> AppResult<HttpResponse> {
+    let form = form.0;
+    let now = state.now();
+    let (email, password, ip) = (form.email.clone(), form.password.clone(), ip.0);
+    let outcome = state
+        .db(move |conn| accounts::login(conn, now, &email, &password, &ip))
+        .await?;
+    let retry = |message: String, status: actix_web::http::StatusCode| {
+        pages::render(
+            &LoginPage {
+                ctx: PageCtx::new(&session, None, "Log in", "login"),
+                email: form.email.clone(),
+                next: safe_next(Some(&form.next)).unwrap_or_default(),
+                error: Some(message),
+            },
+            status,
+        )
+    };
+    match outcome {
+        LoginOutcome::LoggedIn(user) => {
+            session::log_in(&session, &user, now.and_utc().timestamp());
+            let role = Role::parse(&user.role).unwrap_or(Role::Influencer);
+            let target = safe_next(Some(&form.next)).unwrap_or_else(|| role.home().to_owned());
+            Ok(pages::redirect(&target))
+        }
+        LoginOutcome::Invalid => retry(
+            "The email or password is incorrect.".to_owned(),
+            actix_web::http::StatusCode::UNAUTHORIZED,
+        ),
+        LoginOutcome::Disabled => retry(
+            "This account has been disabled. Contact your Tandem administrator.".to_owned(),
+            actix_web::http::StatusCode::FORBIDDEN,
+        ),
+        LoginOutcome::Throttled { minutes } => retry(
+            format!(
+                "Too many failed attempts. For your safety, logging in is paused: try again in {minutes} minute{}, or reset your password.",
+                if minutes == 1 { "" } else { "s" }
+            ),
+            actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+        ),
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct Empty {}
+
+#[post("/logout")]
+async fn logout(session: Session, _form: CsrfForm<Empty>) -> HttpResponse {
+    session::log_out(&session);
+    session::flash(&session, "info", "You have logged out.");
+    pages::redirect("/login")
+}
+
+#[derive(Template)]
+#[template(path = "auth/forgot.html")]
+struct ForgotPage {
+    ctx: PageCtx,
+    email: String,
+    sent: bool,
+}
+
+#[get("/forgot-password")]
+async fn forgot_form(session: Session) -> AppResult<HttpResponse> {
+    pages::ok(&ForgotPage {
+        ctx: PageCtx::new(&session, None, "Reset your password", "login"),
+        email: String::new(),
+        sent: false,
+    })
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct ForgotForm {
+    email: String,
+}
+
+#[post("/forgot-password")]
+async fn forgot(
+    state: web::Data<AppState>,
+    session: Session,
+    form: CsrfForm<ForgotForm>,
+) -> AppResult<HttpResponse> {
+    let (now, base) = (state.now(), state.base_url.clone());
+    let email = form.0.email;
+    let input = email.clone();
+    state
+        .db(move |conn| accounts::request_password_reset(conn, now, &base, &input))
+        .await?;
+    state.wake_mailer();
+    pages::ok(&ForgotPage {
+        ctx: PageCtx::new(&session, None, "Check your email", "login"),
+        email: email.trim().to_owned(),
+        sent: true,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "auth/reset.html")]
+struct ResetPage {
+    ctx: PageCtx,
+    token: String,
+    valid: bool,
+    errors: FieldErrors,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct TokenQuery {
+    token: String,
+}
+
+#[get("/reset-password")]
+async fn reset_form(
+    state: web::Data<AppState>,
+    session: Session,
+    query: web::Query<TokenQuery>,
+) -> AppResult<HttpResponse> {
+    let now = state.now();
+    let token = query.into_inner().token;
+    let check = token.clone();
+    let user = state
+        .db(move |conn| accounts::check_reset_token(conn, now, &check))
+        .await?;
+    let page = ResetPage {
+        ctx: PageCtx::new(&session, None, "Choose a new password", "login"),
+        valid: user.is_some(),
+        token,
+        errors: FieldErrors::new(),
+    };
+    if page.valid {
+        pages::ok(&page)
+    } else {
+        pages::render(&page, actix_web::http::StatusCode::GONE)
+    }
+}
+
+#[post("/reset-password")]
+async fn reset(
+    state: web::Data<AppState>,
+    session: Session,
+    form: CsrfForm<NewPasswordForm>,
+) -> AppResult<HttpResponse> {
+    let (now, base) = (state.now(), state.base_url.clone());
+    let form = form.0;
+    let token = form.token.clone();
+    let result = state
+        .db(move |conn| accounts::reset_password(conn, now, &base, &form))
+        .await;
+    match result {
+        Ok(ResetOutcome::Done(_user)) => {
+            state.wake_mailer();
+            session::log_out(&session);
+            session::flash(&session, "success", "Your password was changed. Log in with the new one.");
+            Ok(pages::redirect("/login"))
+        }
+        Ok(ResetOutcome::InvalidToken) => pages::render(
+            &ResetPage {
+                ctx: PageCtx::new(&session, None, "Choose a new password", "login"),
+                token,
+                valid: false,
+                errors: FieldErrors::new(),
+            },
+            actix_web::http::StatusCode::GONE,
+        ),
+        Err(AppError::Validation(errors)) => pages::invalid(&ResetPage {
+            ctx: PageCtx::new(&session, None, "Choose a new password", "login"),
+            token,
+            valid: true,
+            errors,
+        }),
+        Err(e) => Err(e),
+    }
+}

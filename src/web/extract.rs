@@ -1,0 +1,216 @@
+//! Extractors: who is calling (and in which role), and CSRF-checked forms. Authorization
+//! lives here, in one place: a handler that takes `MerchantUser` can only run for a merchant.
+
+use std::future::{Ready, ready};
+
+use actix_session::{Session, SessionExt};
+use actix_web::dev::Payload;
+use actix_web::web::Bytes;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use chrono_tz::Tz;
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+use subtle::ConstantTimeEq;
+
+use super::session;
+use crate::db;
+use crate::domain::account::Role;
+use crate::error::AppError;
+use crate::startup::AppState;
+
+/// The logged-in user, loaded from the database on every request (so a disabled account or
+/// a changed password ends old sessions at once).
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub time_zone: Tz,
+}
+
+fn state_of(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("application state missing")))
+}
+
+fn next_of(req: &HttpRequest) -> String {
+    if req.method() == actix_web::http::Method::GET {
+        req.uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_else(|| req.path().to_owned())
+    } else {
+        req.path().to_owned()
+    }
+}
+
+async fn load_current(req: HttpRequest) -> Result<Option<CurrentUser>, AppError> {
+    if let Some(u) = req.extensions().get::<CurrentUser>() {
+        return Ok(Some(u.clone()));
+    }
+    let session = req.get_session();
+    let Some((uid, version, login_at)) = session::identity(&session) else {
+        return Ok(None);
+    };
+    let state = state_of(&req)?;
+    let now = state.now();
+    let user = state
+        .db(move |conn| Ok(db::users::find(conn, uid)?))
+        .await?;
+    let age_days = (now.and_utc().timestamp() - login_at) / 86_400;
+    let user = match user {
+        Some(u)
+            if u.session_version == version
+                && u.disabled_at.is_none()
+                && (0..session::SESSION_DAYS).contains(&age_days) =>
+        {
+            u
+        }
+        _ => {
+            session::log_out(&session);
+            return Ok(None);
+        }
+    };
+    let Some(role) = Role::parse(&user.role) else {
+        return Err(AppError::Internal(anyhow::anyhow!("user {} has an unknown role", user.id)));
+    };
+    let current = CurrentUser {
+        id: user.id,
+        email: user.email,
+        name: user.display_name,
+        role,
+        time_zone: user.time_zone.parse().unwrap_or(Tz::UTC),
+    };
+    req.extensions_mut().insert(current.clone());
+    Ok(Some(current))
+}
+
+impl FromRequest for CurrentUser {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let next = next_of(&req);
+            load_current(req)
+                .await?
+                .ok_or(AppError::LoginRequired { next })
+        })
+    }
+}
+
+/// The user when logged in, `None` otherwise (public pages).
+#[derive(Debug, Clone)]
+pub struct MaybeUser(pub Option<CurrentUser>);
+
+impl FromRequest for MaybeUser {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { Ok(MaybeUser(load_current(req).await?)) })
+    }
+}
+
+macro_rules! role_extractor {
+    ($(#[$doc:meta])* $name:ident, $($role:pat_param)|+) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $name(pub CurrentUser);
+
+        impl FromRequest for $name {
+            type Error = AppError;
+            type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+            fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+                let user = CurrentUser::from_request(req, payload);
+                Box::pin(async move {
+                    let user = user.await?;
+                    match user.role {
+                        $($role)|+ => Ok($name(user)),
+                        #[allow(unreachable_patterns)]
+                        _ => Err(AppError::Forbidden),
+                    }
+                })
+            }
+        }
+    };
+}
+
+role_extractor!(
+    /// A member of a merchant organisation.
+    MerchantUser, Role::Merchant);
+role_extractor!(
+    /// An influencer.
+    InfluencerUser, Role::Influencer);
+role_extractor!(
+    /// Finance staff (admins may do everything finance does).
+    FinanceUser, Role::Finance | Role::Admin);
+role_extractor!(
+    /// An administrator.
+    AdminUser, Role::Admin);
+
+/// A url-encoded form whose `csrf_token` field matched the session's token. Any other POST
+/// body is refused with 403 before the handler runs.
+#[derive(Debug)]
+pub struct CsrfForm<T>(pub T);
+
+#[derive(serde::Deserialize)]
+struct CsrfField {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+fn check_csrf(session: &Session, sent: &str) -> Result<(), AppError> {
+    match session::expected_csrf(session) {
+        Some(expected)
+            if !sent.is_empty() && bool::from(expected.as_bytes().ct_eq(sent.as_bytes())) =>
+        {
+            Ok(())
+        }
+        _ => Err(AppError::Csrf),
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let session = req.get_session();
+        let body = Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let body = body
+                .await
+                .map_err(|_| AppError::BadRequest("The form could not be read (too large or cut off).".to_owned()))?;
+            let field: CsrfField = serde_urlencoded::from_bytes(&body).unwrap_or(CsrfField {
+                csrf_token: String::new(),
+            });
+            check_csrf(&session, &field.csrf_token)?;
+            let value: T = serde_urlencoded::from_bytes(&body)
+                .map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}.")))?;
+            Ok(CsrfForm(value))
+        })
+    }
+}
+
+/// The client's IP address, as the socket sees it.
+#[derive(Debug, Clone)]
+pub struct ClientIp(pub String);
+
+impl FromRequest for ClientIp {
+    type Error = AppError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let ip = req
+            .peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_else(|| "unknown".to_owned());
+        ready(Ok(ClientIp(ip)))
+    }
+}

@@ -1,0 +1,54 @@
+//! The web portal: routes per role, extractors, CSRF, askama pages. No SQL and no business
+//! rules here: handlers parse, call a service inside `AppState::db`, and render.
+
+pub mod account;
+pub mod accounts;
+pub mod auth;
+pub mod extract;
+pub mod influencer;
+pub mod merchant;
+pub mod middleware;
+pub mod pages;
+pub mod public;
+pub mod session;
+
+use actix_web::web;
+
+/// Registers every web route.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    public::routes(cfg);
+    auth::routes(cfg);
+    account::routes(cfg);
+    merchant::routes(cfg);
+    influencer::routes(cfg);
+    accounts::routes(cfg);
+}
+
+/// Percent-encodes a query value.
+pub fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Only local paths may be redirect targets after login (no open redirect).
+pub fn safe_next(next: Option<&str>) -> Option<String> {
+    let n = next?.trim();
+    if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && !n.contains(['\r', '\n']) {
+        Some(n.to_owned())
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_is_local_only() {
+        assert_eq!(safe_next(Some("/merchant")).as_deref(), Some("/merchant"));
+        assert_eq!(safe_next(Some("//evil.example")), None);
+        assert_eq!(safe_next(Some("/\\evil.example")), None);
+        assert_eq!(safe_next(Some("https://evil.example")), None);
+        assert_eq!(safe_next(None), None);
+    }
+}

@@ -1,0 +1,205 @@
+//! Page structs (one per askama template), the layout context every page carries, and the
+//! helpers that render them.
+
+use actix_session::Session;
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use askama::Template;
+use chrono::NaiveDateTime;
+use chrono_tz::Tz;
+
+use super::extract::CurrentUser;
+use super::session::{self, Flash};
+use crate::domain::account::Role;
+use crate::domain::money::Currency;
+use crate::domain::validate::FieldErrors;
+use crate::error::{AppError, AppResult};
+
+#[derive(Debug, Clone)]
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct NavUser {
+    pub name: String,
+    pub email: String,
+    pub role_label: &'static str,
+}
+
+/// What the layout needs: title, navigation for the role, flash, CSRF token.
+#[derive(Debug, Clone)]
+pub struct PageCtx {
+    pub title: String,
+    pub user: Option<NavUser>,
+    pub nav: Vec<NavItem>,
+    pub flash: Option<Flash>,
+    pub csrf: String,
+    /// Error pages hide the account links (they are rendered without a session).
+    pub minimal: bool,
+    pub account_active: bool,
+}
+
+fn nav_for(role: Role, active: &str) -> Vec<NavItem> {
+    let items: &[(&'static str, &'static str, &'static str)] = match role {
+        Role::Merchant => &[("/merchant", "Organisation", "org")],
+        Role::Influencer => &[("/influencer", "Profile", "profile")],
+        Role::Finance => &[("/finance", "Accounts", "accounts")],
+        Role::Admin => &[("/admin", "Accounts", "accounts")],
+    };
+    items
+        .iter()
+        .map(|(href, label, key)| NavItem {
+            href,
+            label,
+            active: *key == active,
+        })
+        .collect()
+}
+
+impl PageCtx {
+    pub fn new(
+        session: &Session,
+        user: Option<&CurrentUser>,
+        title: impl Into<String>,
+        active: &'static str,
+    ) -> PageCtx {
+        PageCtx {
+            title: title.into(),
+            user: user.map(|u| NavUser {
+                name: u.name.clone(),
+                email: u.email.clone(),
+                role_label: u.role.label(),
+            }),
+            nav: user.map(|u| nav_for(u.role, active)).unwrap_or_default(),
+            flash: session::take_flash(session),
+            csrf: session::csrf_token(session),
+            minimal: false,
+            account_active: active == "account",
+        }
+    }
+
+    fn minimal(title: &str) -> PageCtx {
+        PageCtx {
+            title: title.to_owned(),
+            user: None,
+            nav: Vec::new(),
+            flash: None,
+            csrf: String::new(),
+            minimal: true,
+            account_active: false,
+        }
+    }
+}
+
+/// An option of a `<select>`.
+#[derive(Debug, Clone)]
+pub struct SelectOption {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+pub fn currency_options(selected: &str) -> Vec<SelectOption> {
+    Currency::all()
+        .iter()
+        .map(|c| SelectOption {
+            value: c.code().to_owned(),
+            label: format!("{} — {} ({})", c.code(), c.name(), c.symbol()),
+            selected: c.code().eq_ignore_ascii_case(selected),
+        })
+        .collect()
+}
+
+pub fn country_options(selected: &str) -> Vec<SelectOption> {
+    let mut opts = vec![SelectOption {
+        value: String::new(),
+        label: "Not set".to_owned(),
+        selected: selected.is_empty(),
+    }];
+    opts.extend(crate::domain::validate::COUNTRIES.iter().map(|(code, name)| SelectOption {
+        value: (*code).to_owned(),
+        label: (*name).to_owned(),
+        selected: code.eq_ignore_ascii_case(selected),
+    }));
+    opts
+}
+
+pub fn time_zone_options(selected: &str) -> Vec<SelectOption> {
+    let mut zones: Vec<&'static str> = chrono_tz::TZ_VARIANTS
+        .iter()
+        .map(|tz| tz.name())
+        .filter(|n| n.contains('/') && !n.starts_with("Etc/") || *n == "UTC")
+        .collect();
+    zones.sort_unstable();
+    zones
+        .into_iter()
+        .map(|z| SelectOption {
+            value: z.to_owned(),
+            label: z.replace('_', " "),
+            selected: z == selected,
+        })
+        .collect()
+}
+
+/// A time in the viewer's zone, e.g. `2026-11-26 18:09 CST`.
+pub fn fmt_datetime(t: NaiveDateTime, tz: Tz) -> String {
+    t.and_utc().with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
+}
+
+pub fn fmt_date(t: NaiveDateTime, tz: Tz) -> String {
+    t.and_utc().with_timezone(&tz).format("%Y-%m-%d").to_string()
+}
+
+pub fn render<T: Template>(page: &T, status: StatusCode) -> AppResult<HttpResponse> {
+    let body = page
+        .render()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("template failed: {e}")))?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(body))
+}
+
+pub fn ok<T: Template>(page: &T) -> AppResult<HttpResponse> {
+    render(page, StatusCode::OK)
+}
+
+/// Form pages re-rendered with field errors answer 422.
+pub fn invalid<T: Template>(page: &T) -> AppResult<HttpResponse> {
+    render(page, StatusCode::UNPROCESSABLE_ENTITY)
+}
+
+pub fn redirect(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, to.to_owned()))
+        .finish()
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    pub ctx: PageCtx,
+    pub status: u16,
+    pub message: &'a str,
+}
+
+/// The HTML error page, with the layout, for any status.
+pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
+    let page = ErrorPage {
+        ctx: PageCtx::minimal(title),
+        status: status.as_u16(),
+        message,
+    };
+    let body = page
+        .render()
+        .unwrap_or_else(|_| format!("<!doctype html><title>{}</title><h1>{}</h1>", status.as_u16(), status.as_u16()));
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(body)
+}
+
+pub type Errors = FieldErrors;

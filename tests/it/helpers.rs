@@ -1,0 +1,248 @@
+//! `TestApp`: a fresh database (temp SQLite file, or a new PostgreSQL database when
+//! `TANDEM_TEST_DATABASE_URL` is set), the app on a free port, a clock the test controls,
+//! emails kept in memory, and cookie-keeping HTTP clients.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+use rand::RngCore;
+use reqwest::redirect::Policy;
+use reqwest::{Client, Response, StatusCode};
+use tandem::config::Settings;
+use tandem::domain::account::Role;
+use tandem::domain::clock::{Clock, ManualClock};
+use tandem::email::SentEmail;
+use tandem::startup::{AppState, Application};
+
+pub const PASSWORD: &str = "a good long password";
+
+/// A PostgreSQL database made for one test and dropped after it.
+struct PgTestDb {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for PgTestDb {
+    fn drop(&mut self) {
+        if let Ok(mut conn) = diesel::PgConnection::establish(&self.admin_url) {
+            let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name));
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub state: actix_web::web::Data<AppState>,
+    pub clock: Arc<ManualClock>,
+    handle: actix_web::dev::ServerHandle,
+    _dir: tempfile::TempDir,
+    _pg: Option<PgTestDb>,
+}
+
+fn random_suffix() -> String {
+    let mut raw = [0u8; 6];
+    rand::rng().fill_bytes(&mut raw);
+    hex::encode(raw)
+}
+
+/// The database URL for a new test: a PostgreSQL database created now, or a SQLite file.
+fn test_database(dir: &std::path::Path) -> (String, Option<PgTestDb>) {
+    match std::env::var("TANDEM_TEST_DATABASE_URL") {
+        Ok(admin_url) if !admin_url.trim().is_empty() => {
+            let name = format!("tandem_test_{}", random_suffix());
+            let mut conn = diesel::PgConnection::establish(&admin_url)
+                .unwrap_or_else(|e| panic!("TANDEM_TEST_DATABASE_URL: cannot connect: {e}"));
+            conn.batch_execute(&format!("CREATE DATABASE \"{name}\""))
+                .expect("create test database");
+            let mut url = url::Url::parse(&admin_url).expect("TANDEM_TEST_DATABASE_URL is a URL");
+            url.set_path(&format!("/{name}"));
+            (url.to_string(), Some(PgTestDb { admin_url, name }))
+        }
+        _ => (dir.join("test.db").to_string_lossy().into_owned(), None),
+    }
+}
+
+pub fn using_postgres() -> bool {
+    std::env::var("TANDEM_TEST_DATABASE_URL").is_ok_and(|v| !v.trim().is_empty())
+}
+
+pub fn new_client() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("http client")
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (database_url, pg) = test_database(dir.path());
+        let settings = Settings::for_tests(dir.path(), &database_url);
+        let clock = Arc::new(ManualClock::starting_now());
+        let app = Application::build_with_clock(settings, clock.clone() as Arc<dyn Clock>)
+            .expect("application builds");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state();
+        let handle = app.server_handle();
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address,
+            client: new_client(),
+            state,
+            clock,
+            handle,
+            _dir: dir,
+            _pg: pg,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        get_with(&self.client, &self.url(path)).await
+    }
+
+    /// Posts a form with the CSRF token taken from `form_page` (as a browser would).
+    pub async fn post_form(&self, form_page: &str, action: &str, fields: &[(&str, &str)]) -> Response {
+        post_form_with(&self.client, &self.url(form_page), &self.url(action), fields).await
+    }
+
+    pub async fn signup_influencer_with(&self, client: &Client, name: &str, handle: &str, email: &str) -> Response {
+        post_form_with(
+            client,
+            &self.url("/signup/influencer"),
+            &self.url("/signup/influencer"),
+            &[("name", name), ("handle", handle), ("email", email), ("password", PASSWORD)],
+        )
+        .await
+    }
+
+    pub async fn signup_merchant_with(&self, client: &Client, org: &str, email: &str) -> Response {
+        post_form_with(
+            client,
+            &self.url("/signup/merchant"),
+            &self.url("/signup/merchant"),
+            &[("name", "Owner Name"), ("email", email), ("password", PASSWORD), ("org_name", org), ("currency", "CNY")],
+        )
+        .await
+    }
+
+    pub async fn login_with(&self, client: &Client, email: &str, password: &str) -> Response {
+        post_form_with(
+            client,
+            &self.url("/login"),
+            &self.url("/login"),
+            &[("email", email), ("password", password)],
+        )
+        .await
+    }
+
+    pub async fn logout_with(&self, client: &Client, from_page: &str) -> Response {
+        post_form_with(client, &self.url(from_page), &self.url("/logout"), &[]).await
+    }
+
+    /// Creates a finance or admin user directly through the service (as the CLI does).
+    pub async fn staff(&self, role: Role, email: &str) {
+        let now = self.clock.now();
+        let email = email.to_owned();
+        self.state
+            .db(move |conn| {
+                tandem::service::accounts::add_staff_user(conn, now, role, &email, PASSWORD, "Staff Member")
+            })
+            .await
+            .expect("staff user created");
+    }
+
+    /// A new logged-in client for a fresh account of the role.
+    pub async fn logged_in(&self, role: Role, email: &str) -> Client {
+        let client = new_client();
+        let res = match role {
+            Role::Merchant => self.signup_merchant_with(&client, &format!("Org {email}"), email).await,
+            Role::Influencer => {
+                let handle = email.split('@').next().unwrap_or("someone").replace(['-', '+'], "_");
+                self.signup_influencer_with(&client, "Some Creator", &handle, email).await
+            }
+            Role::Finance | Role::Admin => {
+                self.staff(role, email).await;
+                self.login_with(&client, email, PASSWORD).await
+            }
+        };
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "sign-up/login of {email} failed");
+        client
+    }
+
+    /// Waits (up to 10 s) for an email to `to` whose subject contains `subject`.
+    pub async fn wait_for_email(&self, to: &str, subject: &str) -> SentEmail {
+        for _ in 0..100 {
+            if let Some(e) = self
+                .state
+                .mailer
+                .sent()
+                .into_iter()
+                .rev()
+                .find(|e| e.to == to && e.subject.contains(subject))
+            {
+                return e;
+            }
+            self.state.wake_mailer();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no email to {to} with subject containing {subject:?}; sent: {:?}", self.state.mailer.sent());
+    }
+
+    pub fn emails_to(&self, to: &str) -> Vec<SentEmail> {
+        self.state.mailer.sent().into_iter().filter(|e| e.to == to).collect()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stop the server without waiting; the database goes with `_pg`/`_dir`.
+        drop(self.handle.stop(false));
+    }
+}
+
+pub async fn get_with(client: &Client, url: &str) -> Response {
+    client.get(url).send().await.expect("GET request")
+}
+
+/// The CSRF token in a page's forms.
+pub fn csrf_from(html: &str) -> Option<String> {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_owned())
+}
+
+pub async fn post_form_with(client: &Client, page_url: &str, action_url: &str, fields: &[(&str, &str)]) -> Response {
+    let page = get_with(client, page_url).await.text().await.expect("page body");
+    let token = csrf_from(&page).unwrap_or_else(|| panic!("no CSRF token on {page_url}"));
+    let mut form: Vec<(&str, &str)> = vec![("csrf_token", &token)];
+    form.extend_from_slice(fields);
+    client.post(action_url).form(&form).send().await.expect("POST request")
+}
+
+pub fn location(res: &Response) -> String {
+    res.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The first link in `text` that starts with `prefix`.
+pub fn link_in(text: &str, prefix: &str) -> String {
+    let start = text.find(prefix).unwrap_or_else(|| panic!("no link {prefix} in {text}"));
+    text[start..]
+        .split(|c: char| c.is_whitespace() || c == '"' || c == '<')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}

@@ -1,0 +1,11 @@
+//! Integration tests: one binary, each test with its own database and server.
+
+mod helpers;
+
+mod access;
+mod auth;
+mod browser;
+mod cli;
+mod pages;
+mod password_reset;
+mod settings;
