@@ -19,7 +19,7 @@ use tandem::startup::{AppState, Application};
 pub const PASSWORD: &str = "a good long password";
 
 /// A PostgreSQL database made for one test and dropped after it.
-struct PgTestDb {
+pub struct PgTestDb {
     admin_url: String,
     name: String,
 }
@@ -49,7 +49,7 @@ fn random_suffix() -> String {
 }
 
 /// The database URL for a new test: a PostgreSQL database created now, or a SQLite file.
-fn test_database(dir: &std::path::Path) -> (String, Option<PgTestDb>) {
+pub fn test_database(dir: &std::path::Path) -> (String, Option<PgTestDb>) {
     match std::env::var("TANDEM_TEST_DATABASE_URL") {
         Ok(admin_url) if !admin_url.trim().is_empty() => {
             let name = format!("tandem_test_{}", random_suffix());
@@ -63,10 +63,6 @@ fn test_database(dir: &std::path::Path) -> (String, Option<PgTestDb>) {
         }
         _ => (dir.join("test.db").to_string_lossy().into_owned(), None),
     }
-}
-
-pub fn using_postgres() -> bool {
-    std::env::var("TANDEM_TEST_DATABASE_URL").is_ok_and(|v| !v.trim().is_empty())
 }
 
 pub fn new_client() -> Client {

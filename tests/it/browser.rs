@@ -1,0 +1,174 @@
+//! A real browser: headless Chromium over WebDriver (chromedriver). Skipped, with a clear
+//! message, where chromedriver is missing, unless `TANDEM_REQUIRE_BROWSER=1` (CI) makes that
+//! a failure. Screenshots land in `target/browser-artifacts/`.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+
+use crate::helpers::{PASSWORD, TestApp};
+
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+/// Starts chromedriver, or says why the test is skipped.
+fn start_driver() -> Option<Driver> {
+    let required = std::env::var("TANDEM_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
+    let Some(chromedriver) = find_on_path("chromedriver") else {
+        assert!(!required, "TANDEM_REQUIRE_BROWSER=1 but chromedriver is not installed (apt-get install chromium chromium-driver)");
+        eprintln!("SKIPPED browser test: chromedriver not found (apt-get install chromium chromium-driver)");
+        return None;
+    };
+    let port = TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+    let child = Command::new(chromedriver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not open port {port}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some(Driver { child, port })
+}
+
+async fn browser(driver: &Driver) -> Client {
+    let mut chrome = serde_json::json!({
+        "args": [
+            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--no-first-run", "--disable-quic", "--window-size=1280,900"
+        ]
+    });
+    if let Some(bin) = find_on_path("chromium") {
+        chrome["binary"] = serde_json::Value::String(bin.to_string_lossy().into_owned());
+    }
+    let mut caps = serde_json::Map::new();
+    caps.insert("goog:chromeOptions".to_owned(), chrome);
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("WebDriver session")
+}
+
+fn artifact(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target").join("browser-artifacts");
+    std::fs::create_dir_all(&dir).expect("artifact dir");
+    dir.join(name)
+}
+
+async fn fill(c: &Client, name: &str, value: &str) {
+    let field = c
+        .find(Locator::Css(&format!("[name=\"{name}\"]")))
+        .await
+        .unwrap_or_else(|e| panic!("field {name}: {e}"));
+    field.clear().await.ok();
+    field.send_keys(value).await.expect("type");
+}
+
+async fn submit(c: &Client, form_action: &str) {
+    c.find(Locator::Css(&format!("form[action=\"{form_action}\"] button[type=submit]")))
+        .await
+        .unwrap_or_else(|e| panic!("submit button of {form_action}: {e}"))
+        .click()
+        .await
+        .expect("click");
+}
+
+async fn wait_for_path(c: &Client, path: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let url = c.current_url().await.expect("url");
+        if url.path() == path {
+            return;
+        }
+        assert!(Instant::now() < deadline, "expected {path}, still at {url}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn heading(c: &Client) -> String {
+    c.find(Locator::Css("main h1")).await.expect("h1").text().await.expect("h1 text")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn influencer_signs_up_logs_out_logs_in_and_sees_the_profile() {
+    let Some(driver) = start_driver() else { return };
+    let app = TestApp::spawn().await;
+    let c = browser(&driver).await;
+
+    c.goto(&app.url("/")).await.expect("home");
+    c.find(Locator::LinkText("Create an account")).await.expect("sign-up link").click().await.unwrap();
+    wait_for_path(&c, "/signup").await;
+    c.find(Locator::Css("a[href=\"/signup/influencer\"]")).await.unwrap().click().await.unwrap();
+    wait_for_path(&c, "/signup/influencer").await;
+
+    // A mistake first: the form comes back with the error next to the field.
+    fill(&c, "name", "Mia Chen").await;
+    fill(&c, "handle", "mia.streams").await;
+    fill(&c, "email", "mia@browser.test").await;
+    fill(&c, "password", "short").await;
+    submit(&c, "/signup/influencer").await;
+    let error = c.wait().for_element(Locator::Css("#e-password")).await.expect("field error");
+    assert_eq!(error.text().await.unwrap(), "Use at least 10 characters.");
+    fill(&c, "password", PASSWORD).await;
+    submit(&c, "/signup/influencer").await;
+    wait_for_path(&c, "/influencer").await;
+    assert_eq!(heading(&c).await, "@mia.streams");
+
+    c.find(Locator::Css("form[action=\"/logout\"] button")).await.unwrap().click().await.unwrap();
+    wait_for_path(&c, "/login").await;
+    let flash = c.find(Locator::Css(".flash")).await.unwrap().text().await.unwrap();
+    assert_eq!(flash, "You have logged out.");
+
+    fill(&c, "email", "mia@browser.test").await;
+    fill(&c, "password", PASSWORD).await;
+    submit(&c, "/login").await;
+    wait_for_path(&c, "/influencer").await;
+    assert_eq!(heading(&c).await, "@mia.streams");
+    let name = c.find(Locator::Css("[name=\"display_name\"]")).await.unwrap().prop("value").await.unwrap();
+    assert_eq!(name.as_deref(), Some("Mia Chen"));
+
+    // Edit the profile through the form.
+    fill(&c, "bio", "Tea tastings live every Friday.").await;
+    c.find(Locator::Css("select[name=\"country\"] option[value=\"CN\"]")).await.unwrap().click().await.unwrap();
+    submit(&c, "/influencer/profile").await;
+    let flash = c.wait().for_element(Locator::Css(".flash-success")).await.unwrap().text().await.unwrap();
+    assert_eq!(flash, "Profile saved.");
+
+    let png = c.screenshot().await.expect("screenshot");
+    std::fs::write(artifact("influencer-profile.png"), &png).expect("save screenshot");
+    c.set_window_size(390, 844).await.expect("phone width");
+    c.refresh().await.unwrap();
+    let png = c.screenshot().await.expect("phone screenshot");
+    std::fs::write(artifact("influencer-profile-phone.png"), &png).expect("save screenshot");
+    // Phone width: nothing wider than the screen.
+    let overflow = c
+        .execute("return document.documentElement.scrollWidth > window.innerWidth + 1;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(overflow, serde_json::Value::Bool(false), "page scrolls sideways at phone width");
+    c.close().await.ok();
+}

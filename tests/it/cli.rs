@@ -1,0 +1,157 @@
+//! The `tandem` binary: `serve --demo`, `users add`, `migrate`, configuration errors.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helpers::{PASSWORD, test_database};
+
+fn tandem(dir: &std::path::Path, database_url: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tandem"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TANDEM_DATA_DIR", dir)
+        .env("TANDEM_DATABASE_URL", database_url)
+        .env("RUST_LOG", "warn");
+    cmd
+}
+
+#[test]
+fn users_add_reads_the_password_from_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _pg) = test_database(dir.path());
+    let mut child = tandem(dir.path(), &url)
+        .args(["users", "add", "--role", "finance", "--email", "Fin@Example.com"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created finance user fin@example.com"));
+
+    // The same email again: a clear error, exit code 1.
+    let mut child = tandem(dir.path(), &url)
+        .args(["users", "add", "--role", "admin", "--email", "fin@example.com"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+
+    // A short password is refused; so is a role other than finance/admin.
+    let mut child = tandem(dir.path(), &url)
+        .args(["users", "add", "--role", "admin", "--email", "root@example.com"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"short\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("password: Use at least 10 characters."));
+    let out = tandem(dir.path(), &url)
+        .args(["users", "add", "--role", "merchant", "--email", "m@example.com"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
+
+#[test]
+fn bad_configuration_names_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tandem(dir.path(), "ignored.db")
+        .env("TANDEM_BIND", "not-an-address")
+        .args(["serve"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("TANDEM_BIND"), "{err}");
+
+    let out = tandem(dir.path(), "mysql://nope")
+        .args(["migrate"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TANDEM_DATABASE_URL"));
+}
+
+#[test]
+fn migrate_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _pg) = test_database(dir.path());
+    for _ in 0..2 {
+        let out = tandem(dir.path(), &url).arg("migrate").output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+#[test]
+fn serve_demo_prints_the_demo_accounts_and_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _pg) = test_database(dir.path());
+    let mut child = tandem(dir.path(), &url)
+        .env("TANDEM_BIND", "127.0.0.1:0")
+        .env("RUST_LOG", "error")
+        .args(["serve", "--demo"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let demo_lines: Vec<String> = stdout.lines().take(4).map(Result::unwrap).collect();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut base = None;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("Tandem is running at ") {
+            base = rest.split_whitespace().next().map(str::to_owned);
+            break;
+        }
+        assert!(Instant::now() < deadline, "server did not start");
+    }
+    let base = base.expect("start-up line");
+    let health = http_get(&base, "/healthz");
+    // Welcome emails go to .eml files under the data dir.
+    let mail_dir = dir.path().join("mail");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_dir(&mail_dir).map(|d| d.count()).unwrap_or(0) < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let roles: Vec<&str> = demo_lines.iter().map(|l| l.split(' ').nth(1).unwrap_or("")).collect();
+    assert_eq!(roles, ["merchant", "influencer", "finance", "admin"]);
+    for line in &demo_lines {
+        let parts: Vec<&str> = line.split(' ').collect();
+        assert_eq!(parts.len(), 4, "demo <role> <email> <password>: {line}");
+        assert_eq!(parts[0], "demo");
+        assert!(parts[2].contains('@'));
+    }
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    let emails = std::fs::read_dir(&mail_dir).map(|d| d.count()).unwrap_or(0);
+    assert!(emails >= 2, "welcome emails written as .eml files");
+}
+
+/// A minimal HTTP GET (no client library needed in a plain #[test]).
+fn http_get(base: &str, path: &str) -> String {
+    use std::io::Read;
+    let addr = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut out = String::new();
+    stream.read_to_string(&mut out).ok();
+    out
+}

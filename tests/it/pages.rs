@@ -1,0 +1,128 @@
+//! Cross-cutting behaviour: CSRF, security headers, error pages, health.
+
+use reqwest::StatusCode;
+use tandem::domain::account::Role;
+
+use crate::helpers::{TestApp, get_with, new_client};
+
+#[tokio::test]
+async fn posts_without_a_valid_csrf_token_are_refused() {
+    let app = TestApp::spawn().await;
+    let client = new_client();
+    // No session, no token.
+    let res = client
+        .post(app.url("/signup/influencer"))
+        .form(&[("name", "X Y"), ("handle", "xy_z"), ("email", "x@example.com"), ("password", "long enough pw")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.text().await.unwrap().contains("Form expired"));
+
+    // A session, but a wrong token.
+    let logged = app.logged_in(Role::Merchant, "csrf@example.com").await;
+    let res = logged
+        .post(app.url("/merchant/settings"))
+        .form(&[("csrf_token", "0000"), ("name", "Changed"), ("website", ""), ("default_currency", "USD")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    // A missing token on logout.
+    let res = logged.post(app.url("/logout")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let html = get_with(&logged, &app.url("/merchant")).await.text().await.unwrap();
+    assert!(!html.contains("Changed"), "nothing was saved");
+    assert_eq!(app.state.db(|c| Ok(tandem::db::users::count(c)?)).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn pages_carry_security_headers_and_a_secure_session_cookie() {
+    let app = TestApp::spawn().await;
+    let res = app.get("/login").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let h = res.headers();
+    let csp = h.get("content-security-policy").unwrap().to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'"));
+    assert!(csp.contains("script-src 'self'"));
+    assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
+    assert_eq!(h.get("referrer-policy").unwrap(), "same-origin");
+    assert!(h.get("x-request-id").is_some());
+    let cookie = h.get("set-cookie").expect("session cookie").to_str().unwrap();
+    assert!(cookie.starts_with("tandem_session="));
+    assert!(cookie.contains("HttpOnly"));
+    assert!(cookie.contains("SameSite=Lax"));
+    assert!(!cookie.contains("Secure"), "plain http in tests: no Secure flag");
+}
+
+#[tokio::test]
+async fn unknown_pages_get_a_404_page_with_the_layout() {
+    let app = TestApp::spawn().await;
+    let res = app.get("/no/such/page").await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(res.headers().get("content-type").unwrap().to_str().unwrap().starts_with("text/html"));
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Page not found"));
+    assert!(html.contains("/static/app.css"), "uses the layout");
+    assert_eq!(app.get("/static/nope.css").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/static/app.css").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn bad_query_parameters_are_a_400_page_not_a_500() {
+    let app = TestApp::spawn().await;
+    let finance = app.logged_in(Role::Finance, "q@example.com").await;
+    let res = get_with(&finance, &app.url("/finance?page=banana")).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains("bad parameter"));
+    let res = get_with(&finance, &app.url("/finance?page=-5")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn non_utf8_and_oversized_forms_are_refused_cleanly() {
+    let app = TestApp::spawn().await;
+    let page = app.get("/login").await.text().await.unwrap();
+    let token = crate::helpers::csrf_from(&page).unwrap();
+    let mut body = format!("csrf_token={token}&email=").into_bytes();
+    body.extend_from_slice(&[0xff, 0xfe, 0xfd]);
+    body.extend_from_slice(b"&password=x");
+    let res = app
+        .client
+        .post(app.url("/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_client_error(), "{}", res.status());
+    let big = format!("csrf_token={token}&email={}", "a".repeat(300 * 1024));
+    let res = app
+        .client
+        .post(app.url("/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn healthz_checks_the_database() {
+    let app = TestApp::spawn().await;
+    let res = app.get("/healthz").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["database"], "ok");
+}
+
+#[tokio::test]
+async fn logged_in_users_skip_the_public_auth_pages() {
+    let app = TestApp::spawn().await;
+    let client = app.logged_in(Role::Influencer, "skip@example.com").await;
+    let res = get_with(&client, &app.url("/login")).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let home = get_with(&client, &app.url("/")).await.text().await.unwrap();
+    assert!(home.contains("Go to your dashboard"));
+}
