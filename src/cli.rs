@@ -14,7 +14,11 @@ use crate::service::{accounts, demo};
 use crate::startup::Application;
 
 #[derive(Debug, Parser)]
-#[command(name = "tandem", version, about = "Self-hosted affiliate and payout system for creator commerce")]
+#[command(
+    name = "tandem",
+    version,
+    about = "Self-hosted affiliate and payout system for creator commerce"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub settings: SettingsArgs,
@@ -29,7 +33,12 @@ pub struct SettingsArgs {
     #[arg(long, env = "TANDEM_DATA_DIR", global = true)]
     pub data_dir: Option<String>,
     /// postgres://user@host/db for PostgreSQL; otherwise a SQLite file path.
-    #[arg(long, env = "TANDEM_DATABASE_URL", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "TANDEM_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
     /// Address to listen on.
     #[arg(long, env = "TANDEM_BIND", global = true)]
@@ -106,7 +115,9 @@ fn describe(err: AppError) -> anyhow::Error {
 
 fn open_migrated(settings: &Settings) -> anyhow::Result<db::PooledConn> {
     let pool = db::build_pool(&settings.database_url, Some(2))?;
-    let mut conn = pool.get().context("cannot connect to the database (TANDEM_DATABASE_URL)")?;
+    let mut conn = pool
+        .get()
+        .context("cannot connect to the database (TANDEM_DATABASE_URL)")?;
     let applied = db::run_migrations(&mut conn)?;
     for m in &applied {
         eprintln!("applied migration {m}");
@@ -144,10 +155,15 @@ fn read_password() -> anyhow::Result<String> {
         std::io::stderr().flush().ok();
     }
     let mut line = String::new();
-    stdin.lock().read_line(&mut line).context("cannot read the password from standard input")?;
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
     let password = line.trim_end_matches(['\n', '\r']).to_owned();
     if password.is_empty() {
-        bail!("no password on standard input: pipe it in, e.g. `echo 'long secret pw' | tandem users add ...`");
+        bail!(
+            "no password on standard input: pipe it in, e.g. `echo 'long secret pw' | tandem users add ...`"
+        );
     }
     Ok(password)
 }
@@ -169,13 +185,22 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 .unwrap_or_else(|| format!("http://{}", settings.bind));
             load_demo(&mut conn, &base)
         }
-        Command::Users { command: UsersCommand::Add { role, email, name } } => {
+        Command::Users {
+            command: UsersCommand::Add { role, email, name },
+        } => {
             let role = Role::parse(&role).context("--role must be finance or admin")?;
             let password = read_password()?;
             let mut conn = open_migrated(&settings)?;
             let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or("").to_owned());
-            let user = accounts::add_staff_user(&mut conn, SystemClock.now(), role, &email, &password, &name)
-                .map_err(describe)?;
+            let user = accounts::add_staff_user(
+                &mut conn,
+                SystemClock.now(),
+                role,
+                &email,
+                &password,
+                &name,
+            )
+            .map_err(describe)?;
             println!("created {} user {} (id {})", role, user.email, user.id);
             Ok(())
         }

@@ -84,7 +84,9 @@ impl Settings {
         let base_url = match non_empty(&raw.base_url) {
             Some(s) => {
                 let url = url::Url::parse(s).map_err(|_| {
-                    anyhow::anyhow!("TANDEM_BASE_URL: \"{s}\" is not a URL like https://tandem.example.com")
+                    anyhow::anyhow!(
+                        "TANDEM_BASE_URL: \"{s}\" is not a URL like https://tandem.example.com"
+                    )
                 })?;
                 if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
                     bail!("TANDEM_BASE_URL: \"{s}\" must be an http:// or https:// URL");
@@ -97,7 +99,12 @@ impl Settings {
         let mail = match non_empty(&raw.smtp_url) {
             Some(url) => {
                 lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url).map_err(
-                    |e| anyhow::anyhow!("TANDEM_SMTP_URL: \"{}\" is not usable: {e}", redact_url(url)),
+                    |e| {
+                        anyhow::anyhow!(
+                            "TANDEM_SMTP_URL: \"{}\" is not usable: {e}",
+                            redact_url(url)
+                        )
+                    },
                 )?;
                 MailSettings::Smtp(url.to_owned())
             }
@@ -114,7 +121,9 @@ impl Settings {
         let secret_key = match non_empty(&raw.secret_key) {
             Some(k) => {
                 if k.len() < 32 {
-                    bail!("TANDEM_SECRET_KEY: use at least 32 characters (64 random hex digits is a good choice)");
+                    bail!(
+                        "TANDEM_SECRET_KEY: use at least 32 characters (64 random hex digits is a good choice)"
+                    );
                 }
                 k.as_bytes().to_vec()
             }
@@ -151,7 +160,9 @@ impl Settings {
 
     /// Cookies get `Secure` when the public URL is https.
     pub fn secure_cookies(&self) -> bool {
-        self.base_url.as_ref().is_some_and(|u| u.scheme() == "https")
+        self.base_url
+            .as_ref()
+            .is_some_and(|u| u.scheme() == "https")
     }
 }
 
@@ -162,10 +173,16 @@ fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("TANDEM_SECRET_KEY: cannot read {}", path.display()))?;
         let key = hex::decode(text.trim()).with_context(|| {
-            format!("TANDEM_SECRET_KEY: {} is not hex; delete it to make a new one", path.display())
+            format!(
+                "TANDEM_SECRET_KEY: {} is not hex; delete it to make a new one",
+                path.display()
+            )
         })?;
         if key.len() < 32 {
-            bail!("TANDEM_SECRET_KEY: {} is too short; delete it to make a new one", path.display());
+            bail!(
+                "TANDEM_SECRET_KEY: {} is too short; delete it to make a new one",
+                path.display()
+            );
         }
         return Ok(key);
     }
@@ -230,12 +247,48 @@ mod tests {
     fn bad_values_name_the_variable() {
         let dir = tempfile::tempdir().unwrap();
         let cases: Vec<(RawSettings, &str)> = vec![
-            (RawSettings { bind: Some("nope".into()), ..raw(dir.path()) }, "TANDEM_BIND"),
-            (RawSettings { base_url: Some("ftp://x".into()), ..raw(dir.path()) }, "TANDEM_BASE_URL"),
-            (RawSettings { database_url: Some("mysql://x".into()), ..raw(dir.path()) }, "TANDEM_DATABASE_URL"),
-            (RawSettings { secret_key: Some("short".into()), ..raw(dir.path()) }, "TANDEM_SECRET_KEY"),
-            (RawSettings { smtp_url: Some("bogus://x".into()), ..raw(dir.path()) }, "TANDEM_SMTP_URL"),
-            (RawSettings { mail_from: Some("not a mailbox".into()), ..raw(dir.path()) }, "TANDEM_MAIL_FROM"),
+            (
+                RawSettings {
+                    bind: Some("nope".into()),
+                    ..raw(dir.path())
+                },
+                "TANDEM_BIND",
+            ),
+            (
+                RawSettings {
+                    base_url: Some("ftp://x".into()),
+                    ..raw(dir.path())
+                },
+                "TANDEM_BASE_URL",
+            ),
+            (
+                RawSettings {
+                    database_url: Some("mysql://x".into()),
+                    ..raw(dir.path())
+                },
+                "TANDEM_DATABASE_URL",
+            ),
+            (
+                RawSettings {
+                    secret_key: Some("short".into()),
+                    ..raw(dir.path())
+                },
+                "TANDEM_SECRET_KEY",
+            ),
+            (
+                RawSettings {
+                    smtp_url: Some("bogus://x".into()),
+                    ..raw(dir.path())
+                },
+                "TANDEM_SMTP_URL",
+            ),
+            (
+                RawSettings {
+                    mail_from: Some("not a mailbox".into()),
+                    ..raw(dir.path())
+                },
+                "TANDEM_MAIL_FROM",
+            ),
         ];
         for (raw, var) in cases {
             let err = Settings::from_raw(raw).unwrap_err().to_string();

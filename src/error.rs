@@ -175,3 +175,52 @@ impl ResponseError for ApiError {
         HttpResponse::build(status).json(body)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::MessageBody;
+
+    fn body_of(res: HttpResponse) -> String {
+        let bytes = res.into_body().try_into_bytes().unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    #[test]
+    fn a_500_never_shows_internals() {
+        let err = AppError::Internal(anyhow::anyhow!("password=hunter2 at db.internal:5432"));
+        let res = err.error_response();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = body_of(res);
+        assert!(body.contains("Something went wrong"));
+        assert!(body.contains("/static/app.css"), "rendered with the layout");
+        assert!(!body.contains("hunter2"));
+        let api = ApiError(AppError::Internal(anyhow::anyhow!("hunter2"))).error_response();
+        assert!(!body_of(api).contains("hunter2"));
+    }
+
+    #[test]
+    fn error_pages_for_each_status() {
+        for (err, status) in [
+            (AppError::NotFound, 404),
+            (AppError::Forbidden, 403),
+            (AppError::Csrf, 403),
+            (AppError::Validation(FieldErrors::new()), 422),
+            (AppError::TooManyRequests("wait".into()), 429),
+        ] {
+            let res = err.error_response();
+            assert_eq!(res.status().as_u16(), status);
+            assert!(body_of(res).contains("<html"));
+        }
+    }
+
+    #[test]
+    fn api_validation_errors_name_the_field() {
+        let mut errors = FieldErrors::new();
+        errors.add("items[0].unit_price", "must be a decimal string");
+        let res = ApiError(AppError::Validation(errors)).error_response();
+        assert_eq!(res.status().as_u16(), 422);
+        let json: serde_json::Value = serde_json::from_str(&body_of(res)).unwrap();
+        assert_eq!(json["errors"][0]["field"], "items[0].unit_price");
+    }
+}

@@ -73,10 +73,15 @@ impl Application {
         Application::build_with_clock(settings, Arc::new(SystemClock))
     }
 
-    pub fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
+    pub fn build_with_clock(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Application> {
         let pool = db::build_pool(&settings.database_url, None)?;
         {
-            let mut conn = pool.get().context("cannot connect to the database (TANDEM_DATABASE_URL)")?;
+            let mut conn = pool
+                .get()
+                .context("cannot connect to the database (TANDEM_DATABASE_URL)")?;
             db::run_migrations(&mut conn)?;
         }
         let listener = TcpListener::bind(settings.bind)
@@ -104,10 +109,16 @@ impl Application {
                 .app_data(app_state.clone())
                 .app_data(actix_web::web::FormConfig::default().limit(256 * 1024))
                 .app_data(actix_web::web::PayloadConfig::default().limit(256 * 1024))
-                .app_data(actix_web::web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
-                .app_data(actix_web::web::QueryConfig::default().error_handler(|e, _| {
-                    AppError::BadRequest(format!("The address has a bad parameter: {e}.")).into()
-                }))
+                .app_data(
+                    actix_web::web::PathConfig::default()
+                        .error_handler(|_, _| AppError::NotFound.into()),
+                )
+                .app_data(
+                    actix_web::web::QueryConfig::default().error_handler(|e, _| {
+                        AppError::BadRequest(format!("The address has a bad parameter: {e}."))
+                            .into()
+                    }),
+                )
                 .wrap(
                     SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
                         .cookie_name("tandem_session".to_owned())
@@ -115,10 +126,9 @@ impl Application {
                         .cookie_http_only(true)
                         .cookie_same_site(SameSite::Lax)
                         .cookie_content_security(CookieContentSecurity::Private)
-                        .session_lifecycle(
-                            PersistentSession::default()
-                                .session_ttl(actix_web::cookie::time::Duration::days(portal::session::SESSION_DAYS)),
-                        )
+                        .session_lifecycle(PersistentSession::default().session_ttl(
+                            actix_web::cookie::time::Duration::days(portal::session::SESSION_DAYS),
+                        ))
                         .build(),
                 )
                 .wrap(portal::middleware::security_headers(secure))

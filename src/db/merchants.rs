@@ -8,7 +8,9 @@ use super::models::{Merchant, MerchantMember, NewMerchant, NewMerchantMember, Us
 use super::schema::{merchant_members, merchants, users};
 
 pub fn insert(conn: &mut DbConn, new: &NewMerchant<'_>) -> QueryResult<Merchant> {
-    diesel::insert_into(merchants::table).values(new).execute(conn)?;
+    diesel::insert_into(merchants::table)
+        .values(new)
+        .execute(conn)?;
     merchants::table
         .filter(merchants::slug.eq(new.slug))
         .select(Merchant::as_select())

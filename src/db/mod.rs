@@ -174,14 +174,88 @@ where
 pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
     matches!(
         err,
-        diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _
-        )
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
     )
 }
 
 /// Number of rows a `count()` returned, as a portable helper.
 pub fn checked_health(conn: &mut DbConn) -> QueryResult<()> {
     conn.batch_execute("SELECT 1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::sql_types::Text;
+
+    #[derive(QueryableByName)]
+    struct Mode {
+        #[diesel(sql_type = Text)]
+        journal_mode: String,
+    }
+
+    #[test]
+    fn sqlite_connections_use_wal_and_foreign_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = dir.path().join("t.db").to_string_lossy().into_owned();
+        let pool = build_pool(&url, Some(2)).unwrap();
+        let mut conn = pool.get().unwrap();
+        assert_eq!(backend(&conn), Backend::Sqlite);
+        run_migrations(&mut conn).unwrap();
+        assert!(
+            run_migrations(&mut conn).unwrap().is_empty(),
+            "second run applies nothing"
+        );
+        let mode: Mode = diesel::sql_query("PRAGMA journal_mode")
+            .get_result(&mut *conn)
+            .unwrap();
+        assert_eq!(mode.journal_mode, "wal");
+        // Foreign keys are enforced: a member of a missing merchant is refused.
+        let err = diesel::sql_query(
+            "INSERT INTO merchant_members (merchant_id, user_id, member_role, created_at) VALUES (99, 99, 'owner', '2026-01-01 00:00:00')",
+        )
+        .execute(&mut *conn)
+        .unwrap_err();
+        assert!(err.to_string().contains("FOREIGN KEY"), "{err}");
+    }
+
+    #[test]
+    fn backend_is_chosen_by_url_scheme() {
+        assert_eq!(Backend::of_url("postgres://u@h/db"), Backend::Postgres);
+        assert_eq!(Backend::of_url("postgresql://u@h/db"), Backend::Postgres);
+        assert_eq!(Backend::of_url("./data/tandem.db"), Backend::Sqlite);
+    }
+
+    #[test]
+    fn write_tx_rolls_back_on_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = dir.path().join("t.db").to_string_lossy().into_owned();
+        let mut conn = establish(&url).unwrap();
+        run_migrations(&mut conn).unwrap();
+        let now = chrono::NaiveDate::from_ymd_opt(2026, 1, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap();
+        let result: Result<(), diesel::result::Error> = write_tx(&mut conn, |c| {
+            users::insert(
+                c,
+                &models::NewUser {
+                    email: "a@example.com",
+                    password_hash: "x",
+                    role: "admin",
+                    display_name: "A",
+                    time_zone: "UTC",
+                    session_version: 1,
+                    created_at: now,
+                    updated_at: now,
+                },
+            )?;
+            Err(diesel::result::Error::RollbackTransaction)
+        });
+        assert!(result.is_err());
+        assert_eq!(users::count(&mut conn).unwrap(), 0);
+        // And the connection is usable for the next transaction.
+        let ok: Result<i64, diesel::result::Error> = write_tx(&mut conn, users::count);
+        assert_eq!(ok.unwrap(), 0);
+    }
 }

@@ -35,7 +35,11 @@ pub fn mark_used(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<
 }
 
 /// Ends every other open token of the user (after a successful reset).
-pub fn revoke_all_for_user(conn: &mut DbConn, user_id: i64, now: NaiveDateTime) -> QueryResult<usize> {
+pub fn revoke_all_for_user(
+    conn: &mut DbConn,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
     diesel::update(
         password_resets::table
             .filter(password_resets::user_id.eq(user_id))

@@ -10,7 +10,9 @@ use super::schema::users;
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
 pub fn insert(conn: &mut DbConn, new: &NewUser<'_>) -> QueryResult<User> {
-    diesel::insert_into(users::table).values(new).execute(conn)?;
+    diesel::insert_into(users::table)
+        .values(new)
+        .execute(conn)?;
     find_by_email(conn, new.email)?.ok_or(diesel::result::Error::NotFound)
 }
 
@@ -119,7 +121,9 @@ fn escape_like(s: &str) -> String {
     out
 }
 
-fn filtered<'a>(filter: &UserFilter) -> users::BoxedQuery<'a, <DbConn as diesel::Connection>::Backend> {
+fn filtered<'a>(
+    filter: &UserFilter,
+) -> users::BoxedQuery<'a, <DbConn as diesel::Connection>::Backend> {
     let mut query = users::table.into_boxed();
     if let Some(role) = &filter.role {
         query = query.filter(users::role.eq(role.clone()));

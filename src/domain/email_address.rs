@@ -73,14 +73,30 @@ mod tests {
 
     #[test]
     fn accepts_and_normalises() {
-        assert_eq!(EmailAddress::parse("  Mia@Example.COM ").unwrap().as_str(), "mia@example.com");
+        assert_eq!(
+            EmailAddress::parse("  Mia@Example.COM ").unwrap().as_str(),
+            "mia@example.com"
+        );
         assert!(EmailAddress::parse("a.b+tag@sub.example.co").is_ok());
         assert!(EmailAddress::parse("demo@demo.tandem.test").is_ok());
     }
 
     #[test]
     fn refuses_malformed() {
-        for bad in ["", "mia", "mia@", "@example.com", "mia@example", "mia@@example.com", "mi a@example.com", "mia@exa mple.com", ".mia@example.com", "mia..x@example.com", "mia@-example.com", "<script>@x.com"] {
+        for bad in [
+            "",
+            "mia",
+            "mia@",
+            "@example.com",
+            "mia@example",
+            "mia@@example.com",
+            "mi a@example.com",
+            "mia@exa mple.com",
+            ".mia@example.com",
+            "mia..x@example.com",
+            "mia@-example.com",
+            "<script>@x.com",
+        ] {
             assert!(EmailAddress::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -19,33 +19,135 @@ pub struct Currency {
 
 /// Supported currencies. Extend this table to add one.
 const CURRENCIES: &[Currency] = &[
-    Currency { code: "USD", digits: 2, symbol: "$", name: "US dollar" },
-    Currency { code: "CNY", digits: 2, symbol: "¥", name: "Chinese yuan" },
-    Currency { code: "EUR", digits: 2, symbol: "€", name: "Euro" },
-    Currency { code: "GBP", digits: 2, symbol: "£", name: "Pound sterling" },
-    Currency { code: "JPY", digits: 0, symbol: "JP¥", name: "Japanese yen" },
-    Currency { code: "HKD", digits: 2, symbol: "HK$", name: "Hong Kong dollar" },
-    Currency { code: "TWD", digits: 2, symbol: "NT$", name: "New Taiwan dollar" },
-    Currency { code: "KRW", digits: 0, symbol: "₩", name: "South Korean won" },
-    Currency { code: "SGD", digits: 2, symbol: "S$", name: "Singapore dollar" },
-    Currency { code: "MYR", digits: 2, symbol: "RM", name: "Malaysian ringgit" },
-    Currency { code: "THB", digits: 2, symbol: "฿", name: "Thai baht" },
-    Currency { code: "IDR", digits: 2, symbol: "Rp", name: "Indonesian rupiah" },
-    Currency { code: "VND", digits: 0, symbol: "₫", name: "Vietnamese dong" },
-    Currency { code: "PHP", digits: 2, symbol: "₱", name: "Philippine peso" },
-    Currency { code: "INR", digits: 2, symbol: "₹", name: "Indian rupee" },
-    Currency { code: "AUD", digits: 2, symbol: "A$", name: "Australian dollar" },
-    Currency { code: "CAD", digits: 2, symbol: "CA$", name: "Canadian dollar" },
-    Currency { code: "BRL", digits: 2, symbol: "R$", name: "Brazilian real" },
-    Currency { code: "MXN", digits: 2, symbol: "MX$", name: "Mexican peso" },
-    Currency { code: "KWD", digits: 3, symbol: "KD", name: "Kuwaiti dinar" },
+    Currency {
+        code: "USD",
+        digits: 2,
+        symbol: "$",
+        name: "US dollar",
+    },
+    Currency {
+        code: "CNY",
+        digits: 2,
+        symbol: "¥",
+        name: "Chinese yuan",
+    },
+    Currency {
+        code: "EUR",
+        digits: 2,
+        symbol: "€",
+        name: "Euro",
+    },
+    Currency {
+        code: "GBP",
+        digits: 2,
+        symbol: "£",
+        name: "Pound sterling",
+    },
+    Currency {
+        code: "JPY",
+        digits: 0,
+        symbol: "JP¥",
+        name: "Japanese yen",
+    },
+    Currency {
+        code: "HKD",
+        digits: 2,
+        symbol: "HK$",
+        name: "Hong Kong dollar",
+    },
+    Currency {
+        code: "TWD",
+        digits: 2,
+        symbol: "NT$",
+        name: "New Taiwan dollar",
+    },
+    Currency {
+        code: "KRW",
+        digits: 0,
+        symbol: "₩",
+        name: "South Korean won",
+    },
+    Currency {
+        code: "SGD",
+        digits: 2,
+        symbol: "S$",
+        name: "Singapore dollar",
+    },
+    Currency {
+        code: "MYR",
+        digits: 2,
+        symbol: "RM",
+        name: "Malaysian ringgit",
+    },
+    Currency {
+        code: "THB",
+        digits: 2,
+        symbol: "฿",
+        name: "Thai baht",
+    },
+    Currency {
+        code: "IDR",
+        digits: 2,
+        symbol: "Rp",
+        name: "Indonesian rupiah",
+    },
+    Currency {
+        code: "VND",
+        digits: 0,
+        symbol: "₫",
+        name: "Vietnamese dong",
+    },
+    Currency {
+        code: "PHP",
+        digits: 2,
+        symbol: "₱",
+        name: "Philippine peso",
+    },
+    Currency {
+        code: "INR",
+        digits: 2,
+        symbol: "₹",
+        name: "Indian rupee",
+    },
+    Currency {
+        code: "AUD",
+        digits: 2,
+        symbol: "A$",
+        name: "Australian dollar",
+    },
+    Currency {
+        code: "CAD",
+        digits: 2,
+        symbol: "CA$",
+        name: "Canadian dollar",
+    },
+    Currency {
+        code: "BRL",
+        digits: 2,
+        symbol: "R$",
+        name: "Brazilian real",
+    },
+    Currency {
+        code: "MXN",
+        digits: 2,
+        symbol: "MX$",
+        name: "Mexican peso",
+    },
+    Currency {
+        code: "KWD",
+        digits: 3,
+        symbol: "KD",
+        name: "Kuwaiti dinar",
+    },
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
     #[error("unknown currency \"{0}\"; use an ISO 4217 code such as USD or CNY")]
     UnknownCurrency(String),
-    #[error("\"{0}\" is not an amount; write it as digits with an optional decimal point, e.g. 12.50")]
+    #[error(
+        "\"{0}\" is not an amount; write it as digits with an optional decimal point, e.g. 12.50"
+    )]
     NotAnAmount(String),
     #[error("{currency} has {digits} decimal places; \"{input}\" has more")]
     TooManyDecimals {
@@ -201,19 +303,28 @@ impl Money {
 
     pub fn checked_add(&self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
-        let minor = self.minor.checked_add(other.minor).ok_or(MoneyError::TooLarge)?;
+        let minor = self
+            .minor
+            .checked_add(other.minor)
+            .ok_or(MoneyError::TooLarge)?;
         Money::from_minor(minor, self.currency)
     }
 
     pub fn checked_sub(&self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
-        let minor = self.minor.checked_sub(other.minor).ok_or(MoneyError::TooLarge)?;
+        let minor = self
+            .minor
+            .checked_sub(other.minor)
+            .ok_or(MoneyError::TooLarge)?;
         Money::from_minor(minor, self.currency)
     }
 
     fn same_currency(&self, other: Money) -> Result<(), MoneyError> {
         if self.currency != other.currency {
-            return Err(MoneyError::CurrencyMismatch(self.currency.code, other.currency.code));
+            return Err(MoneyError::CurrencyMismatch(
+                self.currency.code,
+                other.currency.code,
+            ));
         }
         Ok(())
     }
@@ -269,7 +380,11 @@ pub fn allocate(total: i64, weights: &[i64]) -> Option<Vec<i64>> {
     }
     let sum: i128 = weights.iter().map(|w| i128::from(*w)).sum();
     if sum == 0 {
-        return if total == 0 { Some(vec![0; weights.len()]) } else { None };
+        return if total == 0 {
+            Some(vec![0; weights.len()])
+        } else {
+            None
+        };
     }
     let total_i = i128::from(total);
     let sign = if total_i < 0 { -1 } else { 1 };
@@ -316,13 +431,22 @@ mod tests {
         let jpy = Currency::parse("JPY").unwrap();
         assert_eq!(Money::parse("1500", jpy).unwrap().display(), "JP¥1,500");
         assert_eq!(Money::parse("-0.05", usd()).unwrap().display(), "-$0.05");
-        assert_eq!(Money::parse("1000000", usd()).unwrap().display(), "$1,000,000.00");
+        assert_eq!(
+            Money::parse("1000000", usd()).unwrap().display(),
+            "$1,000,000.00"
+        );
     }
 
     #[test]
     fn refuses_what_a_float_would_accept() {
-        for bad in ["1e3", "1E3", "NaN", "inf", "-inf", "0x10", "1,000", ".5", "5.", "+5", " ", "", "1.2.3", "--1", "١٢"] {
-            assert!(Money::parse(bad, usd()).is_err(), "{bad:?} should be refused");
+        for bad in [
+            "1e3", "1E3", "NaN", "inf", "-inf", "0x10", "1,000", ".5", "5.", "+5", " ", "",
+            "1.2.3", "--1", "١٢",
+        ] {
+            assert!(
+                Money::parse(bad, usd()).is_err(),
+                "{bad:?} should be refused"
+            );
         }
     }
 
@@ -336,13 +460,24 @@ mod tests {
             Money::parse("1.0", Currency::parse("JPY").unwrap()),
             Err(MoneyError::TooManyDecimals { .. })
         ));
-        assert_eq!(Money::parse("1.234", Currency::parse("KWD").unwrap()).unwrap().minor(), 1234);
+        assert_eq!(
+            Money::parse("1.234", Currency::parse("KWD").unwrap())
+                .unwrap()
+                .minor(),
+            1234
+        );
     }
 
     #[test]
     fn huge_amounts_are_refused() {
-        assert_eq!(Money::parse("99999999999999999999999", usd()), Err(MoneyError::TooLarge));
-        assert_eq!(Money::parse("10000000000000.01", usd()), Err(MoneyError::TooLarge));
+        assert_eq!(
+            Money::parse("99999999999999999999999", usd()),
+            Err(MoneyError::TooLarge)
+        );
+        assert_eq!(
+            Money::parse("10000000000000.01", usd()),
+            Err(MoneyError::TooLarge)
+        );
         assert!(Money::parse("10000000000000.00", usd()).is_ok());
     }
 
@@ -353,19 +488,30 @@ mod tests {
         assert_eq!(round_half_away(d("-1.825"), 2), d("-1.83"));
         assert_eq!(round_half_away(d("2.5"), 0), d("3"));
         assert_eq!(round_half_away(d("1.824999"), 2), d("1.82"));
-        assert_eq!(Money::from_decimal_rounded(d("0.005"), usd()).unwrap().minor(), 1);
+        assert_eq!(
+            Money::from_decimal_rounded(d("0.005"), usd())
+                .unwrap()
+                .minor(),
+            1
+        );
     }
 
     #[test]
     fn currencies_never_mix() {
         let a = Money::parse("1", usd()).unwrap();
         let b = Money::parse("1", Currency::parse("CNY").unwrap()).unwrap();
-        assert!(matches!(a.checked_add(b), Err(MoneyError::CurrencyMismatch(..))));
+        assert!(matches!(
+            a.checked_add(b),
+            Err(MoneyError::CurrencyMismatch(..))
+        ));
     }
 
     #[test]
     fn unknown_currency() {
-        assert!(matches!(Currency::parse("XYZ"), Err(MoneyError::UnknownCurrency(_))));
+        assert!(matches!(
+            Currency::parse("XYZ"),
+            Err(MoneyError::UnknownCurrency(_))
+        ));
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! Password rules and argon2id hashing (the argon2 crate's defaults: argon2id, 19 MiB,
 //! 2 passes).
 
+use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::Argon2;
 
 pub const MIN_LEN: usize = 10;
 pub const MAX_LEN: usize = 128;

@@ -102,7 +102,8 @@ pub fn website(input: &str) -> Result<Option<String>, String> {
     if s.len() > 200 {
         return Err("Use at most 200 characters.".to_owned());
     }
-    let msg = "Enter a web address starting with https:// or http://, e.g. https://shop.example.com";
+    let msg =
+        "Enter a web address starting with https:// or http://, e.g. https://shop.example.com";
     let parsed = url::Url::parse(s).map_err(|_| msg.to_owned())?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
         return Err(msg.to_owned());
@@ -137,7 +138,9 @@ pub fn bio(input: &str) -> Result<String, String> {
     if s.chars().count() > 1000 {
         return Err("Use at most 1,000 characters.".to_owned());
     }
-    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+    if s.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
         return Err("Remove the special characters.".to_owned());
     }
     Ok(s.replace("\r\n", "\n"))
@@ -185,28 +188,79 @@ pub fn slugify(name: &str) -> String {
     }
     slug.truncate(40);
     let slug = slug.trim_end_matches('-').to_owned();
-    if slug.is_empty() { "merchant".to_owned() } else { slug }
+    if slug.is_empty() {
+        "merchant".to_owned()
+    } else {
+        slug
+    }
 }
 
 /// Countries and territories offered in forms (ISO 3166-1 alpha-2), by name.
 pub const COUNTRIES: &[(&str, &str)] = &[
-    ("AR", "Argentina"), ("AU", "Australia"), ("AT", "Austria"), ("BD", "Bangladesh"),
-    ("BE", "Belgium"), ("BR", "Brazil"), ("KH", "Cambodia"), ("CA", "Canada"),
-    ("CL", "Chile"), ("CN", "China"), ("CO", "Colombia"), ("CZ", "Czechia"),
-    ("DK", "Denmark"), ("EG", "Egypt"), ("FI", "Finland"), ("FR", "France"),
-    ("DE", "Germany"), ("GR", "Greece"), ("HK", "Hong Kong"), ("HU", "Hungary"),
-    ("IN", "India"), ("ID", "Indonesia"), ("IE", "Ireland"), ("IL", "Israel"),
-    ("IT", "Italy"), ("JP", "Japan"), ("KZ", "Kazakhstan"), ("KE", "Kenya"),
-    ("KW", "Kuwait"), ("LA", "Laos"), ("MO", "Macao"), ("MY", "Malaysia"),
-    ("MX", "Mexico"), ("MN", "Mongolia"), ("MA", "Morocco"), ("MM", "Myanmar"),
-    ("NL", "Netherlands"), ("NZ", "New Zealand"), ("NG", "Nigeria"), ("NO", "Norway"),
-    ("PK", "Pakistan"), ("PE", "Peru"), ("PH", "Philippines"), ("PL", "Poland"),
-    ("PT", "Portugal"), ("QA", "Qatar"), ("RO", "Romania"), ("SA", "Saudi Arabia"),
-    ("SG", "Singapore"), ("ZA", "South Africa"), ("KR", "South Korea"), ("ES", "Spain"),
-    ("LK", "Sri Lanka"), ("SE", "Sweden"), ("CH", "Switzerland"), ("TW", "Taiwan"),
-    ("TH", "Thailand"), ("TR", "Türkiye"), ("AE", "United Arab Emirates"),
-    ("UA", "Ukraine"), ("GB", "United Kingdom"), ("US", "United States"),
-    ("UZ", "Uzbekistan"), ("VN", "Vietnam"),
+    ("AR", "Argentina"),
+    ("AU", "Australia"),
+    ("AT", "Austria"),
+    ("BD", "Bangladesh"),
+    ("BE", "Belgium"),
+    ("BR", "Brazil"),
+    ("KH", "Cambodia"),
+    ("CA", "Canada"),
+    ("CL", "Chile"),
+    ("CN", "China"),
+    ("CO", "Colombia"),
+    ("CZ", "Czechia"),
+    ("DK", "Denmark"),
+    ("EG", "Egypt"),
+    ("FI", "Finland"),
+    ("FR", "France"),
+    ("DE", "Germany"),
+    ("GR", "Greece"),
+    ("HK", "Hong Kong"),
+    ("HU", "Hungary"),
+    ("IN", "India"),
+    ("ID", "Indonesia"),
+    ("IE", "Ireland"),
+    ("IL", "Israel"),
+    ("IT", "Italy"),
+    ("JP", "Japan"),
+    ("KZ", "Kazakhstan"),
+    ("KE", "Kenya"),
+    ("KW", "Kuwait"),
+    ("LA", "Laos"),
+    ("MO", "Macao"),
+    ("MY", "Malaysia"),
+    ("MX", "Mexico"),
+    ("MN", "Mongolia"),
+    ("MA", "Morocco"),
+    ("MM", "Myanmar"),
+    ("NL", "Netherlands"),
+    ("NZ", "New Zealand"),
+    ("NG", "Nigeria"),
+    ("NO", "Norway"),
+    ("PK", "Pakistan"),
+    ("PE", "Peru"),
+    ("PH", "Philippines"),
+    ("PL", "Poland"),
+    ("PT", "Portugal"),
+    ("QA", "Qatar"),
+    ("RO", "Romania"),
+    ("SA", "Saudi Arabia"),
+    ("SG", "Singapore"),
+    ("ZA", "South Africa"),
+    ("KR", "South Korea"),
+    ("ES", "Spain"),
+    ("LK", "Sri Lanka"),
+    ("SE", "Sweden"),
+    ("CH", "Switzerland"),
+    ("TW", "Taiwan"),
+    ("TH", "Thailand"),
+    ("TR", "Türkiye"),
+    ("AE", "United Arab Emirates"),
+    ("UA", "Ukraine"),
+    ("GB", "United Kingdom"),
+    ("US", "United States"),
+    ("UZ", "Uzbekistan"),
+    ("VN", "Vietnam"),
 ];
 
 #[cfg(test)]
@@ -225,8 +279,17 @@ mod tests {
     #[test]
     fn websites() {
         assert_eq!(website("").unwrap(), None);
-        assert_eq!(website("https://shop.example.com").unwrap().as_deref(), Some("https://shop.example.com/"));
-        for bad in ["javascript:alert(1)", "shop.example.com", "ftp://x.com", "https://user:pw@x.com", "http://"] {
+        assert_eq!(
+            website("https://shop.example.com").unwrap().as_deref(),
+            Some("https://shop.example.com/")
+        );
+        for bad in [
+            "javascript:alert(1)",
+            "shop.example.com",
+            "ftp://x.com",
+            "https://user:pw@x.com",
+            "http://",
+        ] {
             assert!(website(bad).is_err(), "{bad}");
         }
     }

@@ -60,7 +60,13 @@ impl Mailer {
         }
     }
 
-    pub async fn send(&self, to: &str, subject: &str, text: &str, html: &str) -> Result<(), String> {
+    pub async fn send(
+        &self,
+        to: &str,
+        subject: &str,
+        text: &str,
+        html: &str,
+    ) -> Result<(), String> {
         if let Transport::Memory(store) = &self.transport {
             store
                 .lock()
@@ -78,7 +84,10 @@ impl Mailer {
             .from(self.from.clone())
             .to(to)
             .subject(subject)
-            .multipart(MultiPart::alternative_plain_html(text.to_owned(), html.to_owned()))
+            .multipart(MultiPart::alternative_plain_html(
+                text.to_owned(),
+                html.to_owned(),
+            ))
             .map_err(|e| format!("cannot build message: {e}"))?;
         match &self.transport {
             Transport::Smtp(t) => t.send(message).await.map(|_| ()).map_err(|e| e.to_string()),

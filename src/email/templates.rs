@@ -31,8 +31,18 @@ pub fn welcome(name: &str, role_label: &str, area_url: &str) -> anyhow::Result<R
     Ok(RenderedEmail {
         kind: "welcome",
         subject: "Welcome to Tandem".to_owned(),
-        text: WelcomeText { name, role_label, area_url }.render()?,
-        html: WelcomeHtml { name, role_label, area_url }.render()?,
+        text: WelcomeText {
+            name,
+            role_label,
+            area_url,
+        }
+        .render()?,
+        html: WelcomeHtml {
+            name,
+            role_label,
+            area_url,
+        }
+        .render()?,
     })
 }
 
@@ -56,8 +66,18 @@ pub fn password_reset(name: &str, reset_url: &str, minutes: i64) -> anyhow::Resu
     Ok(RenderedEmail {
         kind: "password_reset",
         subject: "Reset your Tandem password".to_owned(),
-        text: ResetText { name, reset_url, minutes }.render()?,
-        html: ResetHtml { name, reset_url, minutes }.render()?,
+        text: ResetText {
+            name,
+            reset_url,
+            minutes,
+        }
+        .render()?,
+        html: ResetHtml {
+            name,
+            reset_url,
+            minutes,
+        }
+        .render()?,
     })
 }
 

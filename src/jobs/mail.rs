@@ -60,14 +60,21 @@ pub async fn dispatch_once(state: &AppState) -> anyhow::Result<usize> {
         for email in claimed {
             let result = state
                 .mailer
-                .send(&email.to_address, &email.subject, &email.text_body, &email.html_body)
+                .send(
+                    &email.to_address,
+                    &email.subject,
+                    &email.text_body,
+                    &email.html_body,
+                )
                 .await;
             let now = state.now();
             let attempts = email.attempts + 1;
             let id = email.id;
             match result {
                 Ok(()) => {
-                    state.db(move |conn| Ok(db::outbox::mark_sent(conn, id, now)?)).await?;
+                    state
+                        .db(move |conn| Ok(db::outbox::mark_sent(conn, id, now)?))
+                        .await?;
                     tracing::info!(email_id = id, kind = %email.kind, "email sent");
                     sent += 1;
                 }

@@ -6,8 +6,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::db::models::{
-    NewInfluencer, NewLoginAttempt, NewMerchant, NewMerchantMember, NewPasswordReset, NewUser,
-    User,
+    NewInfluencer, NewLoginAttempt, NewMerchant, NewMerchantMember, NewPasswordReset, NewUser, User,
 };
 use crate::db::{self, DbConn};
 use crate::domain::account::{MemberRole, Role};
@@ -71,7 +70,13 @@ fn unique_to(field_error: fn() -> AppError) -> impl Fn(diesel::result::Error) ->
     }
 }
 
-fn welcome(conn: &mut DbConn, now: NaiveDateTime, user: &User, role: Role, base_url: &str) -> AppResult<()> {
+fn welcome(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    user: &User,
+    role: Role,
+    base_url: &str,
+) -> AppResult<()> {
     let email = templates::welcome(
         &user.display_name,
         role.label(),
@@ -149,8 +154,19 @@ pub fn signup_merchant(
             },
         )?;
         welcome(conn, now, &user, Role::Merchant, base_url)?;
-        audit(conn, now, Some(user.id), "signup", ("merchant", merchant.id), "merchant organisation created")?;
-        tracing::info!(user_id = user.id, merchant_id = merchant.id, "merchant signed up");
+        audit(
+            conn,
+            now,
+            Some(user.id),
+            "signup",
+            ("merchant", merchant.id),
+            "merchant organisation created",
+        )?;
+        tracing::info!(
+            user_id = user.id,
+            merchant_id = merchant.id,
+            "merchant signed up"
+        );
         Ok(user)
     })
 }
@@ -212,8 +228,19 @@ pub fn signup_influencer(
         )
         .map_err(unique_to(handle_taken_error))?;
         welcome(conn, now, &user, Role::Influencer, base_url)?;
-        audit(conn, now, Some(user.id), "signup", ("influencer", influencer.id), "influencer profile created")?;
-        tracing::info!(user_id = user.id, influencer_id = influencer.id, "influencer signed up");
+        audit(
+            conn,
+            now,
+            Some(user.id),
+            "signup",
+            ("influencer", influencer.id),
+            "influencer profile created",
+        )?;
+        tracing::info!(
+            user_id = user.id,
+            influencer_id = influencer.id,
+            "influencer signed up"
+        );
         Ok(user)
     })
 }
@@ -256,7 +283,14 @@ pub fn add_staff_user(
             },
         )
         .map_err(unique_to(taken_error))?;
-        audit(conn, now, None, "user.create", ("user", user.id), &format!("{} user created from the command line", role.as_str()))?;
+        audit(
+            conn,
+            now,
+            None,
+            "user.create",
+            ("user", user.id),
+            &format!("{} user created from the command line", role.as_str()),
+        )?;
         Ok(user)
     })
 }
@@ -269,7 +303,9 @@ pub enum LoginOutcome {
     Invalid,
     Disabled,
     /// Too many failures; try again after this many minutes.
-    Throttled { minutes: i64 },
+    Throttled {
+        minutes: i64,
+    },
 }
 
 fn minutes_until(now: NaiveDateTime, oldest: Option<NaiveDateTime>) -> i64 {
@@ -290,11 +326,15 @@ pub fn login(
     let since = now - TimeDelta::minutes(FAILURE_WINDOW_MINUTES);
     let (by_email, oldest_email) = db::logins::failures_for_email(conn, &email_key, since)?;
     if by_email >= MAX_FAILURES {
-        return Ok(LoginOutcome::Throttled { minutes: minutes_until(now, oldest_email) });
+        return Ok(LoginOutcome::Throttled {
+            minutes: minutes_until(now, oldest_email),
+        });
     }
     let (by_ip, oldest_ip) = db::logins::failures_for_ip(conn, ip, since)?;
     if by_ip >= MAX_FAILURES {
-        return Ok(LoginOutcome::Throttled { minutes: minutes_until(now, oldest_ip) });
+        return Ok(LoginOutcome::Throttled {
+            minutes: minutes_until(now, oldest_ip),
+        });
     }
     let user = db::users::find_by_email(conn, &email_key)?;
     let ok = match &user {
@@ -324,7 +364,10 @@ pub fn login(
             Ok(LoginOutcome::LoggedIn(u))
         }
         _ => {
-            tracing::info!(email = crate::domain::email_address::mask_email(&email_key), "failed login");
+            tracing::info!(
+                email = crate::domain::email_address::mask_email(&email_key),
+                "failed login"
+            );
             Ok(LoginOutcome::Invalid)
         }
     }
@@ -370,7 +413,14 @@ pub fn request_password_reset(
             },
         )?;
         enqueue_email(conn, now, &user.email, &email)?;
-        audit(conn, now, Some(user.id), "password.reset_requested", ("user", user.id), "reset link emailed")?;
+        audit(
+            conn,
+            now,
+            Some(user.id),
+            "password.reset_requested",
+            ("user", user.id),
+            "reset link emailed",
+        )?;
         Ok::<(), AppError>(())
     })
 }
@@ -443,9 +493,19 @@ pub fn reset_password(
         };
         db::users::set_password(conn, user.id, &hash, now)?;
         db::password_resets::revoke_all_for_user(conn, user.id, now)?;
-        let email = templates::password_changed(&user.display_name, &format!("{base_url}/forgot-password"))?;
+        let email = templates::password_changed(
+            &user.display_name,
+            &format!("{base_url}/forgot-password"),
+        )?;
         enqueue_email(conn, now, &user.email, &email)?;
-        audit(conn, now, Some(user.id), "password.reset", ("user", user.id), "password set from a reset link")?;
+        audit(
+            conn,
+            now,
+            Some(user.id),
+            "password.reset",
+            ("user", user.id),
+            "password set from a reset link",
+        )?;
         let user = db::users::find(conn, user.id)?.ok_or(AppError::NotFound)?;
         Ok(ResetOutcome::Done(user))
     })
@@ -458,9 +518,17 @@ pub struct AccountForm {
     pub time_zone: String,
 }
 
-pub fn update_account(conn: &mut DbConn, now: NaiveDateTime, user_id: i64, form: &AccountForm) -> AppResult<()> {
+pub fn update_account(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    user_id: i64,
+    form: &AccountForm,
+) -> AppResult<()> {
     let mut errors = FieldErrors::new();
-    let name = errors.check("display_name", validate::name(&form.display_name, "your name"));
+    let name = errors.check(
+        "display_name",
+        validate::name(&form.display_name, "your name"),
+    );
     let tz = errors.check("time_zone", validate::time_zone(&form.time_zone));
     let (Some(name), Some(tz)) = (name, tz) else {
         return Err(AppError::Validation(errors));
@@ -497,9 +565,19 @@ pub fn change_password(
     let hash = password::hash(&form.password)?;
     db::write_tx(conn, |conn| {
         db::users::set_password(conn, user.id, &hash, now)?;
-        let email = templates::password_changed(&user.display_name, &format!("{base_url}/forgot-password"))?;
+        let email = templates::password_changed(
+            &user.display_name,
+            &format!("{base_url}/forgot-password"),
+        )?;
         enqueue_email(conn, now, &user.email, &email)?;
-        audit(conn, now, Some(user.id), "password.change", ("user", user.id), "password changed")?;
+        audit(
+            conn,
+            now,
+            Some(user.id),
+            "password.change",
+            ("user", user.id),
+            "password changed",
+        )?;
         db::users::find(conn, user.id)?.ok_or(AppError::NotFound)
     })
 }

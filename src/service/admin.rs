@@ -53,7 +53,12 @@ pub fn list_accounts(
         })
         .collect();
     let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-    Ok(AccountPage { rows, total, page, pages })
+    Ok(AccountPage {
+        rows,
+        total,
+        page,
+        pages,
+    })
 }
 
 pub fn find_user(conn: &mut DbConn, id: i64) -> AppResult<User> {
@@ -71,7 +76,9 @@ pub fn set_disabled(
     disable: bool,
 ) -> AppResult<User> {
     if actor_id == target_id {
-        return Err(AppError::Conflict("You cannot disable your own account.".to_owned()));
+        return Err(AppError::Conflict(
+            "You cannot disable your own account.".to_owned(),
+        ));
     }
     let target = find_user(conn, target_id)?;
     if Role::parse(&target.role) == Some(Role::Admin) && disable {
@@ -88,7 +95,9 @@ pub fn set_disabled(
             2,
         )?;
         if admins.len() < 2 {
-            return Err(AppError::Conflict("This is the last active admin account.".to_owned()));
+            return Err(AppError::Conflict(
+                "This is the last active admin account.".to_owned(),
+            ));
         }
     }
     db::write_tx(conn, |conn| {
@@ -99,7 +108,14 @@ pub fn set_disabled(
         } else {
             ("user.enable", "account enabled")
         };
-        audit(conn, now, Some(actor_id), action, ("user", target_id), detail)?;
+        audit(
+            conn,
+            now,
+            Some(actor_id),
+            action,
+            ("user", target_id),
+            detail,
+        )?;
         find_user(conn, target_id)
     })
 }

@@ -27,10 +27,26 @@ impl std::fmt::Display for DemoAccount {
 }
 
 pub const ACCOUNTS: &[DemoAccount] = &[
-    DemoAccount { role: Role::Merchant, email: "merchant@demo.tandem.test", password: DEMO_PASSWORD },
-    DemoAccount { role: Role::Influencer, email: "influencer@demo.tandem.test", password: DEMO_PASSWORD },
-    DemoAccount { role: Role::Finance, email: "finance@demo.tandem.test", password: DEMO_PASSWORD },
-    DemoAccount { role: Role::Admin, email: "admin@demo.tandem.test", password: DEMO_PASSWORD },
+    DemoAccount {
+        role: Role::Merchant,
+        email: "merchant@demo.tandem.test",
+        password: DEMO_PASSWORD,
+    },
+    DemoAccount {
+        role: Role::Influencer,
+        email: "influencer@demo.tandem.test",
+        password: DEMO_PASSWORD,
+    },
+    DemoAccount {
+        role: Role::Finance,
+        email: "finance@demo.tandem.test",
+        password: DEMO_PASSWORD,
+    },
+    DemoAccount {
+        role: Role::Admin,
+        email: "admin@demo.tandem.test",
+        password: DEMO_PASSWORD,
+    },
 ];
 
 #[derive(Debug, PartialEq, Eq)]
@@ -46,13 +62,15 @@ pub enum DemoLoad {
 /// Loads the demo accounts into an empty database.
 pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<DemoLoad> {
     if db::users::count(conn)? > 0 {
-        return Ok(if db::users::find_by_email(conn, ACCOUNTS[0].email)?.is_some() {
-            DemoLoad::AlreadyLoaded
-        } else {
-            DemoLoad::NotEmpty
-        });
+        return Ok(
+            if db::users::find_by_email(conn, ACCOUNTS[0].email)?.is_some() {
+                DemoLoad::AlreadyLoaded
+            } else {
+                DemoLoad::NotEmpty
+            },
+        );
     }
-    accounts::signup_merchant(
+    let merchant = accounts::signup_merchant(
         conn,
         now,
         base_url,
@@ -62,6 +80,16 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
             password: DEMO_PASSWORD.into(),
             org_name: "Jade Leaf Tea Co.".into(),
             currency: "CNY".into(),
+        },
+    )?;
+    super::merchant::update_settings(
+        conn,
+        now,
+        merchant.id,
+        &super::merchant::SettingsForm {
+            name: "Jade Leaf Tea Co.".into(),
+            website: "https://jadeleaf.example".into(),
+            default_currency: "CNY".into(),
         },
     )?;
     let influencer = accounts::signup_influencer(
@@ -86,7 +114,32 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
             country: "CN".into(),
         },
     )?;
-    accounts::add_staff_user(conn, now, Role::Finance, ACCOUNTS[2].email, DEMO_PASSWORD, "Farah Finance")?;
-    accounts::add_staff_user(conn, now, Role::Admin, ACCOUNTS[3].email, DEMO_PASSWORD, "Ada Admin")?;
+    for (user_id, name) in [(merchant.id, "Lin Wei"), (influencer.id, "Mia Chen")] {
+        accounts::update_account(
+            conn,
+            now,
+            user_id,
+            &accounts::AccountForm {
+                display_name: name.into(),
+                time_zone: "Asia/Shanghai".into(),
+            },
+        )?;
+    }
+    accounts::add_staff_user(
+        conn,
+        now,
+        Role::Finance,
+        ACCOUNTS[2].email,
+        DEMO_PASSWORD,
+        "Farah Finance",
+    )?;
+    accounts::add_staff_user(
+        conn,
+        now,
+        Role::Admin,
+        ACCOUNTS[3].email,
+        DEMO_PASSWORD,
+        "Ada Admin",
+    )?;
     Ok(DemoLoad::Loaded)
 }

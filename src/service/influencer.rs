@@ -42,7 +42,10 @@ pub fn update_profile(
 ) -> AppResult<Influencer> {
     let profile = profile_of(conn, user_id)?;
     let mut errors = FieldErrors::new();
-    let display_name = errors.check("display_name", validate::name(&form.display_name, "a display name"));
+    let display_name = errors.check(
+        "display_name",
+        validate::name(&form.display_name, "a display name"),
+    );
     let handle = errors.check("handle", validate::handle(&form.handle));
     let bio = errors.check("bio", validate::bio(&form.bio));
     let country = errors.check("country", validate::country(&form.country));
@@ -57,17 +60,32 @@ pub fn update_profile(
         return Err(AppError::Validation(errors));
     };
     db::write_tx(conn, |conn| {
-        db::influencers::update_profile(conn, profile.id, &handle, &display_name, &bio, country.as_deref(), now)
-            .map_err(|e| {
-                if db::is_unique_violation(&e) {
-                    let mut errors = FieldErrors::new();
-                    errors.add("handle", "This handle is taken; choose another.");
-                    AppError::Validation(errors)
-                } else {
-                    e.into()
-                }
-            })?;
-        audit(conn, now, Some(user_id), "influencer.profile", ("influencer", profile.id), "profile updated")?;
+        db::influencers::update_profile(
+            conn,
+            profile.id,
+            &handle,
+            &display_name,
+            &bio,
+            country.as_deref(),
+            now,
+        )
+        .map_err(|e| {
+            if db::is_unique_violation(&e) {
+                let mut errors = FieldErrors::new();
+                errors.add("handle", "This handle is taken; choose another.");
+                AppError::Validation(errors)
+            } else {
+                e.into()
+            }
+        })?;
+        audit(
+            conn,
+            now,
+            Some(user_id),
+            "influencer.profile",
+            ("influencer", profile.id),
+            "profile updated",
+        )?;
         db::influencers::find_by_user(conn, user_id)?.ok_or(AppError::NotFound)
     })
 }

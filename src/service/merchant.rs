@@ -62,8 +62,22 @@ pub fn update_settings(
         return Err(AppError::Validation(errors));
     };
     db::write_tx(conn, |conn| {
-        db::merchants::update_settings(conn, merchant.id, &name, website.as_deref(), currency.code(), now)?;
-        audit(conn, now, Some(user_id), "merchant.settings", ("merchant", merchant.id), "organisation settings updated")?;
+        db::merchants::update_settings(
+            conn,
+            merchant.id,
+            &name,
+            website.as_deref(),
+            currency.code(),
+            now,
+        )?;
+        audit(
+            conn,
+            now,
+            Some(user_id),
+            "merchant.settings",
+            ("merchant", merchant.id),
+            "organisation settings updated",
+        )?;
         db::merchants::find(conn, merchant.id)?.ok_or(AppError::NotFound)
     })
 }

@@ -10,8 +10,8 @@ pub mod merchant;
 
 use chrono::NaiveDateTime;
 
-use crate::db::{self, DbConn};
 use crate::db::models::{NewAuditEvent, NewOutboxEmail};
+use crate::db::{self, DbConn};
 use crate::email::templates::RenderedEmail;
 
 /// Writes an email to the outbox, inside the caller's transaction.

@@ -29,7 +29,13 @@ struct AccountPage {
     zones: Vec<SelectOption>,
 }
 
-fn page(session: &Session, user: &CurrentUser, form: AccountForm, errors: FieldErrors, pw_errors: FieldErrors) -> AccountPage {
+fn page(
+    session: &Session,
+    user: &CurrentUser,
+    form: AccountForm,
+    errors: FieldErrors,
+    pw_errors: FieldErrors,
+) -> AccountPage {
     AccountPage {
         ctx: PageCtx::new(session, Some(user), "Account settings", "account"),
         email: user.email.clone(),
@@ -47,7 +53,13 @@ async fn show(session: Session, user: CurrentUser) -> AppResult<HttpResponse> {
         display_name: user.name.clone(),
         time_zone: user.time_zone.name().to_owned(),
     };
-    pages::ok(&page(&session, &user, form, FieldErrors::new(), FieldErrors::new()))
+    pages::ok(&page(
+        &session,
+        &user,
+        form,
+        FieldErrors::new(),
+        FieldErrors::new(),
+    ))
 }
 
 #[post("/account")]
@@ -90,14 +102,22 @@ async fn change_password(
         Ok(updated) => {
             state.wake_mailer();
             session::refresh_version(&session, &updated);
-            session::flash(&session, "success", "Your password was changed. Other sessions were signed out.");
+            session::flash(
+                &session,
+                "success",
+                "Your password was changed. Other sessions were signed out.",
+            );
             Ok(pages::redirect("/account"))
         }
         Err(AppError::Validation(errors)) => {
             let uid = user.id;
-            let current = state.db(move |conn| Ok(db::users::find(conn, uid)?)).await?;
+            let current = state
+                .db(move |conn| Ok(db::users::find(conn, uid)?))
+                .await?;
             let form = AccountForm {
-                display_name: current.as_ref().map_or(user.name.clone(), |u| u.display_name.clone()),
+                display_name: current
+                    .as_ref()
+                    .map_or(user.name.clone(), |u| u.display_name.clone()),
                 time_zone: user.time_zone.name().to_owned(),
             };
             pages::invalid(&page(&session, &user, form, FieldErrors::new(), errors))

@@ -59,7 +59,11 @@ impl AccountsQuery {
     /// The query string with one parameter changed (filters stay in shareable links).
     fn href(&self, base: &str, sort: Option<&str>, page: Option<i64>) -> String {
         let mut parts = Vec::new();
-        for (k, v) in [("role", &self.role), ("status", &self.status), ("q", &self.q)] {
+        for (k, v) in [
+            ("role", &self.role),
+            ("status", &self.status),
+            ("q", &self.q),
+        ] {
             if !v.is_empty() {
                 parts.push(format!("{k}={}", urlencode(v)));
             }
@@ -71,7 +75,11 @@ impl AccountsQuery {
         if let Some(p) = page.filter(|p| *p > 1) {
             parts.push(format!("page={p}"));
         }
-        if parts.is_empty() { base.to_owned() } else { format!("{base}?{}", parts.join("&")) }
+        if parts.is_empty() {
+            base.to_owned()
+        } else {
+            format!("{base}?{}", parts.join("&"))
+        }
     }
 }
 
@@ -137,29 +145,54 @@ async fn accounts_page(
     base: &'static str,
     can_manage: bool,
 ) -> AppResult<HttpResponse> {
-    let (filter, sort, page_no) = (query.filter(), query.sort(), query.page.unwrap_or(1).clamp(1, 1_000_000));
+    let (filter, sort, page_no) = (
+        query.filter(),
+        query.sort(),
+        query.page.unwrap_or(1).clamp(1, 1_000_000),
+    );
     let page = state
         .db(move |conn| admin::list_accounts(conn, &filter, sort, page_no))
         .await?;
-    let mut roles = vec![SelectOption { value: String::new(), label: "All roles".into(), selected: query.role.is_empty() }];
+    let mut roles = vec![SelectOption {
+        value: String::new(),
+        label: "All roles".into(),
+        selected: query.role.is_empty(),
+    }];
     roles.extend(Role::ALL.iter().map(|r| SelectOption {
         value: r.as_str().into(),
         label: r.label().into(),
         selected: query.role == r.as_str(),
     }));
-    let statuses = [("", "Any status"), ("active", "Active"), ("disabled", "Disabled")]
-        .iter()
-        .map(|(v, l)| SelectOption { value: (*v).into(), label: (*l).into(), selected: query.status == *v })
-        .collect();
-    let current_sort = if query.sort.is_empty() { "newest" } else { query.sort.as_str() };
-    let sorts = [("newest", "Newest"), ("oldest", "Oldest"), ("email", "Email A–Z"), ("last_login", "Last login")]
-        .iter()
-        .map(|(key, label)| SortLink {
-            label,
-            href: query.href(base, Some(key), None),
-            active: current_sort == *key,
-        })
-        .collect();
+    let statuses = [
+        ("", "Any status"),
+        ("active", "Active"),
+        ("disabled", "Disabled"),
+    ]
+    .iter()
+    .map(|(v, l)| SelectOption {
+        value: (*v).into(),
+        label: (*l).into(),
+        selected: query.status == *v,
+    })
+    .collect();
+    let current_sort = if query.sort.is_empty() {
+        "newest"
+    } else {
+        query.sort.as_str()
+    };
+    let sorts = [
+        ("newest", "Newest"),
+        ("oldest", "Oldest"),
+        ("email", "Email A–Z"),
+        ("last_login", "Last login"),
+    ]
+    .iter()
+    .map(|(key, label)| SortLink {
+        label,
+        href: query.href(base, Some(key), None),
+        active: current_sort == *key,
+    })
+    .collect();
     let prev_href = (page.page > 1).then(|| query.href(base, None, Some(page.page - 1)));
     let next_href = (page.page < page.pages).then(|| query.href(base, None, Some(page.page + 1)));
     let filtered = !(query.role.is_empty() && query.status.is_empty() && query.q.trim().is_empty());
@@ -189,7 +222,15 @@ async fn finance_home(
     user: FinanceUser,
     query: web::Query<AccountsQuery>,
 ) -> AppResult<HttpResponse> {
-    accounts_page(&state, &session, &user.0, query.into_inner(), "/finance", false).await
+    accounts_page(
+        &state,
+        &session,
+        &user.0,
+        query.into_inner(),
+        "/finance",
+        false,
+    )
+    .await
 }
 
 #[get("/admin")]
@@ -199,7 +240,15 @@ async fn admin_home(
     user: AdminUser,
     query: web::Query<AccountsQuery>,
 ) -> AppResult<HttpResponse> {
-    accounts_page(&state, &session, &user.0, query.into_inner(), "/admin", true).await
+    accounts_page(
+        &state,
+        &session,
+        &user.0,
+        query.into_inner(),
+        "/admin",
+        true,
+    )
+    .await
 }
 
 #[derive(Template)]

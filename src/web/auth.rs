@@ -90,13 +90,20 @@ async fn signup_merchant(
         Ok(user) => {
             state.wake_mailer();
             session::log_in(&session, &user, now.and_utc().timestamp());
-            session::flash(&session, "success", "Welcome to Tandem! Your organisation is ready; check its settings below.");
+            session::flash(
+                &session,
+                "success",
+                "Welcome to Tandem! Your organisation is ready; check its settings below.",
+            );
             Ok(pages::redirect(Role::Merchant.home()))
         }
         Err(AppError::Validation(errors)) => pages::invalid(&SignupMerchantPage {
             ctx: PageCtx::new(&session, None, "Sign up as a merchant", "signup"),
             currencies: currency_options(&form.currency),
-            form: MerchantSignupForm { password: String::new(), ..form },
+            form: MerchantSignupForm {
+                password: String::new(),
+                ..form
+            },
             errors,
         }),
         Err(e) => Err(e),
@@ -139,12 +146,19 @@ async fn signup_influencer(
         Ok(user) => {
             state.wake_mailer();
             session::log_in(&session, &user, now.and_utc().timestamp());
-            session::flash(&session, "success", "Welcome to Tandem! Complete your profile so merchants can find you.");
+            session::flash(
+                &session,
+                "success",
+                "Welcome to Tandem! Complete your profile so merchants can find you.",
+            );
             Ok(pages::redirect(Role::Influencer.home()))
         }
         Err(AppError::Validation(errors)) => pages::invalid(&SignupInfluencerPage {
             ctx: PageCtx::new(&session, None, "Sign up as an influencer", "signup"),
-            form: InfluencerSignupForm { password: String::new(), ..form },
+            form: InfluencerSignupForm {
+                password: String::new(),
+                ..form
+            },
             errors,
         }),
         Err(e) => Err(e),
@@ -349,7 +363,11 @@ async fn reset(
         Ok(ResetOutcome::Done(_user)) => {
             state.wake_mailer();
             session::log_out(&session);
-            session::flash(&session, "success", "Your password was changed. Log in with the new one.");
+            session::flash(
+                &session,
+                "success",
+                "Your password was changed. Log in with the new one.",
+            );
             Ok(pages::redirect("/login"))
         }
         Ok(ResetOutcome::InvalidToken) => pages::render(

@@ -74,7 +74,10 @@ async fn load_current(req: HttpRequest) -> Result<Option<CurrentUser>, AppError>
         }
     };
     let Some(role) = Role::parse(&user.role) else {
-        return Err(AppError::Internal(anyhow::anyhow!("user {} has an unknown role", user.id)));
+        return Err(AppError::Internal(anyhow::anyhow!(
+            "user {} has an unknown role",
+            user.id
+        )));
     };
     let current = CurrentUser {
         id: user.id,
@@ -184,9 +187,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
         let session = req.get_session();
         let body = Bytes::from_request(req, payload);
         Box::pin(async move {
-            let body = body
-                .await
-                .map_err(|_| AppError::BadRequest("The form could not be read (too large or cut off).".to_owned()))?;
+            let body = body.await.map_err(|_| {
+                AppError::BadRequest(
+                    "The form could not be read (too large or cut off).".to_owned(),
+                )
+            })?;
             let field: CsrfField = serde_urlencoded::from_bytes(&body).unwrap_or(CsrfField {
                 csrf_token: String::new(),
             });

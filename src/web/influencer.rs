@@ -36,7 +36,9 @@ async fn profile_page(
     errors: FieldErrors,
 ) -> AppResult<ProfilePage> {
     let uid = user.0.id;
-    let profile = state.db(move |conn| influencer::profile_of(conn, uid)).await?;
+    let profile = state
+        .db(move |conn| influencer::profile_of(conn, uid))
+        .await?;
     let form = form.unwrap_or_else(|| ProfileForm::from_profile(&profile));
     Ok(ProfilePage {
         ctx: PageCtx::new(session, Some(&user.0), "Your profile", "profile"),
@@ -50,7 +52,11 @@ async fn profile_page(
 }
 
 #[get("/influencer")]
-async fn home(state: web::Data<AppState>, session: Session, user: InfluencerUser) -> AppResult<HttpResponse> {
+async fn home(
+    state: web::Data<AppState>,
+    session: Session,
+    user: InfluencerUser,
+) -> AppResult<HttpResponse> {
     let page = profile_page(&state, &session, &user, None, FieldErrors::new()).await?;
     pages::ok(&page)
 }

@@ -69,7 +69,11 @@ async fn settings_page(
                 is_you: u.id == uid,
                 name: u.display_name,
                 email: u.email,
-                role: if MemberRole::parse(&m.member_role) == MemberRole::Owner { "Owner" } else { "Member" },
+                role: if MemberRole::parse(&m.member_role) == MemberRole::Owner {
+                    "Owner"
+                } else {
+                    "Member"
+                },
                 joined: fmt_date(m.created_at, tz),
             })
             .collect(),
@@ -77,7 +81,11 @@ async fn settings_page(
 }
 
 #[get("/merchant")]
-async fn home(state: web::Data<AppState>, session: Session, user: MerchantUser) -> AppResult<HttpResponse> {
+async fn home(
+    state: web::Data<AppState>,
+    session: Session,
+    user: MerchantUser,
+) -> AppResult<HttpResponse> {
     let page = settings_page(&state, &session, &user, None, FieldErrors::new()).await?;
     pages::ok(&page)
 }

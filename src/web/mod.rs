@@ -32,7 +32,11 @@ pub fn urlencode(s: &str) -> String {
 /// Only local paths may be redirect targets after login (no open redirect).
 pub fn safe_next(next: Option<&str>) -> Option<String> {
     let n = next?.trim();
-    if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && !n.contains(['\r', '\n']) {
+    if n.starts_with('/')
+        && !n.starts_with("//")
+        && !n.starts_with("/\\")
+        && !n.contains(['\r', '\n'])
+    {
         Some(n.to_owned())
     } else {
         None

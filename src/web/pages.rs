@@ -119,11 +119,15 @@ pub fn country_options(selected: &str) -> Vec<SelectOption> {
         label: "Not set".to_owned(),
         selected: selected.is_empty(),
     }];
-    opts.extend(crate::domain::validate::COUNTRIES.iter().map(|(code, name)| SelectOption {
-        value: (*code).to_owned(),
-        label: (*name).to_owned(),
-        selected: code.eq_ignore_ascii_case(selected),
-    }));
+    opts.extend(
+        crate::domain::validate::COUNTRIES
+            .iter()
+            .map(|(code, name)| SelectOption {
+                value: (*code).to_owned(),
+                label: (*name).to_owned(),
+                selected: code.eq_ignore_ascii_case(selected),
+            }),
+    );
     opts
 }
 
@@ -146,11 +150,17 @@ pub fn time_zone_options(selected: &str) -> Vec<SelectOption> {
 
 /// A time in the viewer's zone, e.g. `2026-11-26 18:09 CST`.
 pub fn fmt_datetime(t: NaiveDateTime, tz: Tz) -> String {
-    t.and_utc().with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
+    t.and_utc()
+        .with_timezone(&tz)
+        .format("%Y-%m-%d %H:%M %Z")
+        .to_string()
 }
 
 pub fn fmt_date(t: NaiveDateTime, tz: Tz) -> String {
-    t.and_utc().with_timezone(&tz).format("%Y-%m-%d").to_string()
+    t.and_utc()
+        .with_timezone(&tz)
+        .format("%Y-%m-%d")
+        .to_string()
 }
 
 pub fn render<T: Template>(page: &T, status: StatusCode) -> AppResult<HttpResponse> {
@@ -193,9 +203,13 @@ pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpRespons
         status: status.as_u16(),
         message,
     };
-    let body = page
-        .render()
-        .unwrap_or_else(|_| format!("<!doctype html><title>{}</title><h1>{}</h1>", status.as_u16(), status.as_u16()));
+    let body = page.render().unwrap_or_else(|_| {
+        format!(
+            "<!doctype html><title>{}</title><h1>{}</h1>",
+            status.as_u16(),
+            status.as_u16()
+        )
+    });
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))

@@ -23,7 +23,12 @@ struct HomePage {
 #[get("/")]
 async fn home(session: Session, user: MaybeUser) -> AppResult<HttpResponse> {
     let page = HomePage {
-        ctx: PageCtx::new(&session, user.0.as_ref(), "Affiliate commerce, settled to the cent", "home"),
+        ctx: PageCtx::new(
+            &session,
+            user.0.as_ref(),
+            "Affiliate commerce, settled to the cent",
+            "home",
+        ),
         home_href: user.0.as_ref().map(|u| u.role.home()),
     };
     pages::ok(&page)
@@ -32,9 +37,7 @@ async fn home(session: Session, user: MaybeUser) -> AppResult<HttpResponse> {
 /// 200 with the database checked; 503 when the database does not answer.
 #[get("/healthz")]
 async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    let result = state
-        .db(|conn| Ok(crate::db::checked_health(conn)?))
-        .await;
+    let result = state.db(|conn| Ok(crate::db::checked_health(conn)?)).await;
     match result {
         Ok(()) => HttpResponse::Ok().json(serde_json::json!({"status": "ok", "database": "ok"})),
         Err(e) => {
@@ -47,13 +50,24 @@ async fn healthz(state: web::Data<AppState>) -> HttpResponse {
 
 /// Files from `static/`, embedded in the binary.
 const STATIC_FILES: &[(&str, &str, &[u8])] = &[
-    ("app.css", "text/css; charset=utf-8", include_bytes!("../../static/app.css")),
-    ("logo.svg", "image/svg+xml", include_bytes!("../../static/logo.svg")),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../static/app.css"),
+    ),
+    (
+        "logo.svg",
+        "image/svg+xml",
+        include_bytes!("../../static/logo.svg"),
+    ),
 ];
 
 #[get("/static/{file}")]
 async fn static_file(file: web::Path<String>) -> HttpResponse {
-    match STATIC_FILES.iter().find(|(name, _, _)| *name == file.as_str()) {
+    match STATIC_FILES
+        .iter()
+        .find(|(name, _, _)| *name == file.as_str())
+    {
         Some((_, mime, bytes)) => HttpResponse::Ok()
             .content_type(*mime)
             .insert_header(("Cache-Control", "public, max-age=3600"))

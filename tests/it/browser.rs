@@ -34,11 +34,20 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
 fn start_driver() -> Option<Driver> {
     let required = std::env::var("TANDEM_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
     let Some(chromedriver) = find_on_path("chromedriver") else {
-        assert!(!required, "TANDEM_REQUIRE_BROWSER=1 but chromedriver is not installed (apt-get install chromium chromium-driver)");
-        eprintln!("SKIPPED browser test: chromedriver not found (apt-get install chromium chromium-driver)");
+        assert!(
+            !required,
+            "TANDEM_REQUIRE_BROWSER=1 but chromedriver is not installed (apt-get install chromium chromium-driver)"
+        );
+        eprintln!(
+            "SKIPPED browser test: chromedriver not found (apt-get install chromium chromium-driver)"
+        );
         return None;
     };
-    let port = TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .ok()?
+        .local_addr()
+        .ok()?
+        .port();
     let child = Command::new(chromedriver)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
@@ -47,7 +56,10 @@ fn start_driver() -> Option<Driver> {
         .expect("chromedriver starts");
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "chromedriver did not open port {port}");
+        assert!(
+            Instant::now() < deadline,
+            "chromedriver did not open port {port}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     Some(Driver { child, port })
@@ -74,7 +86,9 @@ async fn browser(driver: &Driver) -> Client {
 }
 
 fn artifact(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target").join("browser-artifacts");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("browser-artifacts");
     std::fs::create_dir_all(&dir).expect("artifact dir");
     dir.join(name)
 }
@@ -89,12 +103,14 @@ async fn fill(c: &Client, name: &str, value: &str) {
 }
 
 async fn submit(c: &Client, form_action: &str) {
-    c.find(Locator::Css(&format!("form[action=\"{form_action}\"] button[type=submit]")))
-        .await
-        .unwrap_or_else(|e| panic!("submit button of {form_action}: {e}"))
-        .click()
-        .await
-        .expect("click");
+    c.find(Locator::Css(&format!(
+        "form[action=\"{form_action}\"] button[type=submit]"
+    )))
+    .await
+    .unwrap_or_else(|e| panic!("submit button of {form_action}: {e}"))
+    .click()
+    .await
+    .expect("click");
 }
 
 async fn wait_for_path(c: &Client, path: &str) {
@@ -110,7 +126,12 @@ async fn wait_for_path(c: &Client, path: &str) {
 }
 
 async fn heading(c: &Client) -> String {
-    c.find(Locator::Css("main h1")).await.expect("h1").text().await.expect("h1 text")
+    c.find(Locator::Css("main h1"))
+        .await
+        .expect("h1")
+        .text()
+        .await
+        .expect("h1 text")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,9 +141,19 @@ async fn influencer_signs_up_logs_out_logs_in_and_sees_the_profile() {
     let c = browser(&driver).await;
 
     c.goto(&app.url("/")).await.expect("home");
-    c.find(Locator::LinkText("Create an account")).await.expect("sign-up link").click().await.unwrap();
+    c.find(Locator::LinkText("Create an account"))
+        .await
+        .expect("sign-up link")
+        .click()
+        .await
+        .unwrap();
     wait_for_path(&c, "/signup").await;
-    c.find(Locator::Css("a[href=\"/signup/influencer\"]")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("a[href=\"/signup/influencer\"]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     wait_for_path(&c, "/signup/influencer").await;
 
     // A mistake first: the form comes back with the error next to the field.
@@ -131,16 +162,31 @@ async fn influencer_signs_up_logs_out_logs_in_and_sees_the_profile() {
     fill(&c, "email", "mia@browser.test").await;
     fill(&c, "password", "short").await;
     submit(&c, "/signup/influencer").await;
-    let error = c.wait().for_element(Locator::Css("#e-password")).await.expect("field error");
+    let error = c
+        .wait()
+        .for_element(Locator::Css("#e-password"))
+        .await
+        .expect("field error");
     assert_eq!(error.text().await.unwrap(), "Use at least 10 characters.");
     fill(&c, "password", PASSWORD).await;
     submit(&c, "/signup/influencer").await;
     wait_for_path(&c, "/influencer").await;
     assert_eq!(heading(&c).await, "@mia.streams");
 
-    c.find(Locator::Css("form[action=\"/logout\"] button")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("form[action=\"/logout\"] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     wait_for_path(&c, "/login").await;
-    let flash = c.find(Locator::Css(".flash")).await.unwrap().text().await.unwrap();
+    let flash = c
+        .find(Locator::Css(".flash"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(flash, "You have logged out.");
 
     fill(&c, "email", "mia@browser.test").await;
@@ -148,14 +194,34 @@ async fn influencer_signs_up_logs_out_logs_in_and_sees_the_profile() {
     submit(&c, "/login").await;
     wait_for_path(&c, "/influencer").await;
     assert_eq!(heading(&c).await, "@mia.streams");
-    let name = c.find(Locator::Css("[name=\"display_name\"]")).await.unwrap().prop("value").await.unwrap();
+    let name = c
+        .find(Locator::Css("[name=\"display_name\"]"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
     assert_eq!(name.as_deref(), Some("Mia Chen"));
 
     // Edit the profile through the form.
     fill(&c, "bio", "Tea tastings live every Friday.").await;
-    c.find(Locator::Css("select[name=\"country\"] option[value=\"CN\"]")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css(
+        "select[name=\"country\"] option[value=\"CN\"]",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
     submit(&c, "/influencer/profile").await;
-    let flash = c.wait().for_element(Locator::Css(".flash-success")).await.unwrap().text().await.unwrap();
+    let flash = c
+        .wait()
+        .for_element(Locator::Css(".flash-success"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(flash, "Profile saved.");
 
     let png = c.screenshot().await.expect("screenshot");
@@ -166,9 +232,82 @@ async fn influencer_signs_up_logs_out_logs_in_and_sees_the_profile() {
     std::fs::write(artifact("influencer-profile-phone.png"), &png).expect("save screenshot");
     // Phone width: nothing wider than the screen.
     let overflow = c
-        .execute("return document.documentElement.scrollWidth > window.innerWidth + 1;", vec![])
+        .execute(
+            "return document.documentElement.scrollWidth > window.innerWidth + 1;",
+            vec![],
+        )
         .await
         .unwrap();
-    assert_eq!(overflow, serde_json::Value::Bool(false), "page scrolls sideways at phone width");
+    assert_eq!(
+        overflow,
+        serde_json::Value::Bool(false),
+        "page scrolls sideways at phone width"
+    );
+    c.close().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_demo_role_logs_in_to_a_real_first_page() {
+    let Some(driver) = start_driver() else { return };
+    let app = TestApp::spawn().await;
+    let (now, base) = (app.state.now(), app.address.clone());
+    app.state
+        .db(move |conn| tandem::service::demo::load(conn, now, &base))
+        .await
+        .expect("demo data");
+    let c = browser(&driver).await;
+    let pages = [
+        ("merchant", "/merchant", "Jade Leaf Tea Co."),
+        ("influencer", "/influencer", "@mia.streams"),
+        ("finance", "/finance", "Accounts"),
+        ("admin", "/admin", "Accounts"),
+    ];
+    for (role, path, title) in pages {
+        let account = tandem::service::demo::ACCOUNTS
+            .iter()
+            .find(|a| a.role.as_str() == role)
+            .expect("demo account");
+        c.goto(&app.url("/login")).await.unwrap();
+        fill(&c, "email", account.email).await;
+        fill(&c, "password", account.password).await;
+        submit(&c, "/login").await;
+        wait_for_path(&c, path).await;
+        assert_eq!(heading(&c).await, title, "{role} lands on {path}");
+        let png = c.screenshot().await.expect("screenshot");
+        std::fs::write(artifact(&format!("{role}-home.png")), &png).unwrap();
+        if role == "admin" {
+            // The disable flow asks for confirmation first.
+            c.find(Locator::Css("a[href$=\"/disable\"]"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            let h = heading(&c).await;
+            assert!(h.starts_with("Disable "), "{h}");
+            let png = c.screenshot().await.unwrap();
+            std::fs::write(artifact("admin-confirm-disable.png"), &png).unwrap();
+            c.find(Locator::LinkText("Cancel"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            wait_for_path(&c, "/admin").await;
+        }
+        c.goto(&app.url("/account")).await.unwrap();
+        assert_eq!(heading(&c).await, "Account settings");
+        if role == "merchant" {
+            let png = c.screenshot().await.unwrap();
+            std::fs::write(artifact("account-settings.png"), &png).unwrap();
+        }
+        c.find(Locator::Css("form[action=\"/logout\"] button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for_path(&c, "/login").await;
+    }
     c.close().await.ok();
 }

@@ -21,33 +21,68 @@ fn users_add_reads_the_password_from_stdin() {
     let dir = tempfile::tempdir().unwrap();
     let (url, _pg) = test_database(dir.path());
     let mut child = tandem(dir.path(), &url)
-        .args(["users", "add", "--role", "finance", "--email", "Fin@Example.com"])
+        .args([
+            "users",
+            "add",
+            "--role",
+            "finance",
+            "--email",
+            "Fin@Example.com",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("created finance user fin@example.com"));
 
     // The same email again: a clear error, exit code 1.
     let mut child = tandem(dir.path(), &url)
-        .args(["users", "add", "--role", "admin", "--email", "fin@example.com"])
+        .args([
+            "users",
+            "add",
+            "--role",
+            "admin",
+            "--email",
+            "fin@example.com",
+        ])
         .stdin(Stdio::piped())
         .stderr(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
 
     // A short password is refused; so is a role other than finance/admin.
     let mut child = tandem(dir.path(), &url)
-        .args(["users", "add", "--role", "admin", "--email", "root@example.com"])
+        .args([
+            "users",
+            "add",
+            "--role",
+            "admin",
+            "--email",
+            "root@example.com",
+        ])
         .stdin(Stdio::piped())
         .stderr(Stdio::piped())
         .stdout(Stdio::piped())
@@ -58,7 +93,14 @@ fn users_add_reads_the_password_from_stdin() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("password: Use at least 10 characters."));
     let out = tandem(dir.path(), &url)
-        .args(["users", "add", "--role", "merchant", "--email", "m@example.com"])
+        .args([
+            "users",
+            "add",
+            "--role",
+            "merchant",
+            "--email",
+            "m@example.com",
+        ])
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -91,7 +133,11 @@ fn migrate_is_idempotent() {
     let (url, _pg) = test_database(dir.path());
     for _ in 0..2 {
         let out = tandem(dir.path(), &url).arg("migrate").output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -125,13 +171,18 @@ fn serve_demo_prints_the_demo_accounts_and_serves() {
     // Welcome emails go to .eml files under the data dir.
     let mail_dir = dir.path().join("mail");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while std::fs::read_dir(&mail_dir).map(|d| d.count()).unwrap_or(0) < 2 && Instant::now() < deadline {
+    while std::fs::read_dir(&mail_dir).map(|d| d.count()).unwrap_or(0) < 2
+        && Instant::now() < deadline
+    {
         std::thread::sleep(Duration::from_millis(100));
     }
     let _ = child.kill();
     let _ = child.wait();
 
-    let roles: Vec<&str> = demo_lines.iter().map(|l| l.split(' ').nth(1).unwrap_or("")).collect();
+    let roles: Vec<&str> = demo_lines
+        .iter()
+        .map(|l| l.split(' ').nth(1).unwrap_or(""))
+        .collect();
     assert_eq!(roles, ["merchant", "influencer", "finance", "admin"]);
     for line in &demo_lines {
         let parts: Vec<&str> = line.split(' ').collect();
@@ -149,8 +200,14 @@ fn http_get(base: &str, path: &str) -> String {
     use std::io::Read;
     let addr = base.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut out = String::new();
     stream.read_to_string(&mut out).ok();
     out

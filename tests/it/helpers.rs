@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel::connection::SimpleConnection;
 use diesel::Connection;
+use diesel::connection::SimpleConnection;
 use rand::RngCore;
 use reqwest::redirect::Policy;
 use reqwest::{Client, Response, StatusCode};
@@ -27,7 +27,10 @@ pub struct PgTestDb {
 impl Drop for PgTestDb {
     fn drop(&mut self) {
         if let Ok(mut conn) = diesel::PgConnection::establish(&self.admin_url) {
-            let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name));
+            let _ = conn.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.name
+            ));
         }
     }
 }
@@ -76,9 +79,15 @@ pub fn new_client() -> Client {
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(|_| {}).await
+    }
+
+    /// Like `spawn`, with the settings adjusted first.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let (database_url, pg) = test_database(dir.path());
-        let settings = Settings::for_tests(dir.path(), &database_url);
+        let mut settings = Settings::for_tests(dir.path(), &database_url);
+        adjust(&mut settings);
         let clock = Arc::new(ManualClock::starting_now());
         let app = Application::build_with_clock(settings, clock.clone() as Arc<dyn Clock>)
             .expect("application builds");
@@ -97,6 +106,10 @@ impl TestApp {
         }
     }
 
+    pub fn clock_now(&self) -> chrono::NaiveDateTime {
+        self.clock.now()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
@@ -106,16 +119,38 @@ impl TestApp {
     }
 
     /// Posts a form with the CSRF token taken from `form_page` (as a browser would).
-    pub async fn post_form(&self, form_page: &str, action: &str, fields: &[(&str, &str)]) -> Response {
-        post_form_with(&self.client, &self.url(form_page), &self.url(action), fields).await
+    pub async fn post_form(
+        &self,
+        form_page: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> Response {
+        post_form_with(
+            &self.client,
+            &self.url(form_page),
+            &self.url(action),
+            fields,
+        )
+        .await
     }
 
-    pub async fn signup_influencer_with(&self, client: &Client, name: &str, handle: &str, email: &str) -> Response {
+    pub async fn signup_influencer_with(
+        &self,
+        client: &Client,
+        name: &str,
+        handle: &str,
+        email: &str,
+    ) -> Response {
         post_form_with(
             client,
             &self.url("/signup/influencer"),
             &self.url("/signup/influencer"),
-            &[("name", name), ("handle", handle), ("email", email), ("password", PASSWORD)],
+            &[
+                ("name", name),
+                ("handle", handle),
+                ("email", email),
+                ("password", PASSWORD),
+            ],
         )
         .await
     }
@@ -125,7 +160,13 @@ impl TestApp {
             client,
             &self.url("/signup/merchant"),
             &self.url("/signup/merchant"),
-            &[("name", "Owner Name"), ("email", email), ("password", PASSWORD), ("org_name", org), ("currency", "CNY")],
+            &[
+                ("name", "Owner Name"),
+                ("email", email),
+                ("password", PASSWORD),
+                ("org_name", org),
+                ("currency", "CNY"),
+            ],
         )
         .await
     }
@@ -150,7 +191,14 @@ impl TestApp {
         let email = email.to_owned();
         self.state
             .db(move |conn| {
-                tandem::service::accounts::add_staff_user(conn, now, role, &email, PASSWORD, "Staff Member")
+                tandem::service::accounts::add_staff_user(
+                    conn,
+                    now,
+                    role,
+                    &email,
+                    PASSWORD,
+                    "Staff Member",
+                )
             })
             .await
             .expect("staff user created");
@@ -160,17 +208,29 @@ impl TestApp {
     pub async fn logged_in(&self, role: Role, email: &str) -> Client {
         let client = new_client();
         let res = match role {
-            Role::Merchant => self.signup_merchant_with(&client, &format!("Org {email}"), email).await,
+            Role::Merchant => {
+                self.signup_merchant_with(&client, &format!("Org {email}"), email)
+                    .await
+            }
             Role::Influencer => {
-                let handle = email.split('@').next().unwrap_or("someone").replace(['-', '+'], "_");
-                self.signup_influencer_with(&client, "Some Creator", &handle, email).await
+                let handle = email
+                    .split('@')
+                    .next()
+                    .unwrap_or("someone")
+                    .replace(['-', '+'], "_");
+                self.signup_influencer_with(&client, "Some Creator", &handle, email)
+                    .await
             }
             Role::Finance | Role::Admin => {
                 self.staff(role, email).await;
                 self.login_with(&client, email, PASSWORD).await
             }
         };
-        assert_eq!(res.status(), StatusCode::SEE_OTHER, "sign-up/login of {email} failed");
+        assert_eq!(
+            res.status(),
+            StatusCode::SEE_OTHER,
+            "sign-up/login of {email} failed"
+        );
         client
     }
 
@@ -190,11 +250,19 @@ impl TestApp {
             self.state.wake_mailer();
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("no email to {to} with subject containing {subject:?}; sent: {:?}", self.state.mailer.sent());
+        panic!(
+            "no email to {to} with subject containing {subject:?}; sent: {:?}",
+            self.state.mailer.sent()
+        );
     }
 
     pub fn emails_to(&self, to: &str) -> Vec<SentEmail> {
-        self.state.mailer.sent().into_iter().filter(|e| e.to == to).collect()
+        self.state
+            .mailer
+            .sent()
+            .into_iter()
+            .filter(|e| e.to == to)
+            .collect()
     }
 }
 
@@ -217,12 +285,26 @@ pub fn csrf_from(html: &str) -> Option<String> {
     Some(html[start..end].to_owned())
 }
 
-pub async fn post_form_with(client: &Client, page_url: &str, action_url: &str, fields: &[(&str, &str)]) -> Response {
-    let page = get_with(client, page_url).await.text().await.expect("page body");
+pub async fn post_form_with(
+    client: &Client,
+    page_url: &str,
+    action_url: &str,
+    fields: &[(&str, &str)],
+) -> Response {
+    let page = get_with(client, page_url)
+        .await
+        .text()
+        .await
+        .expect("page body");
     let token = csrf_from(&page).unwrap_or_else(|| panic!("no CSRF token on {page_url}"));
     let mut form: Vec<(&str, &str)> = vec![("csrf_token", &token)];
     form.extend_from_slice(fields);
-    client.post(action_url).form(&form).send().await.expect("POST request")
+    client
+        .post(action_url)
+        .form(&form)
+        .send()
+        .await
+        .expect("POST request")
 }
 
 pub fn location(res: &Response) -> String {
@@ -235,7 +317,9 @@ pub fn location(res: &Response) -> String {
 
 /// The first link in `text` that starts with `prefix`.
 pub fn link_in(text: &str, prefix: &str) -> String {
-    let start = text.find(prefix).unwrap_or_else(|| panic!("no link {prefix} in {text}"));
+    let start = text
+        .find(prefix)
+        .unwrap_or_else(|| panic!("no link {prefix} in {text}"));
     text[start..]
         .split(|c: char| c.is_whitespace() || c == '"' || c == '<')
         .next()

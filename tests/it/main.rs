@@ -6,6 +6,7 @@ mod access;
 mod auth;
 mod browser;
 mod cli;
+mod email;
 mod pages;
 mod password_reset;
 mod settings;

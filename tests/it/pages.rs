@@ -12,7 +12,12 @@ async fn posts_without_a_valid_csrf_token_are_refused() {
     // No session, no token.
     let res = client
         .post(app.url("/signup/influencer"))
-        .form(&[("name", "X Y"), ("handle", "xy_z"), ("email", "x@example.com"), ("password", "long enough pw")])
+        .form(&[
+            ("name", "X Y"),
+            ("handle", "xy_z"),
+            ("email", "x@example.com"),
+            ("password", "long enough pw"),
+        ])
         .send()
         .await
         .unwrap();
@@ -23,7 +28,12 @@ async fn posts_without_a_valid_csrf_token_are_refused() {
     let logged = app.logged_in(Role::Merchant, "csrf@example.com").await;
     let res = logged
         .post(app.url("/merchant/settings"))
-        .form(&[("csrf_token", "0000"), ("name", "Changed"), ("website", ""), ("default_currency", "USD")])
+        .form(&[
+            ("csrf_token", "0000"),
+            ("name", "Changed"),
+            ("website", ""),
+            ("default_currency", "USD"),
+        ])
         .send()
         .await
         .unwrap();
@@ -31,9 +41,19 @@ async fn posts_without_a_valid_csrf_token_are_refused() {
     // A missing token on logout.
     let res = logged.post(app.url("/logout")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    let html = get_with(&logged, &app.url("/merchant")).await.text().await.unwrap();
+    let html = get_with(&logged, &app.url("/merchant"))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(!html.contains("Changed"), "nothing was saved");
-    assert_eq!(app.state.db(|c| Ok(tandem::db::users::count(c)?)).await.unwrap(), 1);
+    assert_eq!(
+        app.state
+            .db(|c| Ok(tandem::db::users::count(c)?))
+            .await
+            .unwrap(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -48,11 +68,18 @@ async fn pages_carry_security_headers_and_a_secure_session_cookie() {
     assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
     assert_eq!(h.get("referrer-policy").unwrap(), "same-origin");
     assert!(h.get("x-request-id").is_some());
-    let cookie = h.get("set-cookie").expect("session cookie").to_str().unwrap();
+    let cookie = h
+        .get("set-cookie")
+        .expect("session cookie")
+        .to_str()
+        .unwrap();
     assert!(cookie.starts_with("tandem_session="));
     assert!(cookie.contains("HttpOnly"));
     assert!(cookie.contains("SameSite=Lax"));
-    assert!(!cookie.contains("Secure"), "plain http in tests: no Secure flag");
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http in tests: no Secure flag"
+    );
 }
 
 #[tokio::test]
@@ -60,11 +87,21 @@ async fn unknown_pages_get_a_404_page_with_the_layout() {
     let app = TestApp::spawn().await;
     let res = app.get("/no/such/page").await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    assert!(res.headers().get("content-type").unwrap().to_str().unwrap().starts_with("text/html"));
+    assert!(
+        res.headers()
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     let html = res.text().await.unwrap();
     assert!(html.contains("Page not found"));
     assert!(html.contains("/static/app.css"), "uses the layout");
-    assert_eq!(app.get("/static/nope.css").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/static/nope.css").await.status(),
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(app.get("/static/app.css").await.status(), StatusCode::OK);
 }
 

@@ -10,18 +10,27 @@ use crate::helpers::{PASSWORD, TestApp, get_with, link_in, location, new_client,
 const NEW_PASSWORD: &str = "a brand new password";
 
 async fn request_reset(app: &TestApp, email: &str) -> String {
-    let res = app.post_form("/forgot-password", "/forgot-password", &[("email", email)]).await;
+    let res = app
+        .post_form("/forgot-password", "/forgot-password", &[("email", email)])
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.text().await.unwrap().contains("Check your email"));
-    let mail = app.wait_for_email(&email.to_lowercase(), "Reset your Tandem password").await;
-    assert!(mail.html.contains("/reset-password?token="), "HTML body has the link");
+    let mail = app
+        .wait_for_email(&email.to_lowercase(), "Reset your Tandem password")
+        .await;
+    assert!(
+        mail.html.contains("/reset-password?token="),
+        "HTML body has the link"
+    );
     link_in(&mail.text, &app.url("/reset-password?token="))
 }
 
 #[tokio::test]
 async fn reset_link_sets_a_new_password_once() {
     let app = TestApp::spawn().await;
-    let other_session = app.logged_in(Role::Influencer, "reset.me@example.com").await;
+    let other_session = app
+        .logged_in(Role::Influencer, "reset.me@example.com")
+        .await;
     let link = request_reset(&app, "Reset.Me@example.com").await;
 
     let form = get_with(&app.client, &link).await;
@@ -30,26 +39,83 @@ async fn reset_link_sets_a_new_password_once() {
 
     let token = link.split("token=").nth(1).unwrap().to_owned();
     // Mismatched confirmation: 422, token still usable.
-    let res = post_form_with(&app.client, &link, &app.url("/reset-password"), &[("token", &token), ("password", NEW_PASSWORD), ("confirm", "something else")]).await;
+    let res = post_form_with(
+        &app.client,
+        &link,
+        &app.url("/reset-password"),
+        &[
+            ("token", &token),
+            ("password", NEW_PASSWORD),
+            ("confirm", "something else"),
+        ],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(res.text().await.unwrap().contains("The two passwords differ."));
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("The two passwords differ.")
+    );
 
-    let res = post_form_with(&app.client, &link, &app.url("/reset-password"), &[("token", &token), ("password", NEW_PASSWORD), ("confirm", NEW_PASSWORD)]).await;
+    let res = post_form_with(
+        &app.client,
+        &link,
+        &app.url("/reset-password"),
+        &[
+            ("token", &token),
+            ("password", NEW_PASSWORD),
+            ("confirm", NEW_PASSWORD),
+        ],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), "/login");
-    app.wait_for_email("reset.me@example.com", "password was changed").await;
+    app.wait_for_email("reset.me@example.com", "password was changed")
+        .await;
 
     // The link works once.
     let again = get_with(&app.client, &link).await;
     assert_eq!(again.status(), StatusCode::GONE);
-    assert!(again.text().await.unwrap().contains("This link no longer works"));
-    let res = post_form_with(&app.client, &app.url("/forgot-password"), &app.url("/reset-password"), &[("token", &token), ("password", "yet another password"), ("confirm", "yet another password")]).await;
+    assert!(
+        again
+            .text()
+            .await
+            .unwrap()
+            .contains("This link no longer works")
+    );
+    let res = post_form_with(
+        &app.client,
+        &app.url("/forgot-password"),
+        &app.url("/reset-password"),
+        &[
+            ("token", &token),
+            ("password", "yet another password"),
+            ("confirm", "yet another password"),
+        ],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::GONE);
 
     // Old password out, new password in; the session opened before the reset has ended.
-    assert_eq!(app.login_with(&new_client(), "reset.me@example.com", PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(app.login_with(&new_client(), "reset.me@example.com", NEW_PASSWORD).await.status(), StatusCode::SEE_OTHER);
-    assert_eq!(get_with(&other_session, &app.url("/influencer")).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.login_with(&new_client(), "reset.me@example.com", PASSWORD)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.login_with(&new_client(), "reset.me@example.com", NEW_PASSWORD)
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        get_with(&other_session, &app.url("/influencer"))
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
 }
 
 #[tokio::test]
@@ -58,21 +124,54 @@ async fn reset_link_expires_after_an_hour() {
     app.logged_in(Role::Merchant, "late@example.com").await;
     let link = request_reset(&app, "late@example.com").await;
     app.clock.advance(TimeDelta::minutes(59));
-    assert_eq!(get_with(&app.client, &link).await.status(), StatusCode::OK, "still valid at 59 minutes");
+    assert_eq!(
+        get_with(&app.client, &link).await.status(),
+        StatusCode::OK,
+        "still valid at 59 minutes"
+    );
     app.clock.advance(TimeDelta::minutes(2));
-    assert_eq!(get_with(&app.client, &link).await.status(), StatusCode::GONE);
+    assert_eq!(
+        get_with(&app.client, &link).await.status(),
+        StatusCode::GONE
+    );
     let token = link.split("token=").nth(1).unwrap().to_owned();
-    let res = post_form_with(&app.client, &app.url("/forgot-password"), &app.url("/reset-password"), &[("token", &token), ("password", NEW_PASSWORD), ("confirm", NEW_PASSWORD)]).await;
+    let res = post_form_with(
+        &app.client,
+        &app.url("/forgot-password"),
+        &app.url("/reset-password"),
+        &[
+            ("token", &token),
+            ("password", NEW_PASSWORD),
+            ("confirm", NEW_PASSWORD),
+        ],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::GONE);
-    assert_eq!(app.login_with(&new_client(), "late@example.com", PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.login_with(&new_client(), "late@example.com", PASSWORD)
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
 }
 
 #[tokio::test]
 async fn unknown_emails_get_the_same_page_and_no_email() {
     let app = TestApp::spawn().await;
-    let res = app.post_form("/forgot-password", "/forgot-password", &[("email", "ghost@example.com")]).await;
+    let res = app
+        .post_form(
+            "/forgot-password",
+            "/forgot-password",
+            &[("email", "ghost@example.com")],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert!(res.text().await.unwrap().contains("If an account exists for"));
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("If an account exists for")
+    );
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(app.emails_to("ghost@example.com").is_empty());
 }
@@ -83,19 +182,47 @@ async fn a_new_link_for_the_same_account_leaves_old_ones_valid_until_used() {
     app.logged_in(Role::Influencer, "twice@example.com").await;
     let first = request_reset(&app, "twice@example.com").await;
     app.clock.advance(TimeDelta::seconds(5));
-    let res = app.post_form("/forgot-password", "/forgot-password", &[("email", "twice@example.com")]).await;
+    let res = app
+        .post_form(
+            "/forgot-password",
+            "/forgot-password",
+            &[("email", "twice@example.com")],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     for _ in 0..50 {
-        if app.emails_to("twice@example.com").iter().filter(|e| e.subject.contains("Reset")).count() == 2 {
+        if app
+            .emails_to("twice@example.com")
+            .iter()
+            .filter(|e| e.subject.contains("Reset"))
+            .count()
+            == 2
+        {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let second = link_in(&app.emails_to("twice@example.com").last().unwrap().text, &app.url("/reset-password?token="));
+    let second = link_in(
+        &app.emails_to("twice@example.com").last().unwrap().text,
+        &app.url("/reset-password?token="),
+    );
     assert_ne!(first, second);
     let token = second.split("token=").nth(1).unwrap().to_owned();
-    let res = post_form_with(&app.client, &second, &app.url("/reset-password"), &[("token", &token), ("password", NEW_PASSWORD), ("confirm", NEW_PASSWORD)]).await;
+    let res = post_form_with(
+        &app.client,
+        &second,
+        &app.url("/reset-password"),
+        &[
+            ("token", &token),
+            ("password", NEW_PASSWORD),
+            ("confirm", NEW_PASSWORD),
+        ],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     // Using one link ends the others.
-    assert_eq!(get_with(&app.client, &first).await.status(), StatusCode::GONE);
+    assert_eq!(
+        get_with(&app.client, &first).await.status(),
+        StatusCode::GONE
+    );
 }
