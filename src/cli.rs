@@ -113,11 +113,12 @@ fn describe(err: AppError) -> anyhow::Error {
     }
 }
 
-fn open_migrated(settings: &Settings) -> anyhow::Result<db::PooledConn> {
-    let pool = db::build_pool(&settings.database_url, Some(2))?;
-    let mut conn = pool
-        .get()
-        .context("cannot connect to the database (TANDEM_DATABASE_URL)")?;
+/// One plain connection for one-shot commands. (Not a pool: r2d2 opens connections on
+/// background threads, and a process that exits while one of them is inside libpq's TLS
+/// set-up can crash in OpenSSL's exit handlers.)
+fn open_migrated(settings: &Settings) -> anyhow::Result<db::DbConn> {
+    let mut conn = db::establish(&settings.database_url)
+        .map_err(|e| anyhow::anyhow!("TANDEM_DATABASE_URL: cannot connect to the database: {e}"))?;
     let applied = db::run_migrations(&mut conn)?;
     for m in &applied {
         eprintln!("applied migration {m}");

@@ -21,6 +21,15 @@ pub fn find_by_hash(conn: &mut DbConn, token_hash: &str) -> QueryResult<Option<P
         .optional()
 }
 
+/// Tokens made for the user since `since` (to limit reset emails).
+pub fn count_since(conn: &mut DbConn, user_id: i64, since: NaiveDateTime) -> QueryResult<i64> {
+    password_resets::table
+        .filter(password_resets::user_id.eq(user_id))
+        .filter(password_resets::created_at.ge(since))
+        .count()
+        .get_result(conn)
+}
+
 /// Marks the token used. Returns false when it was already used: the conditional update is
 /// what makes a token single-use even under concurrent requests.
 pub fn mark_used(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<bool> {

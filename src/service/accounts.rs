@@ -21,6 +21,8 @@ use super::{audit, enqueue_email};
 
 /// How long a password reset link works.
 pub const RESET_TTL_MINUTES: i64 = 60;
+/// Reset emails sent to one account per hour, at most.
+pub const MAX_RESETS_PER_HOUR: i64 = 3;
 /// Login throttling: this many failures in the window, per account and per IP address.
 pub const MAX_FAILURES: i64 = 10;
 pub const FAILURE_WINDOW_MINUTES: i64 = 15;
@@ -70,6 +72,31 @@ fn unique_to(field_error: fn() -> AppError) -> impl Fn(diesel::result::Error) ->
     }
 }
 
+/// Inserts a new user; an email taken meanwhile (a sign-up race) is the field error.
+fn insert_user(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    email: &EmailAddress,
+    password_hash: &str,
+    role: &str,
+    name: &str,
+) -> AppResult<User> {
+    db::users::insert(
+        conn,
+        &NewUser {
+            email: email.as_str(),
+            password_hash,
+            role,
+            display_name: name,
+            time_zone: "UTC",
+            session_version: 1,
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .map_err(unique_to(taken_error))
+}
+
 fn welcome(
     conn: &mut DbConn,
     now: NaiveDateTime,
@@ -112,20 +139,7 @@ pub fn signup_merchant(
     }
     let hash = password::hash(&form.password)?;
     db::write_tx(conn, |conn| {
-        let user = db::users::insert(
-            conn,
-            &NewUser {
-                email: email.as_str(),
-                password_hash: &hash,
-                role: Role::Merchant.as_str(),
-                display_name: &name,
-                time_zone: "UTC",
-                session_version: 1,
-                created_at: now,
-                updated_at: now,
-            },
-        )
-        .map_err(unique_to(taken_error))?;
+        let user = insert_user(conn, now, &email, &hash, Role::Merchant.as_str(), &name)?;
         let base = validate::slugify(&org_name);
         let mut slug = base.clone();
         let mut n = 2;
@@ -200,20 +214,7 @@ pub fn signup_influencer(
     }
     let hash = password::hash(&form.password)?;
     db::write_tx(conn, |conn| {
-        let user = db::users::insert(
-            conn,
-            &NewUser {
-                email: email.as_str(),
-                password_hash: &hash,
-                role: Role::Influencer.as_str(),
-                display_name: &name,
-                time_zone: "UTC",
-                session_version: 1,
-                created_at: now,
-                updated_at: now,
-            },
-        )
-        .map_err(unique_to(taken_error))?;
+        let user = insert_user(conn, now, &email, &hash, Role::Influencer.as_str(), &name)?;
         let influencer = db::influencers::insert(
             conn,
             &NewInfluencer {
@@ -269,20 +270,7 @@ pub fn add_staff_user(
     }
     let hash = password::hash(password_text)?;
     db::write_tx(conn, |conn| {
-        let user = db::users::insert(
-            conn,
-            &NewUser {
-                email: email.as_str(),
-                password_hash: &hash,
-                role: role.as_str(),
-                display_name: &name,
-                time_zone: "UTC",
-                session_version: 1,
-                created_at: now,
-                updated_at: now,
-            },
-        )
-        .map_err(unique_to(taken_error))?;
+        let user = insert_user(conn, now, &email, &hash, role.as_str(), &name)?;
         audit(
             conn,
             now,
@@ -322,7 +310,13 @@ pub fn login(
     password_input: &str,
     ip: &str,
 ) -> AppResult<LoginOutcome> {
-    let email_key = email_input.trim().to_lowercase();
+    // Bounded, so a huge form field cannot bloat the attempts table.
+    let email_key: String = email_input
+        .trim()
+        .to_lowercase()
+        .chars()
+        .take(254)
+        .collect();
     let since = now - TimeDelta::minutes(FAILURE_WINDOW_MINUTES);
     let (by_email, oldest_email) = db::logins::failures_for_email(conn, &email_key, since)?;
     if by_email >= MAX_FAILURES {
@@ -394,6 +388,15 @@ pub fn request_password_reset(
         return Ok(());
     };
     if user.disabled_at.is_some() {
+        return Ok(());
+    }
+    // At most a few links an hour, so the form cannot be used to flood someone's inbox.
+    let recent = db::password_resets::count_since(conn, user.id, now - TimeDelta::hours(1))?;
+    if recent >= MAX_RESETS_PER_HOUR {
+        tracing::info!(
+            user_id = user.id,
+            "password reset not sent: hourly limit reached"
+        );
         return Ok(());
     }
     let mut raw = [0u8; 32];

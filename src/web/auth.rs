@@ -36,6 +36,20 @@ fn already_in(user: &MaybeUser) -> Option<HttpResponse> {
     user.0.as_ref().map(|u| pages::redirect(u.role.home()))
 }
 
+/// After a sign-up: wake the mailer (welcome email), log in, greet, go to the role's area.
+fn signed_up(
+    state: &AppState,
+    session: &Session,
+    user: &crate::db::models::User,
+    role: Role,
+    greeting: &str,
+) -> HttpResponse {
+    state.wake_mailer();
+    session::log_in(session, user, state.now().and_utc().timestamp());
+    session::flash(session, "success", greeting);
+    pages::redirect(role.home())
+}
+
 #[derive(Template)]
 #[template(path = "auth/signup_choose.html")]
 struct SignupChoosePage {
@@ -87,16 +101,13 @@ async fn signup_merchant(
         .db(move |conn| accounts::signup_merchant(conn, now, &base, &input))
         .await
     {
-        Ok(user) => {
-            state.wake_mailer();
-            session::log_in(&session, &user, now.and_utc().timestamp());
-            session::flash(
-                &session,
-                "success",
-                "Welcome to Tandem! Your organisation is ready; check its settings below.",
-            );
-            Ok(pages::redirect(Role::Merchant.home()))
-        }
+        Ok(user) => Ok(signed_up(
+            &state,
+            &session,
+            &user,
+            Role::Merchant,
+            "Welcome to Tandem! Your organisation is ready; check its settings below.",
+        )),
         Err(AppError::Validation(errors)) => pages::invalid(&SignupMerchantPage {
             ctx: PageCtx::new(&session, None, "Sign up as a merchant", "signup"),
             currencies: currency_options(&form.currency),
@@ -143,16 +154,13 @@ async fn signup_influencer(
         .db(move |conn| accounts::signup_influencer(conn, now, &base, &input))
         .await
     {
-        Ok(user) => {
-            state.wake_mailer();
-            session::log_in(&session, &user, now.and_utc().timestamp());
-            session::flash(
-                &session,
-                "success",
-                "Welcome to Tandem! Complete your profile so merchants can find you.",
-            );
-            Ok(pages::redirect(Role::Influencer.home()))
-        }
+        Ok(user) => Ok(signed_up(
+            &state,
+            &session,
+            &user,
+            Role::Influencer,
+            "Welcome to Tandem! Complete your profile so merchants can find you.",
+        )),
         Err(AppError::Validation(errors)) => pages::invalid(&SignupInfluencerPage {
             ctx: PageCtx::new(&session, None, "Sign up as an influencer", "signup"),
             form: InfluencerSignupForm {

@@ -6,6 +6,29 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::{PASSWORD, test_database};
 
+/// Runs `tandem args...` with `input` on standard input.
+fn run_with_stdin(
+    dir: &std::path::Path,
+    url: &str,
+    args: &[&str],
+    input: &str,
+) -> std::process::Output {
+    let mut child = tandem(dir, url)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 fn tandem(dir: &std::path::Path, database_url: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tandem"));
     cmd.env_clear()
@@ -20,27 +43,20 @@ fn tandem(dir: &std::path::Path, database_url: &str) -> Command {
 fn users_add_reads_the_password_from_stdin() {
     let dir = tempfile::tempdir().unwrap();
     let (url, _pg) = test_database(dir.path());
-    let mut child = tandem(dir.path(), &url)
-        .args([
+    let pw = format!("{PASSWORD}\n");
+    let out = run_with_stdin(
+        dir.path(),
+        &url,
+        &[
             "users",
             "add",
             "--role",
             "finance",
             "--email",
             "Fin@Example.com",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{PASSWORD}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+        ],
+        &pw,
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -49,47 +65,36 @@ fn users_add_reads_the_password_from_stdin() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("created finance user fin@example.com"));
 
     // The same email again: a clear error, exit code 1.
-    let mut child = tandem(dir.path(), &url)
-        .args([
+    let out = run_with_stdin(
+        dir.path(),
+        &url,
+        &[
             "users",
             "add",
             "--role",
             "admin",
             "--email",
             "fin@example.com",
-        ])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{PASSWORD}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+        ],
+        &pw,
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
 
     // A short password is refused; so is a role other than finance/admin.
-    let mut child = tandem(dir.path(), &url)
-        .args([
+    let out = run_with_stdin(
+        dir.path(),
+        &url,
+        &[
             "users",
             "add",
             "--role",
             "admin",
             "--email",
             "root@example.com",
-        ])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"short\n").unwrap();
-    let out = child.wait_with_output().unwrap();
+        ],
+        "short\n",
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("password: Use at least 10 characters."));
     let out = tandem(dir.path(), &url)

@@ -226,3 +226,48 @@ async fn a_new_link_for_the_same_account_leaves_old_ones_valid_until_used() {
         StatusCode::GONE
     );
 }
+
+#[tokio::test]
+async fn reset_emails_are_limited_to_three_an_hour() {
+    let app = TestApp::spawn().await;
+    app.logged_in(Role::Influencer, "flooded@example.com").await;
+    for _ in 0..5 {
+        let res = app
+            .post_form(
+                "/forgot-password",
+                "/forgot-password",
+                &[("email", "flooded@example.com")],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "the page never tells");
+        app.clock.advance(TimeDelta::seconds(1));
+    }
+    let count = || {
+        app.emails_to("flooded@example.com")
+            .into_iter()
+            .filter(|e| e.subject.contains("Reset"))
+            .count()
+    };
+    for _ in 0..50 {
+        if count() >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(count(), 3);
+    app.clock.advance(TimeDelta::minutes(61));
+    app.post_form(
+        "/forgot-password",
+        "/forgot-password",
+        &[("email", "flooded@example.com")],
+    )
+    .await;
+    for _ in 0..50 {
+        if count() == 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(count(), 4, "a new hour, a new link");
+}
