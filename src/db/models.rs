@@ -87,6 +87,16 @@ pub struct Influencer {
     pub country: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Comma-separated language codes, e.g. `zh,en`.
+    pub languages: String,
+    /// Sum of followers over the social accounts (kept in step by the service).
+    pub total_followers: i64,
+    /// Follower-weighted engagement rate of the social accounts, basis points.
+    pub engagement_bps: i32,
+    pub payout_method: Option<String>,
+    pub payout_currency: Option<String>,
+    /// JSON with the bank or PayPal details; shown masked, never logged.
+    pub payout_details: Option<String>,
 }
 
 #[derive(Debug, Insertable)]
@@ -180,5 +190,243 @@ pub struct NewAuditEvent<'a> {
     pub subject_type: &'a str,
     pub subject_id: Option<i64>,
     pub detail: &'a str,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = social_accounts)]
+pub struct SocialAccount {
+    pub id: i64,
+    pub influencer_id: i64,
+    pub platform: String,
+    pub handle: String,
+    pub followers: i64,
+    pub avg_views: i64,
+    pub engagement_bps: i32,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = social_accounts)]
+pub struct NewSocialAccount<'a> {
+    pub influencer_id: i64,
+    pub platform: &'a str,
+    pub handle: &'a str,
+    pub followers: i64,
+    pub avg_views: i64,
+    pub engagement_bps: i32,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = shop_domains)]
+pub struct ShopDomain {
+    pub id: i64,
+    pub merchant_id: i64,
+    pub domain: String,
+    pub verified_at: Option<NaiveDateTime>,
+    pub verified_by: Option<i64>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = shop_domains)]
+pub struct NewShopDomain<'a> {
+    pub merchant_id: i64,
+    pub domain: &'a str,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = products)]
+pub struct Product {
+    pub id: i64,
+    pub merchant_id: i64,
+    pub sku: String,
+    pub title: String,
+    pub category: String,
+    pub price_minor: i64,
+    pub currency: String,
+    pub product_url: String,
+    pub image_url: Option<String>,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable, AsChangeset)]
+#[diesel(table_name = products)]
+pub struct ProductFields<'a> {
+    pub sku: &'a str,
+    pub title: &'a str,
+    pub category: &'a str,
+    pub price_minor: i64,
+    pub currency: &'a str,
+    pub product_url: &'a str,
+    #[diesel(treat_none_as_null = true)]
+    pub image_url: Option<&'a str>,
+    pub active: bool,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = products)]
+pub struct NewProduct<'a> {
+    pub merchant_id: i64,
+    #[diesel(embed)]
+    pub fields: ProductFields<'a>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = campaigns)]
+pub struct Campaign {
+    pub id: i64,
+    pub merchant_id: i64,
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    pub product_scope: String,
+    pub currency: String,
+    pub attribution_days: i32,
+    pub hold_days: i32,
+    pub visibility: String,
+    pub starts_at: NaiveDateTime,
+    pub ends_at: Option<NaiveDateTime>,
+    pub min_followers: Option<i64>,
+    /// Comma-separated country codes; empty: anywhere.
+    pub target_regions: String,
+    pub budget_cap_minor: Option<i64>,
+    pub state: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable, AsChangeset)]
+#[diesel(table_name = campaigns)]
+pub struct CampaignFields<'a> {
+    pub name: &'a str,
+    pub description: &'a str,
+    pub category: &'a str,
+    pub product_scope: &'a str,
+    pub attribution_days: i32,
+    pub hold_days: i32,
+    pub visibility: &'a str,
+    pub starts_at: NaiveDateTime,
+    #[diesel(treat_none_as_null = true)]
+    pub ends_at: Option<NaiveDateTime>,
+    #[diesel(treat_none_as_null = true)]
+    pub min_followers: Option<i64>,
+    pub target_regions: &'a str,
+    #[diesel(treat_none_as_null = true)]
+    pub budget_cap_minor: Option<i64>,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = campaigns)]
+pub struct NewCampaign<'a> {
+    pub merchant_id: i64,
+    pub currency: &'a str,
+    pub state: &'a str,
+    #[diesel(embed)]
+    pub fields: CampaignFields<'a>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = campaign_rule_versions)]
+pub struct RuleVersion {
+    pub id: i64,
+    pub campaign_id: i64,
+    pub version: i32,
+    pub effective_at: NaiveDateTime,
+    pub default_rate_bps: i32,
+    pub flat_per_order_minor: i64,
+    pub flat_per_item_minor: i64,
+    pub created_by: i64,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = campaign_rule_versions)]
+pub struct NewRuleVersion {
+    pub campaign_id: i64,
+    pub version: i32,
+    pub effective_at: NaiveDateTime,
+    pub default_rate_bps: i32,
+    pub flat_per_order_minor: i64,
+    pub flat_per_item_minor: i64,
+    pub created_by: i64,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = campaign_rule_overrides)]
+pub struct RuleOverride {
+    pub id: i64,
+    pub rule_version_id: i64,
+    pub kind: String,
+    pub match_key: String,
+    pub rate_bps: i32,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = campaign_rule_overrides)]
+pub struct NewRuleOverride<'a> {
+    pub rule_version_id: i64,
+    pub kind: &'a str,
+    pub match_key: &'a str,
+    pub rate_bps: i32,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = collaborations)]
+pub struct Collaboration {
+    pub id: i64,
+    pub campaign_id: i64,
+    pub influencer_id: i64,
+    pub merchant_id: i64,
+    pub state: String,
+    pub custom_rate_bps: Option<i32>,
+    pub coupon_code: Option<String>,
+    pub message: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = collaborations)]
+pub struct NewCollaboration<'a> {
+    pub campaign_id: i64,
+    pub influencer_id: i64,
+    pub merchant_id: i64,
+    pub state: &'a str,
+    pub custom_rate_bps: Option<i32>,
+    pub message: &'a str,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = collaboration_events)]
+pub struct CollaborationEvent {
+    pub id: i64,
+    pub collaboration_id: i64,
+    pub from_state: Option<String>,
+    pub to_state: String,
+    pub actor_user_id: i64,
+    pub note: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = collaboration_events)]
+pub struct NewCollaborationEvent<'a> {
+    pub collaboration_id: i64,
+    pub from_state: Option<&'a str>,
+    pub to_state: &'a str,
+    pub actor_user_id: i64,
+    pub note: &'a str,
     pub created_at: NaiveDateTime,
 }

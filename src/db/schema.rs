@@ -49,6 +49,12 @@ diesel::table! {
         country -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        languages -> Text,
+        total_followers -> BigInt,
+        engagement_bps -> Integer,
+        payout_method -> Nullable<Text>,
+        payout_currency -> Nullable<Text>,
+        payout_details -> Nullable<Text>,
     }
 }
 
@@ -102,6 +108,158 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    influencer_categories (id) {
+        id -> BigInt,
+        influencer_id -> BigInt,
+        category -> Text,
+    }
+}
+
+diesel::table! {
+    influencer_regions (id) {
+        id -> BigInt,
+        influencer_id -> BigInt,
+        region -> Text,
+    }
+}
+
+diesel::table! {
+    social_accounts (id) {
+        id -> BigInt,
+        influencer_id -> BigInt,
+        platform -> Text,
+        handle -> Text,
+        followers -> BigInt,
+        avg_views -> BigInt,
+        engagement_bps -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    shop_domains (id) {
+        id -> BigInt,
+        merchant_id -> BigInt,
+        domain -> Text,
+        verified_at -> Nullable<Timestamp>,
+        verified_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    products (id) {
+        id -> BigInt,
+        merchant_id -> BigInt,
+        sku -> Text,
+        title -> Text,
+        category -> Text,
+        price_minor -> BigInt,
+        currency -> Text,
+        product_url -> Text,
+        image_url -> Nullable<Text>,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    campaigns (id) {
+        id -> BigInt,
+        merchant_id -> BigInt,
+        name -> Text,
+        description -> Text,
+        category -> Text,
+        product_scope -> Text,
+        currency -> Text,
+        attribution_days -> Integer,
+        hold_days -> Integer,
+        visibility -> Text,
+        starts_at -> Timestamp,
+        ends_at -> Nullable<Timestamp>,
+        min_followers -> Nullable<BigInt>,
+        target_regions -> Text,
+        budget_cap_minor -> Nullable<BigInt>,
+        state -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    campaign_products (id) {
+        id -> BigInt,
+        campaign_id -> BigInt,
+        product_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    campaign_rule_versions (id) {
+        id -> BigInt,
+        campaign_id -> BigInt,
+        version -> Integer,
+        effective_at -> Timestamp,
+        default_rate_bps -> Integer,
+        flat_per_order_minor -> BigInt,
+        flat_per_item_minor -> BigInt,
+        created_by -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    campaign_rule_overrides (id) {
+        id -> BigInt,
+        rule_version_id -> BigInt,
+        kind -> Text,
+        match_key -> Text,
+        rate_bps -> Integer,
+    }
+}
+
+diesel::table! {
+    collaborations (id) {
+        id -> BigInt,
+        campaign_id -> BigInt,
+        influencer_id -> BigInt,
+        merchant_id -> BigInt,
+        state -> Text,
+        custom_rate_bps -> Nullable<Integer>,
+        coupon_code -> Nullable<Text>,
+        message -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    collaboration_events (id) {
+        id -> BigInt,
+        collaboration_id -> BigInt,
+        from_state -> Nullable<Text>,
+        to_state -> Text,
+        actor_user_id -> BigInt,
+        note -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(influencer_categories -> influencers (influencer_id));
+diesel::joinable!(influencer_regions -> influencers (influencer_id));
+diesel::joinable!(social_accounts -> influencers (influencer_id));
+diesel::joinable!(shop_domains -> merchants (merchant_id));
+diesel::joinable!(products -> merchants (merchant_id));
+diesel::joinable!(campaigns -> merchants (merchant_id));
+diesel::joinable!(campaign_products -> campaigns (campaign_id));
+diesel::joinable!(campaign_products -> products (product_id));
+diesel::joinable!(campaign_rule_versions -> campaigns (campaign_id));
+diesel::joinable!(campaign_rule_overrides -> campaign_rule_versions (rule_version_id));
+diesel::joinable!(collaborations -> campaigns (campaign_id));
+diesel::joinable!(collaborations -> influencers (influencer_id));
+diesel::joinable!(collaboration_events -> collaborations (collaboration_id));
 diesel::joinable!(merchant_members -> merchants (merchant_id));
 diesel::joinable!(merchant_members -> users (user_id));
 diesel::joinable!(influencers -> users (user_id));
@@ -116,4 +274,15 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_attempts,
     outbox_emails,
     audit_events,
+    influencer_categories,
+    influencer_regions,
+    social_accounts,
+    shop_domains,
+    products,
+    campaigns,
+    campaign_products,
+    campaign_rule_versions,
+    campaign_rule_overrides,
+    collaborations,
+    collaboration_events,
 );

@@ -1,8 +1,16 @@
-//! Pure rules, no I/O: money, identities, validation of what users type.
+//! Pure rules, no I/O: money, rates, identities, the marketplace's vocabularies and state
+//! machines, matching, and validation of what users type.
 
 pub mod account;
+pub mod campaign;
+pub mod catalog;
 pub mod clock;
+pub mod collaboration;
 pub mod email_address;
+pub mod matching;
 pub mod money;
 pub mod password;
+pub mod product_csv;
+pub mod rate;
+pub mod shop_domain;
 pub mod validate;

@@ -1,0 +1,18 @@
+DROP TABLE collaboration_events;
+DROP TABLE collaborations;
+DROP TABLE campaign_rule_overrides;
+DROP TABLE campaign_rule_versions;
+DROP TABLE campaign_products;
+DROP TABLE campaigns;
+DROP TABLE products;
+DROP TABLE shop_domains;
+DROP TABLE social_accounts;
+DROP TABLE influencer_regions;
+DROP TABLE influencer_categories;
+DROP INDEX influencers_followers;
+ALTER TABLE influencers DROP COLUMN payout_details;
+ALTER TABLE influencers DROP COLUMN payout_currency;
+ALTER TABLE influencers DROP COLUMN payout_method;
+ALTER TABLE influencers DROP COLUMN engagement_bps;
+ALTER TABLE influencers DROP COLUMN total_followers;
+ALTER TABLE influencers DROP COLUMN languages;
