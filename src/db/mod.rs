@@ -2,6 +2,9 @@
 //! the queries, one file per aggregate.
 
 pub mod audit;
+pub mod campaigns;
+pub mod catalog;
+pub mod collaborations;
 pub mod influencers;
 pub mod logins;
 pub mod merchants;

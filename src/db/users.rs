@@ -7,7 +7,10 @@ use super::DbConn;
 use super::models::{NewUser, User};
 use super::schema::users;
 
-diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+diesel::define_sql_function!(
+    /// SQL `lower()`, on both backends.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text
+);
 
 pub fn insert(conn: &mut DbConn, new: &NewUser<'_>) -> QueryResult<User> {
     diesel::insert_into(users::table)
@@ -108,7 +111,8 @@ pub enum UserSort {
     LastLogin,
 }
 
-fn escape_like(s: &str) -> String {
+/// `%text%` with LIKE's wildcards escaped (use with `.escape('\\')`).
+pub fn like_pattern(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('%');
     for ch in s.chars() {
@@ -134,7 +138,7 @@ fn filtered<'a>(
         None => {}
     }
     if let Some(search) = &filter.search {
-        let pattern = escape_like(search);
+        let pattern = like_pattern(search);
         query = query.filter(
             users::email
                 .like(pattern.clone())

@@ -112,6 +112,9 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
             handle: "mia.streams".into(),
             bio: "Tea tastings and slow mornings, live on Douyin every Friday night.".into(),
             country: "CN".into(),
+            categories: vec!["tea".into(), "food".into()],
+            regions: vec!["CN".into(), "HK".into()],
+            languages: vec!["zh".into(), "en".into()],
         },
     )?;
     for (user_id, name) in [(merchant.id, "Lin Wei"), (influencer.id, "Mia Chen")] {

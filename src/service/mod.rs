@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod catalog;
 pub mod demo;
 pub mod influencer;
 pub mod merchant;

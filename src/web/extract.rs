@@ -192,11 +192,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
                     "The form could not be read (too large or cut off).".to_owned(),
                 )
             })?;
-            let field: CsrfField = serde_urlencoded::from_bytes(&body).unwrap_or(CsrfField {
+            let field: CsrfField = serde_html_form::from_bytes(&body).unwrap_or(CsrfField {
                 csrf_token: String::new(),
             });
             check_csrf(&session, &field.csrf_token)?;
-            let value: T = serde_urlencoded::from_bytes(&body)
+            let value: T = serde_html_form::from_bytes(&body)
                 .map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}.")))?;
             Ok(CsrfForm(value))
         })

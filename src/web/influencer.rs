@@ -1,19 +1,52 @@
-//! The influencer area. Its first page is the profile.
+//! The influencer area. Its first page is the profile: details, categories and audience,
+//! social accounts, payout method.
 
 use actix_session::Session;
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
 
 use super::extract::{CsrfForm, InfluencerUser};
-use super::pages::{self, PageCtx, SelectOption, country_options, fmt_date};
+use super::pages::{
+    self, CheckOption, PageCtx, SelectOption, check_options, country_options, fmt_date,
+};
 use super::session;
-use crate::domain::validate::FieldErrors;
+use crate::db::models::SocialAccount;
+use crate::domain::catalog::{CATEGORIES, LANGUAGES, PLATFORMS, compact_count, platform_label};
+use crate::domain::rate::show_bps;
+use crate::domain::validate::{COUNTRIES, FieldErrors};
 use crate::error::{AppError, AppResult};
-use crate::service::influencer::{self, ProfileForm};
+use crate::service::influencer::{self, PayoutForm, ProfileForm, SocialAccountForm};
 use crate::startup::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(home).service(update_profile);
+    cfg.service(home)
+        .service(update_profile)
+        .service(add_account)
+        .service(remove_account)
+        .service(save_payout);
+}
+
+struct AccountRow {
+    id: i64,
+    platform: &'static str,
+    handle: String,
+    followers: String,
+    avg_views: String,
+    engagement: String,
+}
+
+fn account_row(a: SocialAccount) -> AccountRow {
+    AccountRow {
+        id: a.id,
+        platform: PLATFORMS
+            .iter()
+            .find(|(s, _)| *s == a.platform)
+            .map_or("Other", |(_, l)| *l),
+        handle: a.handle,
+        followers: compact_count(a.followers),
+        avg_views: compact_count(a.avg_views),
+        engagement: show_bps(a.engagement_bps),
+    }
 }
 
 #[derive(Template)]
@@ -22,32 +55,114 @@ struct ProfilePage {
     ctx: PageCtx,
     handle: String,
     joined: String,
-    complete: bool,
+    missing: Vec<&'static str>,
+    reach: String,
     form: ProfileForm,
     errors: FieldErrors,
     countries: Vec<SelectOption>,
+    categories: Vec<CheckOption>,
+    regions: Vec<CheckOption>,
+    languages: Vec<CheckOption>,
+    accounts: Vec<AccountRow>,
+    account_form: SocialAccountForm,
+    account_errors: FieldErrors,
+    platforms: Vec<SelectOption>,
+    payout_summary: Option<String>,
+    payout_form: PayoutForm,
+    payout_errors: FieldErrors,
+    payout_currencies: Vec<SelectOption>,
+}
+
+/// What a re-rendered page keeps: the form that was sent and its errors.
+#[derive(Default)]
+struct Sent {
+    profile: Option<(ProfileForm, FieldErrors)>,
+    account: Option<(SocialAccountForm, FieldErrors)>,
+    payout: Option<(PayoutForm, FieldErrors)>,
 }
 
 async fn profile_page(
     state: &AppState,
     session: &Session,
     user: &InfluencerUser,
-    form: Option<ProfileForm>,
-    errors: FieldErrors,
+    sent: Sent,
 ) -> AppResult<ProfilePage> {
     let uid = user.0.id;
-    let profile = state
-        .db(move |conn| influencer::profile_of(conn, uid))
+    let full = state
+        .db(move |conn| {
+            let p = influencer::profile_of(conn, uid)?;
+            influencer::full_profile(conn, p)
+        })
         .await?;
-    let form = form.unwrap_or_else(|| ProfileForm::from_profile(&profile));
+    let (form, errors) = sent
+        .profile
+        .unwrap_or_else(|| (ProfileForm::from_profile(&full), FieldErrors::new()));
+    let (account_form, account_errors) = sent.account.unwrap_or_default();
+    let (payout_form, payout_errors) = sent.payout.unwrap_or_else(|| {
+        (
+            PayoutForm {
+                method: full
+                    .profile
+                    .payout_method
+                    .clone()
+                    .unwrap_or_else(|| "bank".into()),
+                currency: full
+                    .profile
+                    .payout_currency
+                    .clone()
+                    .unwrap_or_else(|| "CNY".into()),
+                ..PayoutForm::default()
+            },
+            FieldErrors::new(),
+        )
+    });
+    let mut missing = Vec::new();
+    if full.profile.bio.is_empty() {
+        missing.push("a short bio");
+    }
+    if full.categories.is_empty() {
+        missing.push("your categories");
+    }
+    if full.regions.is_empty() {
+        missing.push("where your audience is");
+    }
+    if full.accounts.is_empty() {
+        missing.push("a social account");
+    }
+    if full.profile.payout_method.is_none() {
+        missing.push("a payout method");
+    }
     Ok(ProfilePage {
         ctx: PageCtx::new(session, Some(&user.0), "Your profile", "profile"),
-        handle: profile.handle.clone(),
-        joined: fmt_date(profile.created_at, user.0.time_zone),
-        complete: !profile.bio.is_empty() && profile.country.is_some(),
+        handle: full.profile.handle.clone(),
+        joined: fmt_date(full.profile.created_at, user.0.time_zone),
+        reach: format!(
+            "{} followers · {} engagement",
+            compact_count(full.profile.total_followers),
+            show_bps(full.profile.engagement_bps)
+        ),
+        missing,
         countries: country_options(&form.country),
+        categories: check_options(CATEGORIES, &form.categories),
+        regions: check_options(COUNTRIES, &form.regions),
+        languages: check_options(LANGUAGES, &form.languages),
         form,
         errors,
+        accounts: full.accounts.into_iter().map(account_row).collect(),
+        platforms: PLATFORMS
+            .iter()
+            .map(|(v, l)| SelectOption {
+                value: (*v).into(),
+                label: (*l).into(),
+                selected: account_form.platform == *v,
+            })
+            .collect(),
+        account_form,
+        account_errors,
+        payout_summary: influencer::payout_summary(&full.profile),
+        payout_currencies: pages::currency_options(&payout_form.currency),
+        payout_form,
+        payout_errors,
     })
 }
 
@@ -57,7 +172,7 @@ async fn home(
     session: Session,
     user: InfluencerUser,
 ) -> AppResult<HttpResponse> {
-    let page = profile_page(&state, &session, &user, None, FieldErrors::new()).await?;
+    let page = profile_page(&state, &session, &user, Sent::default()).await?;
     pages::ok(&page)
 }
 
@@ -79,8 +194,99 @@ async fn update_profile(
             Ok(pages::redirect("/influencer"))
         }
         Err(AppError::Validation(errors)) => {
-            let page = profile_page(&state, &session, &user, Some(form), errors).await?;
-            pages::invalid(&page)
+            let sent = Sent {
+                profile: Some((form, errors)),
+                ..Sent::default()
+            };
+            pages::invalid(&profile_page(&state, &session, &user, sent).await?)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[post("/influencer/accounts")]
+async fn add_account(
+    state: web::Data<AppState>,
+    session: Session,
+    user: InfluencerUser,
+    form: CsrfForm<SocialAccountForm>,
+) -> AppResult<HttpResponse> {
+    let form = form.0;
+    let (now, uid, input) = (state.now(), user.0.id, form.clone());
+    match state
+        .db(move |conn| influencer::add_account(conn, now, uid, &input))
+        .await
+    {
+        Ok(()) => {
+            session::flash(
+                &session,
+                "success",
+                format!(
+                    "{} account @{} added.",
+                    platform_label(&form.platform),
+                    form.account_handle.trim().trim_start_matches('@')
+                ),
+            );
+            Ok(pages::redirect("/influencer#accounts"))
+        }
+        Err(AppError::Validation(errors)) => {
+            let sent = Sent {
+                account: Some((form, errors)),
+                ..Sent::default()
+            };
+            pages::invalid(&profile_page(&state, &session, &user, sent).await?)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Debug, serde::Deserialize, Default)]
+struct Empty {}
+
+#[post("/influencer/accounts/{id}/remove")]
+async fn remove_account(
+    state: web::Data<AppState>,
+    session: Session,
+    user: InfluencerUser,
+    path: web::Path<i64>,
+    _form: CsrfForm<Empty>,
+) -> AppResult<HttpResponse> {
+    let (uid, id) = (user.0.id, path.into_inner());
+    state
+        .db(move |conn| influencer::remove_account(conn, uid, id))
+        .await?;
+    session::flash(&session, "success", "Account removed.");
+    Ok(pages::redirect("/influencer#accounts"))
+}
+
+#[post("/influencer/payout")]
+async fn save_payout(
+    state: web::Data<AppState>,
+    session: Session,
+    user: InfluencerUser,
+    form: CsrfForm<PayoutForm>,
+) -> AppResult<HttpResponse> {
+    let form = form.0;
+    let (now, uid, input) = (state.now(), user.0.id, form.clone());
+    match state
+        .db(move |conn| influencer::save_payout(conn, now, uid, &input))
+        .await
+    {
+        Ok(()) => {
+            session::flash(&session, "success", "Payout method saved.");
+            Ok(pages::redirect("/influencer#payout"))
+        }
+        Err(AppError::Validation(errors)) => {
+            // Never echo account numbers back into the page.
+            let kept = PayoutForm {
+                account_number: String::new(),
+                ..form
+            };
+            let sent = Sent {
+                payout: Some((kept, errors)),
+                ..Sent::default()
+            };
+            pages::invalid(&profile_page(&state, &session, &user, sent).await?)
         }
         Err(e) => Err(e),
     }

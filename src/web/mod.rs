@@ -4,6 +4,7 @@
 pub mod account;
 pub mod accounts;
 pub mod auth;
+pub mod catalog;
 pub mod extract;
 pub mod influencer;
 pub mod merchant;
@@ -20,6 +21,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     auth::routes(cfg);
     account::routes(cfg);
     merchant::routes(cfg);
+    catalog::routes(cfg);
     influencer::routes(cfg);
     accounts::routes(cfg);
 }

@@ -44,10 +44,26 @@ pub struct PageCtx {
 
 fn nav_for(role: Role, active: &str) -> Vec<NavItem> {
     let items: &[(&'static str, &'static str, &'static str)] = match role {
-        Role::Merchant => &[("/merchant", "Organisation", "org")],
-        Role::Influencer => &[("/influencer", "Profile", "profile")],
+        Role::Merchant => &[
+            ("/merchant/campaigns", "Campaigns", "campaigns"),
+            ("/merchant/products", "Products", "products"),
+            ("/merchant/domains", "Shop domains", "domains"),
+            ("/merchant", "Organisation", "org"),
+        ],
+        Role::Influencer => &[
+            ("/influencer/marketplace", "Marketplace", "marketplace"),
+            (
+                "/influencer/collaborations",
+                "Collaborations",
+                "collaborations",
+            ),
+            ("/influencer", "Profile", "profile"),
+        ],
         Role::Finance => &[("/finance", "Accounts", "accounts")],
-        Role::Admin => &[("/admin", "Accounts", "accounts")],
+        Role::Admin => &[
+            ("/admin", "Accounts", "accounts"),
+            ("/admin/domains", "Shop domains", "domains"),
+        ],
     };
     items
         .iter()
@@ -100,6 +116,25 @@ pub struct SelectOption {
     pub value: String,
     pub label: String,
     pub selected: bool,
+}
+
+/// A checkbox in a group.
+#[derive(Debug, Clone)]
+pub struct CheckOption {
+    pub value: String,
+    pub label: String,
+    pub checked: bool,
+}
+
+pub fn check_options(items: &[(&str, &str)], checked: &[String]) -> Vec<CheckOption> {
+    items
+        .iter()
+        .map(|(v, l)| CheckOption {
+            value: (*v).to_owned(),
+            label: (*l).to_owned(),
+            checked: checked.iter().any(|c| c.eq_ignore_ascii_case(v)),
+        })
+        .collect()
 }
 
 pub fn currency_options(selected: &str) -> Vec<SelectOption> {

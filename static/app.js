@@ -1,0 +1,27 @@
+// Tandem: small progressive enhancements; every page works without this file.
+(function () {
+  // A file input with data-fill="ID" loads the chosen text file into the textarea #ID.
+  document.querySelectorAll('input[type=file][data-fill]').forEach(function (input) {
+    input.addEventListener('change', function () {
+      var target = document.getElementById(input.dataset.fill);
+      var file = input.files && input.files[0];
+      if (!target || !file) return;
+      var reader = new FileReader();
+      reader.onload = function () { target.value = reader.result; };
+      reader.readAsText(file);
+    });
+  });
+  // Buttons with data-confirm ask before submitting their form.
+  document.querySelectorAll('[data-confirm]').forEach(function (el) {
+    el.addEventListener('click', function (e) {
+      if (!window.confirm(el.dataset.confirm)) e.preventDefault();
+    });
+  });
+  // Copy buttons: data-copy="text".
+  document.querySelectorAll('[data-copy]').forEach(function (el) {
+    el.addEventListener('click', function () {
+      if (navigator.clipboard) navigator.clipboard.writeText(el.dataset.copy);
+      el.textContent = 'Copied';
+    });
+  });
+})();
