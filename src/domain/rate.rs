@@ -44,6 +44,11 @@ impl RateBps {
         RateBps::new(whole * 100 + frac)
     }
 
+    /// A stored value, clamped into range (stored rates were validated when saved).
+    pub fn saturating(bps: i32) -> RateBps {
+        RateBps(bps.clamp(0, MAX_BPS))
+    }
+
     pub fn bps(&self) -> i32 {
         self.0
     }

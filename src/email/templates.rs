@@ -103,3 +103,30 @@ pub fn password_changed(name: &str, login_url: &str) -> anyhow::Result<RenderedE
         html: ChangedHtml { name, login_url }.render()?,
     })
 }
+
+#[derive(Template)]
+#[template(path = "email/notice.txt")]
+struct NoticeText<'a> {
+    name: &'a str,
+    lines: &'a [String],
+    url: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/notice.html")]
+struct NoticeHtml<'a> {
+    name: &'a str,
+    lines: &'a [String],
+    url: &'a str,
+    action: &'a str,
+}
+
+/// A short notification: a greeting, a few lines and one link.
+pub fn notice(name: &str, subject: &str, lines: &[String], url: &str, action: &str) -> anyhow::Result<RenderedEmail> {
+    Ok(RenderedEmail {
+        kind: "notice",
+        subject: subject.to_owned(),
+        text: NoticeText { name, lines, url }.render()?,
+        html: NoticeHtml { name, lines, url, action }.render()?,
+    })
+}

@@ -4,9 +4,12 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod campaigns;
 pub mod catalog;
+pub mod collaborations;
 pub mod demo;
 pub mod influencer;
+pub mod marketplace;
 pub mod merchant;
 
 use chrono::NaiveDateTime;

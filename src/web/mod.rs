@@ -4,9 +4,11 @@
 pub mod account;
 pub mod accounts;
 pub mod auth;
+pub mod campaigns;
 pub mod catalog;
 pub mod extract;
 pub mod influencer;
+pub mod marketplace;
 pub mod merchant;
 pub mod middleware;
 pub mod pages;
@@ -22,7 +24,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     account::routes(cfg);
     merchant::routes(cfg);
     catalog::routes(cfg);
+    campaigns::routes(cfg);
     influencer::routes(cfg);
+    marketplace::routes(cfg);
     accounts::routes(cfg);
 }
 

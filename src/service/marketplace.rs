@@ -1,0 +1,227 @@
+//! How merchants and influencers find each other: discovery of influencers for a campaign and
+//! the influencers' marketplace of campaigns, both ranked by the match score with its reasons.
+
+use std::collections::HashMap;
+
+use crate::db::influencers::DiscoveryFilter;
+use crate::db::models::{Campaign, Collaboration, Influencer, Product, SocialAccount};
+use crate::db::{self, DbConn};
+use crate::domain::campaign::CommissionRules;
+use crate::domain::matching::{self, CampaignFit, InfluencerFit, MatchScore};
+use crate::domain::rate::RateBps;
+use crate::error::{AppError, AppResult};
+
+/// Discovery scores at most this many candidates (the most followed that pass the filters).
+pub const MAX_CANDIDATES: i64 = 3_000;
+pub const DISCOVER_PAGE: usize = 20;
+
+pub fn campaign_fit(c: &Campaign) -> CampaignFit {
+    CampaignFit {
+        categories: vec![c.category.clone()],
+        target_regions: super::influencer::split_list(&c.target_regions),
+        min_followers: c.min_followers,
+    }
+}
+
+pub fn influencer_fit(conn: &mut DbConn, i: &Influencer) -> AppResult<InfluencerFit> {
+    let ids = [i.id];
+    Ok(InfluencerFit {
+        categories: db::influencers::categories_of(conn, &ids)?.into_iter().map(|(_, c)| c).collect(),
+        regions: db::influencers::regions_of(conn, &ids)?.into_iter().map(|(_, r)| r).collect(),
+        followers: i.total_followers,
+        engagement_bps: i64::from(i.engagement_bps),
+    })
+}
+
+/// One ranked influencer on the discovery page.
+pub struct Candidate {
+    pub influencer: Influencer,
+    pub score: MatchScore,
+    pub categories: Vec<String>,
+    pub regions: Vec<String>,
+    pub platforms: Vec<String>,
+    pub collaboration: Option<String>,
+}
+
+pub struct Discovery {
+    pub campaign: Campaign,
+    pub candidates: Vec<Candidate>,
+    pub total: usize,
+    pub capped: bool,
+}
+
+/// Ranks influencers for a campaign of the caller's merchant.
+#[tracing::instrument(skip(conn, filter))]
+pub fn discover(conn: &mut DbConn, user_id: i64, campaign_id: i64, filter: &DiscoveryFilter, page: usize) -> AppResult<Discovery> {
+    let campaign = super::campaigns::get_for_merchant(conn, user_id, campaign_id)?;
+    rank_for_campaign(conn, campaign, filter, page)
+}
+
+/// The ranking itself (also used by the benchmark).
+pub fn rank_for_campaign(conn: &mut DbConn, campaign: Campaign, filter: &DiscoveryFilter, page: usize) -> AppResult<Discovery> {
+    let found = db::influencers::discover(conn, filter, MAX_CANDIDATES)?;
+    let capped = i64::try_from(found.len()).unwrap_or(i64::MAX) >= MAX_CANDIDATES;
+    let ids: Vec<i64> = found.iter().map(|i| i.id).collect();
+    let mut categories: HashMap<i64, Vec<String>> = HashMap::new();
+    for chunk in ids.chunks(900) {
+        for (id, c) in db::influencers::categories_of(conn, chunk)? {
+            categories.entry(id).or_default().push(c);
+        }
+    }
+    let mut regions: HashMap<i64, Vec<String>> = HashMap::new();
+    for chunk in ids.chunks(900) {
+        for (id, r) in db::influencers::regions_of(conn, chunk)? {
+            regions.entry(id).or_default().push(r);
+        }
+    }
+    let fit = campaign_fit(&campaign);
+    let mut scored: Vec<(MatchScore, Influencer)> = found
+        .into_iter()
+        .map(|i| {
+            let f = InfluencerFit {
+                categories: categories.get(&i.id).cloned().unwrap_or_default(),
+                regions: regions.get(&i.id).cloned().unwrap_or_default(),
+                followers: i.total_followers,
+                engagement_bps: i64::from(i.engagement_bps),
+            };
+            (matching::score(&fit, &f, None), i)
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.score.cmp(&a.0.score).then(b.1.total_followers.cmp(&a.1.total_followers)).then(a.1.id.cmp(&b.1.id)));
+    let total = scored.len();
+    let page_rows: Vec<(MatchScore, Influencer)> = scored.into_iter().skip(page.saturating_sub(1) * DISCOVER_PAGE).take(DISCOVER_PAGE).collect();
+    let page_ids: Vec<i64> = page_rows.iter().map(|(_, i)| i.id).collect();
+    let accounts: Vec<SocialAccount> = db::influencers::accounts_of(conn, &page_ids)?;
+    let collabs: Vec<(Collaboration, Influencer)> = db::collaborations::for_campaign(conn, campaign.id)?;
+    let candidates = page_rows
+        .into_iter()
+        .map(|(score, i)| {
+            let mut platforms: Vec<String> = accounts.iter().filter(|a| a.influencer_id == i.id).map(|a| a.platform.clone()).collect();
+            platforms.dedup();
+            Candidate {
+                categories: categories.remove(&i.id).unwrap_or_default(),
+                regions: regions.remove(&i.id).unwrap_or_default(),
+                collaboration: collabs.iter().find(|(c, _)| c.influencer_id == i.id).map(|(c, _)| c.state.clone()),
+                platforms,
+                score,
+                influencer: i,
+            }
+        })
+        .collect();
+    Ok(Discovery { campaign, candidates, total, capped })
+}
+
+/// One campaign on the influencers' marketplace.
+pub struct CampaignCard {
+    pub campaign: Campaign,
+    pub merchant: String,
+    pub best_rate: RateBps,
+    pub score: MatchScore,
+    pub qualifies: Result<(), Vec<String>>,
+    pub collaboration: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MarketFilter {
+    pub category: Option<String>,
+    pub min_rate: Option<RateBps>,
+    pub merchant: Option<String>,
+    pub region: Option<String>,
+}
+
+pub fn marketplace(conn: &mut DbConn, user_id: i64, filter: &MarketFilter) -> AppResult<Vec<CampaignCard>> {
+    let me = super::influencer::profile_of(conn, user_id)?;
+    let fit = influencer_fit(conn, &me)?;
+    let campaigns = db::campaigns::open_and_active(conn)?;
+    let ids: Vec<i64> = campaigns.iter().map(|(c, _)| c.id).collect();
+    let rules = db::campaigns::latest_rules(conn, &ids)?;
+    let mine = db::collaborations::for_influencer(conn, me.id)?;
+    let mut cards: Vec<CampaignCard> = campaigns
+        .into_iter()
+        .filter(|(c, m)| {
+            filter.category.as_ref().is_none_or(|x| &c.category == x)
+                && filter.merchant.as_ref().is_none_or(|x| m.to_lowercase().contains(&x.to_lowercase()))
+                && filter.region.as_ref().is_none_or(|r| c.target_regions.is_empty() || c.target_regions.split(',').any(|t| t == r))
+        })
+        .filter_map(|(c, merchant)| {
+            let r: CommissionRules = rules.iter().find(|(v, _)| v.campaign_id == c.id).map(|(v, o)| super::campaigns::rules_of(v, o))?;
+            let best_rate = r.best_rate();
+            if filter.min_rate.is_some_and(|min| best_rate < min) {
+                return None;
+            }
+            let cf = campaign_fit(&c);
+            Some(CampaignCard {
+                score: matching::score(&cf, &fit, None),
+                qualifies: matching::qualifies(&cf, &fit),
+                collaboration: mine.iter().find(|(col, _, _)| col.campaign_id == c.id).map(|(col, _, _)| col.state.clone()),
+                campaign: c,
+                merchant,
+                best_rate,
+            })
+        })
+        .collect();
+    cards.sort_by(|a, b| {
+        b.qualifies.is_ok().cmp(&a.qualifies.is_ok()).then(b.score.score.cmp(&a.score.score)).then(b.best_rate.cmp(&a.best_rate))
+    });
+    Ok(cards)
+}
+
+/// A campaign as an influencer sees it: visible when active and open, or when they have a
+/// collaboration on it. Every product with the rate that would apply to them.
+pub struct CampaignView {
+    pub campaign: Campaign,
+    pub merchant: String,
+    pub rules: CommissionRules,
+    pub products: Vec<(Product, RateBps, &'static str)>,
+    pub score: MatchScore,
+    pub qualifies: Result<(), Vec<String>>,
+    pub collaboration: Option<Collaboration>,
+}
+
+pub fn campaign_for_influencer(conn: &mut DbConn, user_id: i64, campaign_id: i64) -> AppResult<CampaignView> {
+    let me = super::influencer::profile_of(conn, user_id)?;
+    let campaign = db::campaigns::find(conn, campaign_id)?.ok_or(AppError::NotFound)?;
+    let collaboration = db::collaborations::of_pair(conn, campaign_id, me.id)?;
+    let public = campaign.state == "active" && campaign.visibility == "open";
+    if !public && collaboration.is_none() {
+        return Err(AppError::NotFound);
+    }
+    let merchant = db::merchants::find(conn, campaign.merchant_id)?.ok_or(AppError::NotFound)?.name;
+    let (v, o) = db::campaigns::latest_rules(conn, &[campaign.id])?.into_iter().next().ok_or(AppError::NotFound)?;
+    let rules = super::campaigns::rules_of(&v, &o);
+    let personal = collaboration.as_ref().and_then(|c| c.custom_rate_bps).map(RateBps::saturating);
+    let products = db::catalog::for_campaign(conn, &campaign)?
+        .into_iter()
+        .filter(|p| p.active)
+        .map(|p| {
+            let (rate, source) = rules.rate_for(&p.sku, &p.category, personal);
+            (p, rate, source.label())
+        })
+        .collect();
+    let fit = influencer_fit(conn, &me)?;
+    let cf = campaign_fit(&campaign);
+    Ok(CampaignView {
+        score: matching::score(&cf, &fit, None),
+        qualifies: matching::qualifies(&cf, &fit),
+        campaign,
+        merchant,
+        rules,
+        products,
+        collaboration,
+    })
+}
+
+/// An influencer's collaborations, newest first.
+pub fn my_collaborations(conn: &mut DbConn, user_id: i64) -> AppResult<Vec<(Collaboration, Campaign, String, Option<CommissionRules>)>> {
+    let me = super::influencer::profile_of(conn, user_id)?;
+    let rows = db::collaborations::for_influencer(conn, me.id)?;
+    let ids: Vec<i64> = rows.iter().map(|(_, c, _)| c.id).collect();
+    let rules = db::campaigns::latest_rules(conn, &ids)?;
+    Ok(rows
+        .into_iter()
+        .map(|(col, c, m)| {
+            let r = rules.iter().find(|(v, _)| v.campaign_id == c.id).map(|(v, o)| super::campaigns::rules_of(v, o));
+            (col, c, m, r)
+        })
+        .collect())
+}
