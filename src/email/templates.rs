@@ -122,11 +122,23 @@ struct NoticeHtml<'a> {
 }
 
 /// A short notification: a greeting, a few lines and one link.
-pub fn notice(name: &str, subject: &str, lines: &[String], url: &str, action: &str) -> anyhow::Result<RenderedEmail> {
+pub fn notice(
+    name: &str,
+    subject: &str,
+    lines: &[String],
+    url: &str,
+    action: &str,
+) -> anyhow::Result<RenderedEmail> {
     Ok(RenderedEmail {
         kind: "notice",
         subject: subject.to_owned(),
         text: NoticeText { name, lines, url }.render()?,
-        html: NoticeHtml { name, lines, url, action }.render()?,
+        html: NoticeHtml {
+            name,
+            lines,
+            url,
+            action,
+        }
+        .render()?,
     })
 }

@@ -5,9 +5,14 @@ use std::collections::BTreeMap;
 use chrono::{NaiveDate, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 
-use crate::db::models::{Campaign, CampaignFields, Collaboration, Influencer, NewCampaign, NewRuleVersion, Product, RuleOverride, RuleVersion};
+use crate::db::models::{
+    Campaign, CampaignFields, Collaboration, Influencer, NewCampaign, NewRuleVersion, Product,
+    RuleOverride, RuleVersion,
+};
 use crate::db::{self, DbConn};
-use crate::domain::campaign::{self as rules_domain, CampaignAction, CampaignState, CommissionRules};
+use crate::domain::campaign::{
+    self as rules_domain, CampaignAction, CampaignState, CommissionRules,
+};
 use crate::domain::catalog::parse_category;
 use crate::domain::money::{Currency, Money};
 use crate::domain::product_csv::parse_sku;
@@ -69,9 +74,13 @@ fn parse_date(input: &str, tz: Tz) -> Result<Option<NaiveDateTime>, String> {
     if s.is_empty() {
         return Ok(None);
     }
-    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| "Enter a date as YYYY-MM-DD.".to_owned())?;
+    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| "Enter a date as YYYY-MM-DD.".to_owned())?;
     let local = d.and_hms_opt(0, 0, 0).ok_or("Enter a real date.")?;
-    let utc = tz.from_local_datetime(&local).earliest().ok_or("That date does not exist in your time zone.")?;
+    let utc = tz
+        .from_local_datetime(&local)
+        .earliest()
+        .ok_or("That date does not exist in your time zone.")?;
     Ok(Some(utc.naive_utc()))
 }
 
@@ -93,12 +102,28 @@ pub struct ParsedRules {
     pub rules: CommissionRules,
 }
 
-pub fn parse_rules(form: &RulesFormFields, currency: Currency, errors: &mut FieldErrors) -> Option<ParsedRules> {
+pub fn parse_rules(
+    form: &RulesFormFields,
+    currency: Currency,
+    errors: &mut FieldErrors,
+) -> Option<ParsedRules> {
     let default_rate = errors.check("default_rate", RateBps::parse_percent(&form.default_rate));
-    let sku_rates = errors.check("sku_rates", rules_domain::parse_overrides(&form.sku_rates, parse_sku));
-    let category_rates = errors.check("category_rates", rules_domain::parse_overrides(&form.category_rates, parse_category));
-    let per_order = errors.check("flat_per_order", optional_money(&form.flat_per_order, currency, "amount"));
-    let per_item = errors.check("flat_per_item", optional_money(&form.flat_per_item, currency, "amount"));
+    let sku_rates = errors.check(
+        "sku_rates",
+        rules_domain::parse_overrides(&form.sku_rates, parse_sku),
+    );
+    let category_rates = errors.check(
+        "category_rates",
+        rules_domain::parse_overrides(&form.category_rates, parse_category),
+    );
+    let per_order = errors.check(
+        "flat_per_order",
+        optional_money(&form.flat_per_order, currency, "amount"),
+    );
+    let per_item = errors.check(
+        "flat_per_item",
+        optional_money(&form.flat_per_item, currency, "amount"),
+    );
     Some(ParsedRules {
         rules: CommissionRules {
             default_rate: default_rate?,
@@ -138,7 +163,11 @@ fn parse_details(
 ) -> AppResult<Option<Details>> {
     let name = errors.check("name", {
         let n = form.name.trim();
-        if n.chars().count() < 3 || n.chars().count() > 120 { Err("Use 3 to 120 characters.".to_owned()) } else { Ok(n.to_owned()) }
+        if n.chars().count() < 3 || n.chars().count() > 120 {
+            Err("Use 3 to 120 characters.".to_owned())
+        } else {
+            Ok(n.to_owned())
+        }
     });
     let description = errors.check("description", validate::bio(&form.description));
     let category = errors.check("category", parse_category(&form.category));
@@ -146,13 +175,19 @@ fn parse_details(
         "category" => Some("category"),
         "selected" | "" => Some("selected"),
         _ => {
-            errors.add("product_scope", "Choose which products the campaign covers.");
+            errors.add(
+                "product_scope",
+                "Choose which products the campaign covers.",
+            );
             None
         }
     };
     let mut product_ids = Vec::new();
     if scope == Some("selected") {
-        let mine: Vec<i64> = db::catalog::all_of(conn, merchant_id)?.into_iter().map(|p| p.id).collect();
+        let mine: Vec<i64> = db::catalog::all_of(conn, merchant_id)?
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
         for raw in &form.product_ids {
             match raw.parse::<i64>() {
                 Ok(id) if mine.contains(&id) => product_ids.push(id),
@@ -162,8 +197,14 @@ fn parse_details(
         product_ids.sort_unstable();
         product_ids.dedup();
     }
-    let attribution_days = errors.check("attribution_days", parse_days(&form.attribution_days, DEFAULT_ATTRIBUTION_DAYS, 365));
-    let hold_days = errors.check("hold_days", parse_days(&form.hold_days, DEFAULT_HOLD_DAYS, 365));
+    let attribution_days = errors.check(
+        "attribution_days",
+        parse_days(&form.attribution_days, DEFAULT_ATTRIBUTION_DAYS, 365),
+    );
+    let hold_days = errors.check(
+        "hold_days",
+        parse_days(&form.hold_days, DEFAULT_HOLD_DAYS, 365),
+    );
     let visibility = match form.visibility.as_str() {
         "open" | "" => Some("open"),
         "invite" => Some("invite"),
@@ -172,7 +213,9 @@ fn parse_details(
             None
         }
     };
-    let starts_at = errors.check("starts_on", parse_date(&form.starts_on, tz)).map(|d| d.unwrap_or(now));
+    let starts_at = errors
+        .check("starts_on", parse_date(&form.starts_on, tz))
+        .map(|d| d.unwrap_or(now));
     let ends_at = errors.check("ends_on", parse_date(&form.ends_on, tz));
     if let (Some(s), Some(Some(e))) = (starts_at, ends_at)
         && e <= s
@@ -180,23 +223,63 @@ fn parse_details(
         errors.add("ends_on", "The end date comes after the start date.");
     }
     let min_followers = errors.check("min_followers", {
-        let s: String = form.min_followers.trim().chars().filter(|c| *c != ',').collect();
+        let s: String = form
+            .min_followers
+            .trim()
+            .chars()
+            .filter(|c| *c != ',')
+            .collect();
         if s.is_empty() {
             Ok(None)
         } else {
-            s.parse::<i64>().ok().filter(|n| (0..=5_000_000_000).contains(n)).map(Some).ok_or_else(|| "Enter a whole number, e.g. 10000.".to_owned())
+            s.parse::<i64>()
+                .ok()
+                .filter(|n| (0..=5_000_000_000).contains(n))
+                .map(Some)
+                .ok_or_else(|| "Enter a whole number, e.g. 10000.".to_owned())
         }
     });
     let regions = errors.check(
         "target_regions",
         form.target_regions
             .iter()
-            .map(|r| validate::country(r).and_then(|c| c.ok_or_else(|| "Choose regions from the list.".to_owned())))
+            .map(|r| {
+                validate::country(r)
+                    .and_then(|c| c.ok_or_else(|| "Choose regions from the list.".to_owned()))
+            })
             .collect::<Result<Vec<_>, _>>(),
     );
-    let budget = errors.check("budget_cap", optional_money(&form.budget_cap, currency, "budget"));
-    let (Some(name), Some(description), Some(category), Some(scope), Some(attribution_days), Some(hold_days), Some(visibility), Some(starts_at), Some(ends_at), Some(min_followers), Some(mut regions), Some(budget)) =
-        (name, description, category, scope, attribution_days, hold_days, visibility, starts_at, ends_at, min_followers, regions, budget)
+    let budget = errors.check(
+        "budget_cap",
+        optional_money(&form.budget_cap, currency, "budget"),
+    );
+    let (
+        Some(name),
+        Some(description),
+        Some(category),
+        Some(scope),
+        Some(attribution_days),
+        Some(hold_days),
+        Some(visibility),
+        Some(starts_at),
+        Some(ends_at),
+        Some(min_followers),
+        Some(mut regions),
+        Some(budget),
+    ) = (
+        name,
+        description,
+        category,
+        scope,
+        attribution_days,
+        hold_days,
+        visibility,
+        starts_at,
+        ends_at,
+        min_followers,
+        regions,
+        budget,
+    )
     else {
         return Ok(None);
     };
@@ -237,12 +320,24 @@ fn fields_of<'a>(d: &'a Details, now: NaiveDateTime) -> CampaignFields<'a> {
     }
 }
 
-fn store_rules(conn: &mut DbConn, campaign_id: i64, version: i32, now: NaiveDateTime, user_id: i64, rules: &CommissionRules) -> AppResult<()> {
+fn store_rules(
+    conn: &mut DbConn,
+    campaign_id: i64,
+    version: i32,
+    now: NaiveDateTime,
+    user_id: i64,
+    rules: &CommissionRules,
+) -> AppResult<()> {
     let overrides: Vec<(&str, &str, i32)> = rules
         .sku_rates
         .iter()
         .map(|(k, r)| ("sku", k.as_str(), r.bps()))
-        .chain(rules.category_rates.iter().map(|(k, r)| ("category", k.as_str(), r.bps())))
+        .chain(
+            rules
+                .category_rates
+                .iter()
+                .map(|(k, r)| ("category", k.as_str(), r.bps())),
+        )
         .collect();
     db::campaigns::insert_rules(
         conn,
@@ -262,9 +357,16 @@ fn store_rules(conn: &mut DbConn, campaign_id: i64, version: i32, now: NaiveDate
 }
 
 #[tracing::instrument(skip(conn, form))]
-pub fn create_campaign(conn: &mut DbConn, now: NaiveDateTime, user_id: i64, tz: Tz, form: &CampaignForm) -> AppResult<i64> {
+pub fn create_campaign(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    user_id: i64,
+    tz: Tz,
+    form: &CampaignForm,
+) -> AppResult<i64> {
     let (merchant, _) = org_of(conn, user_id)?;
-    let currency = Currency::parse(&merchant.default_currency).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let currency =
+        Currency::parse(&merchant.default_currency).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut errors = FieldErrors::new();
     let details = parse_details(conn, merchant.id, now, tz, form, currency, &mut errors)?;
     let rules = parse_rules(&form.rules, currency, &mut errors);
@@ -274,11 +376,24 @@ pub fn create_campaign(conn: &mut DbConn, now: NaiveDateTime, user_id: i64, tz: 
     db::write_tx(conn, |conn| {
         let id = db::campaigns::insert(
             conn,
-            &NewCampaign { merchant_id: merchant.id, currency: currency.code(), state: "draft", fields: fields_of(&details, now), created_at: now },
+            &NewCampaign {
+                merchant_id: merchant.id,
+                currency: currency.code(),
+                state: "draft",
+                fields: fields_of(&details, now),
+                created_at: now,
+            },
         )?;
         db::campaigns::set_products(conn, id, &details.product_ids)?;
         store_rules(conn, id, 1, now, user_id, &rules.rules)?;
-        audit(conn, now, Some(user_id), "campaign.create", ("campaign", id), &details.name)?;
+        audit(
+            conn,
+            now,
+            Some(user_id),
+            "campaign.create",
+            ("campaign", id),
+            &details.name,
+        )?;
         Ok(id)
     })
 }
@@ -289,21 +404,45 @@ pub fn get_for_merchant(conn: &mut DbConn, user_id: i64, id: i64) -> AppResult<C
 }
 
 #[tracing::instrument(skip(conn, form))]
-pub fn update_campaign(conn: &mut DbConn, now: NaiveDateTime, user_id: i64, tz: Tz, id: i64, form: &CampaignForm) -> AppResult<()> {
+pub fn update_campaign(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    user_id: i64,
+    tz: Tz,
+    id: i64,
+    form: &CampaignForm,
+) -> AppResult<()> {
     let campaign = get_for_merchant(conn, user_id, id)?;
     if campaign.state == "ended" {
-        return Err(AppError::Conflict("This campaign has ended; it cannot be edited.".to_owned()));
+        return Err(AppError::Conflict(
+            "This campaign has ended; it cannot be edited.".to_owned(),
+        ));
     }
     let currency = Currency::parse(&campaign.currency).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut errors = FieldErrors::new();
-    let details = parse_details(conn, campaign.merchant_id, campaign.starts_at, tz, form, currency, &mut errors)?;
+    let details = parse_details(
+        conn,
+        campaign.merchant_id,
+        campaign.starts_at,
+        tz,
+        form,
+        currency,
+        &mut errors,
+    )?;
     let (Some(details), true) = (details, errors.is_empty()) else {
         return Err(AppError::Validation(errors));
     };
     db::write_tx(conn, |conn| {
         db::campaigns::update_fields(conn, id, &fields_of(&details, now))?;
         db::campaigns::set_products(conn, id, &details.product_ids)?;
-        audit(conn, now, Some(user_id), "campaign.update", ("campaign", id), &details.name)?;
+        audit(
+            conn,
+            now,
+            Some(user_id),
+            "campaign.update",
+            ("campaign", id),
+            &details.name,
+        )?;
         Ok(())
     })
 }
@@ -311,11 +450,19 @@ pub fn update_campaign(conn: &mut DbConn, now: NaiveDateTime, user_id: i64, tz: 
 /// New rules: a new version effective now for a live campaign (the old ones stay, for the
 /// commissions that used them); the single version replaced for a draft.
 #[tracing::instrument(skip(conn, form))]
-pub fn update_rules(conn: &mut DbConn, now: NaiveDateTime, user_id: i64, id: i64, form: &RulesFormFields) -> AppResult<i32> {
+pub fn update_rules(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    user_id: i64,
+    id: i64,
+    form: &RulesFormFields,
+) -> AppResult<i32> {
     let campaign = get_for_merchant(conn, user_id, id)?;
     let state = CampaignState::parse(&campaign.state).unwrap_or(CampaignState::Ended);
     if state == CampaignState::Ended {
-        return Err(AppError::Conflict("This campaign has ended; its rules cannot change.".to_owned()));
+        return Err(AppError::Conflict(
+            "This campaign has ended; its rules cannot change.".to_owned(),
+        ));
     }
     let currency = Currency::parse(&campaign.currency).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut errors = FieldErrors::new();
@@ -332,23 +479,53 @@ pub fn update_rules(conn: &mut DbConn, now: NaiveDateTime, user_id: i64, id: i64
             1
         };
         store_rules(conn, id, version, now, user_id, &rules.rules)?;
-        audit(conn, now, Some(user_id), "campaign.rules", ("campaign", id), &format!("rules version {version}"))?;
+        audit(
+            conn,
+            now,
+            Some(user_id),
+            "campaign.rules",
+            ("campaign", id),
+            &format!("rules version {version}"),
+        )?;
         Ok(version)
     })
 }
 
-pub fn change_state(conn: &mut DbConn, now: NaiveDateTime, user_id: i64, id: i64, action: CampaignAction) -> AppResult<CampaignState> {
+pub fn change_state(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    user_id: i64,
+    id: i64,
+    action: CampaignAction,
+) -> AppResult<CampaignState> {
     let campaign = get_for_merchant(conn, user_id, id)?;
-    let from = CampaignState::parse(&campaign.state).ok_or_else(|| anyhow::anyhow!("bad campaign state"))?;
+    let from = CampaignState::parse(&campaign.state)
+        .ok_or_else(|| anyhow::anyhow!("bad campaign state"))?;
     let to = rules_domain::transition(from, action).map_err(AppError::Conflict)?;
-    if to == CampaignState::Active && from == CampaignState::Draft && db::catalog::for_campaign(conn, &campaign)?.iter().all(|p| !p.active) {
-        return Err(AppError::Conflict("Add at least one active product to the campaign before activating it.".to_owned()));
+    if to == CampaignState::Active
+        && from == CampaignState::Draft
+        && db::catalog::for_campaign(conn, &campaign)?
+            .iter()
+            .all(|p| !p.active)
+    {
+        return Err(AppError::Conflict(
+            "Add at least one active product to the campaign before activating it.".to_owned(),
+        ));
     }
     db::write_tx(conn, |conn| {
         if !db::campaigns::set_state(conn, id, from.as_str(), to.as_str(), now)? {
-            return Err(AppError::Conflict("The campaign changed meanwhile; reload and try again.".to_owned()));
+            return Err(AppError::Conflict(
+                "The campaign changed meanwhile; reload and try again.".to_owned(),
+            ));
         }
-        audit(conn, now, Some(user_id), "campaign.state", ("campaign", id), &format!("{} -> {}", from.as_str(), to.as_str()))?;
+        audit(
+            conn,
+            now,
+            Some(user_id),
+            "campaign.state",
+            ("campaign", id),
+            &format!("{} -> {}", from.as_str(), to.as_str()),
+        )?;
         Ok(to)
     })
 }
@@ -359,7 +536,11 @@ pub fn rules_of(version: &RuleVersion, overrides: &[RuleOverride]) -> Commission
     let mut sku_rates = BTreeMap::new();
     let mut category_rates = BTreeMap::new();
     for o in overrides {
-        let target = if o.kind == "sku" { &mut sku_rates } else { &mut category_rates };
+        let target = if o.kind == "sku" {
+            &mut sku_rates
+        } else {
+            &mut category_rates
+        };
         target.insert(o.match_key.clone(), rate(o.rate_bps));
     }
     CommissionRules {
@@ -390,11 +571,20 @@ pub fn detail(conn: &mut DbConn, user_id: i64, id: i64) -> AppResult<CampaignDet
         })
         .collect();
     let collaborations = db::collaborations::for_campaign(conn, id)?;
-    Ok(CampaignDetail { campaign, products, history, collaborations })
+    Ok(CampaignDetail {
+        campaign,
+        products,
+        history,
+        collaborations,
+    })
 }
 
 /// The merchant's campaigns with their current rules.
-pub fn list(conn: &mut DbConn, user_id: i64, state: Option<&str>) -> AppResult<Vec<(Campaign, Option<CommissionRules>)>> {
+pub fn list(
+    conn: &mut DbConn,
+    user_id: i64,
+    state: Option<&str>,
+) -> AppResult<Vec<(Campaign, Option<CommissionRules>)>> {
     let (merchant, _) = org_of(conn, user_id)?;
     let campaigns = db::campaigns::list_for_merchant(conn, merchant.id, state)?;
     let ids: Vec<i64> = campaigns.iter().map(|c| c.id).collect();
@@ -402,17 +592,35 @@ pub fn list(conn: &mut DbConn, user_id: i64, state: Option<&str>) -> AppResult<V
     Ok(campaigns
         .into_iter()
         .map(|c| {
-            let rules = latest.iter().find(|(v, _)| v.campaign_id == c.id).map(|(v, o)| rules_of(v, o));
+            let rules = latest
+                .iter()
+                .find(|(v, _)| v.campaign_id == c.id)
+                .map(|(v, o)| rules_of(v, o));
             (c, rules)
         })
         .collect())
 }
 
 /// The form's text for an existing campaign (dates in the viewer's zone).
-pub fn form_of(c: &Campaign, product_ids: &[i64], rules: Option<&CommissionRules>, tz: Tz) -> CampaignForm {
+pub fn form_of(
+    c: &Campaign,
+    product_ids: &[i64],
+    rules: Option<&CommissionRules>,
+    tz: Tz,
+) -> CampaignForm {
     let currency = Currency::parse(&c.currency).ok();
-    let money = |minor: i64| currency.and_then(|cur| Money::from_minor(minor, cur).ok()).map(|m| m.to_plain_string()).unwrap_or_default();
-    let date = |t: NaiveDateTime| t.and_utc().with_timezone(&tz).format("%Y-%m-%d").to_string();
+    let money = |minor: i64| {
+        currency
+            .and_then(|cur| Money::from_minor(minor, cur).ok())
+            .map(|m| m.to_plain_string())
+            .unwrap_or_default()
+    };
+    let date = |t: NaiveDateTime| {
+        t.and_utc()
+            .with_timezone(&tz)
+            .format("%Y-%m-%d")
+            .to_string()
+    };
     CampaignForm {
         name: c.name.clone(),
         description: c.description.clone(),
@@ -436,7 +644,15 @@ pub fn rules_form_of(r: &CommissionRules, money: &dyn Fn(i64) -> String) -> Rule
         default_rate: r.default_rate.form_value(),
         sku_rates: rules_domain::format_overrides(&r.sku_rates),
         category_rates: rules_domain::format_overrides(&r.category_rates),
-        flat_per_order: if r.flat_per_order_minor == 0 { String::new() } else { money(r.flat_per_order_minor) },
-        flat_per_item: if r.flat_per_item_minor == 0 { String::new() } else { money(r.flat_per_item_minor) },
+        flat_per_order: if r.flat_per_order_minor == 0 {
+            String::new()
+        } else {
+            money(r.flat_per_order_minor)
+        },
+        flat_per_item: if r.flat_per_item_minor == 0 {
+            String::new()
+        } else {
+            money(r.flat_per_item_minor)
+        },
     }
 }

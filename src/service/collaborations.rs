@@ -15,7 +15,15 @@ use crate::error::{AppError, AppResult};
 
 use super::{audit, enqueue_email};
 
-fn event(conn: &mut DbConn, now: NaiveDateTime, collab: i64, from: Option<CollabState>, to: CollabState, actor: i64, note: &str) -> AppResult<()> {
+fn event(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    collab: i64,
+    from: Option<CollabState>,
+    to: CollabState,
+    actor: i64,
+    note: &str,
+) -> AppResult<()> {
     db::collaborations::add_event(
         conn,
         &NewCollaborationEvent {
@@ -31,7 +39,14 @@ fn event(conn: &mut DbConn, now: NaiveDateTime, collab: i64, from: Option<Collab
 }
 
 /// Emails every member of the merchant organisation.
-fn notify_merchant(conn: &mut DbConn, now: NaiveDateTime, merchant_id: i64, subject: &str, lines: &[String], url: &str) -> AppResult<()> {
+fn notify_merchant(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    merchant_id: i64,
+    subject: &str,
+    lines: &[String],
+    url: &str,
+) -> AppResult<()> {
     for (_, user) in db::merchants::members(conn, merchant_id)? {
         if user.disabled_at.is_some() {
             continue;
@@ -42,7 +57,14 @@ fn notify_merchant(conn: &mut DbConn, now: NaiveDateTime, merchant_id: i64, subj
     Ok(())
 }
 
-fn notify_influencer(conn: &mut DbConn, now: NaiveDateTime, influencer_id: i64, subject: &str, lines: &[String], url: &str) -> AppResult<()> {
+fn notify_influencer(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    influencer_id: i64,
+    subject: &str,
+    lines: &[String],
+    url: &str,
+) -> AppResult<()> {
     let influencer = db::influencers::find(conn, influencer_id)?.ok_or(AppError::NotFound)?;
     let user = db::users::find(conn, influencer.user_id)?.ok_or(AppError::NotFound)?;
     if user.disabled_at.is_none() {
@@ -64,18 +86,30 @@ fn message(input: &str) -> AppResult<String> {
 
 /// An influencer applies to an active, open campaign they qualify for.
 #[tracing::instrument(skip(conn, text))]
-pub fn apply(conn: &mut DbConn, now: NaiveDateTime, base_url: &str, user_id: i64, campaign_id: i64, text: &str) -> AppResult<i64> {
+pub fn apply(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    base_url: &str,
+    user_id: i64,
+    campaign_id: i64,
+    text: &str,
+) -> AppResult<i64> {
     let influencer = super::influencer::profile_of(conn, user_id)?;
     let campaign = db::campaigns::find(conn, campaign_id)?.ok_or(AppError::NotFound)?;
     if campaign.visibility != "open" || campaign.state != "active" {
         if db::collaborations::of_pair(conn, campaign_id, influencer.id)?.is_none() {
             return Err(AppError::NotFound);
         }
-        return Err(AppError::Conflict("This campaign is not taking applications.".to_owned()));
+        return Err(AppError::Conflict(
+            "This campaign is not taking applications.".to_owned(),
+        ));
     }
     let fit = super::marketplace::influencer_fit(conn, &influencer)?;
     if let Err(why) = matching::qualifies(&super::marketplace::campaign_fit(&campaign), &fit) {
-        return Err(AppError::Conflict(format!("You do not qualify for this campaign yet: {}.", why.join("; "))));
+        return Err(AppError::Conflict(format!(
+            "You do not qualify for this campaign yet: {}.",
+            why.join("; ")
+        )));
     }
     let note = message(text)?;
     db::write_tx(conn, |conn| {
@@ -100,12 +134,32 @@ pub fn apply(conn: &mut DbConn, now: NaiveDateTime, base_url: &str, user_id: i64
             }
         })?;
         event(conn, now, id, None, CollabState::Applied, user_id, &note)?;
-        let mut lines = vec![format!("@{} applied to your campaign \"{}\".", influencer.handle, campaign.name)];
+        let mut lines = vec![format!(
+            "@{} applied to your campaign \"{}\".",
+            influencer.handle, campaign.name
+        )];
         if !note.is_empty() {
             lines.push(format!("Their message: {note}"));
         }
-        notify_merchant(conn, now, campaign.merchant_id, &format!("New application: @{} for {}", influencer.handle, campaign.name), &lines, &format!("{base_url}/merchant/campaigns/{campaign_id}"))?;
-        audit(conn, now, Some(user_id), "collaboration.apply", ("collaboration", id), &campaign.name)?;
+        notify_merchant(
+            conn,
+            now,
+            campaign.merchant_id,
+            &format!(
+                "New application: @{} for {}",
+                influencer.handle, campaign.name
+            ),
+            &lines,
+            &format!("{base_url}/merchant/campaigns/{campaign_id}"),
+        )?;
+        audit(
+            conn,
+            now,
+            Some(user_id),
+            "collaboration.apply",
+            ("collaboration", id),
+            &campaign.name,
+        )?;
         Ok(id)
     })
 }
@@ -154,22 +208,43 @@ pub fn invite(
         )
         .map_err(|e| {
             if db::is_unique_violation(&e) {
-                AppError::Conflict(format!("@{} already has a collaboration on this campaign.", influencer.handle))
+                AppError::Conflict(format!(
+                    "@{} already has a collaboration on this campaign.",
+                    influencer.handle
+                ))
             } else {
                 e.into()
             }
         })?;
         event(conn, now, id, None, CollabState::Invited, user_id, &note)?;
-        let merchant = db::merchants::find(conn, campaign.merchant_id)?.ok_or(AppError::NotFound)?;
-        let mut lines = vec![format!("{} invited you to their campaign \"{}\".", merchant.name, campaign.name)];
+        let merchant =
+            db::merchants::find(conn, campaign.merchant_id)?.ok_or(AppError::NotFound)?;
+        let mut lines = vec![format!(
+            "{} invited you to their campaign \"{}\".",
+            merchant.name, campaign.name
+        )];
         if let Some(r) = rate {
             lines.push(format!("They offer you a personal commission rate of {r}."));
         }
         if !note.is_empty() {
             lines.push(format!("Their message: {note}"));
         }
-        notify_influencer(conn, now, influencer_id, &format!("{} invited you to {}", merchant.name, campaign.name), &lines, &format!("{base_url}/influencer/collaborations"))?;
-        audit(conn, now, Some(user_id), "collaboration.invite", ("collaboration", id), &campaign.name)?;
+        notify_influencer(
+            conn,
+            now,
+            influencer_id,
+            &format!("{} invited you to {}", merchant.name, campaign.name),
+            &lines,
+            &format!("{base_url}/influencer/collaborations"),
+        )?;
+        audit(
+            conn,
+            now,
+            Some(user_id),
+            "collaboration.invite",
+            ("collaboration", id),
+            &campaign.name,
+        )?;
         Ok(id)
     })
 }
@@ -178,17 +253,30 @@ pub fn invite(
 /// unique for the merchant.
 fn generate_coupon(conn: &mut DbConn, merchant_id: i64, handle: &str) -> AppResult<String> {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let base: String = handle.chars().filter(char::is_ascii_alphanumeric).take(8).collect::<String>().to_ascii_uppercase();
-    let base = if base.is_empty() { "TANDEM".to_owned() } else { base };
+    let base: String = handle
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(8)
+        .collect::<String>()
+        .to_ascii_uppercase();
+    let base = if base.is_empty() {
+        "TANDEM".to_owned()
+    } else {
+        base
+    };
     let mut rng = rand::rng();
     for _ in 0..20 {
-        let tail: String = (0..4).map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())])).collect();
+        let tail: String = (0..4)
+            .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+            .collect();
         let code = format!("{base}{tail}");
         if !db::collaborations::coupon_taken(conn, merchant_id, &code)? {
             return Ok(code);
         }
     }
-    Err(AppError::Internal(anyhow::anyhow!("no free coupon code after 20 tries")))
+    Err(AppError::Internal(anyhow::anyhow!(
+        "no free coupon code after 20 tries"
+    )))
 }
 
 /// Moves a collaboration along the state machine, as the given side.
@@ -214,14 +302,19 @@ pub fn act(
         }
     }
     .ok_or(AppError::NotFound)?;
-    let from = CollabState::parse(&collab.state).ok_or_else(|| anyhow::anyhow!("bad collaboration state"))?;
+    let from = CollabState::parse(&collab.state)
+        .ok_or_else(|| anyhow::anyhow!("bad collaboration state"))?;
     let to = machine::transition(from, action, side).map_err(AppError::Conflict)?;
     let note = message(text)?;
-    let campaign: Campaign = db::campaigns::find(conn, collab.campaign_id)?.ok_or(AppError::NotFound)?;
-    let influencer = db::influencers::find(conn, collab.influencer_id)?.ok_or(AppError::NotFound)?;
+    let campaign: Campaign =
+        db::campaigns::find(conn, collab.campaign_id)?.ok_or(AppError::NotFound)?;
+    let influencer =
+        db::influencers::find(conn, collab.influencer_id)?.ok_or(AppError::NotFound)?;
     db::write_tx(conn, |conn| {
         if !db::collaborations::set_state(conn, collab.id, from.as_str(), to.as_str(), now)? {
-            return Err(AppError::Conflict("This collaboration changed meanwhile; reload the page.".to_owned()));
+            return Err(AppError::Conflict(
+                "This collaboration changed meanwhile; reload the page.".to_owned(),
+            ));
         }
         if to == CollabState::Active && collab.coupon_code.is_none() {
             let code = generate_coupon(conn, collab.merchant_id, &influencer.handle)?;
@@ -231,49 +324,112 @@ pub fn act(
         let mut lines = vec![];
         match side {
             Side::Merchant => {
-                let merchant = db::merchants::find(conn, collab.merchant_id)?.ok_or(AppError::NotFound)?;
-                lines.push(format!("{} {} your collaboration on \"{}\".", merchant.name, action.past_tense(), campaign.name));
+                let merchant =
+                    db::merchants::find(conn, collab.merchant_id)?.ok_or(AppError::NotFound)?;
+                lines.push(format!(
+                    "{} {} your collaboration on \"{}\".",
+                    merchant.name,
+                    action.past_tense(),
+                    campaign.name
+                ));
                 if to == CollabState::Active {
-                    lines.push("You can now make stream links and share your coupon code.".to_owned());
+                    lines.push(
+                        "You can now make stream links and share your coupon code.".to_owned(),
+                    );
                 }
                 if !note.is_empty() {
                     lines.push(format!("Their message: {note}"));
                 }
-                notify_influencer(conn, now, collab.influencer_id, &format!("{}: {}", campaign.name, action.past_tense()), &lines, &format!("{base_url}/influencer/collaborations"))?;
+                notify_influencer(
+                    conn,
+                    now,
+                    collab.influencer_id,
+                    &format!("{}: {}", campaign.name, action.past_tense()),
+                    &lines,
+                    &format!("{base_url}/influencer/collaborations"),
+                )?;
             }
             Side::Influencer => {
-                lines.push(format!("@{} {} the collaboration on \"{}\".", influencer.handle, action.past_tense(), campaign.name));
+                lines.push(format!(
+                    "@{} {} the collaboration on \"{}\".",
+                    influencer.handle,
+                    action.past_tense(),
+                    campaign.name
+                ));
                 if !note.is_empty() {
                     lines.push(format!("Their message: {note}"));
                 }
-                notify_merchant(conn, now, collab.merchant_id, &format!("@{} {} {}", influencer.handle, action.past_tense(), campaign.name), &lines, &format!("{base_url}/merchant/campaigns/{}", campaign.id))?;
+                notify_merchant(
+                    conn,
+                    now,
+                    collab.merchant_id,
+                    &format!(
+                        "@{} {} {}",
+                        influencer.handle,
+                        action.past_tense(),
+                        campaign.name
+                    ),
+                    &lines,
+                    &format!("{base_url}/merchant/campaigns/{}", campaign.id),
+                )?;
             }
         }
-        audit(conn, now, Some(user_id), "collaboration.state", ("collaboration", collab.id), &format!("{} -> {}", from.as_str(), to.as_str()))?;
+        audit(
+            conn,
+            now,
+            Some(user_id),
+            "collaboration.state",
+            ("collaboration", collab.id),
+            &format!("{} -> {}", from.as_str(), to.as_str()),
+        )?;
         db::collaborations::find(conn, collab.id)?.ok_or(AppError::NotFound)
     })
 }
 
 /// A merchant sets the coupon code of one of its collaborations.
-pub fn set_coupon(conn: &mut DbConn, now: NaiveDateTime, user_id: i64, collaboration_id: i64, input: &str) -> AppResult<String> {
+pub fn set_coupon(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    user_id: i64,
+    collaboration_id: i64,
+    input: &str,
+) -> AppResult<String> {
     let (merchant, _) = super::merchant::org_of(conn, user_id)?;
-    let collab = db::collaborations::find_for_merchant(conn, merchant.id, collaboration_id)?.ok_or(AppError::NotFound)?;
+    let collab = db::collaborations::find_for_merchant(conn, merchant.id, collaboration_id)?
+        .ok_or(AppError::NotFound)?;
     let code = input.trim().to_ascii_uppercase();
     let field = |m: &str| {
         let mut errors = FieldErrors::new();
         errors.add("coupon_code", m);
         AppError::Validation(errors)
     };
-    if code.len() < 4 || code.len() > 20 || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+    if code.len() < 4
+        || code.len() > 20
+        || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
         return Err(field("Use 4 to 20 letters, digits or dashes."));
     }
     db::write_tx(conn, |conn| {
-        if collab.coupon_code.as_deref() != Some(&code) && db::collaborations::coupon_taken(conn, merchant.id, &code)? {
+        if collab.coupon_code.as_deref() != Some(&code)
+            && db::collaborations::coupon_taken(conn, merchant.id, &code)?
+        {
             return Err(field("Another collaboration already uses this code."));
         }
-        db::collaborations::set_coupon(conn, collab.id, &code, now)
-            .map_err(|e| if db::is_unique_violation(&e) { field("Another collaboration already uses this code.") } else { e.into() })?;
-        audit(conn, now, Some(user_id), "collaboration.coupon", ("collaboration", collab.id), &code)?;
+        db::collaborations::set_coupon(conn, collab.id, &code, now).map_err(|e| {
+            if db::is_unique_violation(&e) {
+                field("Another collaboration already uses this code.")
+            } else {
+                e.into()
+            }
+        })?;
+        audit(
+            conn,
+            now,
+            Some(user_id),
+            "collaboration.coupon",
+            ("collaboration", collab.id),
+            &code,
+        )?;
         Ok(code.clone())
     })
 }

@@ -26,8 +26,14 @@ pub fn campaign_fit(c: &Campaign) -> CampaignFit {
 pub fn influencer_fit(conn: &mut DbConn, i: &Influencer) -> AppResult<InfluencerFit> {
     let ids = [i.id];
     Ok(InfluencerFit {
-        categories: db::influencers::categories_of(conn, &ids)?.into_iter().map(|(_, c)| c).collect(),
-        regions: db::influencers::regions_of(conn, &ids)?.into_iter().map(|(_, r)| r).collect(),
+        categories: db::influencers::categories_of(conn, &ids)?
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect(),
+        regions: db::influencers::regions_of(conn, &ids)?
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect(),
         followers: i.total_followers,
         engagement_bps: i64::from(i.engagement_bps),
     })
@@ -52,13 +58,24 @@ pub struct Discovery {
 
 /// Ranks influencers for a campaign of the caller's merchant.
 #[tracing::instrument(skip(conn, filter))]
-pub fn discover(conn: &mut DbConn, user_id: i64, campaign_id: i64, filter: &DiscoveryFilter, page: usize) -> AppResult<Discovery> {
+pub fn discover(
+    conn: &mut DbConn,
+    user_id: i64,
+    campaign_id: i64,
+    filter: &DiscoveryFilter,
+    page: usize,
+) -> AppResult<Discovery> {
     let campaign = super::campaigns::get_for_merchant(conn, user_id, campaign_id)?;
     rank_for_campaign(conn, campaign, filter, page)
 }
 
 /// The ranking itself (also used by the benchmark).
-pub fn rank_for_campaign(conn: &mut DbConn, campaign: Campaign, filter: &DiscoveryFilter, page: usize) -> AppResult<Discovery> {
+pub fn rank_for_campaign(
+    conn: &mut DbConn,
+    campaign: Campaign,
+    filter: &DiscoveryFilter,
+    page: usize,
+) -> AppResult<Discovery> {
     let found = db::influencers::discover(conn, filter, MAX_CANDIDATES)?;
     let capped = i64::try_from(found.len()).unwrap_or(i64::MAX) >= MAX_CANDIDATES;
     let ids: Vec<i64> = found.iter().map(|i| i.id).collect();
@@ -87,28 +104,50 @@ pub fn rank_for_campaign(conn: &mut DbConn, campaign: Campaign, filter: &Discove
             (matching::score(&fit, &f, None), i)
         })
         .collect();
-    scored.sort_by(|a, b| b.0.score.cmp(&a.0.score).then(b.1.total_followers.cmp(&a.1.total_followers)).then(a.1.id.cmp(&b.1.id)));
+    scored.sort_by(|a, b| {
+        b.0.score
+            .cmp(&a.0.score)
+            .then(b.1.total_followers.cmp(&a.1.total_followers))
+            .then(a.1.id.cmp(&b.1.id))
+    });
     let total = scored.len();
-    let page_rows: Vec<(MatchScore, Influencer)> = scored.into_iter().skip(page.saturating_sub(1) * DISCOVER_PAGE).take(DISCOVER_PAGE).collect();
+    let page_rows: Vec<(MatchScore, Influencer)> = scored
+        .into_iter()
+        .skip(page.saturating_sub(1) * DISCOVER_PAGE)
+        .take(DISCOVER_PAGE)
+        .collect();
     let page_ids: Vec<i64> = page_rows.iter().map(|(_, i)| i.id).collect();
     let accounts: Vec<SocialAccount> = db::influencers::accounts_of(conn, &page_ids)?;
-    let collabs: Vec<(Collaboration, Influencer)> = db::collaborations::for_campaign(conn, campaign.id)?;
+    let collabs: Vec<(Collaboration, Influencer)> =
+        db::collaborations::for_campaign(conn, campaign.id)?;
     let candidates = page_rows
         .into_iter()
         .map(|(score, i)| {
-            let mut platforms: Vec<String> = accounts.iter().filter(|a| a.influencer_id == i.id).map(|a| a.platform.clone()).collect();
+            let mut platforms: Vec<String> = accounts
+                .iter()
+                .filter(|a| a.influencer_id == i.id)
+                .map(|a| a.platform.clone())
+                .collect();
             platforms.dedup();
             Candidate {
                 categories: categories.remove(&i.id).unwrap_or_default(),
                 regions: regions.remove(&i.id).unwrap_or_default(),
-                collaboration: collabs.iter().find(|(c, _)| c.influencer_id == i.id).map(|(c, _)| c.state.clone()),
+                collaboration: collabs
+                    .iter()
+                    .find(|(c, _)| c.influencer_id == i.id)
+                    .map(|(c, _)| c.state.clone()),
                 platforms,
                 score,
                 influencer: i,
             }
         })
         .collect();
-    Ok(Discovery { campaign, candidates, total, capped })
+    Ok(Discovery {
+        campaign,
+        candidates,
+        total,
+        capped,
+    })
 }
 
 /// One campaign on the influencers' marketplace.
@@ -129,7 +168,11 @@ pub struct MarketFilter {
     pub region: Option<String>,
 }
 
-pub fn marketplace(conn: &mut DbConn, user_id: i64, filter: &MarketFilter) -> AppResult<Vec<CampaignCard>> {
+pub fn marketplace(
+    conn: &mut DbConn,
+    user_id: i64,
+    filter: &MarketFilter,
+) -> AppResult<Vec<CampaignCard>> {
     let me = super::influencer::profile_of(conn, user_id)?;
     let fit = influencer_fit(conn, &me)?;
     let campaigns = db::campaigns::open_and_active(conn)?;
@@ -140,11 +183,19 @@ pub fn marketplace(conn: &mut DbConn, user_id: i64, filter: &MarketFilter) -> Ap
         .into_iter()
         .filter(|(c, m)| {
             filter.category.as_ref().is_none_or(|x| &c.category == x)
-                && filter.merchant.as_ref().is_none_or(|x| m.to_lowercase().contains(&x.to_lowercase()))
-                && filter.region.as_ref().is_none_or(|r| c.target_regions.is_empty() || c.target_regions.split(',').any(|t| t == r))
+                && filter
+                    .merchant
+                    .as_ref()
+                    .is_none_or(|x| m.to_lowercase().contains(&x.to_lowercase()))
+                && filter.region.as_ref().is_none_or(|r| {
+                    c.target_regions.is_empty() || c.target_regions.split(',').any(|t| t == r)
+                })
         })
         .filter_map(|(c, merchant)| {
-            let r: CommissionRules = rules.iter().find(|(v, _)| v.campaign_id == c.id).map(|(v, o)| super::campaigns::rules_of(v, o))?;
+            let r: CommissionRules = rules
+                .iter()
+                .find(|(v, _)| v.campaign_id == c.id)
+                .map(|(v, o)| super::campaigns::rules_of(v, o))?;
             let best_rate = r.best_rate();
             if filter.min_rate.is_some_and(|min| best_rate < min) {
                 return None;
@@ -153,7 +204,10 @@ pub fn marketplace(conn: &mut DbConn, user_id: i64, filter: &MarketFilter) -> Ap
             Some(CampaignCard {
                 score: matching::score(&cf, &fit, None),
                 qualifies: matching::qualifies(&cf, &fit),
-                collaboration: mine.iter().find(|(col, _, _)| col.campaign_id == c.id).map(|(col, _, _)| col.state.clone()),
+                collaboration: mine
+                    .iter()
+                    .find(|(col, _, _)| col.campaign_id == c.id)
+                    .map(|(col, _, _)| col.state.clone()),
                 campaign: c,
                 merchant,
                 best_rate,
@@ -161,7 +215,11 @@ pub fn marketplace(conn: &mut DbConn, user_id: i64, filter: &MarketFilter) -> Ap
         })
         .collect();
     cards.sort_by(|a, b| {
-        b.qualifies.is_ok().cmp(&a.qualifies.is_ok()).then(b.score.score.cmp(&a.score.score)).then(b.best_rate.cmp(&a.best_rate))
+        b.qualifies
+            .is_ok()
+            .cmp(&a.qualifies.is_ok())
+            .then(b.score.score.cmp(&a.score.score))
+            .then(b.best_rate.cmp(&a.best_rate))
     });
     Ok(cards)
 }
@@ -178,7 +236,11 @@ pub struct CampaignView {
     pub collaboration: Option<Collaboration>,
 }
 
-pub fn campaign_for_influencer(conn: &mut DbConn, user_id: i64, campaign_id: i64) -> AppResult<CampaignView> {
+pub fn campaign_for_influencer(
+    conn: &mut DbConn,
+    user_id: i64,
+    campaign_id: i64,
+) -> AppResult<CampaignView> {
     let me = super::influencer::profile_of(conn, user_id)?;
     let campaign = db::campaigns::find(conn, campaign_id)?.ok_or(AppError::NotFound)?;
     let collaboration = db::collaborations::of_pair(conn, campaign_id, me.id)?;
@@ -186,10 +248,18 @@ pub fn campaign_for_influencer(conn: &mut DbConn, user_id: i64, campaign_id: i64
     if !public && collaboration.is_none() {
         return Err(AppError::NotFound);
     }
-    let merchant = db::merchants::find(conn, campaign.merchant_id)?.ok_or(AppError::NotFound)?.name;
-    let (v, o) = db::campaigns::latest_rules(conn, &[campaign.id])?.into_iter().next().ok_or(AppError::NotFound)?;
+    let merchant = db::merchants::find(conn, campaign.merchant_id)?
+        .ok_or(AppError::NotFound)?
+        .name;
+    let (v, o) = db::campaigns::latest_rules(conn, &[campaign.id])?
+        .into_iter()
+        .next()
+        .ok_or(AppError::NotFound)?;
     let rules = super::campaigns::rules_of(&v, &o);
-    let personal = collaboration.as_ref().and_then(|c| c.custom_rate_bps).map(RateBps::saturating);
+    let personal = collaboration
+        .as_ref()
+        .and_then(|c| c.custom_rate_bps)
+        .map(RateBps::saturating);
     let products = db::catalog::for_campaign(conn, &campaign)?
         .into_iter()
         .filter(|p| p.active)
@@ -212,7 +282,10 @@ pub fn campaign_for_influencer(conn: &mut DbConn, user_id: i64, campaign_id: i64
 }
 
 /// An influencer's collaborations, newest first.
-pub fn my_collaborations(conn: &mut DbConn, user_id: i64) -> AppResult<Vec<(Collaboration, Campaign, String, Option<CommissionRules>)>> {
+pub fn my_collaborations(
+    conn: &mut DbConn,
+    user_id: i64,
+) -> AppResult<Vec<(Collaboration, Campaign, String, Option<CommissionRules>)>> {
     let me = super::influencer::profile_of(conn, user_id)?;
     let rows = db::collaborations::for_influencer(conn, me.id)?;
     let ids: Vec<i64> = rows.iter().map(|(_, c, _)| c.id).collect();
@@ -220,7 +293,10 @@ pub fn my_collaborations(conn: &mut DbConn, user_id: i64) -> AppResult<Vec<(Coll
     Ok(rows
         .into_iter()
         .map(|(col, c, m)| {
-            let r = rules.iter().find(|(v, _)| v.campaign_id == c.id).map(|(v, o)| super::campaigns::rules_of(v, o));
+            let r = rules
+                .iter()
+                .find(|(v, _)| v.campaign_id == c.id)
+                .map(|(v, o)| super::campaigns::rules_of(v, o));
             (col, c, m, r)
         })
         .collect())

@@ -8,7 +8,9 @@ use serde::Deserialize;
 
 use super::catalog::{category_options, price_of};
 use super::extract::{CsrfForm, MerchantUser};
-use super::pages::{self, CheckOption, PageCtx, SelectOption, check_options, fmt_date, fmt_datetime};
+use super::pages::{
+    self, CheckOption, PageCtx, SelectOption, check_options, fmt_date, fmt_datetime,
+};
 use super::{session, urlencode};
 use crate::db::influencers::DiscoveryFilter;
 use crate::domain::campaign::{CampaignAction, CampaignState, CommissionRules};
@@ -55,10 +57,16 @@ pub fn describe_rules(r: &CommissionRules, currency: &str) -> Vec<String> {
         out.push(format!("{rate} on {sku}"));
     }
     if r.flat_per_order_minor > 0 {
-        out.push(format!("plus {} per order", money(currency, r.flat_per_order_minor)));
+        out.push(format!(
+            "plus {} per order",
+            money(currency, r.flat_per_order_minor)
+        ));
     }
     if r.flat_per_item_minor > 0 {
-        out.push(format!("plus {} per item", money(currency, r.flat_per_item_minor)));
+        out.push(format!(
+            "plus {} per item",
+            money(currency, r.flat_per_item_minor)
+        ));
     }
     out
 }
@@ -90,7 +98,12 @@ struct ListQuery {
 }
 
 #[get("/merchant/campaigns")]
-async fn list(state: web::Data<AppState>, session: Session, user: MerchantUser, query: web::Query<ListQuery>) -> AppResult<HttpResponse> {
+async fn list(
+    state: web::Data<AppState>,
+    session: Session,
+    user: MerchantUser,
+    query: web::Query<ListQuery>,
+) -> AppResult<HttpResponse> {
     let filter = CampaignState::parse(&query.state).map(|s| s.as_str());
     let uid = user.0.id;
     let rows = state.db(move |conn| svc::list(conn, uid, filter)).await?;
@@ -104,16 +117,38 @@ async fn list(state: web::Data<AppState>, session: Session, user: MerchantUser, 
                 category: category_label(&c.category).to_owned(),
                 state: CampaignState::parse(&c.state).map_or("Unknown", |s| s.label()),
                 state_key: c.state.clone(),
-                visibility: if c.visibility == "open" { "Open" } else { "Invite-only" },
-                rate: r.map(|r| if r.best_rate() == r.default_rate { r.default_rate.percent() } else { format!("{}–{}", r.default_rate, r.best_rate()) }).unwrap_or_default(),
+                visibility: if c.visibility == "open" {
+                    "Open"
+                } else {
+                    "Invite-only"
+                },
+                rate: r
+                    .map(|r| {
+                        if r.best_rate() == r.default_rate {
+                            r.default_rate.percent()
+                        } else {
+                            format!("{}–{}", r.default_rate, r.best_rate())
+                        }
+                    })
+                    .unwrap_or_default(),
                 starts: fmt_date(c.starts_at, tz),
                 name: c.name,
             })
             .collect(),
-        states: [("", "All states"), ("draft", "Draft"), ("active", "Active"), ("paused", "Paused"), ("ended", "Ended")]
-            .iter()
-            .map(|(v, l)| SelectOption { value: (*v).into(), label: (*l).into(), selected: query.state == *v })
-            .collect(),
+        states: [
+            ("", "All states"),
+            ("draft", "Draft"),
+            ("active", "Active"),
+            ("paused", "Paused"),
+            ("ended", "Ended"),
+        ]
+        .iter()
+        .map(|(v, l)| SelectOption {
+            value: (*v).into(),
+            label: (*l).into(),
+            selected: query.state == *v,
+        })
+        .collect(),
         state: query.state.clone(),
     };
     pages::ok(&page)
@@ -139,7 +174,14 @@ struct FormPage {
     with_rules: bool,
 }
 
-async fn form_page(state: &AppState, session: &Session, user: &MerchantUser, id: Option<i64>, form: Option<CampaignForm>, errors: FieldErrors) -> AppResult<FormPage> {
+async fn form_page(
+    state: &AppState,
+    session: &Session,
+    user: &MerchantUser,
+    id: Option<i64>,
+    form: Option<CampaignForm>,
+    errors: FieldErrors,
+) -> AppResult<FormPage> {
     let (uid, tz) = (user.0.id, user.0.time_zone);
     let (merchant, all_products, existing) = state
         .db(move |conn| {
@@ -149,14 +191,22 @@ async fn form_page(state: &AppState, session: &Session, user: &MerchantUser, id:
                 Some(id) => {
                     let d = svc::detail(conn, uid, id)?;
                     let ids = crate::db::campaigns::product_ids(conn, id)?;
-                    Some((d.campaign, ids, d.history.into_iter().next().map(|(_, r)| r)))
+                    Some((
+                        d.campaign,
+                        ids,
+                        d.history.into_iter().next().map(|(_, r)| r),
+                    ))
                 }
                 None => None,
             };
             Ok((m, products, existing))
         })
         .await?;
-    let currency = existing.as_ref().map_or(merchant.default_currency.clone(), |(c, _, _)| c.currency.clone());
+    let currency = existing
+        .as_ref()
+        .map_or(merchant.default_currency.clone(), |(c, _, _)| {
+            c.currency.clone()
+        });
     let form = form.unwrap_or_else(|| match &existing {
         Some((c, ids, rules)) => svc::form_of(c, ids, rules.as_ref(), tz),
         None => CampaignForm {
@@ -164,12 +214,24 @@ async fn form_page(state: &AppState, session: &Session, user: &MerchantUser, id:
             visibility: "open".into(),
             attribution_days: svc::DEFAULT_ATTRIBUTION_DAYS.to_string(),
             hold_days: svc::DEFAULT_HOLD_DAYS.to_string(),
-            rules: RulesFormFields { default_rate: "10".into(), ..RulesFormFields::default() },
+            rules: RulesFormFields {
+                default_rate: "10".into(),
+                ..RulesFormFields::default()
+            },
             ..CampaignForm::default()
         },
     });
     Ok(FormPage {
-        ctx: PageCtx::new(session, Some(&user.0), if id.is_some() { "Edit campaign" } else { "New campaign" }, "campaigns"),
+        ctx: PageCtx::new(
+            session,
+            Some(&user.0),
+            if id.is_some() {
+                "Edit campaign"
+            } else {
+                "New campaign"
+            },
+            "campaigns",
+        ),
         id,
         categories: category_options(&form.category, None),
         products: all_products
@@ -190,40 +252,84 @@ async fn form_page(state: &AppState, session: &Session, user: &MerchantUser, id:
 }
 
 #[get("/merchant/campaigns/new")]
-async fn new_campaign(state: web::Data<AppState>, session: Session, user: MerchantUser) -> AppResult<HttpResponse> {
+async fn new_campaign(
+    state: web::Data<AppState>,
+    session: Session,
+    user: MerchantUser,
+) -> AppResult<HttpResponse> {
     pages::ok(&form_page(&state, &session, &user, None, None, FieldErrors::new()).await?)
 }
 
 #[post("/merchant/campaigns")]
-async fn create(state: web::Data<AppState>, session: Session, user: MerchantUser, form: CsrfForm<CampaignForm>) -> AppResult<HttpResponse> {
+async fn create(
+    state: web::Data<AppState>,
+    session: Session,
+    user: MerchantUser,
+    form: CsrfForm<CampaignForm>,
+) -> AppResult<HttpResponse> {
     let form = form.0;
     let (now, uid, tz, input) = (state.now(), user.0.id, user.0.time_zone, form.clone());
-    match state.db(move |conn| svc::create_campaign(conn, now, uid, tz, &input)).await {
+    match state
+        .db(move |conn| svc::create_campaign(conn, now, uid, tz, &input))
+        .await
+    {
         Ok(id) => {
-            session::flash(&session, "success", "Campaign created as a draft. Check it, then activate it to open it to influencers.");
+            session::flash(
+                &session,
+                "success",
+                "Campaign created as a draft. Check it, then activate it to open it to influencers.",
+            );
             Ok(pages::redirect(&format!("/merchant/campaigns/{id}")))
         }
-        Err(AppError::Validation(errors)) => pages::invalid(&form_page(&state, &session, &user, None, Some(form), errors).await?),
+        Err(AppError::Validation(errors)) => {
+            pages::invalid(&form_page(&state, &session, &user, None, Some(form), errors).await?)
+        }
         Err(e) => Err(e),
     }
 }
 
 #[get("/merchant/campaigns/{id}/edit")]
-async fn edit(state: web::Data<AppState>, session: Session, user: MerchantUser, path: web::Path<i64>) -> AppResult<HttpResponse> {
-    pages::ok(&form_page(&state, &session, &user, Some(path.into_inner()), None, FieldErrors::new()).await?)
+async fn edit(
+    state: web::Data<AppState>,
+    session: Session,
+    user: MerchantUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    pages::ok(
+        &form_page(
+            &state,
+            &session,
+            &user,
+            Some(path.into_inner()),
+            None,
+            FieldErrors::new(),
+        )
+        .await?,
+    )
 }
 
 #[post("/merchant/campaigns/{id}")]
-async fn update(state: web::Data<AppState>, session: Session, user: MerchantUser, path: web::Path<i64>, form: CsrfForm<CampaignForm>) -> AppResult<HttpResponse> {
+async fn update(
+    state: web::Data<AppState>,
+    session: Session,
+    user: MerchantUser,
+    path: web::Path<i64>,
+    form: CsrfForm<CampaignForm>,
+) -> AppResult<HttpResponse> {
     let form = form.0;
     let id = path.into_inner();
     let (now, uid, tz, input) = (state.now(), user.0.id, user.0.time_zone, form.clone());
-    match state.db(move |conn| svc::update_campaign(conn, now, uid, tz, id, &input)).await {
+    match state
+        .db(move |conn| svc::update_campaign(conn, now, uid, tz, id, &input))
+        .await
+    {
         Ok(()) => {
             session::flash(&session, "success", "Campaign saved.");
             Ok(pages::redirect(&format!("/merchant/campaigns/{id}")))
         }
-        Err(AppError::Validation(errors)) => pages::invalid(&form_page(&state, &session, &user, Some(id), Some(form), errors).await?),
+        Err(AppError::Validation(errors)) => {
+            pages::invalid(&form_page(&state, &session, &user, Some(id), Some(form), errors).await?)
+        }
         Err(AppError::Conflict(msg)) => {
             session::flash(&session, "error", msg);
             Ok(pages::redirect(&format!("/merchant/campaigns/{id}")))
@@ -282,7 +388,13 @@ struct ShowPage {
     ended: bool,
 }
 
-async fn show_page(state: &AppState, session: &Session, user: &MerchantUser, id: i64, rules_form: Option<(RulesFormFields, FieldErrors)>) -> AppResult<ShowPage> {
+async fn show_page(
+    state: &AppState,
+    session: &Session,
+    user: &MerchantUser,
+    id: i64,
+    rules_form: Option<(RulesFormFields, FieldErrors)>,
+) -> AppResult<ShowPage> {
     let uid = user.0.id;
     let d = state.db(move |conn| svc::detail(conn, uid, id)).await?;
     let tz = user.0.time_zone;
@@ -290,18 +402,57 @@ async fn show_page(state: &AppState, session: &Session, user: &MerchantUser, id:
     let cstate = CampaignState::parse(&c.state).unwrap_or(CampaignState::Ended);
     let current = d.history.first().map(|(_, r)| r.clone());
     let money_of = |minor: i64| {
-        Currency::parse(&c.currency).ok().and_then(|cur| Money::from_minor(minor, cur).ok()).map(|m| m.to_plain_string()).unwrap_or_default()
+        Currency::parse(&c.currency)
+            .ok()
+            .and_then(|cur| Money::from_minor(minor, cur).ok())
+            .map(|m| m.to_plain_string())
+            .unwrap_or_default()
     };
     let (rules_form, rules_errors) = rules_form.unwrap_or_else(|| {
-        (current.as_ref().map(|r| svc::rules_form_of(r, &money_of)).unwrap_or_default(), FieldErrors::new())
+        (
+            current
+                .as_ref()
+                .map(|r| svc::rules_form_of(r, &money_of))
+                .unwrap_or_default(),
+            FieldErrors::new(),
+        )
     });
     let mut facts = vec![
         ("Category", category_label(&c.category).to_owned()),
-        ("Visibility", if c.visibility == "open" { "Open: any influencer may apply".into() } else { "Invite-only".into() }),
-        ("Products", if c.product_scope == "category" { format!("Every active {} product", category_label(&c.category).to_lowercase()) } else { format!("{} chosen products", d.products.len()) }),
-        ("Runs", match c.ends_at { Some(e) => format!("{} to {}", fmt_date(c.starts_at, tz), fmt_date(e, tz)), None => format!("from {}, no end date", fmt_date(c.starts_at, tz)) }),
-        ("Attribution window", format!("{} days after a click", c.attribution_days)),
-        ("Hold", format!("{} days before commissions become available", c.hold_days)),
+        (
+            "Visibility",
+            if c.visibility == "open" {
+                "Open: any influencer may apply".into()
+            } else {
+                "Invite-only".into()
+            },
+        ),
+        (
+            "Products",
+            if c.product_scope == "category" {
+                format!(
+                    "Every active {} product",
+                    category_label(&c.category).to_lowercase()
+                )
+            } else {
+                format!("{} chosen products", d.products.len())
+            },
+        ),
+        (
+            "Runs",
+            match c.ends_at {
+                Some(e) => format!("{} to {}", fmt_date(c.starts_at, tz), fmt_date(e, tz)),
+                None => format!("from {}, no end date", fmt_date(c.starts_at, tz)),
+            },
+        ),
+        (
+            "Attribution window",
+            format!("{} days after a click", c.attribution_days),
+        ),
+        (
+            "Hold",
+            format!("{} days before commissions become available", c.hold_days),
+        ),
     ];
     if let Some(m) = c.min_followers {
         facts.push(("Minimum followers", compact_count(m)));
@@ -319,7 +470,10 @@ async fn show_page(state: &AppState, session: &Session, user: &MerchantUser, id:
         CampaignState::Ended => vec![],
     };
     let personal_rate = |bps: Option<i32>| bps.map(show_bps);
-    let view = |(col, inf): &(crate::db::models::Collaboration, crate::db::models::Influencer)| CollabView {
+    let view = |(col, inf): &(
+        crate::db::models::Collaboration,
+        crate::db::models::Influencer,
+    )| CollabView {
         id: col.id,
         handle: inf.handle.clone(),
         name: inf.display_name.clone(),
@@ -330,7 +484,13 @@ async fn show_page(state: &AppState, session: &Session, user: &MerchantUser, id:
         message: col.message.clone(),
         since: fmt_date(col.updated_at, tz),
     };
-    let by_state = |s: &str| d.collaborations.iter().filter(|(c, _)| c.state == s).map(view).collect::<Vec<_>>();
+    let by_state = |s: &str| {
+        d.collaborations
+            .iter()
+            .filter(|(c, _)| c.state == s)
+            .map(view)
+            .collect::<Vec<_>>()
+    };
     let mut closed = by_state("declined");
     closed.extend(by_state("ended"));
     Ok(ShowPage {
@@ -345,7 +505,11 @@ async fn show_page(state: &AppState, session: &Session, user: &MerchantUser, id:
         versions: d
             .history
             .iter()
-            .map(|(v, r)| VersionView { version: v.version, effective: fmt_datetime(v.effective_at, tz), lines: describe_rules(r, &c.currency) })
+            .map(|(v, r)| VersionView {
+                version: v.version,
+                effective: fmt_datetime(v.effective_at, tz),
+                lines: describe_rules(r, &c.currency),
+            })
             .collect(),
         rules_form,
         rules_errors,
@@ -353,11 +517,21 @@ async fn show_page(state: &AppState, session: &Session, user: &MerchantUser, id:
             .products
             .iter()
             .map(|p| {
-                let (rate, source) = current.as_ref().map_or((RateBps::saturating(0), "campaign rate"), |r| {
-                    let (rate, s) = r.rate_for(&p.sku, &p.category, None);
-                    (rate, s.label())
-                });
-                ProductView { sku: p.sku.clone(), title: p.title.clone(), price: price_of(p), rate: rate.percent(), source, active: p.active }
+                let (rate, source) =
+                    current
+                        .as_ref()
+                        .map_or((RateBps::saturating(0), "campaign rate"), |r| {
+                            let (rate, s) = r.rate_for(&p.sku, &p.category, None);
+                            (rate, s.label())
+                        });
+                ProductView {
+                    sku: p.sku.clone(),
+                    title: p.title.clone(),
+                    price: price_of(p),
+                    rate: rate.percent(),
+                    source,
+                    active: p.active,
+                }
             })
             .collect(),
         applied: by_state("applied"),
@@ -370,22 +544,44 @@ async fn show_page(state: &AppState, session: &Session, user: &MerchantUser, id:
 }
 
 #[get("/merchant/campaigns/{id}")]
-async fn show(state: web::Data<AppState>, session: Session, user: MerchantUser, path: web::Path<i64>) -> AppResult<HttpResponse> {
+async fn show(
+    state: web::Data<AppState>,
+    session: Session,
+    user: MerchantUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     pages::ok(&show_page(&state, &session, &user, path.into_inner(), None).await?)
 }
 
 #[post("/merchant/campaigns/{id}/rules")]
-async fn update_rules(state: web::Data<AppState>, session: Session, user: MerchantUser, path: web::Path<i64>, form: CsrfForm<RulesFormFields>) -> AppResult<HttpResponse> {
+async fn update_rules(
+    state: web::Data<AppState>,
+    session: Session,
+    user: MerchantUser,
+    path: web::Path<i64>,
+    form: CsrfForm<RulesFormFields>,
+) -> AppResult<HttpResponse> {
     let form = form.0;
     let id = path.into_inner();
     let (now, uid, input) = (state.now(), user.0.id, form.clone());
-    match state.db(move |conn| svc::update_rules(conn, now, uid, id, &input)).await {
+    match state
+        .db(move |conn| svc::update_rules(conn, now, uid, id, &input))
+        .await
+    {
         Ok(v) => {
-            let msg = if v > 1 { format!("New rules saved as version {v}, effective now. Earlier commissions keep the rules they were made with.") } else { "Commission rules saved.".to_owned() };
+            let msg = if v > 1 {
+                format!(
+                    "New rules saved as version {v}, effective now. Earlier commissions keep the rules they were made with."
+                )
+            } else {
+                "Commission rules saved.".to_owned()
+            };
             session::flash(&session, "success", msg);
             Ok(pages::redirect(&format!("/merchant/campaigns/{id}#rules")))
         }
-        Err(AppError::Validation(errors)) => pages::invalid(&show_page(&state, &session, &user, id, Some((form, errors))).await?),
+        Err(AppError::Validation(errors)) => {
+            pages::invalid(&show_page(&state, &session, &user, id, Some((form, errors))).await?)
+        }
         Err(AppError::Conflict(msg)) => {
             session::flash(&session, "error", msg);
             Ok(pages::redirect(&format!("/merchant/campaigns/{id}")))
@@ -401,12 +597,26 @@ struct StateForm {
 }
 
 #[post("/merchant/campaigns/{id}/state")]
-async fn change_state(state: web::Data<AppState>, session: Session, user: MerchantUser, path: web::Path<i64>, form: CsrfForm<StateForm>) -> AppResult<HttpResponse> {
+async fn change_state(
+    state: web::Data<AppState>,
+    session: Session,
+    user: MerchantUser,
+    path: web::Path<i64>,
+    form: CsrfForm<StateForm>,
+) -> AppResult<HttpResponse> {
     let id = path.into_inner();
-    let action = CampaignAction::parse(&form.0.action).ok_or_else(|| AppError::BadRequest("Unknown action.".into()))?;
+    let action = CampaignAction::parse(&form.0.action)
+        .ok_or_else(|| AppError::BadRequest("Unknown action.".into()))?;
     let (now, uid) = (state.now(), user.0.id);
-    match state.db(move |conn| svc::change_state(conn, now, uid, id, action)).await {
-        Ok(s) => session::flash(&session, "success", format!("The campaign is now {}.", s.label().to_lowercase())),
+    match state
+        .db(move |conn| svc::change_state(conn, now, uid, id, action))
+        .await
+    {
+        Ok(s) => session::flash(
+            &session,
+            "success",
+            format!("The campaign is now {}.", s.label().to_lowercase()),
+        ),
         Err(AppError::Conflict(msg)) => session::flash(&session, "error", msg),
         Err(e) => return Err(e),
     }
@@ -465,11 +675,19 @@ fn parse_count(s: &str) -> Option<i64> {
 }
 
 #[get("/merchant/campaigns/{id}/discover")]
-async fn discover(state: web::Data<AppState>, session: Session, user: MerchantUser, path: web::Path<i64>, query: web::Query<DiscoverQuery>) -> AppResult<HttpResponse> {
+async fn discover(
+    state: web::Data<AppState>,
+    session: Session,
+    user: MerchantUser,
+    path: web::Path<i64>,
+    query: web::Query<DiscoverQuery>,
+) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let query = query.into_inner();
     let uid = user.0.id;
-    let campaign = state.db(move |conn| svc::get_for_merchant(conn, uid, id)).await?;
+    let campaign = state
+        .db(move |conn| svc::get_for_merchant(conn, uid, id))
+        .await?;
     // The category defaults to the campaign's; "any" clears it.
     let category = match query.category.as_deref() {
         None => campaign.category.clone(),
@@ -506,11 +724,26 @@ async fn discover(state: web::Data<AppState>, session: Session, user: MerchantUs
         min_engagement_bps: min_engagement,
     };
     let page_no = query.page.unwrap_or(1).clamp(1, 10_000);
-    let found = state.db(move |conn| marketplace::discover(conn, uid, id, &filter, page_no)).await?;
+    let found = state
+        .db(move |conn| marketplace::discover(conn, uid, id, &filter, page_no))
+        .await?;
     let pages_n = found.total.div_ceil(marketplace::DISCOVER_PAGE).max(1);
     let href = |p: usize| {
-        let mut parts = vec![format!("category={}", if category.is_empty() { "any".to_owned() } else { urlencode(&category) })];
-        for (k, v) in [("platform", &query.platform), ("region", &query.region), ("min_followers", &query.min_followers), ("max_followers", &query.max_followers), ("min_engagement", &query.min_engagement)] {
+        let mut parts = vec![format!(
+            "category={}",
+            if category.is_empty() {
+                "any".to_owned()
+            } else {
+                urlencode(&category)
+            }
+        )];
+        for (k, v) in [
+            ("platform", &query.platform),
+            ("region", &query.region),
+            ("min_followers", &query.min_followers),
+            ("max_followers", &query.max_followers),
+            ("min_engagement", &query.min_engagement),
+        ] {
             if !v.is_empty() {
                 parts.push(format!("{k}={}", urlencode(v)));
             }
@@ -525,17 +758,38 @@ async fn discover(state: web::Data<AppState>, session: Session, user: MerchantUs
         first.value = "any".into();
     }
     let page = DiscoverPage {
-        ctx: PageCtx::new(&session, Some(&user.0), format!("Find influencers · {}", found.campaign.name), "campaigns"),
+        ctx: PageCtx::new(
+            &session,
+            Some(&user.0),
+            format!("Find influencers · {}", found.campaign.name),
+            "campaigns",
+        ),
         id,
         name: found.campaign.name.clone(),
         can_invite: found.campaign.state != "ended",
         categories,
-        platforms: std::iter::once(SelectOption { value: String::new(), label: "Any platform".into(), selected: query.platform.is_empty() })
-            .chain(PLATFORMS.iter().map(|(v, l)| SelectOption { value: (*v).into(), label: (*l).into(), selected: query.platform == *v }))
-            .collect(),
-        regions: std::iter::once(SelectOption { value: String::new(), label: "Any region".into(), selected: query.region.is_empty() })
-            .chain(COUNTRIES.iter().map(|(v, l)| SelectOption { value: (*v).into(), label: (*l).into(), selected: query.region == *v }))
-            .collect(),
+        platforms: std::iter::once(SelectOption {
+            value: String::new(),
+            label: "Any platform".into(),
+            selected: query.platform.is_empty(),
+        })
+        .chain(PLATFORMS.iter().map(|(v, l)| SelectOption {
+            value: (*v).into(),
+            label: (*l).into(),
+            selected: query.platform == *v,
+        }))
+        .collect(),
+        regions: std::iter::once(SelectOption {
+            value: String::new(),
+            label: "Any region".into(),
+            selected: query.region.is_empty(),
+        })
+        .chain(COUNTRIES.iter().map(|(v, l)| SelectOption {
+            value: (*v).into(),
+            label: (*l).into(),
+            selected: query.region == *v,
+        }))
+        .collect(),
         rows: found
             .candidates
             .into_iter()
@@ -547,10 +801,24 @@ async fn discover(state: web::Data<AppState>, session: Session, user: MerchantUs
                 reasons: c.score.summary(),
                 followers: compact_count(c.influencer.total_followers),
                 engagement: show_bps(c.influencer.engagement_bps),
-                categories: c.categories.iter().map(|x| category_label(x)).collect::<Vec<_>>().join(", "),
+                categories: c
+                    .categories
+                    .iter()
+                    .map(|x| category_label(x))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 regions: c.regions.join(", "),
-                platforms: c.platforms.iter().map(|p| platform_label(p)).collect::<Vec<_>>().join(", "),
-                collaboration: c.collaboration.as_deref().and_then(CollabState::parse).map(|s| s.label()),
+                platforms: c
+                    .platforms
+                    .iter()
+                    .map(|p| platform_label(p))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                collaboration: c
+                    .collaboration
+                    .as_deref()
+                    .and_then(CollabState::parse)
+                    .map(|s| s.label()),
             })
             .collect(),
         total: found.total,
@@ -573,21 +841,56 @@ struct InviteForm {
 }
 
 #[post("/merchant/campaigns/{id}/invite")]
-async fn invite(state: web::Data<AppState>, session: Session, user: MerchantUser, path: web::Path<i64>, form: CsrfForm<InviteForm>) -> AppResult<HttpResponse> {
+async fn invite(
+    state: web::Data<AppState>,
+    session: Session,
+    user: MerchantUser,
+    path: web::Path<i64>,
+    form: CsrfForm<InviteForm>,
+) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let form = form.0;
     let influencer_id: i64 = form.influencer_id.parse().map_err(|_| AppError::NotFound)?;
     let (now, base, uid) = (state.now(), state.base_url.clone(), user.0.id);
-    match state.db(move |conn| collaborations::invite(conn, now, &base, uid, id, influencer_id, &form.rate, &form.message)).await {
+    match state
+        .db(move |conn| {
+            collaborations::invite(
+                conn,
+                now,
+                &base,
+                uid,
+                id,
+                influencer_id,
+                &form.rate,
+                &form.message,
+            )
+        })
+        .await
+    {
         Ok(_) => {
             state.wake_mailer();
-            session::flash(&session, "success", "Invitation sent. The influencer gets an email and can accept or decline.");
+            session::flash(
+                &session,
+                "success",
+                "Invitation sent. The influencer gets an email and can accept or decline.",
+            );
         }
-        Err(AppError::Validation(e)) => session::flash(&session, "error", format!("Invitation not sent: {}", e.get("rate").or(e.get("message")).unwrap_or("check the form"))),
+        Err(AppError::Validation(e)) => session::flash(
+            &session,
+            "error",
+            format!(
+                "Invitation not sent: {}",
+                e.get("rate")
+                    .or(e.get("message"))
+                    .unwrap_or("check the form")
+            ),
+        ),
         Err(AppError::Conflict(msg)) => session::flash(&session, "error", msg),
         Err(e) => return Err(e),
     }
-    Ok(pages::redirect(&format!("/merchant/campaigns/{id}#collaborations")))
+    Ok(pages::redirect(&format!(
+        "/merchant/campaigns/{id}#collaborations"
+    )))
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -598,15 +901,35 @@ struct CollabForm {
 }
 
 #[post("/merchant/collaborations/{id}")]
-async fn collab_action(state: web::Data<AppState>, session: Session, user: MerchantUser, path: web::Path<i64>, form: CsrfForm<CollabForm>) -> AppResult<HttpResponse> {
+async fn collab_action(
+    state: web::Data<AppState>,
+    session: Session,
+    user: MerchantUser,
+    path: web::Path<i64>,
+    form: CsrfForm<CollabForm>,
+) -> AppResult<HttpResponse> {
     let id = path.into_inner();
-    let action = CollabAction::parse(&form.0.action).ok_or_else(|| AppError::BadRequest("Unknown action.".into()))?;
-    let (now, base, uid, text) = (state.now(), state.base_url.clone(), user.0.id, form.0.message);
-    let result = state.db(move |conn| collaborations::act(conn, now, &base, uid, Side::Merchant, id, action, &text)).await;
+    let action = CollabAction::parse(&form.0.action)
+        .ok_or_else(|| AppError::BadRequest("Unknown action.".into()))?;
+    let (now, base, uid, text) = (
+        state.now(),
+        state.base_url.clone(),
+        user.0.id,
+        form.0.message,
+    );
+    let result = state
+        .db(move |conn| {
+            collaborations::act(conn, now, &base, uid, Side::Merchant, id, action, &text)
+        })
+        .await;
     let campaign = match result {
         Ok(c) => {
             state.wake_mailer();
-            session::flash(&session, "success", format!("Collaboration {}.", action.past_tense()));
+            session::flash(
+                &session,
+                "success",
+                format!("Collaboration {}.", action.past_tense()),
+            );
             c.campaign_id
         }
         Err(AppError::Conflict(msg)) => {
@@ -615,13 +938,17 @@ async fn collab_action(state: web::Data<AppState>, session: Session, user: Merch
             state
                 .db(move |conn| {
                     let (m, _) = crate::service::merchant::org_of(conn, uid)?;
-                    crate::db::collaborations::find_for_merchant(conn, m.id, id)?.map(|c| c.campaign_id).ok_or(AppError::NotFound)
+                    crate::db::collaborations::find_for_merchant(conn, m.id, id)?
+                        .map(|c| c.campaign_id)
+                        .ok_or(AppError::NotFound)
                 })
                 .await?
         }
         Err(e) => return Err(e),
     };
-    Ok(pages::redirect(&format!("/merchant/campaigns/{campaign}#collaborations")))
+    Ok(pages::redirect(&format!(
+        "/merchant/campaigns/{campaign}#collaborations"
+    )))
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -632,14 +959,32 @@ struct CouponForm {
 }
 
 #[post("/merchant/collaborations/{id}/coupon")]
-async fn coupon(state: web::Data<AppState>, session: Session, user: MerchantUser, path: web::Path<i64>, form: CsrfForm<CouponForm>) -> AppResult<HttpResponse> {
+async fn coupon(
+    state: web::Data<AppState>,
+    session: Session,
+    user: MerchantUser,
+    path: web::Path<i64>,
+    form: CsrfForm<CouponForm>,
+) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let (now, uid, code) = (state.now(), user.0.id, form.0.coupon_code.clone());
-    match state.db(move |conn| collaborations::set_coupon(conn, now, uid, id, &code)).await {
+    match state
+        .db(move |conn| collaborations::set_coupon(conn, now, uid, id, &code))
+        .await
+    {
         Ok(code) => session::flash(&session, "success", format!("Coupon code set to {code}.")),
-        Err(AppError::Validation(e)) => session::flash(&session, "error", format!("Coupon not changed: {}", e.get("coupon_code").unwrap_or("invalid code"))),
+        Err(AppError::Validation(e)) => session::flash(
+            &session,
+            "error",
+            format!(
+                "Coupon not changed: {}",
+                e.get("coupon_code").unwrap_or("invalid code")
+            ),
+        ),
         Err(e) => return Err(e),
     }
     let campaign: i64 = form.0.campaign_id.parse().unwrap_or(0);
-    Ok(pages::redirect(&format!("/merchant/campaigns/{campaign}#collaborations")))
+    Ok(pages::redirect(&format!(
+        "/merchant/campaigns/{campaign}#collaborations"
+    )))
 }

@@ -21,7 +21,11 @@ use crate::service::marketplace::{self as svc, MarketFilter};
 use crate::startup::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(market).service(campaign).service(apply).service(list).service(act);
+    cfg.service(market)
+        .service(campaign)
+        .service(apply)
+        .service(list)
+        .service(act);
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -60,7 +64,12 @@ struct MarketPage {
 }
 
 #[get("/influencer/marketplace")]
-async fn market(state: web::Data<AppState>, session: Session, user: InfluencerUser, query: web::Query<MarketQuery>) -> AppResult<HttpResponse> {
+async fn market(
+    state: web::Data<AppState>,
+    session: Session,
+    user: InfluencerUser,
+    query: web::Query<MarketQuery>,
+) -> AppResult<HttpResponse> {
     let query = query.into_inner();
     let (min_rate, rate_error) = if query.min_rate.trim().is_empty() {
         (None, None)
@@ -77,7 +86,9 @@ async fn market(state: web::Data<AppState>, session: Session, user: InfluencerUs
         region: Some(query.region.clone()).filter(|s| !s.is_empty()),
     };
     let uid = user.0.id;
-    let cards = state.db(move |conn| svc::marketplace(conn, uid, &filter)).await?;
+    let cards = state
+        .db(move |conn| svc::marketplace(conn, uid, &filter))
+        .await?;
     let tz = user.0.time_zone;
     let page = MarketPage {
         ctx: PageCtx::new(&session, Some(&user.0), "Marketplace", "marketplace"),
@@ -93,15 +104,34 @@ async fn market(state: web::Data<AppState>, session: Session, user: InfluencerUs
                 reasons: c.score.summary(),
                 qualifies: c.qualifies.is_ok(),
                 why_not: c.qualifies.err().map(|w| w.join("; ")).unwrap_or_default(),
-                collaboration: c.collaboration.as_deref().and_then(CollabState::parse).map(|s| s.label()),
-                ends: c.campaign.ends_at.map(|e| format!("until {}", fmt_date(e, tz))).unwrap_or_default(),
+                collaboration: c
+                    .collaboration
+                    .as_deref()
+                    .and_then(CollabState::parse)
+                    .map(|s| s.label()),
+                ends: c
+                    .campaign
+                    .ends_at
+                    .map(|e| format!("until {}", fmt_date(e, tz)))
+                    .unwrap_or_default(),
             })
             .collect(),
         categories: category_options(&query.category, Some("All categories")),
-        regions: std::iter::once(SelectOption { value: String::new(), label: "Any region".into(), selected: query.region.is_empty() })
-            .chain(COUNTRIES.iter().map(|(v, l)| SelectOption { value: (*v).into(), label: (*l).into(), selected: query.region == *v }))
-            .collect(),
-        filtered: !(query.category.is_empty() && query.min_rate.is_empty() && query.merchant.is_empty() && query.region.is_empty()),
+        regions: std::iter::once(SelectOption {
+            value: String::new(),
+            label: "Any region".into(),
+            selected: query.region.is_empty(),
+        })
+        .chain(COUNTRIES.iter().map(|(v, l)| SelectOption {
+            value: (*v).into(),
+            label: (*l).into(),
+            selected: query.region == *v,
+        }))
+        .collect(),
+        filtered: !(query.category.is_empty()
+            && query.min_rate.is_empty()
+            && query.merchant.is_empty()
+            && query.region.is_empty()),
         rate_error,
         query,
     };
@@ -138,14 +168,27 @@ struct CampaignPage {
 }
 
 #[get("/influencer/campaigns/{id}")]
-async fn campaign(state: web::Data<AppState>, session: Session, user: InfluencerUser, path: web::Path<i64>) -> AppResult<HttpResponse> {
+async fn campaign(
+    state: web::Data<AppState>,
+    session: Session,
+    user: InfluencerUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     let (uid, id) = (user.0.id, path.into_inner());
-    let v = state.db(move |conn| svc::campaign_for_influencer(conn, uid, id)).await?;
+    let v = state
+        .db(move |conn| svc::campaign_for_influencer(conn, uid, id))
+        .await?;
     let tz = user.0.time_zone;
     let c = &v.campaign;
     let mut facts = vec![
-        ("Attribution window", format!("{} days after a click", c.attribution_days)),
-        ("Paid after", format!("a {}-day hold for returns", c.hold_days)),
+        (
+            "Attribution window",
+            format!("{} days after a click", c.attribution_days),
+        ),
+        (
+            "Paid after",
+            format!("a {}-day hold for returns", c.hold_days),
+        ),
     ];
     if let Some(m) = c.min_followers {
         facts.push(("Minimum followers", compact_count(m)));
@@ -156,7 +199,10 @@ async fn campaign(state: web::Data<AppState>, session: Session, user: Influencer
     if let Some(e) = c.ends_at {
         facts.push(("Ends", fmt_date(e, tz)));
     }
-    let state_now = v.collaboration.as_ref().and_then(|col| CollabState::parse(&col.state));
+    let state_now = v
+        .collaboration
+        .as_ref()
+        .and_then(|col| CollabState::parse(&col.state));
     let page = CampaignPage {
         ctx: PageCtx::new(&session, Some(&user.0), c.name.clone(), "marketplace"),
         id: c.id,
@@ -165,20 +211,36 @@ async fn campaign(state: web::Data<AppState>, session: Session, user: Influencer
         description: c.description.clone(),
         category: category_label(&c.category).to_owned(),
         rules: match v.collaboration.as_ref().and_then(|col| col.custom_rate_bps) {
-            Some(bps) => vec![format!("{} on every product: your personal rate", show_bps(bps))],
+            Some(bps) => vec![format!(
+                "{} on every product: your personal rate",
+                show_bps(bps)
+            )],
             None => describe_rules(&v.rules, &c.currency),
         },
         products: v
             .products
             .iter()
-            .map(|(p, rate, source)| ProductLine { sku: p.sku.clone(), title: p.title.clone(), price: price_of(p), rate: rate.percent(), source, url: p.product_url.clone() })
+            .map(|(p, rate, source)| ProductLine {
+                sku: p.sku.clone(),
+                title: p.title.clone(),
+                price: price_of(p),
+                rate: rate.percent(),
+                source,
+                url: p.product_url.clone(),
+            })
             .collect(),
         score: v.score.score,
         reasons: v.score.summary(),
         why_not: v.qualifies.clone().err().unwrap_or_default(),
         collaboration: state_now.map(|s| s.label()),
-        coupon: v.collaboration.as_ref().and_then(|col| col.coupon_code.clone()),
-        can_apply: v.collaboration.is_none() && v.qualifies.is_ok() && c.state == "active" && c.visibility == "open",
+        coupon: v
+            .collaboration
+            .as_ref()
+            .and_then(|col| col.coupon_code.clone()),
+        can_apply: v.collaboration.is_none()
+            && v.qualifies.is_ok()
+            && c.state == "active"
+            && c.visibility == "open",
         facts,
     };
     pages::ok(&page)
@@ -191,16 +253,38 @@ struct ApplyForm {
 }
 
 #[post("/influencer/campaigns/{id}/apply")]
-async fn apply(state: web::Data<AppState>, session: Session, user: InfluencerUser, path: web::Path<i64>, form: CsrfForm<ApplyForm>) -> AppResult<HttpResponse> {
+async fn apply(
+    state: web::Data<AppState>,
+    session: Session,
+    user: InfluencerUser,
+    path: web::Path<i64>,
+    form: CsrfForm<ApplyForm>,
+) -> AppResult<HttpResponse> {
     let id = path.into_inner();
-    let (now, base, uid, text) = (state.now(), state.base_url.clone(), user.0.id, form.0.message);
-    match state.db(move |conn| collaborations::apply(conn, now, &base, uid, id, &text)).await {
+    let (now, base, uid, text) = (
+        state.now(),
+        state.base_url.clone(),
+        user.0.id,
+        form.0.message,
+    );
+    match state
+        .db(move |conn| collaborations::apply(conn, now, &base, uid, id, &text))
+        .await
+    {
         Ok(_) => {
             state.wake_mailer();
-            session::flash(&session, "success", "Application sent. The merchant is notified; you'll get an email when they answer.");
+            session::flash(
+                &session,
+                "success",
+                "Application sent. The merchant is notified; you'll get an email when they answer.",
+            );
         }
         Err(AppError::Conflict(msg)) => session::flash(&session, "error", msg),
-        Err(AppError::Validation(e)) => session::flash(&session, "error", e.get("message").unwrap_or("Check your message.").to_owned()),
+        Err(AppError::Validation(e)) => session::flash(
+            &session,
+            "error",
+            e.get("message").unwrap_or("Check your message.").to_owned(),
+        ),
         Err(e) => return Err(e),
     }
     Ok(pages::redirect(&format!("/influencer/campaigns/{id}")))
@@ -228,9 +312,15 @@ struct CollabsPage {
 }
 
 #[get("/influencer/collaborations")]
-async fn list(state: web::Data<AppState>, session: Session, user: InfluencerUser) -> AppResult<HttpResponse> {
+async fn list(
+    state: web::Data<AppState>,
+    session: Session,
+    user: InfluencerUser,
+) -> AppResult<HttpResponse> {
     let uid = user.0.id;
-    let rows = state.db(move |conn| svc::my_collaborations(conn, uid)).await?;
+    let rows = state
+        .db(move |conn| svc::my_collaborations(conn, uid))
+        .await?;
     let tz = user.0.time_zone;
     let mut invitations = Vec::new();
     let mut others = Vec::new();
@@ -244,7 +334,9 @@ async fn list(state: web::Data<AppState>, session: Session, user: InfluencerUser
             state_key: col.state.clone(),
             rate: match (col.custom_rate_bps, rules) {
                 (Some(bps), _) => format!("{} (personal)", show_bps(bps)),
-                (None, Some(r)) if r.best_rate() != r.default_rate => format!("{}–{}", r.default_rate, r.best_rate()),
+                (None, Some(r)) if r.best_rate() != r.default_rate => {
+                    format!("{}–{}", r.default_rate, r.best_rate())
+                }
                 (None, Some(r)) => r.default_rate.percent(),
                 (None, None) => String::new(),
             },
@@ -252,9 +344,17 @@ async fn list(state: web::Data<AppState>, session: Session, user: InfluencerUser
             since: fmt_date(col.updated_at, tz),
             message: col.message.clone(),
         };
-        if col.state == "invited" { invitations.push(row) } else { others.push(row) }
+        if col.state == "invited" {
+            invitations.push(row)
+        } else {
+            others.push(row)
+        }
     }
-    pages::ok(&CollabsPage { ctx: PageCtx::new(&session, Some(&user.0), "Collaborations", "collaborations"), invitations, rows: others })
+    pages::ok(&CollabsPage {
+        ctx: PageCtx::new(&session, Some(&user.0), "Collaborations", "collaborations"),
+        invitations,
+        rows: others,
+    })
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -265,15 +365,35 @@ struct ActForm {
 }
 
 #[post("/influencer/collaborations/{id}")]
-async fn act(state: web::Data<AppState>, session: Session, user: InfluencerUser, path: web::Path<i64>, form: CsrfForm<ActForm>) -> AppResult<HttpResponse> {
+async fn act(
+    state: web::Data<AppState>,
+    session: Session,
+    user: InfluencerUser,
+    path: web::Path<i64>,
+    form: CsrfForm<ActForm>,
+) -> AppResult<HttpResponse> {
     let id = path.into_inner();
-    let action = CollabAction::parse(&form.0.action).ok_or_else(|| AppError::BadRequest("Unknown action.".into()))?;
-    let (now, base, uid, text) = (state.now(), state.base_url.clone(), user.0.id, form.0.message);
-    match state.db(move |conn| collaborations::act(conn, now, &base, uid, Side::Influencer, id, action, &text)).await {
+    let action = CollabAction::parse(&form.0.action)
+        .ok_or_else(|| AppError::BadRequest("Unknown action.".into()))?;
+    let (now, base, uid, text) = (
+        state.now(),
+        state.base_url.clone(),
+        user.0.id,
+        form.0.message,
+    );
+    match state
+        .db(move |conn| {
+            collaborations::act(conn, now, &base, uid, Side::Influencer, id, action, &text)
+        })
+        .await
+    {
         Ok(c) => {
             state.wake_mailer();
             let msg = match action {
-                CollabAction::Accept => format!("Invitation accepted. Your coupon code is {}.", c.coupon_code.unwrap_or_default()),
+                CollabAction::Accept => format!(
+                    "Invitation accepted. Your coupon code is {}.",
+                    c.coupon_code.unwrap_or_default()
+                ),
                 CollabAction::Reject => "Invitation declined.".to_owned(),
                 _ => format!("Collaboration {}.", action.past_tense()),
             };
