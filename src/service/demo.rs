@@ -1,13 +1,19 @@
 //! Demo data for `tandem serve --demo` and `tandem demo`: deterministic, believable, and
 //! loaded only into an empty database.
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, TimeDelta};
 
+use crate::db::models::{
+    NewInfluencer, NewMerchant, NewMerchantMember, NewShopDomain, NewUser, User,
+};
 use crate::db::{self, DbConn};
 use crate::domain::account::Role;
-use crate::error::AppResult;
+use crate::domain::collaboration::{CollabAction, Side};
+use crate::domain::product_csv::ProductRaw;
+use crate::error::{AppError, AppResult};
 
-use super::accounts::{self, InfluencerSignupForm, MerchantSignupForm};
+use super::campaigns::{CampaignForm, RulesFormFields};
+use super::influencer::{ProfileForm, SocialAccountForm};
 
 /// The password of every demo account (printed at start).
 pub const DEMO_PASSWORD: &str = "tandem-demo";
@@ -47,6 +53,16 @@ pub const ACCOUNTS: &[DemoAccount] = &[
         email: "admin@demo.tandem.test",
         password: DEMO_PASSWORD,
     },
+    DemoAccount {
+        role: Role::Merchant,
+        email: "beauty@demo.tandem.test",
+        password: DEMO_PASSWORD,
+    },
+    DemoAccount {
+        role: Role::Merchant,
+        email: "electronics@demo.tandem.test",
+        password: DEMO_PASSWORD,
+    },
 ];
 
 #[derive(Debug, PartialEq, Eq)]
@@ -59,7 +75,218 @@ pub enum DemoLoad {
     NotEmpty,
 }
 
-/// Loads the demo accounts into an empty database.
+/// A small deterministic generator (splitmix64), so the demo is the same every time.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next() % u64::try_from(n.max(1)).unwrap_or(1)).unwrap_or(0)
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+fn demo_error(context: &str, e: AppError) -> AppError {
+    match e {
+        AppError::Validation(errors) => AppError::Internal(anyhow::anyhow!(
+            "demo data is invalid ({context}): {}",
+            errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )),
+        other => other,
+    }
+}
+
+fn user(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    hash: &str,
+    role: Role,
+    email: &str,
+    name: &str,
+    tz: &str,
+) -> AppResult<User> {
+    Ok(db::users::insert(
+        conn,
+        &NewUser {
+            email,
+            password_hash: hash,
+            role: role.as_str(),
+            display_name: name,
+            time_zone: tz,
+            session_version: 1,
+            created_at: now,
+            updated_at: now,
+        },
+    )?)
+}
+
+fn welcome(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    base_url: &str,
+    u: &User,
+    role: Role,
+) -> AppResult<()> {
+    let email = crate::email::templates::welcome(
+        &u.display_name,
+        role.label(),
+        &format!("{base_url}{}", role.home()),
+    )?;
+    super::enqueue_email(conn, now, &u.email, &email)?;
+    Ok(())
+}
+
+struct DemoMerchant {
+    email: &'static str,
+    person: &'static str,
+    org: &'static str,
+    slug: &'static str,
+    currency: &'static str,
+    domain: &'static str,
+    website: &'static str,
+    category: &'static str,
+    products: &'static [(&'static str, &'static str, &'static str)],
+}
+
+const MERCHANTS: &[DemoMerchant] = &[
+    DemoMerchant {
+        email: "merchant@demo.tandem.test",
+        person: "Lin Wei",
+        org: "Jade Leaf Tea Co.",
+        slug: "jade-leaf-tea-co",
+        currency: "CNY",
+        domain: "jadeleaf.example",
+        website: "https://jadeleaf.example",
+        category: "tea",
+        products: &[
+            ("TEA-001", "West Lake Dragon Well, 100 g", "128.00"),
+            ("TEA-002", "Anxi Tieguanyin oolong, 125 g", "98.00"),
+            ("TEA-003", "Yunnan aged pu-erh cake, 357 g", "268.00"),
+            ("TEA-004", "Fujian white peony, 80 g", "76.00"),
+            ("TEA-005", "Jasmine dragon pearls, 100 g", "88.00"),
+            ("TEA-006", "Wuyi Da Hong Pao, 100 g", "198.00"),
+            ("TEA-007", "Keemun black tea, 150 g", "68.00"),
+            ("TEA-008", "Silver needle, 50 g", "158.00"),
+            ("TEA-009", "Tea sampler, 12 kinds", "139.00"),
+            ("TEA-010", "Gaiwan set, celadon", "188.00"),
+            ("TEA-011", "Bamboo tea tray", "239.00"),
+            ("TEA-012", "Glass travel infuser", "59.90"),
+            ("TEA-013", "Matcha, ceremonial grade, 30 g", "118.00"),
+            ("TEA-014", "Chrysanthemum buds, 50 g", "29.90"),
+            ("TEA-015", "Lunar new year gift box", "388.00"),
+        ],
+    },
+    DemoMerchant {
+        email: "beauty@demo.tandem.test",
+        person: "Chloé Martin",
+        org: "Lumière Beauty",
+        slug: "lumiere-beauty",
+        currency: "CNY",
+        domain: "lumiere-beauty.example",
+        website: "https://lumiere-beauty.example",
+        category: "beauty",
+        products: &[
+            ("LB-SER-01", "Vitamin C glow serum, 30 ml", "239.00"),
+            ("LB-SER-02", "Hyaluronic night serum, 30 ml", "259.00"),
+            ("LB-CRM-01", "Barrier repair cream, 50 ml", "199.00"),
+            ("LB-CRM-02", "Rich peptide cream, 50 ml", "329.00"),
+            ("LB-CLN-01", "Gentle foam cleanser, 150 ml", "99.00"),
+            ("LB-CLN-02", "Cleansing balm, 100 ml", "139.00"),
+            ("LB-SUN-01", "Daily sunscreen SPF 50, 50 ml", "159.00"),
+            ("LB-SUN-02", "Tinted sunscreen SPF 30, 40 ml", "169.00"),
+            ("LB-MSK-01", "Sheet masks, 10 pack", "89.00"),
+            ("LB-MSK-02", "Clay mask, 75 ml", "119.00"),
+            ("LB-LIP-01", "Lip oil, rose", "79.00"),
+            ("LB-LIP-02", "Velvet lipstick, brick red", "139.00"),
+            ("LB-EYE-01", "Eye cream, caffeine", "189.00"),
+            ("LB-TON-01", "Balancing toner, 200 ml", "129.00"),
+            ("LB-SET-01", "Travel skincare set", "299.00"),
+        ],
+    },
+    DemoMerchant {
+        email: "electronics@demo.tandem.test",
+        person: "Sam Carter",
+        org: "Voltix Electronics",
+        slug: "voltix-electronics",
+        currency: "USD",
+        domain: "voltix.example",
+        website: "https://voltix.example",
+        category: "electronics",
+        products: &[
+            ("VX-MIC-01", "Clip-on wireless microphone pair", "89.00"),
+            ("VX-MIC-02", "USB condenser microphone", "129.00"),
+            ("VX-LGT-01", "18-inch ring light with stand", "59.99"),
+            ("VX-LGT-02", "RGB panel light", "79.00"),
+            ("VX-CAM-01", "4K streaming webcam", "149.00"),
+            ("VX-CAP-01", "HDMI capture card", "119.00"),
+            ("VX-HP-01", "Noise-cancelling headphones", "199.00"),
+            ("VX-HP-02", "Wireless earbuds", "79.00"),
+            ("VX-GIM-01", "Phone gimbal, 3-axis", "99.00"),
+            ("VX-TRI-01", "Travel tripod", "39.90"),
+            ("VX-PWR-01", "20,000 mAh power bank", "49.00"),
+            ("VX-CHG-01", "65 W GaN charger", "45.00"),
+            ("VX-SSD-01", "1 TB portable SSD", "109.00"),
+            ("VX-KEY-01", "Stream deck, 15 keys", "149.00"),
+            ("VX-CBL-01", "Braided USB-C cable, 2 m", "14.99"),
+        ],
+    },
+];
+
+const FIRST: &[&str] = &[
+    "Mei", "Jun", "Xiao", "Hana", "Yuki", "Min", "Siti", "Ayu", "Linh", "Mai", "Nina", "Ava",
+    "Leo", "Kai", "Zoe", "Ivy", "Max", "Ella", "Noah", "Luca", "Aria", "Ren", "Bao", "Tao", "Ming",
+    "Rina", "Dara", "Putri", "Joy", "Sora",
+];
+const TOPICS: &[(&str, &str)] = &[
+    ("beauty", "skincare"),
+    ("beauty", "glow"),
+    ("fashion", "style"),
+    ("tea", "teatime"),
+    ("food", "eats"),
+    ("electronics", "tech"),
+    ("gaming", "plays"),
+    ("home", "home"),
+    ("fitness", "fit"),
+    ("travel", "travels"),
+    ("kids", "mom"),
+    ("pets", "pets"),
+];
+const REGION_SETS: &[&[&str]] = &[
+    &["CN"],
+    &["CN", "HK"],
+    &["CN", "TW"],
+    &["US"],
+    &["US", "CA"],
+    &["JP"],
+    &["KR"],
+    &["ID", "MY"],
+    &["TH"],
+    &["VN"],
+    &["SG", "MY"],
+    &["GB", "FR"],
+];
+const PLATFORM_FOR: &[(&str, &[&str])] = &[
+    ("CN", &["douyin", "kuaishou"]),
+    ("HK", &["instagram", "youtube"]),
+    ("TW", &["instagram", "youtube"]),
+];
+
+/// Loads the demo data into an empty database: the printed accounts, three merchants with
+/// 45 products and 7 campaigns, 61 influencers, and collaborations in every state.
 pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<DemoLoad> {
     if db::users::count(conn)? > 0 {
         return Ok(
@@ -70,79 +297,650 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
             },
         );
     }
-    let merchant = accounts::signup_merchant(
+    let hash = crate::domain::password::hash(DEMO_PASSWORD)?;
+    let start = now - TimeDelta::days(45);
+
+    let admin = user(
         conn,
-        now,
-        base_url,
-        &MerchantSignupForm {
-            name: "Lin Wei".into(),
-            email: ACCOUNTS[0].email.into(),
-            password: DEMO_PASSWORD.into(),
-            org_name: "Jade Leaf Tea Co.".into(),
-            currency: "CNY".into(),
-        },
+        start,
+        &hash,
+        Role::Admin,
+        "admin@demo.tandem.test",
+        "Ada Admin",
+        "UTC",
     )?;
-    super::merchant::update_settings(
+    let finance = user(
         conn,
-        now,
-        merchant.id,
-        &super::merchant::SettingsForm {
-            name: "Jade Leaf Tea Co.".into(),
-            website: "https://jadeleaf.example".into(),
-            default_currency: "CNY".into(),
-        },
+        start,
+        &hash,
+        Role::Finance,
+        "finance@demo.tandem.test",
+        "Farah Finance",
+        "Asia/Shanghai",
     )?;
-    let influencer = accounts::signup_influencer(
-        conn,
-        now,
-        base_url,
-        &InfluencerSignupForm {
-            name: "Mia Chen".into(),
-            handle: "mia.streams".into(),
-            email: ACCOUNTS[1].email.into(),
-            password: DEMO_PASSWORD.into(),
-        },
-    )?;
-    super::influencer::update_profile(
-        conn,
-        now,
-        influencer.id,
-        &super::influencer::ProfileForm {
-            display_name: "Mia Chen".into(),
-            handle: "mia.streams".into(),
-            bio: "Tea tastings and slow mornings, live on Douyin every Friday night.".into(),
-            country: "CN".into(),
-            categories: vec!["tea".into(), "food".into()],
-            regions: vec!["CN".into(), "HK".into()],
-            languages: vec!["zh".into(), "en".into()],
-        },
-    )?;
-    for (user_id, name) in [(merchant.id, "Lin Wei"), (influencer.id, "Mia Chen")] {
-        accounts::update_account(
+    welcome(conn, now, base_url, &admin, Role::Admin)?;
+    welcome(conn, now, base_url, &finance, Role::Finance)?;
+
+    // Merchants, their verified domains and their catalogs.
+    let mut owners = Vec::new();
+    for m in MERCHANTS {
+        let tz = if m.currency == "USD" {
+            "America/Los_Angeles"
+        } else {
+            "Asia/Shanghai"
+        };
+        let owner = user(conn, start, &hash, Role::Merchant, m.email, m.person, tz)?;
+        let merchant = db::merchants::insert(
             conn,
-            now,
-            user_id,
-            &accounts::AccountForm {
-                display_name: name.into(),
-                time_zone: "Asia/Shanghai".into(),
+            &NewMerchant {
+                name: m.org,
+                slug: m.slug,
+                website: Some(m.website),
+                default_currency: m.currency,
+                created_at: start,
+                updated_at: start,
             },
         )?;
+        db::merchants::add_member(
+            conn,
+            &NewMerchantMember {
+                merchant_id: merchant.id,
+                user_id: owner.id,
+                member_role: "owner",
+                created_at: start,
+            },
+        )?;
+        db::catalog::add_domain(
+            conn,
+            &NewShopDomain {
+                merchant_id: merchant.id,
+                domain: m.domain,
+                created_at: start,
+            },
+        )?;
+        let domain_id = db::catalog::domains_of(conn, merchant.id)?
+            .first()
+            .map(|d| d.id)
+            .ok_or(AppError::NotFound)?;
+        db::catalog::set_verified(
+            conn,
+            domain_id,
+            Some(admin.id),
+            Some(start + TimeDelta::hours(2)),
+        )?;
+        welcome(conn, now, base_url, &owner, Role::Merchant)?;
+        for (i, (sku, title, price)) in m.products.iter().enumerate() {
+            let category = if m.category == "tea" && i >= 9 && i != 12 && i != 13 {
+                "home"
+            } else {
+                m.category
+            };
+            let raw = ProductRaw {
+                sku: (*sku).into(),
+                title: (*title).into(),
+                category: category.into(),
+                price: (*price).into(),
+                currency: m.currency.into(),
+                product_url: format!("https://{}/products/{}", m.domain, sku.to_lowercase()),
+                image_url: String::new(),
+                active: if i == 14 && m.category == "electronics" {
+                    "false".into()
+                } else {
+                    "true".into()
+                },
+            };
+            super::catalog::save_product(conn, start, owner.id, None, &raw)
+                .map_err(|e| demo_error(sku, e))?;
+        }
+        owners.push(owner);
     }
-    accounts::add_staff_user(
+
+    // Campaigns: (merchant, name, description, category, scope, default %, sku rates, category rates, flat per order, visibility, min followers, regions, state, products).
+    let ids_of = |conn: &mut DbConn, owner: &User, skus: &[&str]| -> AppResult<Vec<String>> {
+        let (m, _) = super::merchant::org_of(conn, owner.id)?;
+        Ok(db::catalog::all_of(conn, m.id)?
+            .into_iter()
+            .filter(|p| skus.contains(&p.sku.as_str()))
+            .map(|p| p.id.to_string())
+            .collect())
+    };
+    struct Spec {
+        owner: usize,
+        name: &'static str,
+        description: &'static str,
+        category: &'static str,
+        scope: &'static str,
+        skus: &'static [&'static str],
+        rate: &'static str,
+        sku_rates: &'static str,
+        category_rates: &'static str,
+        flat_per_order: &'static str,
+        visibility: &'static str,
+        min_followers: &'static str,
+        regions: &'static [&'static str],
+        actions: &'static [&'static str],
+    }
+    let specs = [
+        Spec {
+            owner: 0,
+            name: "Spring green tea festival",
+            description: "This year's first-flush Dragon Well and white teas. Brew on stream; viewers love the leaves unfurling.",
+            category: "tea",
+            scope: "category",
+            skus: &[],
+            rate: "12",
+            sku_rates: "TEA-001 = 15\nTEA-008 = 15",
+            category_rates: "",
+            flat_per_order: "",
+            visibility: "open",
+            min_followers: "",
+            regions: &["CN", "HK", "TW"],
+            actions: &["activate"],
+        },
+        Spec {
+            owner: 0,
+            name: "Pu-erh collectors club",
+            description: "Aged cakes for serious collectors. Invitation only, for creators with an established tea audience.",
+            category: "tea",
+            scope: "selected",
+            skus: &["TEA-003", "TEA-006", "TEA-015"],
+            rate: "10",
+            sku_rates: "",
+            category_rates: "",
+            flat_per_order: "5.00",
+            visibility: "invite",
+            min_followers: "100000",
+            regions: &[],
+            actions: &["activate"],
+        },
+        Spec {
+            owner: 0,
+            name: "Tea ware for the new year",
+            description: "Gaiwans, trays and infusers for gifting season.",
+            category: "home",
+            scope: "selected",
+            skus: &["TEA-010", "TEA-011", "TEA-012", "TEA-015"],
+            rate: "8",
+            sku_rates: "",
+            category_rates: "",
+            flat_per_order: "",
+            visibility: "open",
+            min_followers: "",
+            regions: &[],
+            actions: &[],
+        },
+        Spec {
+            owner: 1,
+            name: "Glow serum launch",
+            description: "Launch of our vitamin C serum. Show a before/after routine; we ship samples to approved creators.",
+            category: "beauty",
+            scope: "selected",
+            skus: &[
+                "LB-SER-01",
+                "LB-SER-02",
+                "LB-CLN-01",
+                "LB-TON-01",
+                "LB-SET-01",
+            ],
+            rate: "15",
+            sku_rates: "LB-SER-01 = 20",
+            category_rates: "",
+            flat_per_order: "",
+            visibility: "open",
+            min_followers: "10000",
+            regions: &["CN", "HK"],
+            actions: &["activate"],
+        },
+        Spec {
+            owner: 1,
+            name: "Summer sunscreen",
+            description: "SPF for every skin type.",
+            category: "beauty",
+            scope: "selected",
+            skus: &["LB-SUN-01", "LB-SUN-02"],
+            rate: "12",
+            sku_rates: "",
+            category_rates: "",
+            flat_per_order: "",
+            visibility: "open",
+            min_followers: "",
+            regions: &[],
+            actions: &["activate", "pause"],
+        },
+        Spec {
+            owner: 2,
+            name: "Creator gear week",
+            description: "Microphones, lights and webcams for streamers, reviewed by streamers.",
+            category: "electronics",
+            scope: "category",
+            skus: &[],
+            rate: "6",
+            sku_rates: "VX-KEY-01 = 8",
+            category_rates: "",
+            flat_per_order: "2.00",
+            visibility: "open",
+            min_followers: "",
+            regions: &[],
+            actions: &["activate"],
+        },
+        Spec {
+            owner: 2,
+            name: "Holiday headphones",
+            description: "Last year's holiday push.",
+            category: "electronics",
+            scope: "selected",
+            skus: &["VX-HP-01", "VX-HP-02"],
+            rate: "7",
+            sku_rates: "",
+            category_rates: "",
+            flat_per_order: "",
+            visibility: "open",
+            min_followers: "",
+            regions: &["US", "CA"],
+            actions: &["activate"],
+        },
+    ];
+    let mut campaign_ids = Vec::new();
+    for spec in &specs {
+        let owner = &owners[spec.owner];
+        let form = CampaignForm {
+            name: spec.name.into(),
+            description: spec.description.into(),
+            category: spec.category.into(),
+            product_scope: spec.scope.into(),
+            product_ids: ids_of(conn, owner, spec.skus)?,
+            attribution_days: "30".into(),
+            hold_days: "30".into(),
+            visibility: spec.visibility.into(),
+            starts_on: String::new(),
+            ends_on: String::new(),
+            min_followers: spec.min_followers.into(),
+            target_regions: spec.regions.iter().map(|r| (*r).to_owned()).collect(),
+            budget_cap: String::new(),
+            rules: RulesFormFields {
+                default_rate: spec.rate.into(),
+                sku_rates: spec.sku_rates.into(),
+                category_rates: spec.category_rates.into(),
+                flat_per_order: spec.flat_per_order.into(),
+                flat_per_item: String::new(),
+            },
+        };
+        let id = super::campaigns::create_campaign(
+            conn,
+            start + TimeDelta::days(1),
+            owner.id,
+            chrono_tz::Tz::UTC,
+            &form,
+        )
+        .map_err(|e| demo_error(spec.name, e))?;
+        for action in spec.actions {
+            let action =
+                crate::domain::campaign::CampaignAction::parse(action).ok_or(AppError::NotFound)?;
+            super::campaigns::change_state(conn, start + TimeDelta::days(2), owner.id, id, action)?;
+        }
+        campaign_ids.push(id);
+    }
+    // A rules change on a live campaign, to show the version history.
+    super::campaigns::update_rules(
         conn,
-        now,
-        Role::Finance,
-        ACCOUNTS[2].email,
-        DEMO_PASSWORD,
-        "Farah Finance",
+        start + TimeDelta::days(20),
+        owners[0].id,
+        campaign_ids[0],
+        &RulesFormFields {
+            default_rate: "12.5".into(),
+            sku_rates: "TEA-001 = 15\nTEA-008 = 16".into(),
+            ..RulesFormFields::default()
+        },
     )?;
-    accounts::add_staff_user(
+
+    // Influencers: Mia (the printed account) and 60 generated creators of all sizes.
+    let mut rng = Rng(0x7A4D_E4D0);
+    let mut influencers: Vec<(User, Vec<&str>, Vec<&str>, i64)> = Vec::new();
+    let mia = user(
         conn,
-        now,
-        Role::Admin,
-        ACCOUNTS[3].email,
-        DEMO_PASSWORD,
-        "Ada Admin",
+        start,
+        &hash,
+        Role::Influencer,
+        ACCOUNTS[1].email,
+        "Mia Chen",
+        "Asia/Shanghai",
+    )?;
+    welcome(conn, now, base_url, &mia, Role::Influencer)?;
+    let mut people = vec![(
+        mia,
+        "mia.streams".to_owned(),
+        "Mia Chen".to_owned(),
+        vec!["tea", "food"],
+        vec!["CN", "HK"],
+        vec![
+            ("douyin", 1_200_000_i64, 520_i32),
+            ("kuaishou", 310_000, 410),
+        ],
+    )];
+    for n in 0..60 {
+        let first = rng.pick(FIRST);
+        let (cat, word) = *rng.pick(TOPICS);
+        let handle = format!("{}.{}{}", first.to_lowercase(), word, n);
+        let name = format!("{first} {}", word[..1].to_uppercase() + &word[1..]);
+        let mut cats = vec![cat];
+        let (extra, _) = *rng.pick(TOPICS);
+        if extra != cat && rng.below(2) == 0 {
+            cats.push(extra);
+        }
+        let regions: Vec<&str> = rng.pick(REGION_SETS).to_vec();
+        // Follower counts from 2K to 5M, spread on a log scale.
+        let tiers = [
+            2_000_i64, 8_000, 25_000, 60_000, 150_000, 400_000, 1_100_000, 3_000_000,
+        ];
+        let base = *rng.pick(&tiers);
+        let followers =
+            base + i64::try_from(rng.below(usize::try_from(base).unwrap_or(1))).unwrap_or(0);
+        let platforms: &[&str] = PLATFORM_FOR
+            .iter()
+            .find(|(r, _)| *r == regions[0])
+            .map_or(&["tiktok", "instagram", "youtube"], |(_, p)| *p);
+        let mut accounts = vec![(
+            *rng.pick(platforms),
+            followers,
+            i32::try_from(100 + rng.below(800)).unwrap_or(300),
+        )];
+        if rng.below(3) == 0 {
+            let other = *rng.pick(&["instagram", "youtube", "other"]);
+            if other != accounts[0].0 {
+                accounts.push((
+                    other,
+                    followers / 4,
+                    i32::try_from(150 + rng.below(500)).unwrap_or(300),
+                ));
+            }
+        }
+        let email = format!("{}@creators.demo.tandem.test", handle.replace('.', "_"));
+        let u = user(
+            conn,
+            start + TimeDelta::hours(i64::from(n)),
+            &hash,
+            Role::Influencer,
+            &email,
+            &name,
+            "UTC",
+        )?;
+        people.push((u, handle, name, cats, regions, accounts));
+    }
+    for (u, handle, name, cats, regions, accounts) in people {
+        db::influencers::insert(
+            conn,
+            &NewInfluencer {
+                user_id: u.id,
+                handle: &handle,
+                display_name: &name,
+                bio: "",
+                country: None,
+                created_at: u.created_at,
+                updated_at: u.created_at,
+            },
+        )?;
+        let bio = format!(
+            "{} content for an audience in {}. Live most weeks.",
+            cats.iter()
+                .map(|c| crate::domain::catalog::category_label(c))
+                .collect::<Vec<_>>()
+                .join(" and "),
+            regions.join(", ")
+        );
+        super::influencer::update_profile(
+            conn,
+            u.created_at,
+            u.id,
+            &ProfileForm {
+                display_name: name.clone(),
+                handle: handle.clone(),
+                bio,
+                country: regions[0].into(),
+                categories: cats.iter().map(|c| (*c).to_owned()).collect(),
+                regions: regions.iter().map(|r| (*r).to_owned()).collect(),
+                languages: vec![
+                    if regions[0] == "CN" || regions[0] == "HK" || regions[0] == "TW" {
+                        "zh".into()
+                    } else {
+                        "en".into()
+                    },
+                ],
+            },
+        )
+        .map_err(|e| demo_error(&handle, e))?;
+        for (platform, followers, engagement) in &accounts {
+            super::influencer::add_account(
+                conn,
+                u.created_at,
+                u.id,
+                &SocialAccountForm {
+                    platform: (*platform).into(),
+                    account_handle: handle.replace('.', "_"),
+                    followers: followers.to_string(),
+                    avg_views: (followers / 12).to_string(),
+                    engagement: crate::domain::rate::show_bps(*engagement)
+                        .trim_end_matches('%')
+                        .to_owned(),
+                },
+            )
+            .map_err(|e| demo_error(&handle, e))?;
+        }
+        let total: i64 = accounts.iter().map(|a| a.1).sum();
+        influencers.push((u, cats, regions, total));
+    }
+    let mia_user = influencers[0].0.clone();
+    super::influencer::save_payout(
+        conn,
+        start,
+        mia_user.id,
+        &super::influencer::PayoutForm {
+            method: "bank".into(),
+            currency: "CNY".into(),
+            account_holder: "Mia Chen".into(),
+            bank_name: "China Merchants Bank".into(),
+            account_number: "6225880212345678".into(),
+            paypal_email: String::new(),
+        },
+    )?;
+
+    // Collaborations in every state.
+    let day = |d: i64| start + TimeDelta::days(d);
+    let inf_id = |conn: &mut DbConn, u: &User| -> AppResult<i64> {
+        Ok(db::influencers::find_by_user(conn, u.id)?
+            .ok_or(AppError::NotFound)?
+            .id)
+    };
+    // Mia: active on the tea festival (applied, approved), invited to the collectors club at
+    // a personal rate, applied to the serum launch, declined by Voltix, ended on headphones.
+    let tea = campaign_ids[0];
+    let c = super::collaborations::apply(
+        conn,
+        day(5),
+        base_url,
+        mia_user.id,
+        tea,
+        "I brew tea live every Friday night for 1.2M followers.",
+    )?;
+    super::collaborations::act(
+        conn,
+        day(6),
+        base_url,
+        owners[0].id,
+        Side::Merchant,
+        c,
+        CollabAction::Approve,
+        "Welcome aboard!",
+    )?;
+    let mia_id = inf_id(conn, &mia_user)?;
+    super::collaborations::invite(
+        conn,
+        day(10),
+        base_url,
+        owners[0].id,
+        campaign_ids[1],
+        mia_id,
+        "18",
+        "Your audience loves aged teas: join our collectors club.",
+    )?;
+    super::collaborations::apply(
+        conn,
+        day(12),
+        base_url,
+        mia_user.id,
+        campaign_ids[3],
+        "My followers ask about skincare for tea lovers' mornings.",
+    )?;
+    let gear = super::collaborations::invite(
+        conn,
+        day(8),
+        base_url,
+        owners[2].id,
+        campaign_ids[5],
+        mia_id,
+        "",
+        "",
+    )?;
+    super::collaborations::act(
+        conn,
+        day(9),
+        base_url,
+        mia_user.id,
+        Side::Influencer,
+        gear,
+        CollabAction::Reject,
+        "Not my audience, thank you!",
+    )?;
+    let hp = super::collaborations::invite(
+        conn,
+        day(3),
+        base_url,
+        owners[2].id,
+        campaign_ids[6],
+        mia_id,
+        "",
+        "",
+    )?;
+    super::collaborations::act(
+        conn,
+        day(4),
+        base_url,
+        mia_user.id,
+        Side::Influencer,
+        hp,
+        CollabAction::Accept,
+        "",
+    )?;
+    super::collaborations::act(
+        conn,
+        day(30),
+        base_url,
+        owners[2].id,
+        Side::Merchant,
+        hp,
+        CollabAction::End,
+        "The holiday campaign is over. Thanks!",
+    )?;
+
+    // Others: applications to open campaigns they qualify for; merchants approve, decline or
+    // leave them to review; some invitations.
+    let open: [(usize, &str); 4] = [
+        (0, "tea"),
+        (3, "beauty"),
+        (5, "electronics"),
+        (6, "electronics"),
+    ];
+    for (n, (u, cats, _, _)) in influencers.iter().enumerate().skip(1) {
+        for (ci, cat) in open {
+            if !cats.contains(&cat) {
+                continue;
+            }
+            let id = campaign_ids[ci];
+            let applied = super::collaborations::apply(
+                conn,
+                day(5 + i64::try_from(n % 20).unwrap_or(0)),
+                base_url,
+                u.id,
+                id,
+                "I'd love to feature this.",
+            );
+            let Ok(collab) = applied else { continue };
+            let owner = &owners[specs[ci].owner];
+            match n % 4 {
+                0 | 1 => {
+                    super::collaborations::act(
+                        conn,
+                        day(26),
+                        base_url,
+                        owner.id,
+                        Side::Merchant,
+                        collab,
+                        CollabAction::Approve,
+                        "",
+                    )?;
+                    if n % 12 == 1 {
+                        super::collaborations::act(
+                            conn,
+                            day(40),
+                            base_url,
+                            u.id,
+                            Side::Influencer,
+                            collab,
+                            CollabAction::End,
+                            "Taking a break.",
+                        )?;
+                    }
+                }
+                2 => {
+                    super::collaborations::act(
+                        conn,
+                        day(27),
+                        base_url,
+                        owner.id,
+                        Side::Merchant,
+                        collab,
+                        CollabAction::Decline,
+                        "Not the right fit this season.",
+                    )?;
+                }
+                _ => {}
+            }
+        }
+    }
+    for (n, (u, cats, _, followers)) in influencers.iter().enumerate().skip(1) {
+        if cats.contains(&"tea") && *followers >= 100_000 && n % 2 == 0 {
+            let id = inf_id(conn, u)?;
+            super::collaborations::invite(
+                conn,
+                day(15),
+                base_url,
+                owners[0].id,
+                campaign_ids[1],
+                id,
+                "",
+                "An invitation to our collectors club.",
+            )?;
+        }
+        if cats.contains(&"beauty") && n % 3 == 0 {
+            let id = inf_id(conn, u)?;
+            let _ = super::collaborations::invite(
+                conn,
+                day(18),
+                base_url,
+                owners[1].id,
+                campaign_ids[4],
+                id,
+                "14",
+                "Join our sunscreen campaign at a personal rate.",
+            );
+        }
+    }
+    // Last year's headphones campaign is over.
+    super::campaigns::change_state(
+        conn,
+        day(41),
+        owners[2].id,
+        campaign_ids[6],
+        crate::domain::campaign::CampaignAction::End,
     )?;
     Ok(DemoLoad::Loaded)
 }

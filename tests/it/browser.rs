@@ -275,8 +275,79 @@ async fn each_demo_role_logs_in_to_a_real_first_page() {
         assert_eq!(heading(&c).await, title, "{role} lands on {path}");
         let png = c.screenshot().await.expect("screenshot");
         std::fs::write(artifact(&format!("{role}-home.png")), &png).unwrap();
+        // A tour of the role's other pages: each answers with a real page and a heading.
+        let tour: &[(&str, &str)] = match role {
+            "merchant" => &[
+                ("/merchant/campaigns", "Campaigns"),
+                ("/merchant/products", "Products"),
+                ("/merchant/domains", "Shop domains"),
+                ("/merchant/products/import", "Import products from CSV"),
+                ("/merchant/campaigns/new", "New campaign"),
+            ],
+            "influencer" => &[
+                ("/influencer/marketplace", "Marketplace"),
+                ("/influencer/collaborations", "Collaborations"),
+            ],
+            "admin" => &[("/admin/domains", "Shop domains")],
+            _ => &[],
+        };
+        for (path, title) in tour {
+            c.goto(&app.url(path)).await.unwrap();
+            assert_eq!(heading(&c).await, *title, "{path}");
+            let png = c.screenshot().await.unwrap();
+            std::fs::write(
+                artifact(&format!(
+                    "{}.png",
+                    path.trim_start_matches('/').replace('/', "-")
+                )),
+                &png,
+            )
+            .unwrap();
+        }
+        if role == "merchant" {
+            c.goto(&app.url("/merchant/campaigns")).await.unwrap();
+            c.find(Locator::LinkText("Spring green tea festival"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            assert_eq!(heading(&c).await, "Spring green tea festival");
+            std::fs::write(
+                artifact("merchant-campaign.png"),
+                c.screenshot().await.unwrap(),
+            )
+            .unwrap();
+            c.find(Locator::LinkText("Find influencers"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            assert_eq!(heading(&c).await, "Find influencers");
+            std::fs::write(
+                artifact("merchant-discover.png"),
+                c.screenshot().await.unwrap(),
+            )
+            .unwrap();
+        }
+        if role == "influencer" {
+            c.goto(&app.url("/influencer/marketplace")).await.unwrap();
+            c.find(Locator::Css(".candidate h2 a"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            std::fs::write(
+                artifact("influencer-campaign.png"),
+                c.screenshot().await.unwrap(),
+            )
+            .unwrap();
+        }
         if role == "admin" {
             // The disable flow asks for confirmation first.
+            c.goto(&app.url("/admin")).await.unwrap();
             c.find(Locator::Css("a[href$=\"/disable\"]"))
                 .await
                 .unwrap()
@@ -309,5 +380,228 @@ async fn each_demo_role_logs_in_to_a_real_first_page() {
             .unwrap();
         wait_for_path(&c, "/login").await;
     }
+    c.close().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merchant_campaign_to_influencer_coupon_journey() {
+    let Some(driver) = start_driver() else { return };
+    let app = TestApp::spawn().await;
+    let merchant = app
+        .logged_in(tandem::domain::account::Role::Merchant, "journey@shop.test")
+        .await;
+    // Catalog set-up through the HTTP forms (the browser part starts at the campaign).
+    let res = crate::helpers::post_form_with(
+        &merchant,
+        &app.url("/merchant/domains"),
+        &app.url("/merchant/domains"),
+        &[("domain", "journey.example")],
+    )
+    .await;
+    assert_eq!(res.status(), reqwest::StatusCode::SEE_OTHER);
+    let res = crate::helpers::post_form_with(
+        &merchant,
+        &app.url("/merchant/products/new"),
+        &app.url("/merchant/products"),
+        &[
+            ("sku", "J-1"),
+            ("title", "Journey tea"),
+            ("category", "tea"),
+            ("price", "50.00"),
+            ("currency", "CNY"),
+            ("product_url", "https://journey.example/p/1"),
+            ("active", "true"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), reqwest::StatusCode::SEE_OTHER);
+
+    let c = browser(&driver).await;
+    // The merchant creates and activates a campaign.
+    c.goto(&app.url("/login")).await.unwrap();
+    fill(&c, "email", "journey@shop.test").await;
+    fill(&c, "password", PASSWORD).await;
+    submit(&c, "/login").await;
+    wait_for_path(&c, "/merchant").await;
+    c.goto(&app.url("/merchant/campaigns")).await.unwrap();
+    c.find(Locator::LinkText("New campaign"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_path(&c, "/merchant/campaigns/new").await;
+    fill(&c, "name", "Journey launch").await;
+    c.find(Locator::Css(
+        "select[name=\"category\"] option[value=\"tea\"]",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    c.find(Locator::Css("input[name=\"product_ids\"]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    fill(&c, "default_rate", "12.5").await;
+    submit(&c, "/merchant/campaigns").await;
+    let flash = c
+        .wait()
+        .for_element(Locator::Css(".flash-success"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(flash.starts_with("Campaign created as a draft"), "{flash}");
+    let campaign_path = c.current_url().await.unwrap().path().to_owned();
+    c.find(Locator::Css("form[action$=\"/state\"] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let flash = c
+        .wait()
+        .for_element(Locator::Css(".flash-success"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(flash, "The campaign is now active.");
+    c.find(Locator::Css("form[action=\"/logout\"] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_path(&c, "/login").await;
+
+    // An influencer signs up, fills the profile, finds the campaign and applies.
+    c.goto(&app.url("/signup/influencer")).await.unwrap();
+    fill(&c, "name", "Journey Creator").await;
+    fill(&c, "handle", "journey.creator").await;
+    fill(&c, "email", "creator@journey.test").await;
+    fill(&c, "password", PASSWORD).await;
+    submit(&c, "/signup/influencer").await;
+    wait_for_path(&c, "/influencer").await;
+    c.find(Locator::Css("input[name=\"categories\"][value=\"tea\"]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    submit(&c, "/influencer/profile").await;
+    c.wait()
+        .for_element(Locator::Css(".flash-success"))
+        .await
+        .unwrap();
+    c.find(Locator::LinkText("Marketplace"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_path(&c, "/influencer/marketplace").await;
+    c.find(Locator::LinkText("Journey launch"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(heading(&c).await, "Journey launch");
+    fill(&c, "message", "Tea is my thing.").await;
+    c.find(Locator::Css("form[action$=\"/apply\"] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let flash = c
+        .wait()
+        .for_element(Locator::Css(".flash-success"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(flash.starts_with("Application sent"), "{flash}");
+    c.find(Locator::Css("form[action=\"/logout\"] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_path(&c, "/login").await;
+
+    // The merchant approves the application.
+    fill(&c, "email", "journey@shop.test").await;
+    fill(&c, "password", PASSWORD).await;
+    submit(&c, "/login").await;
+    wait_for_path(&c, "/merchant").await;
+    c.goto(&app.url(&campaign_path)).await.unwrap();
+    c.find(Locator::Css(".collab-actions button[value=\"approve\"]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let flash = c
+        .wait()
+        .for_element(Locator::Css(".flash-success"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(flash, "Collaboration approved.");
+    c.find(Locator::Css("form[action=\"/logout\"] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_path(&c, "/login").await;
+
+    // The influencer sees the active collaboration with its coupon code.
+    fill(&c, "email", "creator@journey.test").await;
+    fill(&c, "password", PASSWORD).await;
+    submit(&c, "/login").await;
+    wait_for_path(&c, "/influencer").await;
+    c.find(Locator::LinkText("Collaborations"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_path(&c, "/influencer/collaborations").await;
+    let status = c
+        .find(Locator::Css(".collab-active"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(status, "ACTIVE");
+    let coupon = c
+        .find(Locator::Css("code.coupon"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        coupon.starts_with("JOURNEYC") && coupon.len() == 12,
+        "{coupon}"
+    );
+    std::fs::write(
+        artifact("journey-influencer-collaborations.png"),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
     c.close().await.ok();
 }
