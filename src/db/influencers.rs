@@ -200,12 +200,13 @@ pub struct DiscoveryFilter {
     pub min_engagement_bps: Option<i32>,
 }
 
-/// Influencers passing the filters, most followed first, at most `limit`.
+/// (id, followers, engagement) of the influencers passing the filters, most followed first,
+/// at most `limit`: the little that ranking needs.
 pub fn discover(
     conn: &mut DbConn,
     f: &DiscoveryFilter,
     limit: i64,
-) -> QueryResult<Vec<Influencer>> {
+) -> QueryResult<Vec<(i64, i64, i32)>> {
     let mut q = influencers::table.into_boxed();
     if let Some(c) = &f.category {
         q = q.filter(
@@ -245,6 +246,33 @@ pub fn discover(
     }
     q.order((influencers::total_followers.desc(), influencers::id.asc()))
         .limit(limit)
+        .select((
+            influencers::id,
+            influencers::total_followers,
+            influencers::engagement_bps,
+        ))
+        .load(conn)
+}
+
+/// Ids of the influencers who cover a category.
+pub fn ids_in_category(conn: &mut DbConn, category: &str) -> QueryResult<Vec<i64>> {
+    influencer_categories::table
+        .filter(influencer_categories::category.eq(category))
+        .select(influencer_categories::influencer_id)
+        .load(conn)
+}
+
+/// Ids of the influencers whose audience is in one of the regions.
+pub fn ids_in_regions(conn: &mut DbConn, regions: &[String]) -> QueryResult<Vec<i64>> {
+    influencer_regions::table
+        .filter(influencer_regions::region.eq_any(regions))
+        .select(influencer_regions::influencer_id)
+        .load(conn)
+}
+
+pub fn find_many(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<Influencer>> {
+    influencers::table
+        .filter(influencers::id.eq_any(ids))
         .select(Influencer::as_select())
         .load(conn)
 }

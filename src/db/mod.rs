@@ -78,7 +78,15 @@ const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode =
 
 pub fn establish(url: &str) -> ConnectionResult<DbConn> {
     match Backend::of_url(url) {
-        Backend::Postgres => PgConnection::establish(url).map(DbConn::Pg),
+        Backend::Postgres => {
+            let mut conn = PgConnection::establish(url)?;
+            // diesel keeps statements prepared; after five runs PostgreSQL may switch them to a
+            // generic plan that ignores the parameter values, which made filtered discovery
+            // queries 7x slower (measured: 45 ms -> 343 ms p50). Plan each execution instead.
+            conn.batch_execute("SET plan_cache_mode = force_custom_plan")
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(DbConn::Pg(conn))
+        }
         Backend::Sqlite => {
             let path = url.strip_prefix("sqlite://").unwrap_or(url);
             let mut conn = SqliteConnection::establish(path)?;

@@ -96,27 +96,51 @@ fn follower_fit(followers: i64, min: Option<i64>) -> (i64, i64) {
     }
 }
 
+/// The score alone, from what it depends on: how many of the campaign's categories the
+/// influencer covers, whether their audience shares a target region, followers, engagement and
+/// past performance. No allocation: discovery ranks thousands of candidates with it, and
+/// [`score`] uses it too, so the number and the reasons never disagree.
+pub fn points(
+    campaign: &CampaignFit,
+    matched_categories: usize,
+    region_overlap: bool,
+    followers: i64,
+    engagement_bps: i64,
+    performance: Option<&Performance>,
+) -> u8 {
+    let wanted = i64::try_from(campaign.categories.len()).unwrap_or(i64::MAX);
+    let mut total = part(
+        W_CATEGORY,
+        i64::try_from(matched_categories).unwrap_or(0),
+        wanted,
+    );
+    if campaign.target_regions.is_empty() || region_overlap {
+        total += W_REGION;
+    }
+    let (num, den) = follower_fit(followers, campaign.min_followers);
+    total += part(W_FOLLOWERS, num, den);
+    total += part(W_ENGAGEMENT, engagement_bps, FULL_ENGAGEMENT_BPS);
+    total += match performance {
+        Some(p) => part(W_PERFORMANCE, p.conversion_bps, FULL_CONVERSION_BPS),
+        None => W_PERFORMANCE / 2,
+    };
+    u8::try_from(total.clamp(0, 100)).unwrap_or(100)
+}
+
 pub fn score(
     campaign: &CampaignFit,
     influencer: &InfluencerFit,
     performance: Option<&Performance>,
 ) -> MatchScore {
     let mut reasons = Vec::new();
-    let mut total = 0;
 
     // Category overlap.
-    let wanted = i64::try_from(campaign.categories.len()).unwrap_or(i64::MAX);
     let matched: Vec<&String> = campaign
         .categories
         .iter()
         .filter(|c| influencer.categories.contains(c))
         .collect();
-    total += part(
-        W_CATEGORY,
-        i64::try_from(matched.len()).unwrap_or(0),
-        wanted,
-    );
-    if wanted == 0 {
+    if campaign.categories.is_empty() {
         reasons.push("any category".to_owned());
     } else if matched.is_empty() {
         let names: Vec<&str> = campaign
@@ -131,30 +155,24 @@ pub fn score(
     }
 
     // Audience region.
+    let shared: Vec<String> = influencer
+        .regions
+        .iter()
+        .filter(|r| campaign.target_regions.contains(r))
+        .cloned()
+        .collect();
     if campaign.target_regions.is_empty() {
-        total += W_REGION;
         reasons.push("any region".to_owned());
+    } else if shared.is_empty() {
+        reasons.push(format!(
+            "audience not in {}",
+            region_list(&campaign.target_regions)
+        ));
     } else {
-        let shared: Vec<String> = influencer
-            .regions
-            .iter()
-            .filter(|r| campaign.target_regions.contains(r))
-            .cloned()
-            .collect();
-        if shared.is_empty() {
-            reasons.push(format!(
-                "audience not in {}",
-                region_list(&campaign.target_regions)
-            ));
-        } else {
-            total += W_REGION;
-            reasons.push(format!("audience in {}", region_list(&shared)));
-        }
+        reasons.push(format!("audience in {}", region_list(&shared)));
     }
 
     // Follower fit.
-    let (num, den) = follower_fit(influencer.followers, campaign.min_followers);
-    total += part(W_FOLLOWERS, num, den);
     let followers = compact_count(influencer.followers);
     match campaign.min_followers {
         Some(m) if m > 0 && influencer.followers >= m => {
@@ -171,7 +189,6 @@ pub fn score(
     }
 
     // Engagement.
-    total += part(W_ENGAGEMENT, influencer.engagement_bps, FULL_ENGAGEMENT_BPS);
     let engagement = i32::try_from(influencer.engagement_bps.clamp(0, 10_000)).unwrap_or(0);
     reasons.push(format!("engagement {}", show_bps(engagement)));
 
@@ -183,7 +200,6 @@ pub fn score(
         .to_lowercase();
     match performance {
         Some(p) => {
-            total += part(W_PERFORMANCE, p.conversion_bps, FULL_CONVERSION_BPS);
             let conversion = i32::try_from(p.conversion_bps.clamp(0, 10_000)).unwrap_or(0);
             reasons.push(format!(
                 "EPC in {category} {}, {} conversion",
@@ -191,14 +207,18 @@ pub fn score(
                 show_bps(conversion)
             ));
         }
-        None => {
-            total += W_PERFORMANCE / 2;
-            reasons.push(format!("no sales history in {category} yet"));
-        }
+        None => reasons.push(format!("no sales history in {category} yet")),
     }
 
     MatchScore {
-        score: u8::try_from(total.clamp(0, 100)).unwrap_or(100),
+        score: points(
+            campaign,
+            matched.len(),
+            !shared.is_empty(),
+            influencer.followers,
+            influencer.engagement_bps,
+            performance,
+        ),
         reasons,
     }
 }
@@ -335,6 +355,13 @@ mod tests {
             prop_assert!(a.score <= 100);
             prop_assert_eq!(&a, &score(&c, &i, perf.as_ref()));
             prop_assert_eq!(a.reasons.len(), 5);
+        }
+
+        #[test]
+        fn points_agree_with_score(c in campaign_strategy(), i in influencer_strategy()) {
+            let matched = c.categories.iter().filter(|x| i.categories.contains(x)).count();
+            let overlap = i.regions.iter().any(|r| c.target_regions.contains(r));
+            prop_assert_eq!(points(&c, matched, overlap, i.followers, i.engagement_bps, None), score(&c, &i, None).score);
         }
 
         #[test]

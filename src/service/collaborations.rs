@@ -15,6 +15,14 @@ use crate::error::{AppError, AppResult};
 
 use super::{audit, enqueue_email};
 
+/// Who acts, when, and the public URL for links in the emails.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    pub now: NaiveDateTime,
+    pub base_url: &'a str,
+    pub user_id: i64,
+}
+
 fn event(
     conn: &mut DbConn,
     now: NaiveDateTime,
@@ -86,14 +94,12 @@ fn message(input: &str) -> AppResult<String> {
 
 /// An influencer applies to an active, open campaign they qualify for.
 #[tracing::instrument(skip(conn, text))]
-pub fn apply(
-    conn: &mut DbConn,
-    now: NaiveDateTime,
-    base_url: &str,
-    user_id: i64,
-    campaign_id: i64,
-    text: &str,
-) -> AppResult<i64> {
+pub fn apply(conn: &mut DbConn, actor: Actor<'_>, campaign_id: i64, text: &str) -> AppResult<i64> {
+    let Actor {
+        now,
+        base_url,
+        user_id,
+    } = actor;
     let influencer = super::influencer::profile_of(conn, user_id)?;
     let campaign = db::campaigns::find(conn, campaign_id)?.ok_or(AppError::NotFound)?;
     if campaign.visibility != "open" || campaign.state != "active" {
@@ -169,14 +175,17 @@ pub fn apply(
 #[tracing::instrument(skip(conn, text))]
 pub fn invite(
     conn: &mut DbConn,
-    now: NaiveDateTime,
-    base_url: &str,
-    user_id: i64,
+    actor: Actor<'_>,
     campaign_id: i64,
     influencer_id: i64,
     rate_input: &str,
     text: &str,
 ) -> AppResult<i64> {
+    let Actor {
+        now,
+        base_url,
+        user_id,
+    } = actor;
     let campaign = super::campaigns::get_for_merchant(conn, user_id, campaign_id)?;
     if !matches!(campaign.state.as_str(), "active" | "paused" | "draft") {
         return Err(AppError::Conflict("This campaign has ended.".to_owned()));
@@ -283,14 +292,17 @@ fn generate_coupon(conn: &mut DbConn, merchant_id: i64, handle: &str) -> AppResu
 #[tracing::instrument(skip(conn, text))]
 pub fn act(
     conn: &mut DbConn,
-    now: NaiveDateTime,
-    base_url: &str,
-    user_id: i64,
+    actor: Actor<'_>,
     side: Side,
     collaboration_id: i64,
     action: CollabAction,
     text: &str,
 ) -> AppResult<Collaboration> {
+    let Actor {
+        now,
+        base_url,
+        user_id,
+    } = actor;
     let collab = match side {
         Side::Merchant => {
             let (merchant, _) = super::merchant::org_of(conn, user_id)?;

@@ -755,17 +755,21 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
     let tea = campaign_ids[0];
     let c = super::collaborations::apply(
         conn,
-        day(5),
-        base_url,
-        mia_user.id,
+        super::collaborations::Actor {
+            now: day(5),
+            base_url,
+            user_id: mia_user.id,
+        },
         tea,
         "I brew tea live every Friday night for 1.2M followers.",
     )?;
     super::collaborations::act(
         conn,
-        day(6),
-        base_url,
-        owners[0].id,
+        super::collaborations::Actor {
+            now: day(6),
+            base_url,
+            user_id: owners[0].id,
+        },
         Side::Merchant,
         c,
         CollabAction::Approve,
@@ -774,9 +778,11 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
     let mia_id = inf_id(conn, &mia_user)?;
     super::collaborations::invite(
         conn,
-        day(10),
-        base_url,
-        owners[0].id,
+        super::collaborations::Actor {
+            now: day(10),
+            base_url,
+            user_id: owners[0].id,
+        },
         campaign_ids[1],
         mia_id,
         "18",
@@ -784,17 +790,21 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
     )?;
     super::collaborations::apply(
         conn,
-        day(12),
-        base_url,
-        mia_user.id,
+        super::collaborations::Actor {
+            now: day(12),
+            base_url,
+            user_id: mia_user.id,
+        },
         campaign_ids[3],
         "My followers ask about skincare for tea lovers' mornings.",
     )?;
     let gear = super::collaborations::invite(
         conn,
-        day(8),
-        base_url,
-        owners[2].id,
+        super::collaborations::Actor {
+            now: day(8),
+            base_url,
+            user_id: owners[2].id,
+        },
         campaign_ids[5],
         mia_id,
         "",
@@ -802,9 +812,11 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
     )?;
     super::collaborations::act(
         conn,
-        day(9),
-        base_url,
-        mia_user.id,
+        super::collaborations::Actor {
+            now: day(9),
+            base_url,
+            user_id: mia_user.id,
+        },
         Side::Influencer,
         gear,
         CollabAction::Reject,
@@ -812,9 +824,11 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
     )?;
     let hp = super::collaborations::invite(
         conn,
-        day(3),
-        base_url,
-        owners[2].id,
+        super::collaborations::Actor {
+            now: day(3),
+            base_url,
+            user_id: owners[2].id,
+        },
         campaign_ids[6],
         mia_id,
         "",
@@ -822,9 +836,11 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
     )?;
     super::collaborations::act(
         conn,
-        day(4),
-        base_url,
-        mia_user.id,
+        super::collaborations::Actor {
+            now: day(4),
+            base_url,
+            user_id: mia_user.id,
+        },
         Side::Influencer,
         hp,
         CollabAction::Accept,
@@ -832,9 +848,11 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
     )?;
     super::collaborations::act(
         conn,
-        day(30),
-        base_url,
-        owners[2].id,
+        super::collaborations::Actor {
+            now: day(30),
+            base_url,
+            user_id: owners[2].id,
+        },
         Side::Merchant,
         hp,
         CollabAction::End,
@@ -857,9 +875,11 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
             let id = campaign_ids[ci];
             let applied = super::collaborations::apply(
                 conn,
-                day(5 + i64::try_from(n % 20).unwrap_or(0)),
-                base_url,
-                u.id,
+                super::collaborations::Actor {
+                    now: day(5 + i64::try_from(n % 20).unwrap_or(0)),
+                    base_url,
+                    user_id: u.id,
+                },
                 id,
                 "I'd love to feature this.",
             );
@@ -869,9 +889,11 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
                 0 | 1 => {
                     super::collaborations::act(
                         conn,
-                        day(26),
-                        base_url,
-                        owner.id,
+                        super::collaborations::Actor {
+                            now: day(26),
+                            base_url,
+                            user_id: owner.id,
+                        },
                         Side::Merchant,
                         collab,
                         CollabAction::Approve,
@@ -880,9 +902,11 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
                     if n % 12 == 1 {
                         super::collaborations::act(
                             conn,
-                            day(40),
-                            base_url,
-                            u.id,
+                            super::collaborations::Actor {
+                                now: day(40),
+                                base_url,
+                                user_id: u.id,
+                            },
                             Side::Influencer,
                             collab,
                             CollabAction::End,
@@ -893,9 +917,11 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
                 2 => {
                     super::collaborations::act(
                         conn,
-                        day(27),
-                        base_url,
-                        owner.id,
+                        super::collaborations::Actor {
+                            now: day(27),
+                            base_url,
+                            user_id: owner.id,
+                        },
                         Side::Merchant,
                         collab,
                         CollabAction::Decline,
@@ -911,9 +937,11 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
             let id = inf_id(conn, u)?;
             super::collaborations::invite(
                 conn,
-                day(15),
-                base_url,
-                owners[0].id,
+                super::collaborations::Actor {
+                    now: day(15),
+                    base_url,
+                    user_id: owners[0].id,
+                },
                 campaign_ids[1],
                 id,
                 "",
@@ -924,9 +952,11 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
             let id = inf_id(conn, u)?;
             let _ = super::collaborations::invite(
                 conn,
-                day(18),
-                base_url,
-                owners[1].id,
+                super::collaborations::Actor {
+                    now: day(18),
+                    base_url,
+                    user_id: owners[1].id,
+                },
                 campaign_ids[4],
                 id,
                 "14",

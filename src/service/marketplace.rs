@@ -1,7 +1,7 @@
 //! How merchants and influencers find each other: discovery of influencers for a campaign and
 //! the influencers' marketplace of campaigns, both ranked by the match score with its reasons.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::db::influencers::DiscoveryFilter;
 use crate::db::models::{Campaign, Collaboration, Influencer, Product, SocialAccount};
@@ -12,7 +12,7 @@ use crate::domain::rate::RateBps;
 use crate::error::{AppError, AppResult};
 
 /// Discovery scores at most this many candidates (the most followed that pass the filters).
-pub const MAX_CANDIDATES: i64 = 3_000;
+pub const MAX_CANDIDATES: i64 = 12_000;
 pub const DISCOVER_PAGE: usize = 20;
 
 pub fn campaign_fit(c: &Campaign) -> CampaignFit {
@@ -69,7 +69,10 @@ pub fn discover(
     rank_for_campaign(conn, campaign, filter, page)
 }
 
-/// The ranking itself (also used by the benchmark).
+/// The ranking itself (also used by the benchmark). Every candidate passing the filters is
+/// scored with [`matching::points`] from three small queries (candidates, campaign-category
+/// members, target-region members); only the page shown is then loaded in full and scored
+/// again with its reasons.
 pub fn rank_for_campaign(
     conn: &mut DbConn,
     campaign: Campaign,
@@ -78,21 +81,67 @@ pub fn rank_for_campaign(
 ) -> AppResult<Discovery> {
     let found = db::influencers::discover(conn, filter, MAX_CANDIDATES)?;
     let capped = i64::try_from(found.len()).unwrap_or(i64::MAX) >= MAX_CANDIDATES;
-    let ids: Vec<i64> = found.iter().map(|i| i.id).collect();
+    let fit = campaign_fit(&campaign);
+    let in_category: Option<HashSet<i64>> =
+        if filter.category.as_deref() == Some(campaign.category.as_str()) {
+            None // every candidate covers the campaign's category
+        } else {
+            Some(
+                db::influencers::ids_in_category(conn, &campaign.category)?
+                    .into_iter()
+                    .collect(),
+            )
+        };
+    let in_region: Option<HashSet<i64>> = if fit.target_regions.is_empty() {
+        None
+    } else {
+        Some(
+            db::influencers::ids_in_regions(conn, &fit.target_regions)?
+                .into_iter()
+                .collect(),
+        )
+    };
+    let mut scored: Vec<(u8, i64, i64)> = found
+        .iter()
+        .map(|&(id, followers, engagement)| {
+            let matched = usize::from(in_category.as_ref().is_none_or(|s| s.contains(&id)));
+            let region = in_region.as_ref().is_none_or(|s| s.contains(&id));
+            (
+                matching::points(
+                    &fit,
+                    matched,
+                    region,
+                    followers,
+                    i64::from(engagement),
+                    None,
+                ),
+                followers,
+                id,
+            )
+        })
+        .collect();
+    scored.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+    let total = scored.len();
+    let page_ids: Vec<i64> = scored
+        .iter()
+        .skip(page.saturating_sub(1) * DISCOVER_PAGE)
+        .take(DISCOVER_PAGE)
+        .map(|s| s.2)
+        .collect();
+    let mut rows = db::influencers::find_many(conn, &page_ids)?;
+    rows.sort_by_key(|i| page_ids.iter().position(|id| *id == i.id));
     let mut categories: HashMap<i64, Vec<String>> = HashMap::new();
-    for chunk in ids.chunks(900) {
-        for (id, c) in db::influencers::categories_of(conn, chunk)? {
-            categories.entry(id).or_default().push(c);
-        }
+    for (id, c) in db::influencers::categories_of(conn, &page_ids)? {
+        categories.entry(id).or_default().push(c);
     }
     let mut regions: HashMap<i64, Vec<String>> = HashMap::new();
-    for chunk in ids.chunks(900) {
-        for (id, r) in db::influencers::regions_of(conn, chunk)? {
-            regions.entry(id).or_default().push(r);
-        }
+    for (id, r) in db::influencers::regions_of(conn, &page_ids)? {
+        regions.entry(id).or_default().push(r);
     }
-    let fit = campaign_fit(&campaign);
-    let mut scored: Vec<(MatchScore, Influencer)> = found
+    let accounts: Vec<SocialAccount> = db::influencers::accounts_of(conn, &page_ids)?;
+    let collabs: Vec<(Collaboration, Influencer)> =
+        db::collaborations::for_campaign(conn, campaign.id)?;
+    let candidates = rows
         .into_iter()
         .map(|i| {
             let f = InfluencerFit {
@@ -101,28 +150,6 @@ pub fn rank_for_campaign(
                 followers: i.total_followers,
                 engagement_bps: i64::from(i.engagement_bps),
             };
-            (matching::score(&fit, &f, None), i)
-        })
-        .collect();
-    scored.sort_by(|a, b| {
-        b.0.score
-            .cmp(&a.0.score)
-            .then(b.1.total_followers.cmp(&a.1.total_followers))
-            .then(a.1.id.cmp(&b.1.id))
-    });
-    let total = scored.len();
-    let page_rows: Vec<(MatchScore, Influencer)> = scored
-        .into_iter()
-        .skip(page.saturating_sub(1) * DISCOVER_PAGE)
-        .take(DISCOVER_PAGE)
-        .collect();
-    let page_ids: Vec<i64> = page_rows.iter().map(|(_, i)| i.id).collect();
-    let accounts: Vec<SocialAccount> = db::influencers::accounts_of(conn, &page_ids)?;
-    let collabs: Vec<(Collaboration, Influencer)> =
-        db::collaborations::for_campaign(conn, campaign.id)?;
-    let candidates = page_rows
-        .into_iter()
-        .map(|(score, i)| {
             let mut platforms: Vec<String> = accounts
                 .iter()
                 .filter(|a| a.influencer_id == i.id)
@@ -130,14 +157,14 @@ pub fn rank_for_campaign(
                 .collect();
             platforms.dedup();
             Candidate {
-                categories: categories.remove(&i.id).unwrap_or_default(),
-                regions: regions.remove(&i.id).unwrap_or_default(),
+                score: matching::score(&fit, &f, None),
+                categories: f.categories,
+                regions: f.regions,
                 collaboration: collabs
                     .iter()
                     .find(|(c, _)| c.influencer_id == i.id)
                     .map(|(c, _)| c.state.clone()),
                 platforms,
-                score,
                 influencer: i,
             }
         })
@@ -281,11 +308,16 @@ pub fn campaign_for_influencer(
     })
 }
 
+/// One of an influencer's collaborations with its campaign, merchant name and current rules.
+pub struct MyCollaboration {
+    pub collaboration: Collaboration,
+    pub campaign: Campaign,
+    pub merchant: String,
+    pub rules: Option<CommissionRules>,
+}
+
 /// An influencer's collaborations, newest first.
-pub fn my_collaborations(
-    conn: &mut DbConn,
-    user_id: i64,
-) -> AppResult<Vec<(Collaboration, Campaign, String, Option<CommissionRules>)>> {
+pub fn my_collaborations(conn: &mut DbConn, user_id: i64) -> AppResult<Vec<MyCollaboration>> {
     let me = super::influencer::profile_of(conn, user_id)?;
     let rows = db::collaborations::for_influencer(conn, me.id)?;
     let ids: Vec<i64> = rows.iter().map(|(_, c, _)| c.id).collect();
@@ -297,7 +329,12 @@ pub fn my_collaborations(
                 .iter()
                 .find(|(v, _)| v.campaign_id == c.id)
                 .map(|(v, o)| super::campaigns::rules_of(v, o));
-            (col, c, m, r)
+            MyCollaboration {
+                collaboration: col,
+                campaign: c,
+                merchant: m,
+                rules: r,
+            }
         })
         .collect())
 }

@@ -856,9 +856,11 @@ async fn invite(
         .db(move |conn| {
             collaborations::invite(
                 conn,
-                now,
-                &base,
-                uid,
+                collaborations::Actor {
+                    now,
+                    base_url: &base,
+                    user_id: uid,
+                },
                 id,
                 influencer_id,
                 &form.rate,
@@ -919,7 +921,18 @@ async fn collab_action(
     );
     let result = state
         .db(move |conn| {
-            collaborations::act(conn, now, &base, uid, Side::Merchant, id, action, &text)
+            collaborations::act(
+                conn,
+                collaborations::Actor {
+                    now,
+                    base_url: &base,
+                    user_id: uid,
+                },
+                Side::Merchant,
+                id,
+                action,
+                &text,
+            )
         })
         .await;
     let campaign = match result {

@@ -268,7 +268,18 @@ async fn apply(
         form.0.message,
     );
     match state
-        .db(move |conn| collaborations::apply(conn, now, &base, uid, id, &text))
+        .db(move |conn| {
+            collaborations::apply(
+                conn,
+                collaborations::Actor {
+                    now,
+                    base_url: &base,
+                    user_id: uid,
+                },
+                id,
+                &text,
+            )
+        })
         .await
     {
         Ok(_) => {
@@ -324,7 +335,13 @@ async fn list(
     let tz = user.0.time_zone;
     let mut invitations = Vec::new();
     let mut others = Vec::new();
-    for (col, c, merchant, rules) in rows {
+    for svc::MyCollaboration {
+        collaboration: col,
+        campaign: c,
+        merchant,
+        rules,
+    } in rows
+    {
         let row = CollabRow {
             id: col.id,
             campaign_id: c.id,
@@ -383,7 +400,18 @@ async fn act(
     );
     match state
         .db(move |conn| {
-            collaborations::act(conn, now, &base, uid, Side::Influencer, id, action, &text)
+            collaborations::act(
+                conn,
+                collaborations::Actor {
+                    now,
+                    base_url: &base,
+                    user_id: uid,
+                },
+                Side::Influencer,
+                id,
+                action,
+                &text,
+            )
         })
         .await
     {
