@@ -127,9 +127,12 @@ fn open_migrated(settings: &Settings) -> anyhow::Result<db::DbConn> {
 }
 
 fn print_demo_accounts() {
+    // A closed stdout (e.g. `| head -4`) must not stop the server: ignore write errors.
+    let mut out = std::io::stdout().lock();
     for account in demo::ACCOUNTS {
-        println!("{account}");
+        let _ = writeln!(out, "{account}");
     }
+    let _ = out.flush();
 }
 
 fn load_demo(conn: &mut db::DbConn, base_url: &str) -> anyhow::Result<()> {

@@ -125,6 +125,25 @@ async fn wait_for_path(c: &Client, path: &str) {
     }
 }
 
+/// Waits (up to 15 s) until a flash message starting with `prefix` is shown: after a
+/// click, the old page (and its old flash) may still be there for a moment.
+async fn flash_starting(c: &Client, prefix: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(el) = c.find(Locator::Css(".flash")).await
+            && let Ok(text) = el.text().await
+            && text.starts_with(prefix)
+        {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no flash starting with {prefix:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn heading(c: &Client) -> String {
     c.find(Locator::Css("main h1"))
         .await
@@ -214,15 +233,7 @@ async fn influencer_signs_up_logs_out_logs_in_and_sees_the_profile() {
     .await
     .unwrap();
     submit(&c, "/influencer/profile").await;
-    let flash = c
-        .wait()
-        .for_element(Locator::Css(".flash-success"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(flash, "Profile saved.");
+    flash_starting(&c, "Profile saved.").await;
 
     let png = c.screenshot().await.expect("screenshot");
     std::fs::write(artifact("influencer-profile.png"), &png).expect("save screenshot");
@@ -448,15 +459,7 @@ async fn merchant_campaign_to_influencer_coupon_journey() {
         .unwrap();
     fill(&c, "default_rate", "12.5").await;
     submit(&c, "/merchant/campaigns").await;
-    let flash = c
-        .wait()
-        .for_element(Locator::Css(".flash-success"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(flash.starts_with("Campaign created as a draft"), "{flash}");
+    flash_starting(&c, "Campaign created as a draft").await;
     let campaign_path = c.current_url().await.unwrap().path().to_owned();
     c.find(Locator::Css("form[action$=\"/state\"] button"))
         .await
@@ -464,15 +467,7 @@ async fn merchant_campaign_to_influencer_coupon_journey() {
         .click()
         .await
         .unwrap();
-    let flash = c
-        .wait()
-        .for_element(Locator::Css(".flash-success"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(flash, "The campaign is now active.");
+    flash_starting(&c, "The campaign is now active.").await;
     c.find(Locator::Css("form[action=\"/logout\"] button"))
         .await
         .unwrap()
@@ -496,10 +491,7 @@ async fn merchant_campaign_to_influencer_coupon_journey() {
         .await
         .unwrap();
     submit(&c, "/influencer/profile").await;
-    c.wait()
-        .for_element(Locator::Css(".flash-success"))
-        .await
-        .unwrap();
+    flash_starting(&c, "Profile saved.").await;
     c.find(Locator::LinkText("Marketplace"))
         .await
         .unwrap()
@@ -521,15 +513,7 @@ async fn merchant_campaign_to_influencer_coupon_journey() {
         .click()
         .await
         .unwrap();
-    let flash = c
-        .wait()
-        .for_element(Locator::Css(".flash-success"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(flash.starts_with("Application sent"), "{flash}");
+    flash_starting(&c, "Application sent").await;
     c.find(Locator::Css("form[action=\"/logout\"] button"))
         .await
         .unwrap()
@@ -550,15 +534,7 @@ async fn merchant_campaign_to_influencer_coupon_journey() {
         .click()
         .await
         .unwrap();
-    let flash = c
-        .wait()
-        .for_element(Locator::Css(".flash-success"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(flash, "Collaboration approved.");
+    flash_starting(&c, "Collaboration approved.").await;
     c.find(Locator::Css("form[action=\"/logout\"] button"))
         .await
         .unwrap()
