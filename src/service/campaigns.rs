@@ -558,6 +558,9 @@ pub struct CampaignDetail {
     pub products: Vec<Product>,
     pub history: Vec<(RuleVersion, CommissionRules)>,
     pub collaborations: Vec<(Collaboration, Influencer)>,
+    /// The match score of each collaborating influencer (by influencer id), for reviewing
+    /// applications.
+    pub scores: std::collections::HashMap<i64, crate::domain::matching::MatchScore>,
 }
 
 pub fn detail(conn: &mut DbConn, user_id: i64, id: i64) -> AppResult<CampaignDetail> {
@@ -571,11 +574,21 @@ pub fn detail(conn: &mut DbConn, user_id: i64, id: i64) -> AppResult<CampaignDet
         })
         .collect();
     let collaborations = db::collaborations::for_campaign(conn, id)?;
+    let fit = super::marketplace::campaign_fit(&campaign);
+    let mut scores = std::collections::HashMap::new();
+    for (_, influencer) in &collaborations {
+        let f = super::marketplace::influencer_fit(conn, influencer)?;
+        scores.insert(
+            influencer.id,
+            crate::domain::matching::score(&fit, &f, None),
+        );
+    }
     Ok(CampaignDetail {
         campaign,
         products,
         history,
         collaborations,
+        scores,
     })
 }
 

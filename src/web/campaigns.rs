@@ -355,6 +355,9 @@ struct ProductView {
 
 struct CollabView {
     id: i64,
+    score: u8,
+    reasons: String,
+    bio: String,
     handle: String,
     name: String,
     followers: String,
@@ -475,6 +478,13 @@ async fn show_page(
         crate::db::models::Influencer,
     )| CollabView {
         id: col.id,
+        score: d.scores.get(&inf.id).map_or(0, |s| s.score),
+        reasons: d
+            .scores
+            .get(&inf.id)
+            .map(|s| s.summary())
+            .unwrap_or_default(),
+        bio: inf.bio.clone(),
         handle: inf.handle.clone(),
         name: inf.display_name.clone(),
         followers: compact_count(inf.total_followers),

@@ -920,3 +920,139 @@ async fn invite_only_campaigns_are_hidden_from_the_marketplace() {
     .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn every_marketplace_route_refuses_the_other_roles() {
+    let app = TestApp::spawn().await;
+    let m = merchant_with_products(&app, "routes@shop.test", "routes.example").await;
+    let id = active_campaign(&app, &m, "routes@shop.test").await;
+    let i = tea_influencer(&app, "routes_creator@creators.test").await;
+    let res = post_form_with(
+        &i,
+        &app.url(&format!("/influencer/campaigns/{id}")),
+        &app.url(&format!("/influencer/campaigns/{id}/apply")),
+        &[("message", "hi")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (cid, _) = collaboration_id(&app, id, "routes_creator@creators.test").await;
+    let pid = product_ids(&app, "routes@shop.test").await[0].clone();
+
+    let merchant_gets = [
+        "/merchant/products".to_owned(),
+        "/merchant/products/new".into(),
+        format!("/merchant/products/{pid}/edit"),
+        "/merchant/products/import".into(),
+        "/merchant/domains".into(),
+        "/merchant/campaigns".into(),
+        "/merchant/campaigns/new".into(),
+        format!("/merchant/campaigns/{id}"),
+        format!("/merchant/campaigns/{id}/edit"),
+        format!("/merchant/campaigns/{id}/discover"),
+    ];
+    let merchant_posts = [
+        "/merchant/products".to_owned(),
+        format!("/merchant/products/{pid}"),
+        format!("/merchant/products/{pid}/active"),
+        "/merchant/products/import/preview".into(),
+        "/merchant/products/import/confirm".into(),
+        "/merchant/domains".into(),
+        "/merchant/campaigns".into(),
+        format!("/merchant/campaigns/{id}"),
+        format!("/merchant/campaigns/{id}/rules"),
+        format!("/merchant/campaigns/{id}/state"),
+        format!("/merchant/campaigns/{id}/invite"),
+        format!("/merchant/collaborations/{cid}"),
+        format!("/merchant/collaborations/{cid}/coupon"),
+    ];
+    let influencer_gets = [
+        "/influencer/marketplace".to_owned(),
+        format!("/influencer/campaigns/{id}"),
+        "/influencer/collaborations".into(),
+    ];
+    let influencer_posts = [
+        "/influencer/profile".to_owned(),
+        "/influencer/accounts".into(),
+        "/influencer/payout".into(),
+        format!("/influencer/campaigns/{id}/apply"),
+        format!("/influencer/collaborations/{cid}"),
+    ];
+    for path in &merchant_gets {
+        assert_eq!(
+            get_with(&i, &app.url(path)).await.status(),
+            StatusCode::FORBIDDEN,
+            "influencer GET {path}"
+        );
+    }
+    for path in &merchant_posts {
+        let res = post_form_with(
+            &i,
+            &app.url("/influencer"),
+            &app.url(path),
+            &[("action", "approve")],
+        )
+        .await;
+        assert_eq!(
+            res.status(),
+            StatusCode::FORBIDDEN,
+            "influencer POST {path}"
+        );
+    }
+    for path in &influencer_gets {
+        assert_eq!(
+            get_with(&m, &app.url(path)).await.status(),
+            StatusCode::FORBIDDEN,
+            "merchant GET {path}"
+        );
+    }
+    for path in &influencer_posts {
+        let res = post_form_with(
+            &m,
+            &app.url("/merchant"),
+            &app.url(path),
+            &[("action", "end")],
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "merchant POST {path}");
+    }
+    for path in ["/admin/domains".to_owned()] {
+        assert_eq!(
+            get_with(&m, &app.url(&path)).await.status(),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            get_with(&i, &app.url(&path)).await.status(),
+            StatusCode::FORBIDDEN
+        );
+    }
+    // Another influencer cannot act on this collaboration, and another merchant cannot set
+    // its coupon.
+    let other = tea_influencer(&app, "other_creator@creators.test").await;
+    let res = post_form_with(
+        &other,
+        &app.url("/influencer/collaborations"),
+        &app.url(&format!("/influencer/collaborations/{cid}")),
+        &[("action", "end")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let rival = app.logged_in(Role::Merchant, "rival2@shop.test").await;
+    let res = post_form_with(
+        &rival,
+        &app.url("/merchant/campaigns"),
+        &app.url(&format!("/merchant/collaborations/{cid}/coupon")),
+        &[("coupon_code", "STOLEN1")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    // The merchant sees the application with its score and reasons.
+    let page = get_with(&m, &app.url(&format!("/merchant/campaigns/{id}")))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Applications to review (1)")
+            && page.contains("tea &#38; coffee matches, audience in CN")
+    );
+}
