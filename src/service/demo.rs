@@ -744,6 +744,11 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
     )?;
 
     // Collaborations in every state.
+    let at = |user_id: i64, now: NaiveDateTime| super::collaborations::Actor {
+        now,
+        base_url,
+        user_id,
+    };
     let day = |d: i64| start + TimeDelta::days(d);
     let inf_id = |conn: &mut DbConn, u: &User| -> AppResult<i64> {
         Ok(db::influencers::find_by_user(conn, u.id)?
@@ -755,21 +760,13 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
     let tea = campaign_ids[0];
     let c = super::collaborations::apply(
         conn,
-        super::collaborations::Actor {
-            now: day(5),
-            base_url,
-            user_id: mia_user.id,
-        },
+        at(mia_user.id, day(5)),
         tea,
         "I brew tea live every Friday night for 1.2M followers.",
     )?;
     super::collaborations::act(
         conn,
-        super::collaborations::Actor {
-            now: day(6),
-            base_url,
-            user_id: owners[0].id,
-        },
+        at(owners[0].id, day(6)),
         Side::Merchant,
         c,
         CollabAction::Approve,
@@ -778,11 +775,7 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
     let mia_id = inf_id(conn, &mia_user)?;
     super::collaborations::invite(
         conn,
-        super::collaborations::Actor {
-            now: day(10),
-            base_url,
-            user_id: owners[0].id,
-        },
+        at(owners[0].id, day(10)),
         campaign_ids[1],
         mia_id,
         "18",
@@ -790,21 +783,13 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
     )?;
     super::collaborations::apply(
         conn,
-        super::collaborations::Actor {
-            now: day(12),
-            base_url,
-            user_id: mia_user.id,
-        },
+        at(mia_user.id, day(12)),
         campaign_ids[3],
         "My followers ask about skincare for tea lovers' mornings.",
     )?;
     let gear = super::collaborations::invite(
         conn,
-        super::collaborations::Actor {
-            now: day(8),
-            base_url,
-            user_id: owners[2].id,
-        },
+        at(owners[2].id, day(8)),
         campaign_ids[5],
         mia_id,
         "",
@@ -812,11 +797,7 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
     )?;
     super::collaborations::act(
         conn,
-        super::collaborations::Actor {
-            now: day(9),
-            base_url,
-            user_id: mia_user.id,
-        },
+        at(mia_user.id, day(9)),
         Side::Influencer,
         gear,
         CollabAction::Reject,
@@ -824,11 +805,7 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
     )?;
     let hp = super::collaborations::invite(
         conn,
-        super::collaborations::Actor {
-            now: day(3),
-            base_url,
-            user_id: owners[2].id,
-        },
+        at(owners[2].id, day(3)),
         campaign_ids[6],
         mia_id,
         "",
@@ -836,11 +813,7 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
     )?;
     super::collaborations::act(
         conn,
-        super::collaborations::Actor {
-            now: day(4),
-            base_url,
-            user_id: mia_user.id,
-        },
+        at(mia_user.id, day(4)),
         Side::Influencer,
         hp,
         CollabAction::Accept,
@@ -848,11 +821,7 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
     )?;
     super::collaborations::act(
         conn,
-        super::collaborations::Actor {
-            now: day(30),
-            base_url,
-            user_id: owners[2].id,
-        },
+        at(owners[2].id, day(30)),
         Side::Merchant,
         hp,
         CollabAction::End,
@@ -875,11 +844,7 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
             let id = campaign_ids[ci];
             let applied = super::collaborations::apply(
                 conn,
-                super::collaborations::Actor {
-                    now: day(5 + i64::try_from(n % 20).unwrap_or(0)),
-                    base_url,
-                    user_id: u.id,
-                },
+                at(u.id, day(5 + i64::try_from(n % 20).unwrap_or(0))),
                 id,
                 "I'd love to feature this.",
             );
@@ -889,11 +854,7 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
                 0 | 1 => {
                     super::collaborations::act(
                         conn,
-                        super::collaborations::Actor {
-                            now: day(26),
-                            base_url,
-                            user_id: owner.id,
-                        },
+                        at(owner.id, day(26)),
                         Side::Merchant,
                         collab,
                         CollabAction::Approve,
@@ -902,11 +863,7 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
                     if n % 12 == 1 {
                         super::collaborations::act(
                             conn,
-                            super::collaborations::Actor {
-                                now: day(40),
-                                base_url,
-                                user_id: u.id,
-                            },
+                            at(u.id, day(40)),
                             Side::Influencer,
                             collab,
                             CollabAction::End,
@@ -917,11 +874,7 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
                 2 => {
                     super::collaborations::act(
                         conn,
-                        super::collaborations::Actor {
-                            now: day(27),
-                            base_url,
-                            user_id: owner.id,
-                        },
+                        at(owner.id, day(27)),
                         Side::Merchant,
                         collab,
                         CollabAction::Decline,
@@ -937,11 +890,7 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
             let id = inf_id(conn, u)?;
             super::collaborations::invite(
                 conn,
-                super::collaborations::Actor {
-                    now: day(15),
-                    base_url,
-                    user_id: owners[0].id,
-                },
+                at(owners[0].id, day(15)),
                 campaign_ids[1],
                 id,
                 "",
@@ -952,11 +901,7 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
             let id = inf_id(conn, u)?;
             let _ = super::collaborations::invite(
                 conn,
-                super::collaborations::Actor {
-                    now: day(18),
-                    base_url,
-                    user_id: owners[1].id,
-                },
+                at(owners[1].id, day(18)),
                 campaign_ids[4],
                 id,
                 "14",
