@@ -58,12 +58,17 @@ pub fn list_for_merchant(
         .load(conn)
 }
 
-/// Active open campaigns with their merchant's name (the influencers' marketplace).
-pub fn open_and_active(conn: &mut DbConn) -> QueryResult<Vec<(Campaign, String)>> {
+/// Active open campaigns that have not reached their end date, with their merchant's name
+/// (the influencers' marketplace).
+pub fn open_and_active(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<(Campaign, String)>> {
     campaigns::table
         .inner_join(merchants::table)
         .filter(campaigns::state.eq("active"))
         .filter(campaigns::visibility.eq("open"))
+        .filter(campaigns::ends_at.is_null().or(campaigns::ends_at.gt(now)))
         .order(campaigns::created_at.desc())
         .select((Campaign::as_select(), merchants::name))
         .load(conn)

@@ -110,6 +110,11 @@ pub fn apply(conn: &mut DbConn, actor: Actor<'_>, campaign_id: i64, text: &str) 
             "This campaign is not taking applications.".to_owned(),
         ));
     }
+    if campaign.ends_at.is_some_and(|e| e <= now) {
+        return Err(AppError::Conflict(
+            "This campaign has reached its end date.".to_owned(),
+        ));
+    }
     let fit = super::marketplace::influencer_fit(conn, &influencer)?;
     if let Err(why) = matching::qualifies(&super::marketplace::campaign_fit(&campaign), &fit) {
         return Err(AppError::Conflict(format!(

@@ -197,12 +197,13 @@ pub struct MarketFilter {
 
 pub fn marketplace(
     conn: &mut DbConn,
+    now: chrono::NaiveDateTime,
     user_id: i64,
     filter: &MarketFilter,
 ) -> AppResult<Vec<CampaignCard>> {
     let me = super::influencer::profile_of(conn, user_id)?;
     let fit = influencer_fit(conn, &me)?;
-    let campaigns = db::campaigns::open_and_active(conn)?;
+    let campaigns = db::campaigns::open_and_active(conn, now)?;
     let ids: Vec<i64> = campaigns.iter().map(|(c, _)| c.id).collect();
     let rules = db::campaigns::latest_rules(conn, &ids)?;
     let mine = db::collaborations::for_influencer(conn, me.id)?;

@@ -85,9 +85,9 @@ async fn market(
         merchant: Some(query.merchant.trim().to_owned()).filter(|s| !s.is_empty()),
         region: Some(query.region.clone()).filter(|s| !s.is_empty()),
     };
-    let uid = user.0.id;
+    let (uid, now) = (user.0.id, state.now());
     let cards = state
-        .db(move |conn| svc::marketplace(conn, uid, &filter))
+        .db(move |conn| svc::marketplace(conn, now, uid, &filter))
         .await?;
     let tz = user.0.time_zone;
     let page = MarketPage {
