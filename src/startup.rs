@@ -30,6 +30,10 @@ pub struct AppState {
     pub base_url: String,
     pub mailer: Mailer,
     pub mail_wakeup: Arc<Notify>,
+    pub clicks: crate::jobs::clicks::ClickWriter,
+    /// Salt for the hashes of IP addresses and user agents (derived from the secret key).
+    pub click_salt: Vec<u8>,
+    pub link_cache: crate::web::redirect::LinkCache,
 }
 
 impl AppState {
@@ -92,14 +96,25 @@ impl Application {
             None => format!("http://{addr}"),
         };
         let mailer = Mailer::from_settings(&settings.mail, &settings.mail_from)?;
+        let (clicks, click_queue) = crate::jobs::clicks::channel();
+        let click_salt = {
+            use sha2::Digest;
+            let mut h = sha2::Sha256::new();
+            h.update(&settings.secret_key);
+            h.update(b"tandem click salt");
+            h.finalize().to_vec()
+        };
         let state = actix_web::web::Data::new(AppState {
             pool,
             clock,
             base_url,
             mailer,
             mail_wakeup: Arc::new(Notify::new()),
+            clicks,
+            click_salt,
+            link_cache: crate::web::redirect::LinkCache::default(),
         });
-        let jobs = crate::jobs::Jobs::start(state.clone().into_inner());
+        let jobs = crate::jobs::Jobs::start(state.clone().into_inner(), click_queue);
 
         let key = Key::derive_from(&settings.secret_key);
         let secure = settings.secure_cookies();

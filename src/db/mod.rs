@@ -6,6 +6,7 @@ pub mod campaigns;
 pub mod catalog;
 pub mod collaborations;
 pub mod influencers;
+pub mod links;
 pub mod logins;
 pub mod merchants;
 pub mod models;

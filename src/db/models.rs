@@ -430,3 +430,98 @@ pub struct NewCollaborationEvent<'a> {
     pub note: &'a str,
     pub created_at: NaiveDateTime,
 }
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = streams)]
+pub struct Stream {
+    pub id: i64,
+    pub influencer_id: i64,
+    pub title: String,
+    pub platform: String,
+    pub scheduled_at: Option<NaiveDateTime>,
+    pub published_url: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = streams)]
+pub struct NewStream<'a> {
+    pub influencer_id: i64,
+    pub title: &'a str,
+    pub platform: &'a str,
+    pub scheduled_at: Option<NaiveDateTime>,
+    pub published_url: Option<&'a str>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = links)]
+pub struct Link {
+    pub id: i64,
+    pub code: String,
+    pub collaboration_id: i64,
+    pub influencer_id: i64,
+    pub merchant_id: i64,
+    pub campaign_id: i64,
+    pub product_id: Option<i64>,
+    pub stream_id: Option<i64>,
+    pub destination: String,
+    pub label: String,
+    pub disabled_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = links)]
+pub struct NewLink<'a> {
+    pub code: &'a str,
+    pub collaboration_id: i64,
+    pub influencer_id: i64,
+    pub merchant_id: i64,
+    pub campaign_id: i64,
+    pub product_id: Option<i64>,
+    pub stream_id: Option<i64>,
+    pub destination: &'a str,
+    pub label: &'a str,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = clicks)]
+pub struct NewClick {
+    pub click_id: String,
+    pub link_id: i64,
+    pub stream_id: Option<i64>,
+    pub created_at: NaiveDateTime,
+    pub ip_hash: String,
+    pub ua_hash: String,
+    pub referrer_host: Option<String>,
+    pub is_bot: bool,
+    pub is_repeat: bool,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = link_daily)]
+pub struct LinkDaily {
+    pub id: i64,
+    pub link_id: i64,
+    pub day: String,
+    pub clicks: i64,
+    pub unique_clicks: i64,
+    pub bot_clicks: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = clicks)]
+pub struct Click {
+    pub id: i64,
+    pub click_id: String,
+    pub link_id: i64,
+    pub stream_id: Option<i64>,
+    pub created_at: NaiveDateTime,
+    pub ip_hash: String,
+    pub ua_hash: String,
+    pub referrer_host: Option<String>,
+    pub is_bot: bool,
+    pub is_repeat: bool,
+}

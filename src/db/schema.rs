@@ -247,6 +247,64 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    streams (id) {
+        id -> BigInt,
+        influencer_id -> BigInt,
+        title -> Text,
+        platform -> Text,
+        scheduled_at -> Nullable<Timestamp>,
+        published_url -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    links (id) {
+        id -> BigInt,
+        code -> Text,
+        collaboration_id -> BigInt,
+        influencer_id -> BigInt,
+        merchant_id -> BigInt,
+        campaign_id -> BigInt,
+        product_id -> Nullable<BigInt>,
+        stream_id -> Nullable<BigInt>,
+        destination -> Text,
+        label -> Text,
+        disabled_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    clicks (id) {
+        id -> BigInt,
+        click_id -> Text,
+        link_id -> BigInt,
+        stream_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        ip_hash -> Text,
+        ua_hash -> Text,
+        referrer_host -> Nullable<Text>,
+        is_bot -> Bool,
+        is_repeat -> Bool,
+    }
+}
+
+diesel::table! {
+    link_daily (id) {
+        id -> BigInt,
+        link_id -> BigInt,
+        day -> Text,
+        clicks -> BigInt,
+        unique_clicks -> BigInt,
+        bot_clicks -> BigInt,
+    }
+}
+
+diesel::joinable!(links -> streams (stream_id));
+diesel::joinable!(clicks -> links (link_id));
+diesel::joinable!(link_daily -> links (link_id));
 diesel::joinable!(influencer_categories -> influencers (influencer_id));
 diesel::joinable!(influencer_regions -> influencers (influencer_id));
 diesel::joinable!(social_accounts -> influencers (influencer_id));
@@ -285,4 +343,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     campaign_rule_overrides,
     collaborations,
     collaboration_events,
+    streams,
+    links,
+    clicks,
+    link_daily,
 );

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod clock;
 pub mod collaboration;
 pub mod email_address;
+pub mod links;
 pub mod matching;
 pub mod money;
 pub mod password;

@@ -1,6 +1,8 @@
-//! Background jobs, in-process: for now the email outbox dispatcher. Each job calls the same
+//! Background jobs, in-process: the click writer (group commit) and the email outbox
+//! dispatcher. Each job calls the same
 //! database functions as the services and is safe to run on several app nodes at once.
 
+pub mod clicks;
 pub mod mail;
 
 use std::sync::Arc;
@@ -16,9 +18,17 @@ pub struct Jobs {
 }
 
 impl Jobs {
-    pub fn start(state: Arc<AppState>) -> Jobs {
+    pub fn start(state: Arc<AppState>, clicks: clicks::ClickQueue) -> Jobs {
         let (stop, stop_rx) = watch::channel(false);
-        let handles = vec![tokio::spawn(mail::dispatcher(state, stop_rx))];
+        let handles = vec![
+            tokio::spawn(clicks::writer(
+                state.pool.clone(),
+                state.clock.clone(),
+                clicks,
+                stop_rx.clone(),
+            )),
+            tokio::spawn(mail::dispatcher(state, stop_rx)),
+        ];
         Jobs { stop, handles }
     }
 

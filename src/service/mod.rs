@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod collaborations;
 pub mod demo;
 pub mod influencer;
+pub mod links;
 pub mod marketplace;
 pub mod merchant;
 

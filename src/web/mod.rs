@@ -8,11 +8,13 @@ pub mod campaigns;
 pub mod catalog;
 pub mod extract;
 pub mod influencer;
+pub mod links;
 pub mod marketplace;
 pub mod merchant;
 pub mod middleware;
 pub mod pages;
 pub mod public;
+pub mod redirect;
 pub mod session;
 
 use actix_web::web;
@@ -20,6 +22,7 @@ use actix_web::web;
 /// Registers every web route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     public::routes(cfg);
+    redirect::routes(cfg);
     auth::routes(cfg);
     account::routes(cfg);
     merchant::routes(cfg);
@@ -27,6 +30,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     campaigns::routes(cfg);
     influencer::routes(cfg);
     marketplace::routes(cfg);
+    links::routes(cfg);
     accounts::routes(cfg);
 }
 

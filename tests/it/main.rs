@@ -7,6 +7,7 @@ mod auth;
 mod browser;
 mod cli;
 mod email;
+mod links;
 mod marketplace;
 mod pages;
 mod password_reset;

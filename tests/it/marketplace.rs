@@ -7,7 +7,7 @@ use tandem::domain::account::Role;
 use crate::helpers::{TestApp, get_with, location, new_client, post_form_with};
 
 /// A merchant with a shop domain and two tea products; returns the client.
-async fn merchant_with_products(app: &TestApp, email: &str, domain: &str) -> Client {
+pub async fn merchant_with_products(app: &TestApp, email: &str, domain: &str) -> Client {
     let m = app.logged_in(Role::Merchant, email).await;
     let res = post_form_with(
         &m,
@@ -42,7 +42,7 @@ async fn merchant_with_products(app: &TestApp, email: &str, domain: &str) -> Cli
     m
 }
 
-async fn product_ids(app: &TestApp, email: &str) -> Vec<String> {
+pub async fn product_ids(app: &TestApp, email: &str) -> Vec<String> {
     let email = email.to_owned();
     app.state
         .db(move |conn| {
@@ -58,7 +58,7 @@ async fn product_ids(app: &TestApp, email: &str) -> Vec<String> {
 }
 
 /// Creates an active open tea campaign at 10 % (TEA-1 at 15 %); returns its id.
-async fn active_campaign(app: &TestApp, m: &Client, email: &str) -> i64 {
+pub async fn active_campaign(app: &TestApp, m: &Client, email: &str) -> i64 {
     let ids = product_ids(app, email).await;
     let mut form: Vec<(&str, &str)> = vec![
         ("name", "Spring tea festival"),
@@ -97,7 +97,7 @@ async fn active_campaign(app: &TestApp, m: &Client, email: &str) -> i64 {
 }
 
 /// An influencer with tea in their categories, audience in CN and 50K followers.
-async fn tea_influencer(app: &TestApp, email: &str) -> Client {
+pub async fn tea_influencer(app: &TestApp, email: &str) -> Client {
     let i = app.logged_in(Role::Influencer, email).await;
     let handle = email.split('@').next().unwrap().to_owned();
     let res = post_form_with(
@@ -569,7 +569,11 @@ async fn campaign_rules_are_versioned_once_live() {
     }
 }
 
-async fn collaboration_id(app: &TestApp, campaign: i64, influencer_email: &str) -> (i64, String) {
+pub async fn collaboration_id(
+    app: &TestApp,
+    campaign: i64,
+    influencer_email: &str,
+) -> (i64, String) {
     let email = influencer_email.to_owned();
     app.state
         .db(move |conn| {

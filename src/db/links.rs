@@ -1,0 +1,144 @@
+//! Queries on streams, links, clicks and their daily rollups.
+
+use std::collections::HashSet;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::DbConn;
+use super::models::{Click, Link, LinkDaily, NewClick, NewLink, NewStream, Stream};
+use super::schema::{clicks, link_daily, links, streams};
+
+pub fn insert_stream(conn: &mut DbConn, new: &NewStream<'_>) -> QueryResult<i64> {
+    diesel::insert_into(streams::table)
+        .values(new)
+        .returning(streams::id)
+        .get_result(conn)
+}
+
+pub fn streams_of(conn: &mut DbConn, influencer_id: i64) -> QueryResult<Vec<Stream>> {
+    streams::table
+        .filter(streams::influencer_id.eq(influencer_id))
+        .order(streams::created_at.desc())
+        .select(Stream::as_select())
+        .load(conn)
+}
+
+pub fn insert_link(conn: &mut DbConn, new: &NewLink<'_>) -> QueryResult<i64> {
+    diesel::insert_into(links::table)
+        .values(new)
+        .returning(links::id)
+        .get_result(conn)
+}
+
+pub fn find_by_code(conn: &mut DbConn, code: &str) -> QueryResult<Option<Link>> {
+    links::table
+        .filter(links::code.eq(code))
+        .select(Link::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_for_influencer(
+    conn: &mut DbConn,
+    influencer_id: i64,
+    id: i64,
+) -> QueryResult<Option<Link>> {
+    links::table
+        .filter(links::id.eq(id))
+        .filter(links::influencer_id.eq(influencer_id))
+        .select(Link::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn links_of(conn: &mut DbConn, influencer_id: i64) -> QueryResult<Vec<Link>> {
+    links::table
+        .filter(links::influencer_id.eq(influencer_id))
+        .order(links::created_at.desc())
+        .select(Link::as_select())
+        .load(conn)
+}
+
+pub fn set_disabled(conn: &mut DbConn, id: i64, at: Option<NaiveDateTime>) -> QueryResult<usize> {
+    diesel::update(links::table.find(id))
+        .set(links::disabled_at.eq(at))
+        .execute(conn)
+}
+
+/// (ip hash, ua hash) pairs already clicked on the link since `since`.
+pub fn recent_visitors(
+    conn: &mut DbConn,
+    link_id: i64,
+    since: NaiveDateTime,
+    ip_hashes: &[String],
+) -> QueryResult<HashSet<(String, String)>> {
+    let rows: Vec<(String, String)> = clicks::table
+        .filter(clicks::link_id.eq(link_id))
+        .filter(clicks::created_at.ge(since))
+        .filter(clicks::ip_hash.eq_any(ip_hashes))
+        .select((clicks::ip_hash, clicks::ua_hash))
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
+}
+
+pub fn insert_click(conn: &mut DbConn, new: &NewClick) -> QueryResult<usize> {
+    diesel::insert_into(clicks::table).values(new).execute(conn)
+}
+
+/// Adds to the link's counters for the day (creating the row on first use).
+pub fn bump_daily(
+    conn: &mut DbConn,
+    link_id: i64,
+    day: &str,
+    clicks_n: i64,
+    unique_n: i64,
+    bots_n: i64,
+) -> QueryResult<()> {
+    let updated = diesel::update(
+        link_daily::table
+            .filter(link_daily::link_id.eq(link_id))
+            .filter(link_daily::day.eq(day)),
+    )
+    .set((
+        link_daily::clicks.eq(link_daily::clicks + clicks_n),
+        link_daily::unique_clicks.eq(link_daily::unique_clicks + unique_n),
+        link_daily::bot_clicks.eq(link_daily::bot_clicks + bots_n),
+    ))
+    .execute(conn)?;
+    if updated == 0 {
+        diesel::insert_into(link_daily::table)
+            .values((
+                link_daily::link_id.eq(link_id),
+                link_daily::day.eq(day),
+                link_daily::clicks.eq(clicks_n),
+                link_daily::unique_clicks.eq(unique_n),
+                link_daily::bot_clicks.eq(bots_n),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn daily_of(conn: &mut DbConn, link_ids: &[i64]) -> QueryResult<Vec<LinkDaily>> {
+    link_daily::table
+        .filter(link_daily::link_id.eq_any(link_ids))
+        .order(link_daily::day.desc())
+        .select(LinkDaily::as_select())
+        .load(conn)
+}
+
+pub fn click_count(conn: &mut DbConn, link_id: i64) -> QueryResult<i64> {
+    clicks::table
+        .filter(clicks::link_id.eq(link_id))
+        .count()
+        .get_result(conn)
+}
+
+/// Every click, oldest first (tests and exports).
+pub fn all_clicks(conn: &mut DbConn) -> QueryResult<Vec<Click>> {
+    clicks::table
+        .order(clicks::id.asc())
+        .select(Click::as_select())
+        .load(conn)
+}

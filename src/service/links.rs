@@ -1,0 +1,337 @@
+//! Streams and stream links: an influencer makes a link for an active collaboration, to a
+//! product of the campaign (or the merchant's shop), optionally tied to a stream. The
+//! destination must be http(s) on one of the merchant's verified domains.
+
+use chrono::{NaiveDateTime, TimeZone};
+use chrono_tz::Tz;
+
+use crate::db::models::{Link, LinkDaily, NewLink, NewStream, Product, Stream};
+use crate::db::{self, DbConn};
+use crate::domain::catalog::parse_platform;
+use crate::domain::links::new_code;
+use crate::domain::shop_domain::url_on_domains;
+use crate::domain::validate::FieldErrors;
+use crate::error::{AppError, AppResult};
+
+use super::audit;
+
+fn field(name: &str, message: &str) -> AppError {
+    let mut errors = FieldErrors::new();
+    errors.add(name, message);
+    AppError::Validation(errors)
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct StreamForm {
+    pub title: String,
+    pub platform: String,
+    pub scheduled_at: String,
+    pub published_url: String,
+}
+
+pub fn create_stream(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    user_id: i64,
+    tz: Tz,
+    form: &StreamForm,
+) -> AppResult<i64> {
+    let me = super::influencer::profile_of(conn, user_id)?;
+    let mut errors = FieldErrors::new();
+    let title = errors.check("title", {
+        let t = form.title.trim();
+        if t.is_empty() || t.chars().count() > 120 {
+            Err("Enter a title of 1 to 120 characters.".to_owned())
+        } else {
+            Ok(t.to_owned())
+        }
+    });
+    let platform = errors.check("platform", parse_platform(&form.platform));
+    let scheduled = errors.check("scheduled_at", {
+        let s = form.scheduled_at.trim();
+        if s.is_empty() {
+            Ok(None)
+        } else {
+            chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M")
+                .ok()
+                .and_then(|local| tz.from_local_datetime(&local).earliest())
+                .map(|t| Some(t.naive_utc()))
+                .ok_or_else(|| "Enter a date and time.".to_owned())
+        }
+    });
+    let published = errors.check("published_url", {
+        let s = form.published_url.trim();
+        if s.is_empty() {
+            Ok(None)
+        } else {
+            match url::Url::parse(s) {
+                Ok(u)
+                    if matches!(u.scheme(), "http" | "https")
+                        && u.host_str().is_some()
+                        && s.len() <= 500 =>
+                {
+                    Ok(Some(u.to_string()))
+                }
+                _ => {
+                    Err("Enter the stream's or video's address, starting with https://".to_owned())
+                }
+            }
+        }
+    });
+    let (Some(title), Some(platform), Some(scheduled), Some(published)) =
+        (title, platform, scheduled, published)
+    else {
+        return Err(AppError::Validation(errors));
+    };
+    db::write_tx(conn, |conn| {
+        let id = db::links::insert_stream(
+            conn,
+            &NewStream {
+                influencer_id: me.id,
+                title: &title,
+                platform: &platform,
+                scheduled_at: scheduled,
+                published_url: published.as_deref(),
+                created_at: now,
+            },
+        )?;
+        audit(
+            conn,
+            now,
+            Some(user_id),
+            "stream.create",
+            ("stream", id),
+            &title,
+        )?;
+        Ok(id)
+    })
+}
+
+/// What a link can point at: a product of an active collaboration's campaign, or the
+/// merchant's shop (`product_id` None).
+#[derive(Debug, Clone)]
+pub struct LinkTarget {
+    pub collaboration_id: i64,
+    pub campaign: String,
+    pub merchant: String,
+    pub product: Option<Product>,
+    pub destination: String,
+    pub verified: bool,
+}
+
+/// Every target the influencer may link to now.
+pub fn targets(conn: &mut DbConn, user_id: i64) -> AppResult<Vec<LinkTarget>> {
+    let me = super::influencer::profile_of(conn, user_id)?;
+    let mut out = Vec::new();
+    for (col, campaign, merchant_name) in db::collaborations::for_influencer(conn, me.id)? {
+        if col.state != "active" || campaign.state == "ended" {
+            continue;
+        }
+        let verified: Vec<String> = db::catalog::domains_of(conn, campaign.merchant_id)?
+            .into_iter()
+            .filter(|d| d.verified_at.is_some())
+            .map(|d| d.domain)
+            .collect();
+        if let Some(m) = db::merchants::find(conn, campaign.merchant_id)?
+            && let Some(site) = m.website
+        {
+            out.push(LinkTarget {
+                collaboration_id: col.id,
+                campaign: campaign.name.clone(),
+                merchant: merchant_name.clone(),
+                product: None,
+                verified: url_on_domains(&site, &verified).is_ok(),
+                destination: site,
+            });
+        }
+        for p in db::catalog::for_campaign(conn, &campaign)?
+            .into_iter()
+            .filter(|p| p.active)
+        {
+            out.push(LinkTarget {
+                collaboration_id: col.id,
+                campaign: campaign.name.clone(),
+                merchant: merchant_name.clone(),
+                verified: url_on_domains(&p.product_url, &verified).is_ok(),
+                destination: p.product_url.clone(),
+                product: Some(p),
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct LinkForm {
+    /// `<collaboration id>:<product id or "shop">`
+    pub target: String,
+    pub stream_id: String,
+    pub label: String,
+}
+
+pub fn create_link(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    user_id: i64,
+    form: &LinkForm,
+) -> AppResult<Link> {
+    let me = super::influencer::profile_of(conn, user_id)?;
+    let (col_part, product_part) = form
+        .target
+        .split_once(':')
+        .ok_or_else(|| field("target", "Choose what the link points to."))?;
+    let collaboration_id: i64 = col_part
+        .parse()
+        .map_err(|_| field("target", "Choose what the link points to."))?;
+    let col = db::collaborations::find_for_influencer(conn, me.id, collaboration_id)?
+        .ok_or_else(|| field("target", "Choose one of your active collaborations."))?;
+    if col.state != "active" {
+        return Err(field(
+            "target",
+            "Links can only be made for active collaborations.",
+        ));
+    }
+    let campaign = db::campaigns::find(conn, col.campaign_id)?.ok_or(AppError::NotFound)?;
+    if campaign.state == "ended" {
+        return Err(field("target", "This campaign has ended."));
+    }
+    let (product_id, raw_destination) = if product_part == "shop" {
+        let m = db::merchants::find(conn, campaign.merchant_id)?.ok_or(AppError::NotFound)?;
+        (
+            None,
+            m.website.ok_or_else(|| {
+                field(
+                    "target",
+                    "This merchant has no shop address; choose a product.",
+                )
+            })?,
+        )
+    } else {
+        let pid: i64 = product_part
+            .parse()
+            .map_err(|_| field("target", "Choose what the link points to."))?;
+        let product = db::catalog::for_campaign(conn, &campaign)?
+            .into_iter()
+            .find(|p| p.id == pid && p.active)
+            .ok_or_else(|| field("target", "This product is not in the campaign."))?;
+        (Some(product.id), product.product_url)
+    };
+    // The destination comes only from the merchant's data, and must be on a verified domain.
+    let verified: Vec<String> = db::catalog::domains_of(conn, campaign.merchant_id)?
+        .into_iter()
+        .filter(|d| d.verified_at.is_some())
+        .map(|d| d.domain)
+        .collect();
+    let destination = url_on_domains(&raw_destination, &verified)
+        .map_err(|_| field("target", "The merchant's shop domain is not verified yet, so this address cannot be used for live links."))?;
+    let stream_id = if form.stream_id.trim().is_empty() {
+        None
+    } else {
+        let sid: i64 = form
+            .stream_id
+            .parse()
+            .map_err(|_| field("stream_id", "Choose one of your streams."))?;
+        db::links::streams_of(conn, me.id)?
+            .iter()
+            .find(|s| s.id == sid)
+            .map(|s| s.id)
+            .ok_or_else(|| field("stream_id", "Choose one of your streams."))?;
+        Some(sid)
+    };
+    let label = form.label.trim();
+    if label.chars().count() > 120 {
+        return Err(field("label", "Use at most 120 characters."));
+    }
+    db::write_tx(conn, |conn| {
+        for _ in 0..5 {
+            let code = new_code();
+            let inserted = db::links::insert_link(
+                conn,
+                &NewLink {
+                    code: &code,
+                    collaboration_id: col.id,
+                    influencer_id: me.id,
+                    merchant_id: campaign.merchant_id,
+                    campaign_id: campaign.id,
+                    product_id,
+                    stream_id,
+                    destination: &destination,
+                    label,
+                    created_at: now,
+                },
+            );
+            match inserted {
+                Ok(id) => {
+                    audit(conn, now, Some(user_id), "link.create", ("link", id), &code)?;
+                    return db::links::find_by_code(conn, &code)?.ok_or(AppError::NotFound);
+                }
+                Err(e) if db::is_unique_violation(&e) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AppError::Internal(anyhow::anyhow!(
+            "no free link code after 5 tries"
+        )))
+    })
+}
+
+/// Disables or re-enables one of the influencer's links; returns its code.
+pub fn set_link_disabled(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    user_id: i64,
+    link_id: i64,
+    disabled: bool,
+) -> AppResult<String> {
+    let me = super::influencer::profile_of(conn, user_id)?;
+    let link = db::links::find_for_influencer(conn, me.id, link_id)?.ok_or(AppError::NotFound)?;
+    db::write_tx(conn, |conn| {
+        db::links::set_disabled(conn, link.id, if disabled { Some(now) } else { None })?;
+        audit(
+            conn,
+            now,
+            Some(user_id),
+            if disabled {
+                "link.disable"
+            } else {
+                "link.enable"
+            },
+            ("link", link.id),
+            &link.code,
+        )?;
+        Ok(link.code.clone())
+    })
+}
+
+/// The influencer's links (with totals from the daily rollups) and streams.
+pub struct LinksOverview {
+    pub links: Vec<(Link, i64, i64, i64)>,
+    pub streams: Vec<Stream>,
+}
+
+pub fn overview(conn: &mut DbConn, user_id: i64) -> AppResult<LinksOverview> {
+    let me = super::influencer::profile_of(conn, user_id)?;
+    let links = db::links::links_of(conn, me.id)?;
+    let ids: Vec<i64> = links.iter().map(|l| l.id).collect();
+    let daily: Vec<LinkDaily> = db::links::daily_of(conn, &ids)?;
+    let links = links
+        .into_iter()
+        .map(|l| {
+            let rows = daily.iter().filter(|d| d.link_id == l.id);
+            let (c, u, b) = rows.fold((0, 0, 0), |acc, d| {
+                (
+                    acc.0 + d.clicks,
+                    acc.1 + d.unique_clicks,
+                    acc.2 + d.bot_clicks,
+                )
+            });
+            (l, c, u, b)
+        })
+        .collect();
+    Ok(LinksOverview {
+        links,
+        streams: db::links::streams_of(conn, me.id)?,
+    })
+}

@@ -1,0 +1,285 @@
+//! The influencer's streams and stream links: make a link for a product or shop of an active
+//! collaboration, tie it to a stream, copy its short URL, switch it off.
+
+use actix_session::Session;
+use actix_web::{HttpResponse, get, post, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::catalog::price_of;
+use super::extract::{CsrfForm, InfluencerUser};
+use super::pages::{self, PageCtx, SelectOption, fmt_datetime};
+use super::session;
+use crate::domain::catalog::PLATFORMS;
+use crate::domain::validate::FieldErrors;
+use crate::error::{AppError, AppResult};
+use crate::service::links::{self as svc, LinkForm, StreamForm};
+use crate::startup::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(page)
+        .service(create_link)
+        .service(toggle)
+        .service(create_stream);
+}
+
+struct LinkRow {
+    id: i64,
+    short_url: String,
+    label: String,
+    destination: String,
+    stream: String,
+    clicks: i64,
+    unique: i64,
+    bots: i64,
+    disabled: bool,
+    created: String,
+}
+
+struct StreamRow {
+    title: String,
+    platform: &'static str,
+    when: String,
+    url: String,
+}
+
+#[derive(Template)]
+#[template(path = "influencer/links.html")]
+struct LinksPage {
+    ctx: PageCtx,
+    rows: Vec<LinkRow>,
+    streams: Vec<StreamRow>,
+    targets: Vec<SelectOption>,
+    unverified: usize,
+    stream_options: Vec<SelectOption>,
+    platforms: Vec<SelectOption>,
+    link_form: LinkForm,
+    link_errors: FieldErrors,
+    stream_form: StreamForm,
+    stream_errors: FieldErrors,
+}
+
+#[derive(Default)]
+struct Sent {
+    link: Option<(LinkForm, FieldErrors)>,
+    stream: Option<(StreamForm, FieldErrors)>,
+}
+
+async fn links_page(
+    state: &AppState,
+    session: &Session,
+    user: &InfluencerUser,
+    sent: Sent,
+) -> AppResult<LinksPage> {
+    let uid = user.0.id;
+    let (overview, targets) = state
+        .db(move |conn| Ok((svc::overview(conn, uid)?, svc::targets(conn, uid)?)))
+        .await?;
+    let tz = user.0.time_zone;
+    let (link_form, link_errors) = sent.link.unwrap_or_default();
+    let (stream_form, stream_errors) = sent.stream.unwrap_or_default();
+    let stream_title = |id: Option<i64>| {
+        id.and_then(|id| overview.streams.iter().find(|s| s.id == id))
+            .map(|s| s.title.clone())
+            .unwrap_or_default()
+    };
+    Ok(LinksPage {
+        ctx: PageCtx::new(session, Some(&user.0), "Stream links", "links"),
+        rows: overview
+            .links
+            .iter()
+            .map(|(l, c, u, b)| LinkRow {
+                id: l.id,
+                short_url: format!("{}/l/{}", state.base_url, l.code),
+                label: l.label.clone(),
+                destination: l.destination.clone(),
+                stream: stream_title(l.stream_id),
+                clicks: *c,
+                unique: *u,
+                bots: *b,
+                disabled: l.disabled_at.is_some(),
+                created: fmt_datetime(l.created_at, tz),
+            })
+            .collect(),
+        streams: overview
+            .streams
+            .iter()
+            .map(|s| StreamRow {
+                title: s.title.clone(),
+                platform: PLATFORMS
+                    .iter()
+                    .find(|(v, _)| *v == s.platform)
+                    .map_or("Other", |(_, l)| *l),
+                when: s
+                    .scheduled_at
+                    .map(|t| fmt_datetime(t, tz))
+                    .unwrap_or_else(|| "not scheduled".into()),
+                url: s.published_url.clone().unwrap_or_default(),
+            })
+            .collect(),
+        unverified: targets.iter().filter(|t| !t.verified).count(),
+        targets: targets
+            .iter()
+            .filter(|t| t.verified)
+            .map(|t| {
+                let value = format!(
+                    "{}:{}",
+                    t.collaboration_id,
+                    t.product
+                        .as_ref()
+                        .map_or("shop".to_owned(), |p| p.id.to_string())
+                );
+                let label = match &t.product {
+                    Some(p) => format!(
+                        "{} · {} · {} ({})",
+                        t.campaign,
+                        p.title,
+                        price_of(p),
+                        t.merchant
+                    ),
+                    None => format!("{} · {}'s shop", t.campaign, t.merchant),
+                };
+                SelectOption {
+                    selected: link_form.target == value,
+                    value,
+                    label,
+                }
+            })
+            .collect(),
+        stream_options: std::iter::once(SelectOption {
+            value: String::new(),
+            label: "No stream".into(),
+            selected: link_form.stream_id.is_empty(),
+        })
+        .chain(overview.streams.iter().map(|s| SelectOption {
+            value: s.id.to_string(),
+            label: s.title.clone(),
+            selected: link_form.stream_id == s.id.to_string(),
+        }))
+        .collect(),
+        platforms: PLATFORMS
+            .iter()
+            .map(|(v, l)| SelectOption {
+                value: (*v).into(),
+                label: (*l).into(),
+                selected: stream_form.platform == *v,
+            })
+            .collect(),
+        link_form,
+        link_errors,
+        stream_form,
+        stream_errors,
+    })
+}
+
+#[get("/influencer/links")]
+async fn page(
+    state: web::Data<AppState>,
+    session: Session,
+    user: InfluencerUser,
+) -> AppResult<HttpResponse> {
+    pages::ok(&links_page(&state, &session, &user, Sent::default()).await?)
+}
+
+#[post("/influencer/links")]
+async fn create_link(
+    state: web::Data<AppState>,
+    session: Session,
+    user: InfluencerUser,
+    form: CsrfForm<LinkForm>,
+) -> AppResult<HttpResponse> {
+    let form = form.0;
+    let (now, uid, input) = (state.now(), user.0.id, form.clone());
+    match state
+        .db(move |conn| svc::create_link(conn, now, uid, &input))
+        .await
+    {
+        Ok(link) => {
+            session::flash(
+                &session,
+                "success",
+                format!("Link ready: {}/l/{}", state.base_url, link.code),
+            );
+            Ok(pages::redirect("/influencer/links"))
+        }
+        Err(AppError::Validation(errors)) => pages::invalid(
+            &links_page(
+                &state,
+                &session,
+                &user,
+                Sent {
+                    link: Some((form, errors)),
+                    ..Sent::default()
+                },
+            )
+            .await?,
+        ),
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct ToggleForm {
+    disabled: String,
+}
+
+#[post("/influencer/links/{id}/disabled")]
+async fn toggle(
+    state: web::Data<AppState>,
+    session: Session,
+    user: InfluencerUser,
+    path: web::Path<i64>,
+    form: CsrfForm<ToggleForm>,
+) -> AppResult<HttpResponse> {
+    let disabled = form.0.disabled != "false";
+    let (now, uid, id) = (state.now(), user.0.id, path.into_inner());
+    let code = state
+        .db(move |conn| svc::set_link_disabled(conn, now, uid, id, disabled))
+        .await?;
+    state.link_cache.invalidate(&code);
+    let msg = if disabled {
+        format!("Link {code} is switched off: it now answers \"not found\".")
+    } else {
+        format!("Link {code} works again.")
+    };
+    session::flash(&session, "success", msg);
+    Ok(pages::redirect("/influencer/links"))
+}
+
+#[post("/influencer/streams")]
+async fn create_stream(
+    state: web::Data<AppState>,
+    session: Session,
+    user: InfluencerUser,
+    form: CsrfForm<StreamForm>,
+) -> AppResult<HttpResponse> {
+    let form = form.0;
+    let (now, uid, tz, input) = (state.now(), user.0.id, user.0.time_zone, form.clone());
+    match state
+        .db(move |conn| svc::create_stream(conn, now, uid, tz, &input))
+        .await
+    {
+        Ok(_) => {
+            session::flash(
+                &session,
+                "success",
+                "Stream added. Choose it when you make links, so sales are traced to it.",
+            );
+            Ok(pages::redirect("/influencer/links#streams"))
+        }
+        Err(AppError::Validation(errors)) => pages::invalid(
+            &links_page(
+                &state,
+                &session,
+                &user,
+                Sent {
+                    stream: Some((form, errors)),
+                    ..Sent::default()
+                },
+            )
+            .await?,
+        ),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,151 @@
+//! `GET /l/{code}`: records the click, then answers 302 to the link's stored destination with
+//! `tclid` added (DESIGN.md §4 "stream links"). The click is committed before the answer;
+//! nothing in the request changes where it redirects. HEAD redirects without counting.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::pages;
+use crate::db;
+use crate::domain::links::{is_bot, plausible_code, referrer_host, salted_hash, with_tclid};
+use crate::jobs::clicks::ClickInput;
+use crate::startup::AppState;
+
+/// How long a node trusts its cached copy of a link (a link disabled on another node stops
+/// redirecting there within this time; on this node at once).
+pub const CACHE_TTL: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone)]
+pub struct CachedLink {
+    pub id: i64,
+    pub stream_id: Option<i64>,
+    pub destination: String,
+}
+
+/// Active links by code, kept in memory; `None` remembers an unknown or disabled code.
+#[derive(Default)]
+pub struct LinkCache {
+    map: RwLock<HashMap<String, (Option<CachedLink>, Instant)>>,
+}
+
+impl LinkCache {
+    fn get(&self, code: &str) -> Option<Option<CachedLink>> {
+        let map = self.map.read().unwrap_or_else(|p| p.into_inner());
+        map.get(code)
+            .filter(|(_, at)| at.elapsed() < CACHE_TTL)
+            .map(|(l, _)| l.clone())
+    }
+
+    fn put(&self, code: &str, link: Option<CachedLink>) {
+        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 100_000 {
+            map.retain(|_, (_, at)| at.elapsed() < CACHE_TTL);
+        }
+        map.insert(code.to_owned(), (link, Instant::now()));
+    }
+
+    /// Forgets a code (after its link changed on this node).
+    pub fn invalidate(&self, code: &str) {
+        self.map
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(code);
+    }
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/l/{code}", web::get().to(follow))
+        .route("/l/{code}", web::head().to(follow));
+}
+
+fn not_found() -> HttpResponse {
+    pages::error_page(
+        StatusCode::NOT_FOUND,
+        "Link not found",
+        "This link does not exist or has been switched off by its owner.",
+    )
+}
+
+async fn lookup(
+    state: &AppState,
+    code: &str,
+) -> Result<Option<CachedLink>, crate::error::AppError> {
+    if let Some(hit) = state.link_cache.get(code) {
+        return Ok(hit);
+    }
+    let owned = code.to_owned();
+    let link = state
+        .db(move |conn| Ok(db::links::find_by_code(conn, &owned)?))
+        .await?
+        .filter(|l| l.disabled_at.is_none())
+        .map(|l| CachedLink {
+            id: l.id,
+            stream_id: l.stream_id,
+            destination: l.destination,
+        });
+    state.link_cache.put(code, link.clone());
+    Ok(link)
+}
+
+async fn follow(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let code = path.into_inner();
+    if !plausible_code(&code) {
+        return not_found();
+    }
+    let link = match lookup(&state, &code).await {
+        Ok(Some(l)) => l,
+        Ok(None) => return not_found(),
+        Err(e) => return actix_web::ResponseError::error_response(&e),
+    };
+    if req.method() == Method::HEAD {
+        return HttpResponse::Found()
+            .insert_header((header::LOCATION, link.destination))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish();
+    }
+    let ip = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let ua = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let referrer = req
+        .headers()
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(referrer_host);
+    let input = ClickInput {
+        link_id: link.id,
+        stream_id: link.stream_id,
+        ip_hash: salted_hash(&state.click_salt, &ip),
+        ua_hash: salted_hash(&state.click_salt, ua),
+        referrer_host: referrer,
+        is_bot: is_bot(ua),
+    };
+    match state.clicks.record(input).await {
+        Ok(click_id) => HttpResponse::Found()
+            .insert_header((header::LOCATION, with_tclid(&link.destination, &click_id)))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish(),
+        Err(e) => {
+            // Never redirect a click that was not stored.
+            tracing::error!(error = %e, "click not recorded");
+            pages::error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again in a moment",
+                "This link is busy right now. Please try again.",
+            )
+        }
+    }
+}

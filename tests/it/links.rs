@@ -1,0 +1,325 @@
+//! Stream links and the redirect: every click stored before the 302, HEAD not counted,
+//! repeats and bots flagged, unknown and disabled codes 404, 2,000 concurrent clicks all kept.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use reqwest::{Client, StatusCode};
+use tandem::domain::account::Role;
+
+use crate::helpers::{TestApp, get_with, location, new_client, post_form_with};
+use crate::marketplace::{
+    active_campaign, collaboration_id, merchant_with_products, tea_influencer,
+};
+
+/// An influencer with an active collaboration on a campaign whose shop domain is verified;
+/// returns (influencer client, link code).
+async fn live_link(app: &TestApp) -> (Client, String) {
+    let m = merchant_with_products(app, "links@shop.test", "tea.example").await;
+    let campaign = active_campaign(app, &m, "links@shop.test").await;
+    let i = tea_influencer(app, "linker@creators.test").await;
+    post_form_with(
+        &i,
+        &app.url(&format!("/influencer/campaigns/{campaign}")),
+        &app.url(&format!("/influencer/campaigns/{campaign}/apply")),
+        &[("message", "")],
+    )
+    .await;
+    let (cid, _) = collaboration_id(app, campaign, "linker@creators.test").await;
+    post_form_with(
+        &m,
+        &app.url(&format!("/merchant/campaigns/{campaign}")),
+        &app.url(&format!("/merchant/collaborations/{cid}")),
+        &[("action", "approve")],
+    )
+    .await;
+
+    // Not verified yet: no product can be linked.
+    let page = get_with(&i, &app.url("/influencer/links"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("not verified yet"), "{page}");
+    let admin = app.logged_in(Role::Admin, "verifier@tandem.test").await;
+    let html = get_with(&admin, &app.url("/admin/domains"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let id = html
+        .split("/admin/domains/")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    post_form_with(
+        &admin,
+        &app.url("/admin/domains"),
+        &app.url(&format!("/admin/domains/{id}/verify")),
+        &[("verified", "true")],
+    )
+    .await;
+
+    let res = post_form_with(
+        &i,
+        &app.url("/influencer/links"),
+        &app.url("/influencer/streams"),
+        &[
+            ("title", "Friday tasting"),
+            ("platform", "douyin"),
+            ("scheduled_at", "2026-12-04T20:00"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = get_with(&i, &app.url("/influencer/links"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let target = page
+        .split("name=\"target\"")
+        .nth(1)
+        .unwrap()
+        .split("value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let stream = page
+        .split("name=\"stream_id\"")
+        .nth(1)
+        .unwrap()
+        .split("value=\"")
+        .nth(2)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let res = post_form_with(
+        &i,
+        &app.url("/influencer/links"),
+        &app.url("/influencer/links"),
+        &[
+            ("target", &target),
+            ("stream_id", &stream),
+            ("label", "pinned comment"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = get_with(&i, &app.url("/influencer/links"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let code = page
+        .split("Link ready: ")
+        .nth(1)
+        .unwrap()
+        .split("/l/")
+        .nth(1)
+        .unwrap()
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(code.len(), 10);
+    (i, code)
+}
+
+async fn clicks(app: &TestApp) -> Vec<tandem::db::models::Click> {
+    app.state
+        .db(|conn| Ok(tandem::db::links::all_clicks(conn)?))
+        .await
+        .unwrap()
+}
+
+const PHONE: &str =
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148";
+
+#[tokio::test]
+async fn a_click_is_stored_before_the_redirect() {
+    let app = TestApp::spawn().await;
+    let (i, code) = live_link(&app).await;
+    let visitor = new_client();
+    let res = visitor
+        .get(app.url(&format!("/l/{code}")))
+        .header("user-agent", PHONE)
+        .header("referer", "https://www.douyin.com/video/1?x=2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let to = location(&res);
+    assert!(to.starts_with("https://tea.example/p/"), "{to}");
+    let tclid = to.split("tclid=").nth(1).expect("tclid added").to_owned();
+    let stored = clicks(&app).await;
+    assert_eq!(stored.len(), 1, "stored before the answer");
+    assert_eq!(stored[0].click_id, tclid);
+    assert!(stored[0].stream_id.is_some(), "the stream is recorded");
+    assert_eq!(stored[0].referrer_host.as_deref(), Some("www.douyin.com"));
+    assert!(!stored[0].is_bot && !stored[0].is_repeat);
+    assert!(
+        !stored[0].ip_hash.contains("127.0.0.1") && stored[0].ip_hash.len() == 32,
+        "no raw IP stored"
+    );
+    assert!(
+        res.headers().get("set-cookie").is_none(),
+        "no cookie for visitors"
+    );
+
+    // The same visitor again: a repeat. A bot: flagged. HEAD: redirected, not counted.
+    visitor
+        .get(app.url(&format!("/l/{code}")))
+        .header("user-agent", PHONE)
+        .send()
+        .await
+        .unwrap();
+    visitor
+        .get(app.url(&format!("/l/{code}")))
+        .header("user-agent", "Googlebot/2.1")
+        .send()
+        .await
+        .unwrap();
+    let head = visitor
+        .head(app.url(&format!("/l/{code}")))
+        .header("user-agent", PHONE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), StatusCode::FOUND);
+    assert!(!location(&head).contains("tclid"));
+    let stored = clicks(&app).await;
+    assert_eq!(stored.len(), 3);
+    assert!(stored[1].is_repeat && !stored[1].is_bot);
+    assert!(stored[2].is_bot);
+    // A query on the short link changes nothing about where it goes.
+    let res = visitor
+        .get(app.url(&format!("/l/{code}?to=https://evil.example&tclid=forged")))
+        .header("user-agent", PHONE)
+        .send()
+        .await
+        .unwrap();
+    assert!(location(&res).starts_with("https://tea.example/p/"));
+    assert!(!location(&res).contains("forged"));
+
+    // The influencer sees the counts: 4 clicks, 1 unique, 1 bot.
+    let page = get_with(&i, &app.url("/influencer/links"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("<td data-label=\"Clicks\" class=\"num\">4</td>"),
+        "{page}"
+    );
+    assert!(page.contains("<td data-label=\"Unique\" class=\"num\">1</td>"));
+    assert!(page.contains("<td data-label=\"Bots\" class=\"num\">1</td>"));
+
+    // Switched off: 404 at once; on again: redirects.
+    let id = page
+        .split("/influencer/links/")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    post_form_with(
+        &i,
+        &app.url("/influencer/links"),
+        &app.url(&format!("/influencer/links/{id}/disabled")),
+        &[("disabled", "true")],
+    )
+    .await;
+    assert_eq!(
+        visitor
+            .get(app.url(&format!("/l/{code}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    post_form_with(
+        &i,
+        &app.url("/influencer/links"),
+        &app.url(&format!("/influencer/links/{id}/disabled")),
+        &[("disabled", "false")],
+    )
+    .await;
+    assert_eq!(
+        visitor
+            .get(app.url(&format!("/l/{code}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FOUND
+    );
+
+    // Unknown codes and garbage: 404 pages.
+    for path in ["/l/NoSuchCode1", "/l/x", "/l/..%2F..%2Fetc"] {
+        let res = visitor.get(app.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    // Another influencer cannot switch the link; a merchant cannot open the page.
+    let other = tea_influencer(&app, "other_linker@creators.test").await;
+    let res = post_form_with(
+        &other,
+        &app.url("/influencer/links"),
+        &app.url(&format!("/influencer/links/{id}/disabled")),
+        &[("disabled", "true")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let m = app.logged_in(Role::Merchant, "peek@shop.test").await;
+    assert_eq!(
+        get_with(&m, &app.url("/influencer/links")).await.status(),
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_thousand_concurrent_clicks_are_all_stored() {
+    let app = TestApp::spawn().await;
+    let (_, code) = live_link(&app).await;
+    let url = Arc::new(app.url(&format!("/l/{code}")));
+    let client = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(256)
+        .build()
+        .unwrap();
+    let limit = Arc::new(tokio::sync::Semaphore::new(200));
+    let mut tasks = Vec::new();
+    for n in 0..2000 {
+        let (client, url, limit) = (client.clone(), url.clone(), limit.clone());
+        tasks.push(tokio::spawn(async move {
+            let _permit = limit.acquire().await.unwrap();
+            let res = client
+                .get(url.as_str())
+                .header("user-agent", format!("{PHONE} visitor/{n}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::FOUND);
+            location(&res).split("tclid=").nth(1).unwrap().to_owned()
+        }));
+    }
+    let mut answered = HashSet::new();
+    for t in tasks {
+        answered.insert(t.await.unwrap());
+    }
+    assert_eq!(answered.len(), 2000, "2,000 distinct click ids answered");
+    let stored = clicks(&app).await;
+    assert_eq!(stored.len(), 2000, "exactly 2,000 rows");
+    let ids: HashSet<String> = stored.into_iter().map(|c| c.click_id).collect();
+    assert_eq!(ids, answered, "every answered click id is stored");
+}
