@@ -909,6 +909,9 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
             );
         }
     }
+    // Streams, links on active collaborations, and a few weeks of clicks (repeats and bots
+    // included) so the numbers are real.
+    streams_links_and_clicks(conn, now, &mut rng, &campaign_ids)?;
     // Last year's headphones campaign is over.
     super::campaigns::change_state(
         conn,
@@ -918,4 +921,140 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
         crate::domain::campaign::CampaignAction::End,
     )?;
     Ok(DemoLoad::Loaded)
+}
+
+/// For every active collaboration: one stream, a link to the merchant's best product, and
+/// clicks spread over the last three weeks.
+fn streams_links_and_clicks(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    rng: &mut Rng,
+    campaign_ids: &[i64],
+) -> AppResult<()> {
+    use crate::db::models::{NewClick, NewLink, NewStream};
+    use crate::domain::links::{new_click_id, new_code, salted_hash};
+    let active: Vec<(
+        crate::db::models::Collaboration,
+        crate::db::models::Influencer,
+    )> = {
+        let mut all = Vec::new();
+        for id in campaign_ids {
+            all.extend(
+                db::collaborations::for_campaign(conn, *id)?
+                    .into_iter()
+                    .filter(|(col, _)| col.state == "active"),
+            );
+        }
+        all
+    };
+    const AGENTS: &[&str] = &[
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 aweme_29.1",
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/124.0 Mobile Safari/537.36",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 Version/17.4 Safari/605.1.15",
+        "Mozilla/5.0 (Linux; Android 13; SM-S918B) AppleWebKit/537.36 Chrome/123.0 Mobile Safari/537.36 Kwai/11.2",
+    ];
+    const REFERRERS: &[Option<&str>] = &[
+        Some("www.douyin.com"),
+        Some("www.kuaishou.com"),
+        Some("www.tiktok.com"),
+        None,
+    ];
+    for (n, (col, influencer)) in active.iter().enumerate() {
+        let campaign = db::campaigns::find(conn, col.campaign_id)?.ok_or(AppError::NotFound)?;
+        let Some(product) = db::catalog::for_campaign(conn, &campaign)?
+            .into_iter()
+            .find(|p| p.active)
+        else {
+            continue;
+        };
+        let platform = db::influencers::accounts_of(conn, &[influencer.id])?
+            .first()
+            .map_or("douyin".to_owned(), |a| a.platform.clone());
+        let stream_at = now - TimeDelta::days(21);
+        let stream_id = db::links::insert_stream(
+            conn,
+            &NewStream {
+                influencer_id: influencer.id,
+                title: &format!("{} live: {}", campaign.name, product.title),
+                platform: &platform,
+                scheduled_at: Some(stream_at),
+                published_url: None,
+                created_at: stream_at,
+            },
+        )?;
+        let code = new_code();
+        let link_id = db::links::insert_link(
+            conn,
+            &NewLink {
+                code: &code,
+                collaboration_id: col.id,
+                influencer_id: influencer.id,
+                merchant_id: campaign.merchant_id,
+                campaign_id: campaign.id,
+                product_id: Some(product.id),
+                stream_id: Some(stream_id),
+                destination: &product.product_url,
+                label: "pinned comment",
+                created_at: stream_at,
+            },
+        )?;
+        // Bigger creators get more clicks; each day some visitors come back (repeats) and a
+        // few crawlers pass by (bots).
+        let per_day =
+            3 + usize::try_from((influencer.total_followers / 40_000).min(60)).unwrap_or(0) + n % 5;
+        for d in 0..21_i64 {
+            let day_start = stream_at + TimeDelta::days(d);
+            let (mut total, mut unique, mut bots) = (0, 0, 0);
+            let mut visitors: Vec<(String, String)> = Vec::new();
+            for k in 0..(per_day / (1 + usize::try_from(d % 7).unwrap_or(0) / 3)) {
+                let at =
+                    day_start + TimeDelta::minutes(i64::try_from(rng.below(1_380)).unwrap_or(0));
+                let bot = rng.below(12) == 0;
+                let (ip, ua) = if !bot && !visitors.is_empty() && rng.below(6) == 0 {
+                    visitors[rng.below(visitors.len())].clone()
+                } else {
+                    let ua = if bot {
+                        "Googlebot/2.1 (+http://www.google.com/bot.html)"
+                    } else {
+                        AGENTS[rng.below(AGENTS.len())]
+                    };
+                    (
+                        salted_hash(b"demo", &format!("{n}-{d}-{k}")),
+                        salted_hash(b"demo", ua),
+                    )
+                };
+                let repeat = visitors.contains(&(ip.clone(), ua.clone()));
+                db::links::insert_click(
+                    conn,
+                    &NewClick {
+                        click_id: new_click_id(),
+                        link_id,
+                        stream_id: Some(stream_id),
+                        created_at: at,
+                        ip_hash: ip.clone(),
+                        ua_hash: ua.clone(),
+                        referrer_host: REFERRERS[rng.below(REFERRERS.len())].map(str::to_owned),
+                        is_bot: bot,
+                        is_repeat: repeat,
+                    },
+                )?;
+                total += 1;
+                if bot {
+                    bots += 1;
+                } else if !repeat {
+                    unique += 1;
+                    visitors.push((ip, ua));
+                }
+            }
+            db::links::bump_daily(
+                conn,
+                link_id,
+                &day_start.format("%Y-%m-%d").to_string(),
+                total,
+                unique,
+                bots,
+            )?;
+        }
+    }
+    Ok(())
 }
