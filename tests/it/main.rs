@@ -6,6 +6,7 @@ mod access;
 mod auth;
 mod browser;
 mod cli;
+mod crash;
 mod email;
 mod links;
 mod marketplace;
