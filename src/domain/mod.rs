@@ -12,6 +12,7 @@ pub mod matching;
 pub mod money;
 pub mod password;
 pub mod product_csv;
+pub mod qr;
 pub mod rate;
 pub mod shop_domain;
 pub mod validate;

@@ -20,7 +20,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(page)
         .service(create_link)
         .service(toggle)
-        .service(create_stream);
+        .service(create_stream)
+        .service(qr_svg)
+        .service(qr_png);
 }
 
 struct LinkRow {
@@ -282,4 +284,56 @@ async fn create_stream(
         ),
         Err(e) => Err(e),
     }
+}
+
+async fn short_url_of(
+    state: &AppState,
+    user: &InfluencerUser,
+    id: i64,
+) -> AppResult<(String, String)> {
+    let uid = user.0.id;
+    let code = state
+        .db(move |conn| {
+            let me = crate::service::influencer::profile_of(conn, uid)?;
+            crate::db::links::find_for_influencer(conn, me.id, id)?
+                .map(|l| l.code)
+                .ok_or(AppError::NotFound)
+        })
+        .await?;
+    Ok((format!("{}/l/{code}", state.base_url), code))
+}
+
+/// The link's QR code as SVG (shown on the page).
+#[get("/influencer/links/{id}/qr.svg")]
+async fn qr_svg(
+    state: web::Data<AppState>,
+    user: InfluencerUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let (url, _) = short_url_of(&state, &user, path.into_inner()).await?;
+    let svg =
+        crate::domain::qr::svg(&url, 240).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+    Ok(HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header(("Cache-Control", "private, max-age=3600"))
+        .body(svg))
+}
+
+/// The link's QR code as a PNG download, large enough to put on screen during a stream.
+#[get("/influencer/links/{id}/qr.png")]
+async fn qr_png(
+    state: web::Data<AppState>,
+    user: InfluencerUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let (url, code) = short_url_of(&state, &user, path.into_inner()).await?;
+    let png =
+        crate::domain::qr::png(&url, 16).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+    Ok(HttpResponse::Ok()
+        .content_type("image/png")
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"tandem-{code}.png\""),
+        ))
+        .body(png))
 }

@@ -265,6 +265,22 @@ async fn a_click_is_stored_before_the_redirect() {
         StatusCode::FOUND
     );
 
+    // The QR code, as SVG for the page and PNG to download; only for the link's owner.
+    let svg = get_with(&i, &app.url(&format!("/influencer/links/{id}/qr.svg"))).await;
+    assert_eq!(svg.headers().get("content-type").unwrap(), "image/svg+xml");
+    assert!(svg.text().await.unwrap().contains("<svg"));
+    let png = get_with(&i, &app.url(&format!("/influencer/links/{id}/qr.png"))).await;
+    assert_eq!(png.headers().get("content-type").unwrap(), "image/png");
+    assert!(
+        png.headers()
+            .get("content-disposition")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains(&code)
+    );
+    assert_eq!(&png.bytes().await.unwrap()[..4], b"\x89PNG");
+
     // Unknown codes and garbage: 404 pages.
     for path in ["/l/NoSuchCode1", "/l/x", "/l/..%2F..%2Fetc"] {
         let res = visitor.get(app.url(path)).send().await.unwrap();
@@ -280,6 +296,8 @@ async fn a_click_is_stored_before_the_redirect() {
     )
     .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let qr = get_with(&other, &app.url(&format!("/influencer/links/{id}/qr.png"))).await;
+    assert_eq!(qr.status(), StatusCode::NOT_FOUND);
     let m = app.logged_in(Role::Merchant, "peek@shop.test").await;
     assert_eq!(
         get_with(&m, &app.url("/influencer/links")).await.status(),
