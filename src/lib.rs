@@ -3,6 +3,7 @@
 //! Layers, each calling only the one below: `web` (HTTP) -> `service` (use-cases, one
 //! transaction each) -> `domain` (pure rules) + `db` (diesel). `jobs` call services too.
 
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod db;

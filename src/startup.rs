@@ -149,6 +149,7 @@ impl Application {
                 .wrap(portal::middleware::security_headers(secure))
                 .wrap(NormalizePath::new(TrailingSlash::Trim))
                 .wrap(from_fn(portal::middleware::request_id))
+                .configure(crate::api::routes)
                 .configure(portal::routes)
                 .default_service(actix_web::web::to(not_found))
         })

@@ -6,8 +6,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::DbConn;
-use super::models::{Click, Link, LinkDaily, NewClick, NewLink, NewStream, Stream};
-use super::schema::{clicks, link_daily, links, streams};
+use super::models::{ApiToken, Click, Link, LinkDaily, NewClick, NewLink, NewStream, Stream};
+use super::schema::{api_tokens, clicks, link_daily, links, streams};
 
 pub fn insert_stream(conn: &mut DbConn, new: &NewStream<'_>) -> QueryResult<i64> {
     diesel::insert_into(streams::table)
@@ -141,4 +141,62 @@ pub fn all_clicks(conn: &mut DbConn) -> QueryResult<Vec<Click>> {
         .order(clicks::id.asc())
         .select(Click::as_select())
         .load(conn)
+}
+
+pub fn insert_token(
+    conn: &mut DbConn,
+    influencer_id: i64,
+    name: &str,
+    token_hash: &str,
+    prefix: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::insert_into(api_tokens::table)
+        .values((
+            api_tokens::influencer_id.eq(influencer_id),
+            api_tokens::name.eq(name),
+            api_tokens::token_hash.eq(token_hash),
+            api_tokens::prefix.eq(prefix),
+            api_tokens::created_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+pub fn tokens_of(conn: &mut DbConn, influencer_id: i64) -> QueryResult<Vec<ApiToken>> {
+    api_tokens::table
+        .filter(api_tokens::influencer_id.eq(influencer_id))
+        .order(api_tokens::created_at.desc())
+        .select(ApiToken::as_select())
+        .load(conn)
+}
+
+/// The live token with this hash.
+pub fn token_by_hash(conn: &mut DbConn, token_hash: &str) -> QueryResult<Option<ApiToken>> {
+    api_tokens::table
+        .filter(api_tokens::token_hash.eq(token_hash))
+        .filter(api_tokens::revoked_at.is_null())
+        .select(ApiToken::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn touch_token(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(api_tokens::table.find(id))
+        .set(api_tokens::last_used_at.eq(Some(now)))
+        .execute(conn)
+}
+
+pub fn revoke_token(
+    conn: &mut DbConn,
+    influencer_id: i64,
+    id: i64,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        api_tokens::table
+            .filter(api_tokens::id.eq(id))
+            .filter(api_tokens::influencer_id.eq(influencer_id)),
+    )
+    .set(api_tokens::revoked_at.eq(Some(now)))
+    .execute(conn)
 }

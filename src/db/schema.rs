@@ -302,6 +302,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    api_tokens (id) {
+        id -> BigInt,
+        influencer_id -> BigInt,
+        name -> Text,
+        token_hash -> Text,
+        prefix -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(links -> streams (stream_id));
 diesel::joinable!(clicks -> links (link_id));
 diesel::joinable!(link_daily -> links (link_id));
@@ -347,4 +360,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     links,
     clicks,
     link_daily,
+    api_tokens,
 );

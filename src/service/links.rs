@@ -335,3 +335,91 @@ pub fn overview(conn: &mut DbConn, user_id: i64) -> AppResult<LinksOverview> {
         streams: db::links::streams_of(conn, me.id)?,
     })
 }
+
+fn hash_token(token: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
+/// Makes an API token for the influencer's tools; the token itself is returned once and
+/// only its hash is kept.
+pub fn create_token(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    user_id: i64,
+    name: &str,
+) -> AppResult<String> {
+    use base64::Engine;
+    use rand::RngCore;
+    let me = super::influencer::profile_of(conn, user_id)?;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 60 {
+        return Err(field(
+            "token_name",
+            "Name the token (1 to 60 characters), e.g. the tool that uses it.",
+        ));
+    }
+    let mut raw = [0u8; 32];
+    rand::rng().fill_bytes(&mut raw);
+    let token = format!(
+        "tdm_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    );
+    let prefix: String = token.chars().take(10).collect();
+    db::write_tx(conn, |conn| {
+        db::links::insert_token(conn, me.id, name, &hash_token(&token), &prefix, now)?;
+        audit(
+            conn,
+            now,
+            Some(user_id),
+            "api_token.create",
+            ("influencer", me.id),
+            name,
+        )?;
+        Ok(token.clone())
+    })
+}
+
+pub fn revoke_token(conn: &mut DbConn, now: NaiveDateTime, user_id: i64, id: i64) -> AppResult<()> {
+    let me = super::influencer::profile_of(conn, user_id)?;
+    db::write_tx(conn, |conn| {
+        if db::links::revoke_token(conn, me.id, id, now)? == 0 {
+            return Err(AppError::NotFound);
+        }
+        audit(
+            conn,
+            now,
+            Some(user_id),
+            "api_token.revoke",
+            ("influencer", me.id),
+            &id.to_string(),
+        )?;
+        Ok(())
+    })
+}
+
+pub fn tokens(conn: &mut DbConn, user_id: i64) -> AppResult<Vec<crate::db::models::ApiToken>> {
+    let me = super::influencer::profile_of(conn, user_id)?;
+    Ok(db::links::tokens_of(conn, me.id)?)
+}
+
+/// The influencer's user id for a bearer token, if it is live and its account active.
+pub fn authenticate(conn: &mut DbConn, now: NaiveDateTime, token: &str) -> AppResult<Option<i64>> {
+    if !token.starts_with("tdm_") || token.len() > 100 {
+        return Ok(None);
+    }
+    let Some(t) = db::links::token_by_hash(conn, &hash_token(token))? else {
+        return Ok(None);
+    };
+    let Some(influencer) = db::influencers::find(conn, t.influencer_id)? else {
+        return Ok(None);
+    };
+    let Some(user) = db::users::find(conn, influencer.user_id)? else {
+        return Ok(None);
+    };
+    if user.disabled_at.is_some() {
+        return Ok(None);
+    }
+    db::links::touch_token(conn, t.id, now)?;
+    Ok(Some(user.id))
+}

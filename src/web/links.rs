@@ -22,7 +22,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(toggle)
         .service(create_stream)
         .service(qr_svg)
-        .service(qr_png);
+        .service(qr_png)
+        .service(create_token)
+        .service(revoke_token);
 }
 
 struct LinkRow {
@@ -59,6 +61,17 @@ struct LinksPage {
     link_errors: FieldErrors,
     stream_form: StreamForm,
     stream_errors: FieldErrors,
+    tokens: Vec<TokenRow>,
+    base_url: String,
+}
+
+struct TokenRow {
+    id: i64,
+    name: String,
+    prefix: String,
+    created: String,
+    last_used: String,
+    revoked: bool,
 }
 
 #[derive(Default)]
@@ -74,8 +87,14 @@ async fn links_page(
     sent: Sent,
 ) -> AppResult<LinksPage> {
     let uid = user.0.id;
-    let (overview, targets) = state
-        .db(move |conn| Ok((svc::overview(conn, uid)?, svc::targets(conn, uid)?)))
+    let (overview, targets, tokens) = state
+        .db(move |conn| {
+            Ok((
+                svc::overview(conn, uid)?,
+                svc::targets(conn, uid)?,
+                svc::tokens(conn, uid)?,
+            ))
+        })
         .await?;
     let tz = user.0.time_zone;
     let (link_form, link_errors) = sent.link.unwrap_or_default();
@@ -171,6 +190,20 @@ async fn links_page(
         link_errors,
         stream_form,
         stream_errors,
+        tokens: tokens
+            .into_iter()
+            .map(|t| TokenRow {
+                id: t.id,
+                name: t.name,
+                prefix: t.prefix,
+                created: fmt_datetime(t.created_at, tz),
+                last_used: t
+                    .last_used_at
+                    .map_or_else(|| "never".to_owned(), |u| fmt_datetime(u, tz)),
+                revoked: t.revoked_at.is_some(),
+            })
+            .collect(),
+        base_url: state.base_url.clone(),
     })
 }
 
@@ -336,4 +369,60 @@ async fn qr_png(
             format!("attachment; filename=\"tandem-{code}.png\""),
         ))
         .body(png))
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct TokenForm {
+    token_name: String,
+}
+
+#[post("/influencer/tokens")]
+async fn create_token(
+    state: web::Data<AppState>,
+    session: Session,
+    user: InfluencerUser,
+    form: CsrfForm<TokenForm>,
+) -> AppResult<HttpResponse> {
+    let (now, uid, name) = (state.now(), user.0.id, form.0.token_name);
+    match state
+        .db(move |conn| svc::create_token(conn, now, uid, &name))
+        .await
+    {
+        Ok(token) => session::flash(
+            &session,
+            "success",
+            format!("Your new API token (copy it now; it is not shown again): {token}"),
+        ),
+        Err(AppError::Validation(e)) => session::flash(
+            &session,
+            "error",
+            e.get("token_name").unwrap_or("Name the token.").to_owned(),
+        ),
+        Err(e) => return Err(e),
+    }
+    Ok(pages::redirect("/influencer/links#api"))
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct Empty {}
+
+#[post("/influencer/tokens/{id}/revoke")]
+async fn revoke_token(
+    state: web::Data<AppState>,
+    session: Session,
+    user: InfluencerUser,
+    path: web::Path<i64>,
+    _form: CsrfForm<Empty>,
+) -> AppResult<HttpResponse> {
+    let (now, uid, id) = (state.now(), user.0.id, path.into_inner());
+    state
+        .db(move |conn| svc::revoke_token(conn, now, uid, id))
+        .await?;
+    session::flash(
+        &session,
+        "success",
+        "Token revoked: tools using it can no longer reach your links.",
+    );
+    Ok(pages::redirect("/influencer/links#api"))
 }

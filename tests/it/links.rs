@@ -341,3 +341,126 @@ async fn two_thousand_concurrent_clicks_are_all_stored() {
     let ids: HashSet<String> = stored.into_iter().map(|c| c.click_id).collect();
     assert_eq!(ids, answered, "every answered click id is stored");
 }
+
+#[tokio::test]
+async fn influencer_tools_use_the_links_api_with_a_token() {
+    let app = TestApp::spawn().await;
+    let (i, code) = live_link(&app).await;
+    let api = new_client();
+    // No token, a wrong token: 401 JSON.
+    let res = api.get(app.url("/api/v1/links")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        res.headers()
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let res = api
+        .get(app.url("/api/v1/links"))
+        .bearer_auth("tdm_wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+    let res = post_form_with(
+        &i,
+        &app.url("/influencer/links"),
+        &app.url("/influencer/tokens"),
+        &[("token_name", "overlay")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = get_with(&i, &app.url("/influencer/links"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let token = page
+        .split("not shown again): ")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(token.starts_with("tdm_"));
+    let again = get_with(&i, &app.url("/influencer/links"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!again.contains(&token), "shown once only");
+
+    let res = api
+        .get(app.url("/api/v1/links"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["links"][0]["code"], code.as_str());
+    let collaboration = body["links"][0]["collaboration_id"].as_i64().unwrap();
+    let product = body["links"][0]["product_id"].as_i64().unwrap();
+
+    let res = api.post(app.url("/api/v1/links")).bearer_auth(&token).json(&serde_json::json!({"collaboration_id": collaboration, "product_id": product, "label": "from my tool"})).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let made: serde_json::Value = res.json().await.unwrap();
+    assert!(made["short_url"].as_str().unwrap().contains("/l/"));
+    assert_eq!(made["label"], "from my tool");
+    // Invalid input: 422 naming the field; malformed JSON too.
+    let res = api
+        .post(app.url("/api/v1/links"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"collaboration_id": 999_999}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let err: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(err["errors"][0]["field"], "collaboration_id");
+    let res = api
+        .post(app.url("/api/v1/links"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("{\"collaboration_id\": \"x\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap()["errors"][0]["field"],
+        "body"
+    );
+
+    // Revoked: 401.
+    let id = again
+        .split("/influencer/tokens/")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    post_form_with(
+        &i,
+        &app.url("/influencer/links"),
+        &app.url(&format!("/influencer/tokens/{id}/revoke")),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        api.get(app.url("/api/v1/links"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
