@@ -52,6 +52,9 @@ pub struct SettingsArgs {
     /// Sender of every email, e.g. "Tandem <no-reply@example.com>".
     #[arg(long, env = "TANDEM_MAIL_FROM", global = true)]
     pub mail_from: Option<String>,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "TANDEM_WORKERS", global = true)]
+    pub workers: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -88,7 +91,10 @@ pub enum UsersCommand {
 }
 
 fn settings(args: &SettingsArgs) -> anyhow::Result<Settings> {
-    Settings::from_raw(RawSettings {
+    if args.workers.is_some_and(|w| w == 0 || w > 256) {
+        anyhow::bail!("TANDEM_WORKERS: use 1 to 256 worker threads");
+    }
+    let mut settings = Settings::from_raw(RawSettings {
         data_dir: args.data_dir.clone(),
         database_url: args.database_url.clone(),
         bind: args.bind.clone(),
@@ -96,7 +102,9 @@ fn settings(args: &SettingsArgs) -> anyhow::Result<Settings> {
         smtp_url: args.smtp_url.clone(),
         mail_from: args.mail_from.clone(),
         secret_key: std::env::var("TANDEM_SECRET_KEY").ok(),
-    })
+    })?;
+    settings.workers = args.workers;
+    Ok(settings)
 }
 
 fn describe(err: AppError) -> anyhow::Error {

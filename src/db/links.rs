@@ -1,7 +1,5 @@
 //! Queries on streams, links, clicks and their daily rollups.
 
-use std::collections::HashSet;
-
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -66,20 +64,32 @@ pub fn set_disabled(conn: &mut DbConn, id: i64, at: Option<NaiveDateTime>) -> Qu
         .execute(conn)
 }
 
-/// (ip hash, ua hash) pairs already clicked on the link since `since`.
-pub fn recent_visitors(
+/// Whether this visitor (salted IP and user-agent hashes) clicked the link since `since`:
+/// one index seek on `clicks_visitor`.
+pub fn clicked_since(
     conn: &mut DbConn,
     link_id: i64,
+    ip_hash: &str,
+    ua_hash: &str,
     since: NaiveDateTime,
-    ip_hashes: &[String],
-) -> QueryResult<HashSet<(String, String)>> {
-    let rows: Vec<(String, String)> = clicks::table
-        .filter(clicks::link_id.eq(link_id))
-        .filter(clicks::created_at.ge(since))
-        .filter(clicks::ip_hash.eq_any(ip_hashes))
-        .select((clicks::ip_hash, clicks::ua_hash))
-        .load(conn)?;
-    Ok(rows.into_iter().collect())
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        clicks::table
+            .filter(clicks::link_id.eq(link_id))
+            .filter(clicks::ip_hash.eq(ip_hash))
+            .filter(clicks::ua_hash.eq(ua_hash))
+            .filter(clicks::created_at.ge(since)),
+    ))
+    .get_result(conn)
+}
+
+/// Inserts many clicks in one statement. A multi-row `values(&vec)` is not expressible on the
+/// multi-backend connection (DESIGN.md §5), so it runs on the inner connection.
+pub fn insert_clicks(conn: &mut DbConn, rows: &[NewClick]) -> QueryResult<usize> {
+    match conn {
+        DbConn::Pg(c) => diesel::insert_into(clicks::table).values(rows).execute(c),
+        DbConn::Sqlite(c) => diesel::insert_into(clicks::table).values(rows).execute(c),
+    }
 }
 
 pub fn insert_click(conn: &mut DbConn, new: &NewClick) -> QueryResult<usize> {

@@ -1,14 +1,14 @@
 //! The click writer: every redirect hands its click to one writer, which inserts clicks in
 //! batches (one transaction per batch: group commit) and answers each request only after its
-//! batch is committed. A batch closes after `MAX_BATCH` clicks or `MAX_WAIT`, whichever
-//! comes first. On shutdown the writer drains what it holds before exiting.
+//! batch is committed. A batch is every click waiting when the writer is free (at most
+//! `MAX_BATCH`), so a busy writer commits large batches and an idle one answers at once. On
+//! shutdown the writer drains what it holds before exiting.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{NaiveDateTime, TimeDelta};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::db::models::NewClick;
 use crate::db::{self, Pool};
@@ -17,7 +17,6 @@ use crate::domain::links::new_click_id;
 use crate::error::{AppError, AppResult};
 
 pub const MAX_BATCH: usize = 512;
-pub const MAX_WAIT: Duration = Duration::from_millis(2);
 /// Clicks waiting for the writer before redirects wait for room (back-pressure).
 pub const QUEUE: usize = 16_384;
 /// A second click from the same (link, IP, user agent) within this window is a repeat.
@@ -39,13 +38,19 @@ struct Pending {
     reply: oneshot::Sender<Result<String, String>>,
 }
 
+enum Msg {
+    Click(Pending),
+    /// Write what is queued, then exit.
+    Stop,
+}
+
 /// The handle redirects use; cheap to clone.
 #[derive(Clone)]
 pub struct ClickWriter {
-    tx: mpsc::Sender<Pending>,
+    tx: mpsc::Sender<Msg>,
 }
 
-pub struct ClickQueue(mpsc::Receiver<Pending>);
+pub struct ClickQueue(mpsc::Receiver<Msg>);
 
 pub fn channel() -> (ClickWriter, ClickQueue) {
     let (tx, rx) = mpsc::channel(QUEUE);
@@ -57,7 +62,7 @@ impl ClickWriter {
     pub async fn record(&self, input: ClickInput) -> AppResult<String> {
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send(Pending { input, reply })
+            .send(Msg::Click(Pending { input, reply }))
             .await
             .map_err(|_| AppError::Internal(anyhow::anyhow!("the click writer has stopped")))?;
         match answer.await {
@@ -70,72 +75,82 @@ impl ClickWriter {
     }
 }
 
-/// Runs the writer until `stop` is set; then drains the queue and exits.
-pub async fn writer(
-    pool: Pool,
-    clock: Arc<dyn Clock>,
-    queue: ClickQueue,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut rx = queue.0;
-    loop {
-        let first = tokio::select! {
-            msg = rx.recv() => msg,
-            _ = stop.changed() => {
-                rx.close();
-                None
-            }
-        };
-        let Some(first) = first else {
-            // Stopping (or every sender gone): write whatever is still queued.
-            let mut rest = Vec::new();
-            while let Ok(p) = rx.try_recv() {
-                rest.push(p);
-            }
-            if !rest.is_empty() {
-                write_batch(&pool, clock.now(), rest).await;
-            }
-            return;
-        };
-        let mut batch = vec![first];
-        let deadline = tokio::time::Instant::now() + MAX_WAIT;
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(p) => batch.push(p),
-                Err(_) => match tokio::time::timeout_at(deadline, rx.recv()).await {
-                    Ok(Some(p)) => batch.push(p),
-                    _ => break,
-                },
-            }
-        }
-        write_batch(&pool, clock.now(), batch).await;
+impl ClickWriter {
+    /// Asks the writer to write what it holds and exit (used at shutdown).
+    pub async fn stop(&self) {
+        let _ = self.tx.send(Msg::Stop).await;
     }
 }
 
-async fn write_batch(pool: &Pool, now: NaiveDateTime, batch: Vec<Pending>) {
+/// Runs the writer on its own thread with its own connection, until told to stop; then it
+/// writes what is still queued and exits.
+pub fn spawn_writer(
+    pool: Pool,
+    clock: Arc<dyn Clock>,
+    queue: ClickQueue,
+) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("click-writer".to_owned())
+        .spawn(move || writer(pool, clock, queue))
+        .expect("the click writer thread starts")
+}
+
+fn writer(pool: Pool, clock: Arc<dyn Clock>, queue: ClickQueue) {
+    let mut rx = queue.0;
+    let mut conn: Option<db::PooledConn> = None;
+    while let Some(msg) = rx.blocking_recv() {
+        let mut batch = Vec::new();
+        let mut stopping = false;
+        let mut push = |m: Msg, batch: &mut Vec<Pending>| match m {
+            Msg::Click(p) => batch.push(p),
+            Msg::Stop => stopping = true,
+        };
+        push(msg, &mut batch);
+        // Group commit without idling: take what is waiting now; clicks that arrive while this
+        // batch is being written form the next one.
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(m) => push(m, &mut batch),
+                Err(_) => break,
+            }
+        }
+        if stopping {
+            rx.close();
+        }
+        if !batch.is_empty() {
+            write_batch(&pool, &mut conn, clock.now(), batch);
+        }
+    }
+}
+
+fn write_batch(
+    pool: &Pool,
+    conn: &mut Option<db::PooledConn>,
+    now: NaiveDateTime,
+    batch: Vec<Pending>,
+) {
     let inputs: Vec<ClickInput> = batch.iter().map(|p| p.input.clone()).collect();
-    let pool = pool.clone();
-    let result = tokio::task::spawn_blocking(move || -> AppResult<Vec<String>> {
-        let mut conn = pool.get()?;
-        db::write_tx(&mut conn, |conn| store(conn, now, &inputs))
-    })
-    .await;
+    let result = (|| -> AppResult<Vec<String>> {
+        if conn.is_none() {
+            *conn = Some(pool.get()?);
+        }
+        let c = conn
+            .as_mut()
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no connection")))?;
+        db::write_tx(c, |c| store(c, now, &inputs))
+    })();
     match result {
-        Ok(Ok(ids)) => {
+        Ok(ids) => {
             for (p, id) in batch.into_iter().zip(ids) {
                 let _ = p.reply.send(Ok(id));
             }
         }
-        Ok(Err(e)) => {
+        Err(e) => {
+            // A fresh connection next time, in case this one broke.
+            *conn = None;
             tracing::error!(error = %e, clicks = batch.len(), "click batch failed");
             for p in batch {
                 let _ = p.reply.send(Err(e.to_string()));
-            }
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "click batch task failed");
-            for p in batch {
-                let _ = p.reply.send(Err("writer task failed".to_owned()));
             }
         }
     }
@@ -148,44 +163,35 @@ fn store(
     inputs: &[ClickInput],
 ) -> AppResult<Vec<String>> {
     let since = now - TimeDelta::minutes(REPEAT_WINDOW_MINUTES);
-    let mut seen: HashMap<i64, HashSet<(String, String)>> = HashMap::new();
-    let links: HashSet<i64> = inputs.iter().map(|c| c.link_id).collect();
-    for link in links {
-        let ips: Vec<String> = inputs
-            .iter()
-            .filter(|c| c.link_id == link)
-            .map(|c| c.ip_hash.clone())
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        let mut set = HashSet::new();
-        for chunk in ips.chunks(500) {
-            set.extend(db::links::recent_visitors(conn, link, since, chunk)?);
+    // Visitors seen in this batch or, once per distinct visitor, in the database.
+    let mut seen: HashSet<(i64, String, String)> = HashSet::new();
+    let mut checked: HashSet<(i64, String, String)> = HashSet::new();
+    for c in inputs {
+        let key = (c.link_id, c.ip_hash.clone(), c.ua_hash.clone());
+        if checked.insert(key.clone())
+            && db::links::clicked_since(conn, c.link_id, &c.ip_hash, &c.ua_hash, since)?
+        {
+            seen.insert(key);
         }
-        seen.insert(link, set);
     }
     let day = now.format("%Y-%m-%d").to_string();
     let mut daily: HashMap<i64, (i64, i64, i64)> = HashMap::new();
     let mut ids = Vec::with_capacity(inputs.len());
+    let mut rows = Vec::with_capacity(inputs.len());
     for c in inputs {
-        let key = (c.ip_hash.clone(), c.ua_hash.clone());
-        let set = seen.entry(c.link_id).or_default();
-        let is_repeat = !set.insert(key);
+        let is_repeat = !seen.insert((c.link_id, c.ip_hash.clone(), c.ua_hash.clone()));
         let click_id = new_click_id();
-        db::links::insert_click(
-            conn,
-            &NewClick {
-                click_id: click_id.clone(),
-                link_id: c.link_id,
-                stream_id: c.stream_id,
-                created_at: now,
-                ip_hash: c.ip_hash.clone(),
-                ua_hash: c.ua_hash.clone(),
-                referrer_host: c.referrer_host.clone(),
-                is_bot: c.is_bot,
-                is_repeat,
-            },
-        )?;
+        rows.push(NewClick {
+            click_id: click_id.clone(),
+            link_id: c.link_id,
+            stream_id: c.stream_id,
+            created_at: now,
+            ip_hash: c.ip_hash.clone(),
+            ua_hash: c.ua_hash.clone(),
+            referrer_host: c.referrer_host.clone(),
+            is_bot: c.is_bot,
+            is_repeat,
+        });
         let d = daily.entry(c.link_id).or_default();
         d.0 += 1;
         if !is_repeat && !c.is_bot {
@@ -196,6 +202,7 @@ fn store(
         }
         ids.push(click_id);
     }
+    db::links::insert_clicks(conn, &rows)?;
     for (link, (n, unique, bots)) in daily {
         db::links::bump_daily(conn, link, &day, n, unique, bots)?;
     }

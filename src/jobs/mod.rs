@@ -15,26 +15,36 @@ use crate::startup::AppState;
 pub struct Jobs {
     stop: watch::Sender<bool>,
     handles: Vec<JoinHandle<()>>,
+    clicks: clicks::ClickWriter,
+    click_thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Jobs {
-    pub fn start(state: Arc<AppState>, clicks: clicks::ClickQueue) -> Jobs {
+    pub fn start(state: Arc<AppState>, queue: clicks::ClickQueue) -> Jobs {
         let (stop, stop_rx) = watch::channel(false);
-        let handles = vec![
-            tokio::spawn(clicks::writer(
-                state.pool.clone(),
-                state.clock.clone(),
-                clicks,
-                stop_rx.clone(),
-            )),
-            tokio::spawn(mail::dispatcher(state, stop_rx)),
-        ];
-        Jobs { stop, handles }
+        let click_thread = Some(clicks::spawn_writer(
+            state.pool.clone(),
+            state.clock.clone(),
+            queue,
+        ));
+        let writer = state.clicks.clone();
+        let handles = vec![tokio::spawn(mail::dispatcher(state, stop_rx))];
+        Jobs {
+            stop,
+            handles,
+            clicks: writer,
+            click_thread,
+        }
     }
 
     /// Asks every job to stop and waits for them.
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
         let _ = self.stop.send(true);
+        // The click writer writes what it holds before it exits.
+        self.clicks.stop().await;
+        if let Some(t) = self.click_thread.take() {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
         for h in self.handles {
             let _ = h.await;
         }

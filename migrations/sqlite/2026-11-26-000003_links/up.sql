@@ -41,6 +41,7 @@ CREATE TABLE clicks (
     is_repeat BOOLEAN NOT NULL
 );
 CREATE INDEX clicks_link_time ON clicks (link_id, created_at);
+CREATE INDEX clicks_visitor ON clicks (link_id, ip_hash, ua_hash, created_at);
 
 CREATE TABLE link_daily (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Redirect benchmark: nginx answering `return 302` against Tandem's /l/{code} (which stores
+# every click before answering), each with one worker, loaded the same way by wrk on
+# loopback. Prints both throughputs, their ratio, Tandem's p99 latency, and click rows
+# stored against 302s answered.
+#
+# Usage: scripts/bench-redirect.sh [seconds] [connections]
+#   TANDEM_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/tandem_bench?sslmode=disable
+#   runs Tandem on that (empty) PostgreSQL database instead of SQLite.
+# Needs: wrk and nginx (apt-get install wrk nginx-light), python3 (SQLite) or psql.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_RUN=${1:-10}
+CONNS=${2:-64}
+NGINX_PORT=18181
+TANDEM_PORT=18182
+work=$(mktemp -d)
+cleanup() {
+  [ -n "${tandem_pid:-}" ] && kill "$tandem_pid" 2>/dev/null || true
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+for tool in wrk nginx; do
+  command -v "$tool" >/dev/null || { echo "needs $tool: apt-get install wrk nginx-light" >&2; exit 1; }
+done
+
+echo "building tandem (release)..."
+cargo build --release --quiet
+bin=target/release/tandem
+db_url=${TANDEM_BENCH_DATABASE_URL:-$work/bench.db}
+export TANDEM_DATA_DIR=$work TANDEM_DATABASE_URL=$db_url RUST_LOG=error
+"$bin" demo >/dev/null 2>&1
+
+count_clicks() {
+  if [[ $db_url == postgres* ]]; then
+    psql "$db_url" -Atqc "select count(*) from clicks"
+  else
+    python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from clicks').fetchone()[0])" "$db_url"
+  fi
+}
+link_code() {
+  if [[ $db_url == postgres* ]]; then
+    psql "$db_url" -Atqc "select code from links where disabled_at is null order by id limit 1"
+  else
+    python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select code from links where disabled_at is null order by id limit 1').fetchone()[0])" "$db_url"
+  fi
+}
+code=$(link_code)
+
+cat > "$work/nginx.conf" <<CONF
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location / { return 302 https://jadeleaf.example/products/tea-001?tclid=0123456789abcdefghijkl; }
+  }
+}
+CONF
+nginx -c "$work/nginx.conf" -p "$work"
+
+TANDEM_BIND=127.0.0.1:$TANDEM_PORT TANDEM_WORKERS=1 "$bin" serve >/dev/null 2>&1 &
+tandem_pid=$!
+for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$TANDEM_PORT/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+
+run() { wrk -t2 -c"$CONNS" -d"${SECONDS_RUN}s" --latency -H "User-Agent: Mozilla/5.0 (iPhone) bench" "$1"; }
+rps() { awk '/Requests\/sec/ {print $2}' <<<"$1"; }
+total() { awk '/requests in/ {print $1}' <<<"$1"; }
+p99() { awk '$1=="99%" {print $2}' <<<"$1"; }
+
+echo "warming up..."
+wrk -t1 -c8 -d2s "http://127.0.0.1:$NGINX_PORT/" >/dev/null
+wrk -t1 -c8 -d2s -H "User-Agent: Mozilla/5.0 (iPhone) bench" "http://127.0.0.1:$TANDEM_PORT/l/$code" >/dev/null
+
+echo "nginx return 302 ($SECONDS_RUN s, $CONNS connections)..."
+nginx_out=$(run "http://127.0.0.1:$NGINX_PORT/")
+before=$(count_clicks)
+echo "tandem /l/$code ($SECONDS_RUN s, $CONNS connections)..."
+tandem_out=$(run "http://127.0.0.1:$TANDEM_PORT/l/$code")
+sleep 0.5
+after=$(count_clicks)
+
+n_rps=$(rps "$nginx_out"); t_rps=$(rps "$tandem_out")
+answered=$(total "$tandem_out"); stored=$((after - before))
+backend=$([[ $db_url == postgres* ]] && echo PostgreSQL || echo SQLite)
+echo
+echo "backend:               $backend"
+echo "nginx return 302:      $n_rps req/s (p99 $(p99 "$nginx_out"))"
+echo "tandem /l/{code}:      $t_rps req/s (p99 $(p99 "$tandem_out"))"
+echo "ratio tandem/nginx:    $(python3 -c "print(f'{float(\"$t_rps\")/float(\"$n_rps\"):.2f}')")"
+echo "302s answered:         $answered"
+echo "click rows stored:     $stored"
+if [ "$stored" -lt "$answered" ]; then echo "LOST CLICKS: $((answered - stored))"; exit 1; fi
