@@ -57,6 +57,7 @@ fn nav_for(role: Role, active: &str) -> Vec<NavItem> {
                 "Collaborations",
                 "collaborations",
             ),
+            ("/influencer/links", "Links", "links"),
             ("/influencer", "Profile", "profile"),
         ],
         Role::Finance => &[("/finance", "Accounts", "accounts")],

@@ -298,6 +298,7 @@ async fn each_demo_role_logs_in_to_a_real_first_page() {
             "influencer" => &[
                 ("/influencer/marketplace", "Marketplace"),
                 ("/influencer/collaborations", "Collaborations"),
+                ("/influencer/links", "Stream links"),
             ],
             "admin" => &[("/admin/domains", "Shop domains")],
             _ => &[],
