@@ -161,13 +161,9 @@ fn start(dir: &std::path::Path, url: &str) -> (Child, String) {
     panic!("the server did not start");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn kill_9_loses_no_answered_click() {
-    let dir = tempfile::tempdir().unwrap();
-    let (url, _pg) = test_database(dir.path());
-    let code = prepare(&url);
-    let (mut child, base) = start(dir.path(), &url);
-
+/// Runs a click storm against the server until at least 300 clicks were answered, then sends
+/// `signal` to it; returns the click ids that got a 302.
+async fn storm_then(child: &mut Child, base: &str, code: &str, signal: &str) -> HashSet<String> {
     let answered = Arc::new(Mutex::new(Vec::new()));
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -205,12 +201,15 @@ async fn kill_9_loses_no_answered_click() {
             }
         }));
     }
-    // Let the storm run, then kill the server without warning.
     while answered.lock().unwrap().len() < 300 && started.elapsed() < Duration::from_secs(8) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    let status = Command::new("kill")
+        .arg(signal)
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {signal}");
     for t in tasks {
         t.await.unwrap();
     }
@@ -220,7 +219,27 @@ async fn kill_9_loses_no_answered_click() {
         "the storm ran ({} clicks answered)",
         answered.len()
     );
+    answered
+}
 
+fn stored_ids(url: &str) -> HashSet<String> {
+    let mut conn = db::establish(url).unwrap();
+    db::links::all_clicks(&mut conn)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.click_id)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_loses_no_answered_click() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _pg) = test_database(dir.path());
+    let code = prepare(&url);
+    let (mut child, base) = start(dir.path(), &url);
+    let answered = storm_then(&mut child, &base, &code, "-KILL").await;
+    child.wait().unwrap();
+    let client = reqwest::Client::new();
     // Restart: the database opens cleanly and every answered click is there.
     let (mut child, base) = start(dir.path(), &url);
     let health = client.get(format!("{base}/healthz")).send().await.unwrap();
@@ -242,6 +261,27 @@ async fn kill_9_loses_no_answered_click() {
     );
     eprintln!(
         "kill -9 test: {} clicks answered, {} stored, none lost",
+        answered.len(),
+        stored.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_stops_cleanly_and_keeps_every_click() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _pg) = test_database(dir.path());
+    let code = prepare(&url);
+    let (mut child, base) = start(dir.path(), &url);
+    let answered = storm_then(&mut child, &base, &code, "-TERM").await;
+    let status = child.wait().unwrap();
+    assert!(status.success(), "a graceful stop exits 0, got {status:?}");
+    let stored = stored_ids(&url);
+    assert!(
+        answered.iter().all(|id| stored.contains(id)),
+        "every answered click is stored after SIGTERM"
+    );
+    eprintln!(
+        "SIGTERM test: {} clicks answered, {} stored",
         answered.len(),
         stored.len()
     );

@@ -136,7 +136,10 @@ async fn influencer_profile_is_validated_and_saved() {
     assert!(html.contains("@mia.live"));
     assert!(html.contains("Tea and slow mornings."));
     assert!(html.contains("<option value=\"CN\" selected>"));
-    assert!(!html.contains("Your profile is incomplete"));
+    assert!(
+        !html.contains("a short bio"),
+        "the bio is no longer missing"
+    );
 }
 
 #[tokio::test]
