@@ -31,25 +31,38 @@ pub fn new_click_id() -> String {
 /// The destination with `tclid=<click id>` added; its other query parameters are kept, and a
 /// `tclid` already there is replaced.
 pub fn with_tclid(destination: &str, click_id: &str) -> String {
-    match url::Url::parse(destination) {
-        Ok(mut u) => {
-            let kept: Vec<(String, String)> = u
-                .query_pairs()
-                .filter(|(k, _)| k != "tclid")
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
-            {
-                let mut q = u.query_pairs_mut();
-                q.clear();
-                for (k, v) in &kept {
-                    q.append_pair(k, v);
-                }
-                q.append_pair("tclid", click_id);
-            }
-            u.to_string()
-        }
-        Err(_) => destination.to_owned(),
+    match tclid_base(destination) {
+        Some(base) => add_tclid(&base, click_id),
+        None => destination.to_owned(),
     }
+}
+
+/// The destination parsed once, without any `tclid` of its own: what [`add_tclid`] needs on
+/// every click (the redirect caches it).
+pub fn tclid_base(destination: &str) -> Option<url::Url> {
+    let mut u = url::Url::parse(destination).ok()?;
+    let kept: Vec<(String, String)> = u
+        .query_pairs()
+        .filter(|(k, _)| k != "tclid")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if kept.is_empty() {
+        u.set_query(None);
+    } else {
+        let mut q = u.query_pairs_mut();
+        q.clear();
+        for (k, v) in &kept {
+            q.append_pair(k, v);
+        }
+    }
+    Some(u)
+}
+
+/// `base` with `tclid=<click id>` appended.
+pub fn add_tclid(base: &url::Url, click_id: &str) -> String {
+    let mut u = base.clone();
+    u.query_pairs_mut().append_pair("tclid", click_id);
+    u.to_string()
 }
 
 /// Known automated agents (crawlers, link previewers, HTTP libraries); an empty agent counts

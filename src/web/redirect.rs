@@ -11,7 +11,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::pages;
 use crate::db;
-use crate::domain::links::{is_bot, plausible_code, referrer_host, salted_hash, with_tclid};
+use crate::domain::links::{
+    add_tclid, is_bot, plausible_code, referrer_host, salted_hash, tclid_base,
+};
 use crate::jobs::clicks::ClickInput;
 use crate::startup::AppState;
 
@@ -24,6 +26,8 @@ pub struct CachedLink {
     pub id: i64,
     pub stream_id: Option<i64>,
     pub destination: String,
+    /// The destination parsed once, for adding `tclid` on each click.
+    pub tclid_base: Option<url::Url>,
 }
 
 /// Active links by code, kept in memory; `None` remembers an unknown or disabled code.
@@ -85,6 +89,7 @@ async fn lookup(
         .map(|l| CachedLink {
             id: l.id,
             stream_id: l.stream_id,
+            tclid_base: tclid_base(&l.destination),
             destination: l.destination,
         });
     state.link_cache.put(code, link.clone());
@@ -135,7 +140,12 @@ async fn follow(
     };
     match state.clicks.record(input).await {
         Ok(click_id) => HttpResponse::Found()
-            .insert_header((header::LOCATION, with_tclid(&link.destination, &click_id)))
+            .insert_header((
+                header::LOCATION,
+                link.tclid_base
+                    .as_ref()
+                    .map_or_else(|| link.destination.clone(), |b| add_tclid(b, &click_id)),
+            ))
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .finish(),
         Err(e) => {
