@@ -67,7 +67,16 @@ async fn emails_are_sent_once() {
     tandem::jobs::mail::dispatch_once(&app.state).await.unwrap();
     tandem::jobs::mail::dispatch_once(&app.state).await.unwrap();
     assert_eq!(app.emails_to("once@example.com").len(), 1);
-    let row = &outbox(&app).await[0];
+    // The transport hands the email over before the dispatcher commits `sent_at`: wait for it.
+    let mut rows = outbox(&app).await;
+    for _ in 0..50 {
+        if rows[0].sent_at.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        rows = outbox(&app).await;
+    }
+    let row = &rows[0];
     assert!(row.sent_at.is_some());
     assert_eq!(row.attempts, 1);
 }
