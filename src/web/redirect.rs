@@ -3,17 +3,16 @@
 //! nothing in the request changes where it redirects. HEAD redirects without counting.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use super::middleware::with_security_headers;
 use super::pages;
 use crate::db;
-use crate::domain::links::{
-    add_tclid, is_bot, plausible_code, referrer_host, salted_hash, tclid_base,
-};
+use crate::domain::links::{TclidTemplate, is_bot, plausible_code, referrer_host, salted_hash};
 use crate::jobs::clicks::ClickInput;
 use crate::startup::AppState;
 
@@ -26,25 +25,28 @@ pub struct CachedLink {
     pub id: i64,
     pub stream_id: Option<i64>,
     pub destination: String,
-    /// The destination parsed once, for adding `tclid` on each click.
-    pub tclid_base: Option<url::Url>,
+    /// The destination prepared once for adding `tclid` on each click.
+    pub template: Option<TclidTemplate>,
 }
+
+/// A cached lookup and when it was made.
+type CacheEntry = (Option<Arc<CachedLink>>, Instant);
 
 /// Active links by code, kept in memory; `None` remembers an unknown or disabled code.
 #[derive(Default)]
 pub struct LinkCache {
-    map: RwLock<HashMap<String, (Option<CachedLink>, Instant)>>,
+    map: RwLock<HashMap<String, CacheEntry>>,
 }
 
 impl LinkCache {
-    fn get(&self, code: &str) -> Option<Option<CachedLink>> {
+    fn get(&self, code: &str) -> Option<Option<Arc<CachedLink>>> {
         let map = self.map.read().unwrap_or_else(|p| p.into_inner());
         map.get(code)
             .filter(|(_, at)| at.elapsed() < CACHE_TTL)
             .map(|(l, _)| l.clone())
     }
 
-    fn put(&self, code: &str, link: Option<CachedLink>) {
+    fn put(&self, code: &str, link: Option<Arc<CachedLink>>) {
         let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
         if map.len() > 100_000 {
             map.retain(|_, (_, at)| at.elapsed() < CACHE_TTL);
@@ -61,23 +63,24 @@ impl LinkCache {
     }
 }
 
+/// `/l/{code}` as a plain prefix, the code cut from the path by hand: a `{code}` pattern
+/// would run the router's regex on every click.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/l/{code}", web::get().to(follow))
-        .route("/l/{code}", web::head().to(follow));
+    cfg.service(web::scope("/l").default_service(web::to(follow)));
 }
 
 fn not_found() -> HttpResponse {
-    pages::error_page(
+    with_security_headers(pages::error_page(
         StatusCode::NOT_FOUND,
         "Link not found",
         "This link does not exist or has been switched off by its owner.",
-    )
+    ))
 }
 
 async fn lookup(
     state: &AppState,
     code: &str,
-) -> Result<Option<CachedLink>, crate::error::AppError> {
+) -> Result<Option<Arc<CachedLink>>, crate::error::AppError> {
     if let Some(hit) = state.link_cache.get(code) {
         return Ok(hit);
     }
@@ -86,33 +89,48 @@ async fn lookup(
         .db(move |conn| Ok(db::links::find_by_code(conn, &owned)?))
         .await?
         .filter(|l| l.disabled_at.is_none())
-        .map(|l| CachedLink {
-            id: l.id,
-            stream_id: l.stream_id,
-            tclid_base: tclid_base(&l.destination),
-            destination: l.destination,
+        .map(|l| {
+            Arc::new(CachedLink {
+                id: l.id,
+                stream_id: l.stream_id,
+                template: TclidTemplate::new(&l.destination),
+                destination: l.destination,
+            })
         });
     state.link_cache.put(code, link.clone());
     Ok(link)
 }
 
-async fn follow(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> HttpResponse {
-    let code = path.into_inner();
-    if !plausible_code(&code) {
+async fn follow(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let mut res = with_security_headers(pages::error_page(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Method not allowed",
+            "Links are followed with GET.",
+        ));
+        res.headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static("GET, HEAD"));
+        return res;
+    }
+    // A trailing slash is tolerated, as everywhere else.
+    let code = req
+        .path()
+        .strip_prefix("/l/")
+        .map(|c| c.strip_suffix('/').unwrap_or(c))
+        .unwrap_or("");
+    if !plausible_code(code) {
         return not_found();
     }
-    let link = match lookup(&state, &code).await {
+    let link = match lookup(&state, code).await {
         Ok(Some(l)) => l,
         Ok(None) => return not_found(),
-        Err(e) => return actix_web::ResponseError::error_response(&e),
+        Err(e) => {
+            return with_security_headers(actix_web::ResponseError::error_response(&e));
+        }
     };
     if req.method() == Method::HEAD {
         return HttpResponse::Found()
-            .insert_header((header::LOCATION, link.destination))
+            .insert_header((header::LOCATION, link.destination.as_str()))
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .finish();
     }
@@ -142,20 +160,20 @@ async fn follow(
         Ok(click_id) => HttpResponse::Found()
             .insert_header((
                 header::LOCATION,
-                link.tclid_base
+                link.template
                     .as_ref()
-                    .map_or_else(|| link.destination.clone(), |b| add_tclid(b, &click_id)),
+                    .map_or_else(|| link.destination.clone(), |t| t.with(&click_id)),
             ))
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .finish(),
         Err(e) => {
             // Never redirect a click that was not stored.
             tracing::error!(error = %e, "click not recorded");
-            pages::error_page(
+            with_security_headers(pages::error_page(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Try again in a moment",
                 "This link is busy right now. Please try again.",
-            )
+            ))
         }
     }
 }

@@ -15,6 +15,12 @@ use crate::marketplace::{
 /// An influencer with an active collaboration on a campaign whose shop domain is verified;
 /// returns (influencer client, link code).
 async fn live_link(app: &TestApp) -> (Client, String) {
+    let (_, i, code) = live_link_with_merchant(app).await;
+    (i, code)
+}
+
+/// [`live_link`], with the merchant's client first.
+async fn live_link_with_merchant(app: &TestApp) -> (Client, Client, String) {
     let m = merchant_with_products(app, "links@shop.test", "tea.example").await;
     let campaign = active_campaign(app, &m, "links@shop.test").await;
     let i = tea_influencer(app, "linker@creators.test").await;
@@ -131,7 +137,7 @@ async fn live_link(app: &TestApp) -> (Client, String) {
         .unwrap()
         .to_owned();
     assert_eq!(code.len(), 10);
-    (i, code)
+    (m, i, code)
 }
 
 async fn clicks(app: &TestApp) -> Vec<tandem::db::models::Click> {
@@ -463,4 +469,191 @@ async fn influencer_tools_use_the_links_api_with_a_token() {
             .status(),
         StatusCode::UNAUTHORIZED
     );
+}
+
+/// Addresses that must never become a link's destination for a shop on `tea.example`.
+const TRICKY: &[&str] = &[
+    "javascript:alert(1)",
+    "JaVaScRiPt:alert(1)",
+    "//evil.example/p/1",
+    "https://tea.example@evil.example/p/1",
+    "https://tea.example:pw@evil.example/",
+    "https:evil.example/p/1",
+    "https:\\\\evil.example\\p\\1",
+    "https://evil.example\\@tea.example/",
+    "https://tеa.example/p/1", // Cyrillic "е": an IDN look-alike (xn--...)
+    "https://xn--ta-fmc.example/p/1",
+    "https://eviltea.example/p/1", // the verified domain as a suffix of another
+    "https://tea.example.evil.example/p/1",
+    "https://127.0.0.1/p/1",
+    "ftp://tea.example/p/1",
+    "data:text/html,<script>alert(1)</script>",
+    "https://tea.example /p/1",
+    "https://tea.example/p/1\r\nLocation: https://evil.example/",
+];
+
+async fn link_count(app: &TestApp) -> i64 {
+    app.state
+        .db(|conn| {
+            use diesel::prelude::*;
+            Ok(tandem::db::schema::links::table
+                .count()
+                .get_result::<i64>(conn)?)
+        })
+        .await
+        .unwrap()
+}
+
+/// The link form's value for the campaign product with this SKU, or for the shop.
+async fn target_value(app: &TestApp, what: &str) -> String {
+    let (cid, product) = app
+        .state
+        .db({
+            let what = what.to_owned();
+            move |conn| {
+                use diesel::prelude::*;
+                use tandem::db::schema::{collaborations, products};
+                let cid: i64 = collaborations::table
+                    .filter(collaborations::state.eq("active"))
+                    .select(collaborations::id)
+                    .first(conn)?;
+                let product = if what == "shop" {
+                    "shop".to_owned()
+                } else {
+                    products::table
+                        .filter(products::sku.eq(&what))
+                        .select(products::id)
+                        .first::<i64>(conn)?
+                        .to_string()
+                };
+                Ok((cid, product))
+            }
+        })
+        .await
+        .unwrap();
+    format!("{cid}:{product}")
+}
+
+#[tokio::test]
+async fn tricky_destinations_never_become_links() {
+    let app = TestApp::spawn().await;
+    let (m, i, _) = live_link_with_merchant(&app).await;
+    let links_before = link_count(&app).await;
+
+    // 1. The merchant cannot save a product at any of them: 422 naming the field, nothing kept.
+    for (n, bad) in TRICKY.iter().enumerate() {
+        let sku = format!("BAD-{n}");
+        let res = post_form_with(
+            &m,
+            &app.url("/merchant/products/new"),
+            &app.url("/merchant/products"),
+            &[
+                ("sku", sku.as_str()),
+                ("title", "Tricky tea"),
+                ("category", "tea"),
+                ("price", "10.00"),
+                ("currency", "CNY"),
+                ("product_url", bad),
+                ("active", "true"),
+            ],
+        )
+        .await;
+        assert_eq!(
+            res.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "product at {bad:?} refused"
+        );
+    }
+    let stored: i64 = app
+        .state
+        .db(|conn| {
+            use diesel::prelude::*;
+            use tandem::db::schema::products;
+            Ok(products::table
+                .filter(products::sku.like("BAD-%"))
+                .count()
+                .get_result(conn)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(stored, 0, "no tricky product stored");
+
+    // 2. Even if such an address reached the database some other way (an old import, a
+    // hand-edited row), no link can be made to it: the link re-checks the destination.
+    let target = target_value(&app, "TEA-2").await;
+    for bad in TRICKY {
+        let bad = (*bad).to_owned();
+        app.state
+            .db(move |conn| {
+                use diesel::prelude::*;
+                use tandem::db::schema::products;
+                diesel::update(products::table.filter(products::sku.eq("TEA-2")))
+                    .set(products::product_url.eq(&bad))
+                    .execute(conn)?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let res = post_form_with(
+            &i,
+            &app.url("/influencer/links"),
+            &app.url("/influencer/links"),
+            &[
+                ("target", target.as_str()),
+                ("stream_id", ""),
+                ("label", ""),
+            ],
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = res.text().await.unwrap();
+        assert!(html.contains("cannot be used for live links"), "{html}");
+    }
+    // The shop's own address is held to the same rule.
+    let shop = target_value(&app, "shop").await;
+    for bad in TRICKY {
+        let bad = (*bad).to_owned();
+        app.state
+            .db(move |conn| {
+                use diesel::prelude::*;
+                use tandem::db::schema::merchants;
+                diesel::update(merchants::table)
+                    .set(merchants::website.eq(Some(&bad)))
+                    .execute(conn)?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let res = post_form_with(
+            &i,
+            &app.url("/influencer/links"),
+            &app.url("/influencer/links"),
+            &[("target", shop.as_str()), ("stream_id", ""), ("label", "")],
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{shop}");
+    }
+    assert_eq!(link_count(&app).await, links_before, "no link was made");
+
+    // 3. And a good address on the verified domain still works.
+    app.state
+        .db(|conn| {
+            use diesel::prelude::*;
+            use tandem::db::schema::merchants;
+            diesel::update(merchants::table)
+                .set(merchants::website.eq(Some("https://www.tea.example/")))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let res = post_form_with(
+        &i,
+        &app.url("/influencer/links"),
+        &app.url("/influencer/links"),
+        &[("target", shop.as_str()), ("stream_id", ""), ("label", "")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(link_count(&app).await, links_before + 1);
 }

@@ -1,0 +1,1 @@
+CREATE INDEX clicks_link_time ON clicks (link_id, created_at);
