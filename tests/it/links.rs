@@ -582,78 +582,98 @@ async fn tricky_destinations_never_become_links() {
     // hand-edited row), no link can be made to it: the link re-checks the destination.
     let target = target_value(&app, "TEA-2").await;
     for bad in TRICKY {
-        let bad = (*bad).to_owned();
+        let url = (*bad).to_owned();
         app.state
             .db(move |conn| {
                 use diesel::prelude::*;
                 use tandem::db::schema::products;
                 diesel::update(products::table.filter(products::sku.eq("TEA-2")))
-                    .set(products::product_url.eq(&bad))
+                    .set(products::product_url.eq(&url))
                     .execute(conn)?;
                 Ok(())
             })
             .await
             .unwrap();
-        let res = post_form_with(
-            &i,
-            &app.url("/influencer/links"),
-            &app.url("/influencer/links"),
-            &[
-                ("target", target.as_str()),
-                ("stream_id", ""),
-                ("label", ""),
-            ],
-        )
-        .await;
-        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let res = make_link(&app, &i, &target).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}");
         let html = res.text().await.unwrap();
         assert!(html.contains("cannot be used for live links"), "{html}");
     }
     // The shop's own address is held to the same rule.
     let shop = target_value(&app, "shop").await;
     for bad in TRICKY {
-        let bad = (*bad).to_owned();
-        app.state
-            .db(move |conn| {
-                use diesel::prelude::*;
-                use tandem::db::schema::merchants;
-                diesel::update(merchants::table)
-                    .set(merchants::website.eq(Some(&bad)))
-                    .execute(conn)?;
-                Ok(())
-            })
-            .await
-            .unwrap();
-        let res = post_form_with(
-            &i,
-            &app.url("/influencer/links"),
-            &app.url("/influencer/links"),
-            &[("target", shop.as_str()), ("stream_id", ""), ("label", "")],
-        )
-        .await;
-        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{shop}");
+        set_website(&app, bad).await;
+        let res = make_link(&app, &i, &shop).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}");
     }
     assert_eq!(link_count(&app).await, links_before, "no link was made");
 
     // 3. And a good address on the verified domain still works.
+    set_website(&app, "https://www.tea.example/").await;
+    let res = make_link(&app, &i, &shop).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(link_count(&app).await, links_before + 1);
+}
+
+/// Writes the merchant's shop address straight into the database (no validation).
+async fn set_website(app: &TestApp, website: &str) {
+    let website = website.to_owned();
     app.state
-        .db(|conn| {
+        .db(move |conn| {
             use diesel::prelude::*;
             use tandem::db::schema::merchants;
             diesel::update(merchants::table)
-                .set(merchants::website.eq(Some("https://www.tea.example/")))
+                .set(merchants::website.eq(Some(&website)))
                 .execute(conn)?;
             Ok(())
         })
         .await
         .unwrap();
-    let res = post_form_with(
-        &i,
+}
+
+async fn make_link(app: &TestApp, i: &Client, target: &str) -> reqwest::Response {
+    post_form_with(
+        i,
         &app.url("/influencer/links"),
         &app.url("/influencer/links"),
-        &[("target", shop.as_str()), ("stream_id", ""), ("label", "")],
+        &[("target", target), ("stream_id", ""), ("label", "")],
     )
-    .await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(link_count(&app).await, links_before + 1);
+    .await
+}
+
+#[tokio::test]
+async fn the_redirect_answers_only_get_and_head_on_a_plausible_code() {
+    let app = TestApp::spawn().await;
+    let (_, code) = live_link(&app).await;
+    let visitor = new_client();
+    let res = visitor
+        .post(app.url(&format!("/l/{code}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(res.headers()["allow"], "GET, HEAD");
+    let res = visitor
+        .get(app.url(&format!("/l/{code}/")))
+        .header("user-agent", PHONE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND, "a trailing slash is fine");
+    for path in [
+        "/l",
+        "/l/",
+        "/l/a",
+        "/l/../../etc/passwd",
+        "/l/ZZZZZZZZZZ",
+        "/l/x/y",
+    ] {
+        let res = visitor.get(app.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+        assert!(
+            res.headers().contains_key("content-security-policy"),
+            "the 404 page has the security headers"
+        );
+    }
+    assert_eq!(clicks(&app).await.len(), 1, "only the one real click");
 }
