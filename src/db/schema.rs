@@ -26,6 +26,8 @@ diesel::table! {
         default_currency -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        fee_bps -> Integer,
+        shopify_webhook_secret -> Nullable<Text>,
     }
 }
 
@@ -322,6 +324,153 @@ diesel::joinable!(influencer_categories -> influencers (influencer_id));
 diesel::joinable!(influencer_regions -> influencers (influencer_id));
 diesel::joinable!(social_accounts -> influencers (influencer_id));
 diesel::joinable!(shop_domains -> merchants (merchant_id));
+diesel::table! {
+    postback_secrets (id) {
+        id -> BigInt,
+        merchant_id -> BigInt,
+        secret -> Text,
+        prefix -> Text,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    conversions (id) {
+        id -> BigInt,
+        merchant_id -> BigInt,
+        order_id -> Text,
+        source -> Text,
+        request_hash -> Text,
+        currency -> Text,
+        occurred_at -> Timestamp,
+        click_id -> Nullable<Text>,
+        coupon_code -> Nullable<Text>,
+        customer_email_hash -> Nullable<Text>,
+        base_minor -> BigInt,
+        signal -> Text,
+        attribution_note -> Text,
+        collaboration_id -> Nullable<BigInt>,
+        campaign_id -> Nullable<BigInt>,
+        influencer_id -> Nullable<BigInt>,
+        link_id -> Nullable<BigInt>,
+        stream_id -> Nullable<BigInt>,
+        click_ref -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    conversion_lines (id) {
+        id -> BigInt,
+        conversion_id -> BigInt,
+        line_no -> Integer,
+        sku -> Text,
+        product_id -> Nullable<BigInt>,
+        category -> Nullable<Text>,
+        quantity -> BigInt,
+        unit_price_minor -> BigInt,
+        discount_minor -> BigInt,
+        base_minor -> BigInt,
+        rate_bps -> Integer,
+        rate_source -> Text,
+        flat_minor -> BigInt,
+        commission_minor -> BigInt,
+    }
+}
+
+diesel::table! {
+    commissions (id) {
+        id -> BigInt,
+        conversion_id -> BigInt,
+        merchant_id -> BigInt,
+        influencer_id -> BigInt,
+        campaign_id -> BigInt,
+        collaboration_id -> BigInt,
+        currency -> Text,
+        amount_minor -> BigInt,
+        fee_bps -> Integer,
+        fee_minor -> BigInt,
+        rule_version_id -> BigInt,
+        state -> Text,
+        available_at -> Timestamp,
+        frozen_reason -> Nullable<Text>,
+        explanation -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    commission_events (id) {
+        id -> BigInt,
+        commission_id -> BigInt,
+        from_state -> Nullable<Text>,
+        to_state -> Text,
+        actor_user_id -> Nullable<BigInt>,
+        note -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    refunds (id) {
+        id -> BigInt,
+        merchant_id -> BigInt,
+        refund_id -> Text,
+        conversion_id -> BigInt,
+        source -> Text,
+        request_hash -> Text,
+        amount_minor -> BigInt,
+        occurred_at -> Timestamp,
+        commission_minor -> BigInt,
+        fee_minor -> BigInt,
+        effect -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    refund_lines (id) {
+        id -> BigInt,
+        refund_ref -> BigInt,
+        line_no -> Integer,
+        amount_minor -> BigInt,
+        commission_minor -> BigInt,
+    }
+}
+
+diesel::table! {
+    ledger_accounts (id) {
+        id -> BigInt,
+        owner_kind -> Text,
+        owner_id -> BigInt,
+        kind -> Text,
+        currency -> Text,
+    }
+}
+
+diesel::table! {
+    journals (id) {
+        id -> BigInt,
+        kind -> Text,
+        ref_kind -> Text,
+        ref_id -> BigInt,
+        currency -> Text,
+        memo -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    entries (id) {
+        id -> BigInt,
+        journal_id -> BigInt,
+        account_id -> BigInt,
+        amount_minor -> BigInt,
+    }
+}
+
 diesel::joinable!(products -> merchants (merchant_id));
 diesel::joinable!(campaigns -> merchants (merchant_id));
 diesel::joinable!(campaign_products -> campaigns (campaign_id));
@@ -335,6 +484,13 @@ diesel::joinable!(merchant_members -> merchants (merchant_id));
 diesel::joinable!(merchant_members -> users (user_id));
 diesel::joinable!(influencers -> users (user_id));
 diesel::joinable!(password_resets -> users (user_id));
+diesel::joinable!(conversion_lines -> conversions (conversion_id));
+diesel::joinable!(commissions -> conversions (conversion_id));
+diesel::joinable!(commission_events -> commissions (commission_id));
+diesel::joinable!(refunds -> conversions (conversion_id));
+diesel::joinable!(refund_lines -> refunds (refund_ref));
+diesel::joinable!(entries -> journals (journal_id));
+diesel::joinable!(entries -> ledger_accounts (account_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -361,4 +517,14 @@ diesel::allow_tables_to_appear_in_same_query!(
     clicks,
     link_daily,
     api_tokens,
+    postback_secrets,
+    conversions,
+    conversion_lines,
+    commissions,
+    commission_events,
+    refunds,
+    refund_lines,
+    ledger_accounts,
+    journals,
+    entries,
 );

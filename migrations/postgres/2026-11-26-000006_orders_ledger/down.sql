@@ -1,0 +1,13 @@
+DROP TABLE entries;
+DROP TABLE journals;
+DROP TABLE ledger_accounts;
+DROP TABLE refund_lines;
+DROP TABLE refunds;
+DROP TABLE commission_events;
+DROP TABLE commissions;
+DROP TABLE conversion_lines;
+DROP TABLE conversions;
+DROP TABLE postback_secrets;
+ALTER TABLE merchants DROP COLUMN shopify_webhook_secret;
+ALTER TABLE merchants DROP COLUMN fee_bps;
+DROP FUNCTION tandem_append_only();
