@@ -27,6 +27,9 @@ pub enum AppError {
     Conflict(String),
     #[error("too many requests: {0}")]
     TooManyRequests(String),
+    /// A machine's credentials (signature, token) are missing or wrong.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -64,6 +67,7 @@ impl AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -95,6 +99,7 @@ impl AppError {
             AppError::BadRequest(msg) => ("Bad request", msg.clone()),
             AppError::Conflict(msg) => ("Conflict", msg.clone()),
             AppError::TooManyRequests(msg) => ("Too many attempts", msg.clone()),
+            AppError::Unauthorized(msg) => ("Unauthorized", msg.clone()),
             AppError::Internal(_) => (
                 "Something went wrong",
                 "An unexpected error happened on our side. It has been logged; please try again in a moment.".to_owned(),

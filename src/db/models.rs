@@ -538,3 +538,182 @@ pub struct ApiToken {
     pub last_used_at: Option<NaiveDateTime>,
     pub revoked_at: Option<NaiveDateTime>,
 }
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = postback_secrets)]
+pub struct PostbackSecret {
+    pub id: i64,
+    pub merchant_id: i64,
+    pub secret: String,
+    pub prefix: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, serde::Serialize)]
+#[diesel(table_name = conversions)]
+pub struct Conversion {
+    pub id: i64,
+    pub merchant_id: i64,
+    pub order_id: String,
+    pub source: String,
+    pub request_hash: String,
+    pub currency: String,
+    pub occurred_at: NaiveDateTime,
+    pub click_id: Option<String>,
+    pub coupon_code: Option<String>,
+    pub customer_email_hash: Option<String>,
+    pub base_minor: i64,
+    pub signal: String,
+    pub attribution_note: String,
+    pub collaboration_id: Option<i64>,
+    pub campaign_id: Option<i64>,
+    pub influencer_id: Option<i64>,
+    pub link_id: Option<i64>,
+    pub stream_id: Option<i64>,
+    pub click_ref: Option<i64>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = conversions)]
+pub struct NewConversion<'a> {
+    pub merchant_id: i64,
+    pub order_id: &'a str,
+    pub source: &'a str,
+    pub request_hash: &'a str,
+    pub currency: &'a str,
+    pub occurred_at: NaiveDateTime,
+    pub click_id: Option<&'a str>,
+    pub coupon_code: Option<&'a str>,
+    pub customer_email_hash: Option<&'a str>,
+    pub base_minor: i64,
+    pub signal: &'a str,
+    pub attribution_note: &'a str,
+    pub collaboration_id: Option<i64>,
+    pub campaign_id: Option<i64>,
+    pub influencer_id: Option<i64>,
+    pub link_id: Option<i64>,
+    pub stream_id: Option<i64>,
+    pub click_ref: Option<i64>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
+#[diesel(table_name = conversion_lines)]
+pub struct ConversionLine {
+    #[diesel(skip_insertion)]
+    pub id: i64,
+    pub conversion_id: i64,
+    pub line_no: i32,
+    pub sku: String,
+    pub product_id: Option<i64>,
+    pub category: Option<String>,
+    pub quantity: i64,
+    pub unit_price_minor: i64,
+    pub discount_minor: i64,
+    pub base_minor: i64,
+    pub rate_bps: i32,
+    pub rate_source: String,
+    pub flat_minor: i64,
+    pub commission_minor: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = commissions)]
+pub struct CommissionRow {
+    pub id: i64,
+    pub conversion_id: i64,
+    pub merchant_id: i64,
+    pub influencer_id: i64,
+    pub campaign_id: i64,
+    pub collaboration_id: i64,
+    pub currency: String,
+    pub amount_minor: i64,
+    pub fee_bps: i32,
+    pub fee_minor: i64,
+    pub rule_version_id: i64,
+    pub state: String,
+    pub available_at: NaiveDateTime,
+    pub frozen_reason: Option<String>,
+    pub explanation: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = commissions)]
+pub struct NewCommission<'a> {
+    pub conversion_id: i64,
+    pub merchant_id: i64,
+    pub influencer_id: i64,
+    pub campaign_id: i64,
+    pub collaboration_id: i64,
+    pub currency: &'a str,
+    pub amount_minor: i64,
+    pub fee_bps: i32,
+    pub fee_minor: i64,
+    pub rule_version_id: i64,
+    pub state: &'a str,
+    pub available_at: NaiveDateTime,
+    pub frozen_reason: Option<&'a str>,
+    pub explanation: &'a str,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = commission_events)]
+pub struct CommissionEvent {
+    pub id: i64,
+    pub commission_id: i64,
+    pub from_state: Option<String>,
+    pub to_state: String,
+    pub actor_user_id: Option<i64>,
+    pub note: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = refunds)]
+pub struct Refund {
+    pub id: i64,
+    pub merchant_id: i64,
+    pub refund_id: String,
+    pub conversion_id: i64,
+    pub source: String,
+    pub request_hash: String,
+    pub amount_minor: i64,
+    pub occurred_at: NaiveDateTime,
+    pub commission_minor: i64,
+    pub fee_minor: i64,
+    pub effect: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = refunds)]
+pub struct NewRefund<'a> {
+    pub merchant_id: i64,
+    pub refund_id: &'a str,
+    pub conversion_id: i64,
+    pub source: &'a str,
+    pub request_hash: &'a str,
+    pub amount_minor: i64,
+    pub occurred_at: NaiveDateTime,
+    pub commission_minor: i64,
+    pub fee_minor: i64,
+    pub effect: &'a str,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
+#[diesel(table_name = refund_lines)]
+pub struct RefundLine {
+    #[diesel(skip_insertion)]
+    pub id: i64,
+    pub refund_ref: i64,
+    pub line_no: i32,
+    pub amount_minor: i64,
+    pub commission_minor: i64,
+}

@@ -1,0 +1,182 @@
+//! The ledger's tables: accounts (one per owner, kind and currency), journals (one per kind
+//! and what it is for: posting twice is impossible) and entries (append-only: triggers refuse
+//! UPDATE and DELETE on both backends).
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::DbConn;
+use super::schema::{entries, journals, ledger_accounts};
+use crate::domain::ledger::{AccountKind, EntryRow, JournalDraft, Owner};
+
+/// The account's id, created on first use.
+pub fn account_id(
+    conn: &mut DbConn,
+    owner: Owner,
+    kind: AccountKind,
+    currency: &str,
+) -> QueryResult<i64> {
+    let find = |conn: &mut DbConn| {
+        ledger_accounts::table
+            .filter(ledger_accounts::owner_kind.eq(owner.kind()))
+            .filter(ledger_accounts::owner_id.eq(owner.id()))
+            .filter(ledger_accounts::kind.eq(kind.as_str()))
+            .filter(ledger_accounts::currency.eq(currency))
+            .select(ledger_accounts::id)
+            .first::<i64>(conn)
+            .optional()
+    };
+    if let Some(id) = find(conn)? {
+        return Ok(id);
+    }
+    let values = (
+        ledger_accounts::owner_kind.eq(owner.kind()),
+        ledger_accounts::owner_id.eq(owner.id()),
+        ledger_accounts::kind.eq(kind.as_str()),
+        ledger_accounts::currency.eq(currency),
+    );
+    // Two transactions may open the same account at once: the loser's insert does nothing.
+    match conn {
+        DbConn::Pg(c) => diesel::insert_into(ledger_accounts::table)
+            .values(values)
+            .on_conflict_do_nothing()
+            .execute(c)?,
+        DbConn::Sqlite(c) => diesel::insert_into(ledger_accounts::table)
+            .values(values)
+            .on_conflict_do_nothing()
+            .execute(c)?,
+    };
+    find(conn)?.ok_or(diesel::result::Error::NotFound)
+}
+
+/// Posts a journal for (`ref_kind`, `ref_id`) unless one of its kind is already there.
+/// Returns the new journal's id, or `None` if it was posted before (idempotent).
+pub fn post(
+    conn: &mut DbConn,
+    draft: &JournalDraft,
+    currency: &str,
+    ref_kind: &str,
+    ref_id: i64,
+    now: NaiveDateTime,
+) -> QueryResult<Option<i64>> {
+    debug_assert_eq!(draft.sum(), 0, "journals sum to zero");
+    let values = (
+        journals::kind.eq(draft.kind.as_str()),
+        journals::ref_kind.eq(ref_kind),
+        journals::ref_id.eq(ref_id),
+        journals::currency.eq(currency),
+        journals::memo.eq(&draft.memo),
+        journals::created_at.eq(now),
+    );
+    let inserted = match conn {
+        DbConn::Pg(c) => diesel::insert_into(journals::table)
+            .values(values)
+            .on_conflict_do_nothing()
+            .execute(c)?,
+        DbConn::Sqlite(c) => diesel::insert_into(journals::table)
+            .values(values)
+            .on_conflict_do_nothing()
+            .execute(c)?,
+    };
+    if inserted == 0 {
+        return Ok(None);
+    }
+    let journal_id: i64 = journals::table
+        .filter(journals::kind.eq(draft.kind.as_str()))
+        .filter(journals::ref_kind.eq(ref_kind))
+        .filter(journals::ref_id.eq(ref_id))
+        .select(journals::id)
+        .first(conn)?;
+    for p in &draft.postings {
+        let account = account_id(conn, p.owner, p.kind, currency)?;
+        diesel::insert_into(entries::table)
+            .values((
+                entries::journal_id.eq(journal_id),
+                entries::account_id.eq(account),
+                entries::amount_minor.eq(p.amount_minor),
+            ))
+            .execute(conn)?;
+    }
+    Ok(Some(journal_id))
+}
+
+/// Whether a journal of this kind exists for (`ref_kind`, `ref_id`).
+pub fn posted(conn: &mut DbConn, kind: &str, ref_kind: &str, ref_id: i64) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        journals::table
+            .filter(journals::kind.eq(kind))
+            .filter(journals::ref_kind.eq(ref_kind))
+            .filter(journals::ref_id.eq(ref_id)),
+    ))
+    .get_result(conn)
+}
+
+/// An owner's balances as people see them, by (account kind, currency), summed from entries.
+pub fn balances(
+    conn: &mut DbConn,
+    owner: Owner,
+) -> QueryResult<BTreeMap<(AccountKind, String), i64>> {
+    let rows: Vec<(String, String, i64)> = entries::table
+        .inner_join(ledger_accounts::table)
+        .filter(ledger_accounts::owner_kind.eq(owner.kind()))
+        .filter(ledger_accounts::owner_id.eq(owner.id()))
+        .select((
+            ledger_accounts::kind,
+            ledger_accounts::currency,
+            entries::amount_minor,
+        ))
+        .load(conn)?;
+    let mut out: BTreeMap<(AccountKind, String), i64> = BTreeMap::new();
+    for (kind, currency, amount) in rows {
+        if let Some(k) = AccountKind::parse(&kind) {
+            *out.entry((k, currency)).or_default() += amount;
+        }
+    }
+    Ok(out
+        .into_iter()
+        .map(|((k, c), sum)| ((k, c), k.shown(sum)))
+        .collect())
+}
+
+/// Every entry with its journal and account, for the invariant check.
+pub fn all_entries(conn: &mut DbConn) -> QueryResult<Vec<EntryRow>> {
+    let rows: Vec<(i64, String, String, String, i64, String, i64)> = entries::table
+        .inner_join(journals::table)
+        .inner_join(ledger_accounts::table)
+        .order(entries::id.asc())
+        .select((
+            entries::journal_id,
+            journals::kind,
+            journals::currency,
+            ledger_accounts::owner_kind,
+            ledger_accounts::owner_id,
+            ledger_accounts::kind,
+            entries::amount_minor,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(journal_id, jkind, currency, okind, oid, akind, amount)| {
+            Some(EntryRow {
+                journal_id,
+                journal_kind: jkind,
+                currency,
+                owner: Owner::from_parts(&okind, oid)?,
+                kind: AccountKind::parse(&akind)?,
+                amount_minor: amount,
+            })
+        })
+        .collect())
+}
+
+/// Journals without any entry (a partial write would show here).
+pub fn empty_journals(conn: &mut DbConn) -> QueryResult<Vec<i64>> {
+    journals::table
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            entries::table.filter(entries::journal_id.eq(journals::id)),
+        )))
+        .select(journals::id)
+        .load(conn)
+}

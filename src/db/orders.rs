@@ -1,0 +1,257 @@
+//! Conversions (orders), their lines, commissions with their history, and refunds.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::DbConn;
+use super::models::{
+    CommissionEvent, CommissionRow, Conversion, ConversionLine, NewCommission, NewConversion,
+    NewRefund, Refund, RefundLine,
+};
+use super::schema::{
+    commission_events, commissions, conversion_lines, conversions, refund_lines, refunds,
+};
+
+pub fn insert_conversion(conn: &mut DbConn, new: &NewConversion<'_>) -> QueryResult<i64> {
+    diesel::insert_into(conversions::table)
+        .values(new)
+        .returning(conversions::id)
+        .get_result(conn)
+}
+
+pub fn insert_lines(conn: &mut DbConn, lines: &[ConversionLine]) -> QueryResult<()> {
+    for l in lines {
+        diesel::insert_into(conversion_lines::table)
+            .values(l)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn find_conversion(
+    conn: &mut DbConn,
+    merchant_id: i64,
+    order_id: &str,
+) -> QueryResult<Option<Conversion>> {
+    conversions::table
+        .filter(conversions::merchant_id.eq(merchant_id))
+        .filter(conversions::order_id.eq(order_id))
+        .select(Conversion::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn conversion(conn: &mut DbConn, id: i64) -> QueryResult<Option<Conversion>> {
+    conversions::table
+        .find(id)
+        .select(Conversion::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn lines_of(conn: &mut DbConn, conversion_id: i64) -> QueryResult<Vec<ConversionLine>> {
+    conversion_lines::table
+        .filter(conversion_lines::conversion_id.eq(conversion_id))
+        .order(conversion_lines::line_no.asc())
+        .select(ConversionLine::as_select())
+        .load(conn)
+}
+
+/// A merchant's conversions, newest first, optionally only (un)attributed ones.
+pub fn conversions_of(
+    conn: &mut DbConn,
+    merchant_id: i64,
+    attributed: Option<bool>,
+    limit: i64,
+) -> QueryResult<Vec<Conversion>> {
+    let mut q = conversions::table
+        .filter(conversions::merchant_id.eq(merchant_id))
+        .into_boxed();
+    match attributed {
+        Some(true) => q = q.filter(conversions::signal.ne("none")),
+        Some(false) => q = q.filter(conversions::signal.eq("none")),
+        None => {}
+    }
+    q.order((conversions::occurred_at.desc(), conversions::id.desc()))
+        .limit(limit)
+        .select(Conversion::as_select())
+        .load(conn)
+}
+
+pub fn insert_commission(conn: &mut DbConn, new: &NewCommission<'_>) -> QueryResult<i64> {
+    diesel::insert_into(commissions::table)
+        .values(new)
+        .returning(commissions::id)
+        .get_result(conn)
+}
+
+pub fn commission(conn: &mut DbConn, id: i64) -> QueryResult<Option<CommissionRow>> {
+    commissions::table
+        .find(id)
+        .select(CommissionRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn commission_of_conversion(
+    conn: &mut DbConn,
+    conversion_id: i64,
+) -> QueryResult<Option<CommissionRow>> {
+    commissions::table
+        .filter(commissions::conversion_id.eq(conversion_id))
+        .select(CommissionRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn commissions_of_influencer(
+    conn: &mut DbConn,
+    influencer_id: i64,
+) -> QueryResult<Vec<CommissionRow>> {
+    commissions::table
+        .filter(commissions::influencer_id.eq(influencer_id))
+        .order((commissions::created_at.desc(), commissions::id.desc()))
+        .select(CommissionRow::as_select())
+        .load(conn)
+}
+
+pub fn commissions_of_merchant(
+    conn: &mut DbConn,
+    merchant_id: i64,
+) -> QueryResult<Vec<CommissionRow>> {
+    commissions::table
+        .filter(commissions::merchant_id.eq(merchant_id))
+        .order((commissions::created_at.desc(), commissions::id.desc()))
+        .select(CommissionRow::as_select())
+        .load(conn)
+}
+
+pub fn commissions_in_state(conn: &mut DbConn, state: &str) -> QueryResult<Vec<CommissionRow>> {
+    commissions::table
+        .filter(commissions::state.eq(state))
+        .order(commissions::id.asc())
+        .select(CommissionRow::as_select())
+        .load(conn)
+}
+
+/// Pending commissions whose hold is over, oldest first.
+pub fn due_for_maturation(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<CommissionRow>> {
+    commissions::table
+        .filter(commissions::state.eq("pending"))
+        .filter(commissions::available_at.le(now))
+        .order(commissions::id.asc())
+        .limit(limit)
+        .select(CommissionRow::as_select())
+        .load(conn)
+}
+
+/// Moves a commission from one state to another if it is still in `from` (compare and set),
+/// and records the move. Returns whether it moved.
+#[allow(clippy::too_many_arguments)]
+pub fn move_commission(
+    conn: &mut DbConn,
+    id: i64,
+    from: &str,
+    to: &str,
+    frozen_reason: Option<&str>,
+    actor_user_id: Option<i64>,
+    note: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let moved = diesel::update(
+        commissions::table
+            .filter(commissions::id.eq(id))
+            .filter(commissions::state.eq(from)),
+    )
+    .set((
+        commissions::state.eq(to),
+        commissions::frozen_reason.eq(frozen_reason),
+        commissions::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    if moved == 1 {
+        insert_event(conn, id, Some(from), to, actor_user_id, note, now)?;
+    }
+    Ok(moved == 1)
+}
+
+pub fn insert_event(
+    conn: &mut DbConn,
+    commission_id: i64,
+    from: Option<&str>,
+    to: &str,
+    actor_user_id: Option<i64>,
+    note: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(commission_events::table)
+        .values((
+            commission_events::commission_id.eq(commission_id),
+            commission_events::from_state.eq(from),
+            commission_events::to_state.eq(to),
+            commission_events::actor_user_id.eq(actor_user_id),
+            commission_events::note.eq(note),
+            commission_events::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn events_of(conn: &mut DbConn, commission_id: i64) -> QueryResult<Vec<CommissionEvent>> {
+    commission_events::table
+        .filter(commission_events::commission_id.eq(commission_id))
+        .order(commission_events::id.asc())
+        .select(CommissionEvent::as_select())
+        .load(conn)
+}
+
+pub fn insert_refund(conn: &mut DbConn, new: &NewRefund<'_>) -> QueryResult<i64> {
+    diesel::insert_into(refunds::table)
+        .values(new)
+        .returning(refunds::id)
+        .get_result(conn)
+}
+
+pub fn insert_refund_lines(conn: &mut DbConn, lines: &[RefundLine]) -> QueryResult<()> {
+    for l in lines {
+        diesel::insert_into(refund_lines::table)
+            .values(l)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn find_refund(
+    conn: &mut DbConn,
+    merchant_id: i64,
+    refund_id: &str,
+) -> QueryResult<Option<Refund>> {
+    refunds::table
+        .filter(refunds::merchant_id.eq(merchant_id))
+        .filter(refunds::refund_id.eq(refund_id))
+        .select(Refund::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn refunds_of(conn: &mut DbConn, conversion_id: i64) -> QueryResult<Vec<Refund>> {
+    refunds::table
+        .filter(refunds::conversion_id.eq(conversion_id))
+        .order(refunds::id.asc())
+        .select(Refund::as_select())
+        .load(conn)
+}
+
+/// Every refund line of a conversion's refunds.
+pub fn refund_lines_of(conn: &mut DbConn, conversion_id: i64) -> QueryResult<Vec<RefundLine>> {
+    refund_lines::table
+        .inner_join(refunds::table)
+        .filter(refunds::conversion_id.eq(conversion_id))
+        .order(refund_lines::id.asc())
+        .select(RefundLine::as_select())
+        .load(conn)
+}
