@@ -81,9 +81,9 @@ impl std::fmt::Display for CommissionError {
 
 const BPS: i64 = 10_000;
 
-/// Computes the commission of an order: each line's base times its rate (influencer override
-/// > SKU > category > campaign default), plus flat amounts, summed exactly, rounded once,
-/// then split onto the lines by largest remainder.
+/// Computes the commission of an order: each line's base times its rate (the most specific
+/// wins: influencer override, then SKU, then category, then the campaign default), plus flat
+/// amounts, summed exactly, rounded once, then split onto the lines by largest remainder.
 pub fn compute(
     rules: &CommissionRules,
     influencer_rate: Option<RateBps>,
