@@ -74,6 +74,34 @@ pub enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Merchants: list them, rotate a postback secret.
+    Merchants {
+        #[command(subcommand)]
+        command: MerchantsCommand,
+    },
+    /// The ledger.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MerchantsCommand {
+    /// One merchant a line: id, slug, name (tab-separated).
+    List,
+    /// Rotate the merchant's postback secret and print only the new secret. The previous
+    /// one keeps working for 7 days.
+    Secret {
+        /// The merchant's id (see `tandem merchants list`).
+        id: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Verify every ledger invariant; exits non-zero with a report on any break.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -217,6 +245,55 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve { demo } => serve(settings, demo),
+        Command::Merchants {
+            command: MerchantsCommand::List,
+        } => {
+            let mut conn = open_migrated(&settings)?;
+            let mut out = std::io::stdout().lock();
+            for m in db::merchants::all(&mut conn)? {
+                let _ = writeln!(out, "{}\t{}\t{}", m.id, m.slug, m.name);
+            }
+            Ok(())
+        }
+        Command::Merchants {
+            command: MerchantsCommand::Secret { id },
+        } => {
+            let mut conn = open_migrated(&settings)?;
+            let secret =
+                crate::service::orders::rotate_postback_secret(&mut conn, SystemClock.now(), id)
+                    .map_err(|e| match e {
+                        AppError::NotFound => anyhow::anyhow!(
+                            "no merchant with id {id} (see `tandem merchants list`)"
+                        ),
+                        other => describe(other),
+                    })?;
+            println!("{secret}");
+            Ok(())
+        }
+        Command::Ledger {
+            command: LedgerCommand::Check,
+        } => {
+            let mut conn = open_migrated(&settings)?;
+            let report = crate::service::orders::check_ledger(&mut conn).map_err(describe)?;
+            if report.breaks.is_empty() {
+                println!(
+                    "ledger ok: {} journals, {} entries; every journal sums to zero and every balance reconciles",
+                    report.journals, report.entries
+                );
+                Ok(())
+            } else {
+                println!(
+                    "LEDGER BROKEN: {} problem(s) in {} journals, {} entries:",
+                    report.breaks.len(),
+                    report.journals,
+                    report.entries
+                );
+                for b in &report.breaks {
+                    println!("  - {b}");
+                }
+                bail!("the ledger check failed")
+            }
+        }
     }
 }
 

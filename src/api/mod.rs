@@ -1,6 +1,7 @@
 //! JSON endpoints for machines, under `/api/v1`. Errors are JSON (`ApiError`): 401 for a
 //! missing or bad token, 422 `{"errors": [{"field", "message"}]}` for invalid input.
 
+pub mod conversions;
 pub mod links;
 
 use actix_web::web;
@@ -23,6 +24,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                         ApiError(AppError::Validation(errors)).into()
                     }),
             )
-            .configure(links::routes),
+            .configure(links::routes)
+            .configure(conversions::routes),
     );
 }

@@ -152,3 +152,17 @@ pub fn events(conn: &mut DbConn, collaboration_id: i64) -> QueryResult<Vec<Colla
         .select(CollaborationEvent::as_select())
         .load(conn)
 }
+
+/// The merchant's collaboration with this coupon code (codes are stored upper-case).
+pub fn by_coupon(
+    conn: &mut DbConn,
+    merchant_id: i64,
+    code: &str,
+) -> QueryResult<Option<Collaboration>> {
+    collaborations::table
+        .filter(collaborations::merchant_id.eq(merchant_id))
+        .filter(collaborations::coupon_code.eq(code))
+        .select(Collaboration::as_select())
+        .first(conn)
+        .optional()
+}

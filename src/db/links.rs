@@ -233,3 +233,27 @@ pub fn revoke_token(
     .set(api_tokens::revoked_at.eq(Some(now)))
     .execute(conn)
 }
+
+pub fn find_click(conn: &mut DbConn, click_id: &str) -> QueryResult<Option<Click>> {
+    clicks::table
+        .filter(clicks::click_id.eq(click_id))
+        .select(Click::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<Link>> {
+    links::table
+        .find(id)
+        .select(Link::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_stream(conn: &mut DbConn, id: i64) -> QueryResult<Option<Stream>> {
+    streams::table
+        .find(id)
+        .select(Stream::as_select())
+        .first(conn)
+        .optional()
+}

@@ -82,3 +82,25 @@ pub fn names_for_users(conn: &mut DbConn, user_ids: &[i64]) -> QueryResult<Vec<(
         .select((merchant_members::user_id, merchants::name))
         .load(conn)
 }
+
+/// The merchant's platform fee in basis points of each commission (set by an admin).
+pub fn fee_bps(conn: &mut DbConn, id: i64) -> QueryResult<i32> {
+    merchants::table
+        .find(id)
+        .select(merchants::fee_bps)
+        .first(conn)
+}
+
+pub fn set_fee_bps(conn: &mut DbConn, id: i64, bps: i32) -> QueryResult<usize> {
+    diesel::update(merchants::table.find(id))
+        .set(merchants::fee_bps.eq(bps))
+        .execute(conn)
+}
+
+/// Every merchant, oldest first (for the command line).
+pub fn all(conn: &mut DbConn) -> QueryResult<Vec<Merchant>> {
+    merchants::table
+        .order(merchants::id.asc())
+        .select(Merchant::as_select())
+        .load(conn)
+}

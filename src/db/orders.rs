@@ -255,3 +255,66 @@ pub fn refund_lines_of(conn: &mut DbConn, conversion_id: i64) -> QueryResult<Vec
         .select(RefundLine::as_select())
         .load(conn)
 }
+
+/// The merchant's postback secrets that are still valid at `now`, newest first.
+pub fn valid_secrets(
+    conn: &mut DbConn,
+    merchant_id: i64,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<super::models::PostbackSecret>> {
+    use super::schema::postback_secrets as ps;
+    ps::table
+        .filter(ps::merchant_id.eq(merchant_id))
+        .filter(ps::expires_at.is_null().or(ps::expires_at.gt(now)))
+        .order(ps::id.desc())
+        .select(super::models::PostbackSecret::as_select())
+        .load(conn)
+}
+
+/// Adds a new secret; the one that was current stays valid until `grace_until`, any older
+/// one stops now. At most two are valid at once.
+pub fn rotate_secret(
+    conn: &mut DbConn,
+    merchant_id: i64,
+    secret: &str,
+    prefix: &str,
+    now: NaiveDateTime,
+    grace_until: NaiveDateTime,
+) -> QueryResult<()> {
+    use super::schema::postback_secrets as ps;
+    let valid = valid_secrets(conn, merchant_id, now)?;
+    for (n, s) in valid.iter().enumerate() {
+        let until = if n == 0 { grace_until } else { now };
+        let until = s.expires_at.map_or(until, |e| e.min(until));
+        diesel::update(ps::table.find(s.id))
+            .set(ps::expires_at.eq(Some(until)))
+            .execute(conn)?;
+    }
+    diesel::insert_into(ps::table)
+        .values((
+            ps::merchant_id.eq(merchant_id),
+            ps::secret.eq(secret),
+            ps::prefix.eq(prefix),
+            ps::created_at.eq(now),
+            ps::expires_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Ends every secret but the newest at once (after the merchant switched its systems over).
+pub fn retire_old_secrets(
+    conn: &mut DbConn,
+    merchant_id: i64,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    use super::schema::postback_secrets as ps;
+    let valid = valid_secrets(conn, merchant_id, now)?;
+    let mut n = 0;
+    for s in valid.iter().skip(1) {
+        n += diesel::update(ps::table.find(s.id))
+            .set(ps::expires_at.eq(Some(now)))
+            .execute(conn)?;
+    }
+    Ok(n)
+}

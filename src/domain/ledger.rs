@@ -296,6 +296,40 @@ pub fn rejection(
     }
 }
 
+/// A payout takes an available amount: it is now being paid.
+pub fn payout_start(influencer: i64, amount: i64, memo: String) -> JournalDraft {
+    JournalDraft {
+        kind: JournalKind::PayoutStart,
+        postings: vec![
+            post(
+                Owner::Influencer(influencer),
+                AccountKind::Available,
+                amount,
+            ),
+            post(
+                Owner::Influencer(influencer),
+                AccountKind::InPayout,
+                -amount,
+            ),
+        ],
+        memo,
+    }
+    .tidy()
+}
+
+/// The payout arrived: from in payout to paid.
+pub fn payout_settle(influencer: i64, amount: i64, memo: String) -> JournalDraft {
+    JournalDraft {
+        kind: JournalKind::PayoutSettle,
+        postings: vec![
+            post(Owner::Influencer(influencer), AccountKind::InPayout, amount),
+            post(Owner::Influencer(influencer), AccountKind::Paid, -amount),
+        ],
+        memo,
+    }
+    .tidy()
+}
+
 /// One stored entry, as the checker reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryRow {

@@ -1,9 +1,10 @@
-//! Background jobs, in-process: the click writer (group commit) and the email outbox
-//! dispatcher. Each job calls the same
+//! Background jobs, in-process: the click writer (group commit), commission maturation and
+//! the email outbox dispatcher. Each job calls the same
 //! database functions as the services and is safe to run on several app nodes at once.
 
 pub mod clicks;
 pub mod mail;
+pub mod maturation;
 
 use std::sync::Arc;
 
@@ -28,7 +29,10 @@ impl Jobs {
             queue,
         ));
         let writer = state.clicks.clone();
-        let handles = vec![tokio::spawn(mail::dispatcher(state, stop_rx))];
+        let handles = vec![
+            tokio::spawn(maturation::run(state.clone(), stop_rx.clone())),
+            tokio::spawn(mail::dispatcher(state, stop_rx)),
+        ];
         Jobs {
             stop,
             handles,

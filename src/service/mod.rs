@@ -12,6 +12,7 @@ pub mod influencer;
 pub mod links;
 pub mod marketplace;
 pub mod merchant;
+pub mod orders;
 
 use chrono::NaiveDateTime;
 

@@ -219,3 +219,89 @@ fn http_get(base: &str, path: &str) -> String {
     stream.read_to_string(&mut out).ok();
     out
 }
+
+#[test]
+fn merchants_and_ledger_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _pg) = test_database(dir.path());
+    let out = tandem(dir.path(), &url).arg("demo").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = tandem(dir.path(), &url)
+        .args(["merchants", "list"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let list = String::from_utf8(out.stdout).unwrap();
+    let first: Vec<&str> = list.lines().next().unwrap().split('\t').collect();
+    assert_eq!(first.len(), 3, "id, slug, name: {list}");
+    assert!(list.lines().count() >= 3, "{list}");
+
+    let out = tandem(dir.path(), &url)
+        .args(["merchants", "secret", first[0]])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "only the secret: {stdout}");
+    assert!(
+        stdout.starts_with("tps_") && stdout.trim().len() > 40,
+        "{stdout}"
+    );
+
+    let out = tandem(dir.path(), &url)
+        .args(["merchants", "secret", "999999"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no merchant with id 999999"));
+
+    let out = tandem(dir.path(), &url)
+        .args(["ledger", "check"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ledger ok"));
+
+    // Entries cannot be changed or removed, on either backend; an unbalanced journal written
+    // behind Tandem's back is reported.
+    {
+        use diesel::connection::SimpleConnection;
+        let mut conn = tandem::db::establish(&url).unwrap();
+        conn.batch_execute(
+            "INSERT INTO ledger_accounts (owner_kind, owner_id, kind, currency) VALUES ('platform', 0, 'cash', 'USD');
+             INSERT INTO journals (kind, ref_kind, ref_id, currency, memo, created_at)
+                 VALUES ('merchant_payment', 'manual', 1, 'USD', 'by hand', '2026-11-26 00:00:00');
+             INSERT INTO entries (journal_id, account_id, amount_minor)
+                 SELECT j.id, a.id, 500 FROM journals j, ledger_accounts a
+                 WHERE j.ref_kind = 'manual' AND a.kind = 'cash';",
+        )
+        .unwrap();
+        assert!(
+            conn.batch_execute("UPDATE entries SET amount_minor = 0")
+                .is_err()
+        );
+        assert!(conn.batch_execute("DELETE FROM entries").is_err());
+        assert!(conn.batch_execute("DELETE FROM journals").is_err());
+    }
+    let out = tandem(dir.path(), &url)
+        .args(["ledger", "check"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a broken ledger fails the check");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.contains("does not sum to zero"), "{report}");
+}

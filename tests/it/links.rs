@@ -14,13 +14,13 @@ use crate::marketplace::{
 
 /// An influencer with an active collaboration on a campaign whose shop domain is verified;
 /// returns (influencer client, link code).
-async fn live_link(app: &TestApp) -> (Client, String) {
+pub async fn live_link(app: &TestApp) -> (Client, String) {
     let (_, i, code) = live_link_with_merchant(app).await;
     (i, code)
 }
 
 /// [`live_link`], with the merchant's client first.
-async fn live_link_with_merchant(app: &TestApp) -> (Client, Client, String) {
+pub async fn live_link_with_merchant(app: &TestApp) -> (Client, Client, String) {
     let m = merchant_with_products(app, "links@shop.test", "tea.example").await;
     let campaign = active_campaign(app, &m, "links@shop.test").await;
     let i = tea_influencer(app, "linker@creators.test").await;
@@ -147,7 +147,7 @@ async fn clicks(app: &TestApp) -> Vec<tandem::db::models::Click> {
         .unwrap()
 }
 
-const PHONE: &str =
+pub const PHONE: &str =
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148";
 
 #[tokio::test]

@@ -12,4 +12,5 @@ mod links;
 mod marketplace;
 mod pages;
 mod password_reset;
+mod postbacks;
 mod settings;

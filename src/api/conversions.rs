@@ -1,0 +1,246 @@
+//! Signed postbacks from merchants' systems (DESIGN.md §4 "conversion postback"):
+//! `POST /api/v1/conversions` and `POST /api/v1/refunds`. Each request carries
+//! `Tandem-Merchant: <merchant id>` and `Tandem-Signature: t=..,v1=..`; the body is verified
+//! byte for byte before it is parsed.
+
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use serde::Serialize;
+
+use crate::db::models::{CommissionRow, ConversionLine};
+use crate::domain::money::{Currency, Money};
+use crate::domain::order::{parse_order, parse_refund};
+use crate::domain::signature;
+use crate::domain::validate::FieldErrors;
+use crate::error::{ApiError, AppError};
+use crate::service::orders::{self as svc, Recorded, RefundRecorded};
+use crate::startup::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(conversions).service(refunds);
+}
+
+/// The largest postback body accepted (an order of 500 lines fits easily).
+pub const MAX_BODY: usize = 256 * 1024;
+
+/// Checks the merchant header and the signature; returns the merchant's id.
+pub async fn verified_merchant(
+    state: &AppState,
+    req: &HttpRequest,
+    body: &web::Bytes,
+) -> Result<i64, ApiError> {
+    let merchant_id: i64 = req
+        .headers()
+        .get("tandem-merchant")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|id| *id > 0)
+        .ok_or_else(|| {
+            AppError::Unauthorized(
+                "Send your merchant id in the Tandem-Merchant header.".to_owned(),
+            )
+        })?;
+    let header = req
+        .headers()
+        .get("tandem-signature")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let now = state.now();
+    let secrets = state
+        .db(move |conn| Ok(crate::db::orders::valid_secrets(conn, merchant_id, now)?))
+        .await?;
+    if secrets.is_empty() {
+        // Same answer as a bad signature: do not reveal which merchant ids exist.
+        return Err(AppError::Unauthorized(signature::SignatureError::Mismatch.to_string()).into());
+    }
+    let keys: Vec<&[u8]> = secrets.iter().map(|s| s.secret.as_bytes()).collect();
+    signature::verify(header.as_deref(), body, &keys, now.and_utc().timestamp())
+        .map_err(|e| AppError::Unauthorized(e.to_string()))?;
+    Ok(merchant_id)
+}
+
+fn json_body(body: &[u8]) -> Result<serde_json::Value, ApiError> {
+    if body.len() > MAX_BODY {
+        let mut e = FieldErrors::new();
+        e.add("body", format!("must be at most {MAX_BODY} bytes"));
+        return Err(AppError::Validation(e).into());
+    }
+    let text = std::str::from_utf8(body).map_err(|_| {
+        let mut e = FieldErrors::new();
+        e.add("body", "must be UTF-8 text");
+        AppError::Validation(e)
+    })?;
+    serde_json::from_str(text).map_err(|err| {
+        let mut e = FieldErrors::new();
+        e.add("body", format!("is not valid JSON: {err}"));
+        AppError::Validation(e).into()
+    })
+}
+
+fn money(minor: i64, currency: Option<Currency>) -> String {
+    currency
+        .and_then(|c| Money::from_minor(minor, c).ok())
+        .map_or_else(|| minor.to_string(), |m| m.to_plain_string())
+}
+
+fn rfc3339(t: chrono::NaiveDateTime) -> String {
+    t.and_utc()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[derive(Serialize)]
+pub struct LineJson {
+    line: i32,
+    sku: String,
+    quantity: i64,
+    unit_price: String,
+    discount: String,
+    base: String,
+    rate_bps: i32,
+    rate_source: String,
+    commission: String,
+}
+
+#[derive(Serialize)]
+pub struct CommissionJson {
+    id: i64,
+    amount: String,
+    fee: String,
+    state: String,
+    available_at: String,
+    explanation: String,
+}
+
+#[derive(Serialize)]
+pub struct AttributionJson {
+    signal: String,
+    note: String,
+    influencer_id: Option<i64>,
+    collaboration_id: Option<i64>,
+    campaign_id: Option<i64>,
+    link_id: Option<i64>,
+    stream_id: Option<i64>,
+    click_id: Option<String>,
+    coupon_code: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct ConversionJson {
+    id: i64,
+    order_id: String,
+    currency: String,
+    occurred_at: String,
+    base: String,
+    attribution: AttributionJson,
+    lines: Vec<LineJson>,
+    commission: Option<CommissionJson>,
+}
+
+pub fn conversion_json(r: &Recorded) -> ConversionJson {
+    let c = &r.conversion;
+    let cur = Currency::parse(&c.currency).ok();
+    let line = |l: &ConversionLine| LineJson {
+        line: l.line_no,
+        sku: l.sku.clone(),
+        quantity: l.quantity,
+        unit_price: money(l.unit_price_minor, cur),
+        discount: money(l.discount_minor, cur),
+        base: money(l.base_minor, cur),
+        rate_bps: l.rate_bps,
+        rate_source: l.rate_source.clone(),
+        commission: money(l.commission_minor, cur),
+    };
+    let commission = |k: &CommissionRow| CommissionJson {
+        id: k.id,
+        amount: money(k.amount_minor, cur),
+        fee: money(k.fee_minor, cur),
+        state: k.state.clone(),
+        available_at: rfc3339(k.available_at),
+        explanation: k.explanation.clone(),
+    };
+    ConversionJson {
+        id: c.id,
+        order_id: c.order_id.clone(),
+        currency: c.currency.clone(),
+        occurred_at: rfc3339(c.occurred_at),
+        base: money(c.base_minor, cur),
+        attribution: AttributionJson {
+            signal: c.signal.clone(),
+            note: c.attribution_note.clone(),
+            influencer_id: c.influencer_id,
+            collaboration_id: c.collaboration_id,
+            campaign_id: c.campaign_id,
+            link_id: c.link_id,
+            stream_id: c.stream_id,
+            click_id: c.click_id.clone(),
+            coupon_code: c.coupon_code.clone(),
+        },
+        lines: r.lines.iter().map(line).collect(),
+        commission: r.commission.as_ref().map(commission),
+    }
+}
+
+#[post("/conversions")]
+async fn conversions(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let merchant_id = verified_merchant(&state, &req, &body).await?;
+    let value = json_body(&body)?;
+    let input = parse_order(&value, state.now()).map_err(AppError::Validation)?;
+    let now = state.now();
+    let recorded = state
+        .db(move |conn| svc::record_conversion(conn, now, merchant_id, "api", &input))
+        .await?;
+    let body = conversion_json(&recorded);
+    Ok(if recorded.created {
+        HttpResponse::Created().json(body)
+    } else {
+        HttpResponse::Ok().json(body)
+    })
+}
+
+#[derive(Serialize)]
+pub struct RefundJson {
+    refund_id: String,
+    order_id: String,
+    amount: String,
+    occurred_at: String,
+    effect: String,
+    commission_reversed: String,
+    fee_reversed: String,
+}
+
+pub fn refund_json(r: &RefundRecorded) -> RefundJson {
+    let cur = Currency::parse(&r.conversion.currency).ok();
+    RefundJson {
+        refund_id: r.refund.refund_id.clone(),
+        order_id: r.conversion.order_id.clone(),
+        amount: money(r.refund.amount_minor, cur),
+        occurred_at: rfc3339(r.refund.occurred_at),
+        effect: r.refund.effect.clone(),
+        commission_reversed: money(r.refund.commission_minor, cur),
+        fee_reversed: money(r.refund.fee_minor, cur),
+    }
+}
+
+#[post("/refunds")]
+async fn refunds(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let merchant_id = verified_merchant(&state, &req, &body).await?;
+    let value = json_body(&body)?;
+    let input = parse_refund(&value, state.now()).map_err(AppError::Validation)?;
+    let now = state.now();
+    let recorded = state
+        .db(move |conn| svc::record_refund(conn, now, merchant_id, "api", &input))
+        .await?;
+    let body = refund_json(&recorded);
+    Ok(if recorded.created {
+        HttpResponse::Created().json(body)
+    } else {
+        HttpResponse::Ok().json(body)
+    })
+}

@@ -1,0 +1,993 @@
+//! The money path (DESIGN.md §3): an order comes in, is attributed (coupon, then click),
+//! earns an exact commission that lands in the ledger; refunds reverse it pro rata, or claw
+//! it back once paid; the maturation job makes held commissions available. Each use-case is
+//! one transaction, and idempotent through unique constraints.
+
+use chrono::{NaiveDateTime, TimeDelta};
+use sha2::{Digest, Sha256};
+
+use crate::db::models::{
+    Campaign, Click, Collaboration, CommissionRow, Conversion, ConversionLine, Link, NewCommission,
+    NewConversion, NewRefund, Refund, RefundLine,
+};
+use crate::db::{self, DbConn};
+use crate::domain::commission::{self, OrderLine};
+use crate::domain::ledger::{self, AccountKind};
+use crate::domain::links::plausible_click_id;
+use crate::domain::money::{Currency, Money, round_half_away};
+use crate::domain::order::{OrderInput, RefundInput};
+use crate::domain::rate::{RateBps, show_bps};
+use crate::domain::validate::FieldErrors;
+use crate::error::{AppError, AppResult};
+
+/// An order placed this soon after its click is flagged for review.
+pub const FAST_ORDER_SECONDS: i64 = 10;
+
+/// What recording an order gave: the stored conversion, its lines and commission, and
+/// whether it was new (`false`: the same order was sent before; nothing changed).
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub created: bool,
+    pub conversion: Conversion,
+    pub lines: Vec<ConversionLine>,
+    pub commission: Option<CommissionRow>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RefundRecorded {
+    pub created: bool,
+    pub refund: Refund,
+    pub conversion: Conversion,
+}
+
+/// A failure inside the recording transaction: a duplicate (another request stored the same
+/// id first; the transaction is rolled back and the stored one answers) or anything else.
+enum Fail {
+    Duplicate,
+    App(AppError),
+}
+
+impl From<diesel::result::Error> for Fail {
+    fn from(e: diesel::result::Error) -> Fail {
+        if db::is_unique_violation(&e) {
+            Fail::Duplicate
+        } else {
+            Fail::App(e.into())
+        }
+    }
+}
+
+impl From<AppError> for Fail {
+    fn from(e: AppError) -> Fail {
+        Fail::App(e)
+    }
+}
+
+fn field_error(field: &str, message: impl Into<String>) -> AppError {
+    let mut errors = FieldErrors::new();
+    errors.add(field, message);
+    AppError::Validation(errors)
+}
+
+/// A one-way hash of a buyer's email: enough to notice self-purchases, not to read it back.
+pub fn email_hash(email: &str) -> String {
+    hex::encode(Sha256::digest(
+        format!("tandem-email:{}", email.trim().to_lowercase()).as_bytes(),
+    ))
+}
+
+/// Records an order once. The same order again gives the stored answer; the same order id
+/// with other content is a conflict.
+pub fn record_conversion(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    merchant_id: i64,
+    source: &str,
+    input: &OrderInput,
+) -> AppResult<Recorded> {
+    let fingerprint = input.fingerprint();
+    if let Some(existing) = db::orders::find_conversion(conn, merchant_id, &input.order_id)? {
+        return same_or_conflict(conn, existing, &fingerprint);
+    }
+    let result = db::write_tx(conn, |conn| {
+        store_conversion(conn, now, merchant_id, source, input, &fingerprint)
+    });
+    match result {
+        Ok(id) => {
+            let conversion = db::orders::conversion(conn, id)?.ok_or(AppError::NotFound)?;
+            let mut r = answer(conn, conversion)?;
+            r.created = true;
+            Ok(r)
+        }
+        Err(Fail::Duplicate) => {
+            let existing = db::orders::find_conversion(conn, merchant_id, &input.order_id)?
+                .ok_or_else(|| AppError::Internal(anyhow::anyhow!("duplicate order vanished")))?;
+            same_or_conflict(conn, existing, &fingerprint)
+        }
+        Err(Fail::App(e)) => Err(e),
+    }
+}
+
+fn same_or_conflict(
+    conn: &mut DbConn,
+    existing: Conversion,
+    fingerprint: &str,
+) -> AppResult<Recorded> {
+    if existing.request_hash != fingerprint {
+        return Err(AppError::Conflict(format!(
+            "Order {} was already recorded with different content. Orders cannot be changed; send a refund for what was returned.",
+            existing.order_id
+        )));
+    }
+    answer(conn, existing)
+}
+
+/// The stored conversion with its lines and commission.
+pub fn answer(conn: &mut DbConn, conversion: Conversion) -> AppResult<Recorded> {
+    let lines = db::orders::lines_of(conn, conversion.id)?;
+    let commission = db::orders::commission_of_conversion(conn, conversion.id)?;
+    Ok(Recorded {
+        created: false,
+        conversion,
+        lines,
+        commission,
+    })
+}
+
+/// Who gets the credit, and why (or why nobody does).
+struct Attribution {
+    signal: &'static str,
+    note: String,
+    collaboration: Option<Collaboration>,
+    campaign: Option<Campaign>,
+    link: Option<Link>,
+    click: Option<Click>,
+}
+
+impl Attribution {
+    fn none(note: String) -> Attribution {
+        Attribution {
+            signal: "none",
+            note,
+            collaboration: None,
+            campaign: None,
+            link: None,
+            click: None,
+        }
+    }
+}
+
+/// Whether the collaboration was active at `at`, from its recorded history.
+fn active_at(conn: &mut DbConn, collaboration_id: i64, at: NaiveDateTime) -> AppResult<bool> {
+    let events = db::collaborations::events(conn, collaboration_id)?;
+    Ok(events
+        .iter()
+        .filter(|e| e.created_at <= at)
+        .max_by_key(|e| (e.created_at, e.id))
+        .is_some_and(|e| e.to_state == "active"))
+}
+
+fn describe_gap(d: TimeDelta) -> String {
+    let s = d.num_seconds().max(0);
+    if s < 120 {
+        format!("{s} s")
+    } else if s < 7200 {
+        format!("{} min", s / 60)
+    } else if s < 172_800 {
+        format!("{} h {} min", s / 3600, (s % 3600) / 60)
+    } else {
+        format!("{} days", s / 86_400)
+    }
+}
+
+fn attribute(conn: &mut DbConn, merchant_id: i64, input: &OrderInput) -> AppResult<Attribution> {
+    let mut notes: Vec<String> = Vec::new();
+    if let Some(code) = &input.coupon_code {
+        match db::collaborations::by_coupon(conn, merchant_id, code)? {
+            Some(col) if active_at(conn, col.id, input.occurred_at)? => {
+                let campaign =
+                    db::campaigns::find(conn, col.campaign_id)?.ok_or(AppError::NotFound)?;
+                return Ok(Attribution {
+                    signal: "coupon",
+                    note: format!(
+                        "Coupon {code} belongs to collaboration #{} on “{}”, active when the order was placed.",
+                        col.id, campaign.name
+                    ),
+                    collaboration: Some(col),
+                    campaign: Some(campaign),
+                    link: None,
+                    click: None,
+                });
+            }
+            Some(col) => notes.push(format!(
+                "Coupon {code} belongs to collaboration #{}, which was not active when the order was placed.",
+                col.id
+            )),
+            None => notes.push(format!("Coupon {code} is not one of this merchant's coupons.")),
+        }
+    }
+    if let Some(click_id) = &input.click_id {
+        let click = if plausible_click_id(click_id) {
+            db::links::find_click(conn, click_id)?
+        } else {
+            None
+        };
+        match click {
+            None => notes.push(format!("Click id {click_id} is not a Tandem click.")),
+            Some(click) => {
+                let link = db::links::find(conn, click.link_id)?.ok_or(AppError::NotFound)?;
+                let campaign =
+                    db::campaigns::find(conn, link.campaign_id)?.ok_or(AppError::NotFound)?;
+                let window = TimeDelta::days(i64::from(campaign.attribution_days));
+                let gap = input.occurred_at - click.created_at;
+                if link.merchant_id != merchant_id {
+                    notes.push(format!("Click {click_id} was on another merchant's link."));
+                } else if gap < TimeDelta::zero() {
+                    notes.push(format!(
+                        "Click {click_id} came {} after the order.",
+                        describe_gap(-gap)
+                    ));
+                } else if gap > window {
+                    notes.push(format!(
+                        "Click {click_id} came {} before the order, outside the campaign's {}-day window.",
+                        describe_gap(gap),
+                        campaign.attribution_days
+                    ));
+                } else {
+                    let col = db::collaborations::find(conn, link.collaboration_id)?
+                        .ok_or(AppError::NotFound)?;
+                    if active_at(conn, col.id, input.occurred_at)? {
+                        let stream = match link.stream_id {
+                            Some(sid) => db::links::find_stream(conn, sid)?
+                                .map(|s| format!(", stream “{}”", s.title))
+                                .unwrap_or_default(),
+                            None => String::new(),
+                        };
+                        let mut note = notes.join(" ");
+                        if !note.is_empty() {
+                            note.push(' ');
+                        }
+                        note.push_str(&format!(
+                            "Click {click_id} on link /l/{}{stream}, {} before the order (window: {} days), collaboration #{} on “{}”.",
+                            link.code,
+                            describe_gap(gap),
+                            campaign.attribution_days,
+                            col.id,
+                            campaign.name
+                        ));
+                        return Ok(Attribution {
+                            signal: "click",
+                            note,
+                            collaboration: Some(col),
+                            campaign: Some(campaign),
+                            link: Some(link),
+                            click: Some(click),
+                        });
+                    }
+                    notes.push(format!(
+                        "Click {click_id} is on collaboration #{}, which was not active when the order was placed.",
+                        col.id
+                    ));
+                }
+            }
+        }
+    }
+    if notes.is_empty() {
+        notes.push("The order carried no coupon code and no click id.".to_owned());
+    }
+    notes.push("Stored as unattributed: no commission.".to_owned());
+    Ok(Attribution::none(notes.join(" ")))
+}
+
+/// The campaign's rules in force at `at` (the first version if the order predates them).
+fn rules_at(
+    conn: &mut DbConn,
+    campaign_id: i64,
+    at: NaiveDateTime,
+) -> AppResult<(
+    crate::db::models::RuleVersion,
+    crate::domain::campaign::CommissionRules,
+)> {
+    let history = db::campaigns::rule_history(conn, campaign_id)?;
+    let pick = history
+        .iter()
+        .find(|(v, _)| v.effective_at <= at)
+        .or_else(|| history.last())
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("campaign without rules")))?;
+    Ok((pick.0.clone(), super::campaigns::rules_of(&pick.0, &pick.1)))
+}
+
+fn store_conversion(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    merchant_id: i64,
+    source: &str,
+    input: &OrderInput,
+    fingerprint: &str,
+) -> Result<i64, Fail> {
+    let mut attribution = attribute(conn, merchant_id, input)?;
+    if let Some(campaign) = &attribution.campaign
+        && campaign.currency != input.currency.code()
+    {
+        attribution = Attribution::none(format!(
+            "{} But the order is in {} and the campaign pays in {}: stored as unattributed, no commission.",
+            attribution.note,
+            input.currency.code(),
+            campaign.currency
+        ));
+    }
+    // What Tandem knows of each line's product.
+    let campaign_products: Vec<i64> = match &attribution.campaign {
+        Some(c) => db::catalog::for_campaign(conn, c)?
+            .iter()
+            .map(|p| p.id)
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut order_lines = Vec::with_capacity(input.items.len());
+    let mut product_ids = Vec::with_capacity(input.items.len());
+    for item in &input.items {
+        let product = db::catalog::find_by_sku(conn, merchant_id, &item.sku)?;
+        product_ids.push(product.as_ref().map(|p| p.id));
+        order_lines.push(OrderLine {
+            sku: item.sku.clone(),
+            in_campaign: product
+                .as_ref()
+                .is_some_and(|p| campaign_products.contains(&p.id)),
+            category: product.map(|p| p.category),
+            quantity: item.quantity,
+            unit_price_minor: item.unit_price_minor,
+            discount_minor: item.discount_minor,
+        });
+    }
+    let base: i64 = order_lines
+        .iter()
+        .map(|l| l.base_minor().unwrap_or(0))
+        .sum();
+    let rules = match &attribution.campaign {
+        Some(c) => Some(rules_at(conn, c.id, input.occurred_at)?),
+        None => None,
+    };
+    let influencer_rate = attribution
+        .collaboration
+        .as_ref()
+        .and_then(|c| c.custom_rate_bps)
+        .map(RateBps::saturating);
+    let calc = match &rules {
+        Some((_, r)) => Some(
+            commission::compute(r, influencer_rate, &order_lines, input.currency).map_err(|e| {
+                AppError::Validation({
+                    let mut f = FieldErrors::new();
+                    f.add("items", e.to_string());
+                    f
+                })
+            })?,
+        ),
+        None => None,
+    };
+    let email_hash = input.customer_email.as_deref().map(email_hash);
+    let conversion_id = db::orders::insert_conversion(
+        conn,
+        &NewConversion {
+            merchant_id,
+            order_id: &input.order_id,
+            source,
+            request_hash: fingerprint,
+            currency: input.currency.code(),
+            occurred_at: input.occurred_at,
+            click_id: input.click_id.as_deref(),
+            coupon_code: input.coupon_code.as_deref(),
+            customer_email_hash: email_hash.as_deref(),
+            base_minor: base,
+            signal: attribution.signal,
+            attribution_note: &attribution.note,
+            collaboration_id: attribution.collaboration.as_ref().map(|c| c.id),
+            campaign_id: attribution.campaign.as_ref().map(|c| c.id),
+            influencer_id: attribution.collaboration.as_ref().map(|c| c.influencer_id),
+            link_id: attribution.link.as_ref().map(|l| l.id),
+            stream_id: attribution.click.as_ref().and_then(|c| c.stream_id),
+            click_ref: attribution.click.as_ref().map(|c| c.id),
+            created_at: now,
+        },
+    )?;
+    let lines: Vec<ConversionLine> = order_lines
+        .iter()
+        .enumerate()
+        .map(|(n, l)| {
+            let c = calc.as_ref().map(|c| &c.lines[n]);
+            ConversionLine {
+                id: 0,
+                conversion_id,
+                line_no: i32::try_from(n + 1).unwrap_or(i32::MAX),
+                sku: l.sku.clone(),
+                product_id: product_ids[n],
+                category: l.category.clone(),
+                quantity: l.quantity,
+                unit_price_minor: l.unit_price_minor,
+                discount_minor: l.discount_minor,
+                base_minor: l.base_minor().unwrap_or(0),
+                rate_bps: c.map_or(0, |c| c.rate.bps()),
+                rate_source: c
+                    .and_then(|c| c.source)
+                    .map_or("none", |s| match s {
+                        crate::domain::campaign::RateSource::Influencer => "influencer",
+                        crate::domain::campaign::RateSource::Sku => "sku",
+                        crate::domain::campaign::RateSource::Category => "category",
+                        crate::domain::campaign::RateSource::Default => "default",
+                    })
+                    .to_owned(),
+                flat_minor: c.map_or(0, |c| c.flat_minor),
+                commission_minor: c.map_or(0, |c| c.amount_minor),
+            }
+        })
+        .collect();
+    db::orders::insert_lines(conn, &lines)?;
+
+    let (Some(calc), Some((version, _)), Some(col), Some(campaign)) = (
+        calc,
+        rules,
+        attribution.collaboration.as_ref(),
+        attribution.campaign.as_ref(),
+    ) else {
+        return Ok(conversion_id);
+    };
+    if calc.amount_minor <= 0 {
+        return Ok(conversion_id);
+    }
+    let fee_bps = db::merchants::fee_bps(conn, merchant_id)?;
+    let fee = commission::platform_fee(calc.amount_minor, fee_bps);
+    let available_at = input.occurred_at + TimeDelta::days(i64::from(campaign.hold_days));
+    let flags = fraud_flags(conn, input, &attribution, col.influencer_id)?;
+    let skus: Vec<&str> = order_lines.iter().map(|l| l.sku.as_str()).collect();
+    let explanation = explanation(
+        &attribution,
+        &calc.explain(&skus),
+        &version,
+        campaign,
+        fee_bps,
+        fee,
+        input.currency,
+        available_at,
+        &flags,
+    );
+    let state = if flags.is_empty() {
+        "pending"
+    } else {
+        "frozen"
+    };
+    let frozen_reason = (!flags.is_empty()).then(|| flags.join(" "));
+    let commission_id = db::orders::insert_commission(
+        conn,
+        &NewCommission {
+            conversion_id,
+            merchant_id,
+            influencer_id: col.influencer_id,
+            campaign_id: campaign.id,
+            collaboration_id: col.id,
+            currency: input.currency.code(),
+            amount_minor: calc.amount_minor,
+            fee_bps,
+            fee_minor: fee,
+            rule_version_id: version.id,
+            state,
+            available_at,
+            frozen_reason: frozen_reason.as_deref(),
+            explanation: &explanation,
+            created_at: now,
+            updated_at: now,
+        },
+    )?;
+    db::orders::insert_event(
+        conn,
+        commission_id,
+        None,
+        state,
+        None,
+        frozen_reason
+            .as_deref()
+            .unwrap_or("Earned; held for returns until it becomes available."),
+        now,
+    )?;
+    db::ledger::post(
+        conn,
+        &ledger::accrual(
+            merchant_id,
+            col.influencer_id,
+            calc.amount_minor,
+            fee,
+            format!("Commission on order {}", input.order_id),
+        ),
+        input.currency.code(),
+        "commission",
+        commission_id,
+        now,
+    )?;
+    Ok(conversion_id)
+}
+
+/// DESIGN.md §3 "Fraud signals": flags that hold a commission for review.
+fn fraud_flags(
+    conn: &mut DbConn,
+    input: &OrderInput,
+    attribution: &Attribution,
+    influencer_id: i64,
+) -> AppResult<Vec<String>> {
+    let mut flags = Vec::new();
+    if let Some(click) = &attribution.click {
+        if click.is_bot {
+            flags.push("The click came from a known bot user agent.".to_owned());
+        }
+        let gap = (input.occurred_at - click.created_at).num_seconds();
+        if gap < FAST_ORDER_SECONDS {
+            flags.push(format!(
+                "The order was placed {gap} s after the click (less than {FAST_ORDER_SECONDS} s)."
+            ));
+        }
+    }
+    if let Some(email) = &input.customer_email
+        && let Some(inf) = db::influencers::find(conn, influencer_id)?
+        && let Some(user) = db::users::find(conn, inf.user_id)?
+        && user.email.eq_ignore_ascii_case(email)
+    {
+        flags.push("The buyer's email is the influencer's own (self-purchase).".to_owned());
+    }
+    Ok(flags)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn explanation(
+    attribution: &Attribution,
+    arithmetic: &str,
+    version: &crate::db::models::RuleVersion,
+    campaign: &Campaign,
+    fee_bps: i32,
+    fee: i64,
+    currency: Currency,
+    available_at: NaiveDateTime,
+    flags: &[String],
+) -> String {
+    let mut out = vec![format!("Attribution: {}", attribution.note)];
+    out.push(format!(
+        "Rules: “{}” version {} (in force from {}).",
+        campaign.name,
+        version.version,
+        version.effective_at.format("%Y-%m-%d %H:%M UTC")
+    ));
+    out.push(arithmetic.to_owned());
+    if fee_bps > 0 {
+        out.push(format!(
+            "Platform fee, owed by the merchant on top: {} of the commission = {}.",
+            show_bps(fee_bps),
+            Money::from_minor(fee, currency)
+                .map(|m| m.display())
+                .unwrap_or_default()
+        ));
+    }
+    out.push(format!(
+        "Held for returns for {} days: available from {}.",
+        campaign.hold_days,
+        available_at.format("%Y-%m-%d %H:%M UTC")
+    ));
+    for f in flags {
+        out.push(format!("Held for review: {f}"));
+    }
+    out.join("\n")
+}
+
+/// Records a refund once (same rules as orders). Before payout the commission is reversed
+/// pro rata by line; once paid (or being paid), the same amount is clawed back from the
+/// influencer's available balance.
+pub fn record_refund(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    merchant_id: i64,
+    source: &str,
+    input: &RefundInput,
+) -> AppResult<RefundRecorded> {
+    let fingerprint = input.fingerprint();
+    if let Some(existing) = db::orders::find_refund(conn, merchant_id, &input.refund_id)? {
+        return same_refund_or_conflict(conn, existing, &fingerprint);
+    }
+    let result = db::write_tx(conn, |conn| {
+        store_refund(conn, now, merchant_id, source, input, &fingerprint)
+    });
+    match result {
+        Ok(()) => {
+            let refund = db::orders::find_refund(conn, merchant_id, &input.refund_id)?
+                .ok_or(AppError::NotFound)?;
+            let conversion =
+                db::orders::conversion(conn, refund.conversion_id)?.ok_or(AppError::NotFound)?;
+            Ok(RefundRecorded {
+                created: true,
+                refund,
+                conversion,
+            })
+        }
+        Err(Fail::Duplicate) => {
+            let existing = db::orders::find_refund(conn, merchant_id, &input.refund_id)?
+                .ok_or_else(|| AppError::Internal(anyhow::anyhow!("duplicate refund vanished")))?;
+            same_refund_or_conflict(conn, existing, &fingerprint)
+        }
+        Err(Fail::App(e)) => Err(e),
+    }
+}
+
+fn same_refund_or_conflict(
+    conn: &mut DbConn,
+    existing: Refund,
+    fingerprint: &str,
+) -> AppResult<RefundRecorded> {
+    if existing.request_hash != fingerprint {
+        return Err(AppError::Conflict(format!(
+            "Refund {} was already recorded with different content.",
+            existing.refund_id
+        )));
+    }
+    let conversion =
+        db::orders::conversion(conn, existing.conversion_id)?.ok_or(AppError::NotFound)?;
+    Ok(RefundRecorded {
+        created: false,
+        refund: existing,
+        conversion,
+    })
+}
+
+fn store_refund(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    merchant_id: i64,
+    source: &str,
+    input: &RefundInput,
+    fingerprint: &str,
+) -> Result<(), Fail> {
+    let conversion = db::orders::find_conversion(conn, merchant_id, &input.order_id)?
+        .ok_or_else(|| field_error("order_id", "No order with this id was recorded."))?;
+    let currency =
+        Currency::parse(&conversion.currency).map_err(|e| AppError::Internal(e.into()))?;
+    let amount =
+        Money::parse(&input.amount, currency).map_err(|e| field_error("amount", e.to_string()))?;
+    if amount.minor() <= 0 {
+        return Err(field_error("amount", "must be more than zero").into());
+    }
+    if input.occurred_at < conversion.occurred_at {
+        return Err(field_error("occurred_at", "is before the order was placed").into());
+    }
+    let lines = db::orders::lines_of(conn, conversion.id)?;
+    let earlier = db::orders::refund_lines_of(conn, conversion.id)?;
+    let by_line = |f: fn(&RefundLine) -> i64| -> Vec<i64> {
+        lines
+            .iter()
+            .map(|l| {
+                earlier
+                    .iter()
+                    .filter(|r| r.line_no == l.line_no)
+                    .map(f)
+                    .sum()
+            })
+            .collect()
+    };
+    let refunded_before = by_line(|r| r.amount_minor);
+    let taken_before = by_line(|r| r.commission_minor);
+    let bases: Vec<i64> = lines.iter().map(|l| l.base_minor).collect();
+    let commissions: Vec<i64> = lines.iter().map(|l| l.commission_minor).collect();
+    let left: i64 = bases.iter().sum::<i64>() - refunded_before.iter().sum::<i64>();
+    let Some((parts, taken)) = commission::refund_split(
+        amount.minor(),
+        &bases,
+        &commissions,
+        &refunded_before,
+        &taken_before,
+    ) else {
+        return Err(field_error(
+            "amount",
+            format!(
+                "is more than what is left to refund on this order ({})",
+                Money::from_minor(left, currency)
+                    .map(|m| m.display())
+                    .unwrap_or_default()
+            ),
+        )
+        .into());
+    };
+    let commission_row = db::orders::commission_of_conversion(conn, conversion.id)?;
+    let take: i64 = taken.iter().sum();
+    let (effect, fee_take) = match &commission_row {
+        Some(c) if c.state != "rejected" && take > 0 => {
+            let before: i64 = db::orders::refunds_of(conn, conversion.id)?
+                .iter()
+                .map(|r| r.fee_minor)
+                .sum();
+            let cumulative: i64 = taken_before.iter().sum::<i64>() + take;
+            let target = if c.amount_minor == 0 {
+                0
+            } else {
+                let exact = rust_decimal::Decimal::from(c.fee_minor)
+                    * rust_decimal::Decimal::from(cumulative)
+                    / rust_decimal::Decimal::from(c.amount_minor);
+                let r = round_half_away(exact, 0);
+                i64::try_from(r.mantissa() / 10i128.pow(r.scale())).unwrap_or(0)
+            };
+            let effect = match c.state.as_str() {
+                "paid" | "in_payout" => "clawback",
+                _ => "reversal",
+            };
+            (effect, target - before)
+        }
+        _ => ("none", 0),
+    };
+    let take = if effect == "none" { 0 } else { take };
+    let refund_ref = db::orders::insert_refund(
+        conn,
+        &NewRefund {
+            merchant_id,
+            refund_id: &input.refund_id,
+            conversion_id: conversion.id,
+            source,
+            request_hash: fingerprint,
+            amount_minor: amount.minor(),
+            occurred_at: input.occurred_at,
+            commission_minor: take,
+            fee_minor: fee_take,
+            effect,
+            created_at: now,
+        },
+    )?;
+    let refund_lines: Vec<RefundLine> = lines
+        .iter()
+        .zip(parts.iter().zip(&taken))
+        .map(|(l, (part, t))| RefundLine {
+            id: 0,
+            refund_ref,
+            line_no: l.line_no,
+            amount_minor: *part,
+            commission_minor: if effect == "none" { 0 } else { *t },
+        })
+        .collect();
+    db::orders::insert_refund_lines(conn, &refund_lines)?;
+    if let Some(c) = commission_row
+        && effect != "none"
+    {
+        let memo = format!(
+            "Refund {} on order {}",
+            input.refund_id, conversion.order_id
+        );
+        let draft = if effect == "clawback" {
+            ledger::clawback(merchant_id, c.influencer_id, take, fee_take, memo)
+        } else {
+            let from = if c.state == "available" {
+                AccountKind::Available
+            } else {
+                AccountKind::Pending
+            };
+            ledger::reversal(merchant_id, c.influencer_id, from, take, fee_take, memo)
+        };
+        db::ledger::post(conn, &draft, &c.currency, "refund", refund_ref, now)?;
+    }
+    Ok(())
+}
+
+/// What is still owed on a commission after its refunds (the amount that matures).
+pub fn net_commission(conn: &mut DbConn, c: &CommissionRow) -> AppResult<i64> {
+    let taken: i64 = db::orders::refunds_of(conn, c.conversion_id)?
+        .iter()
+        .map(|r| r.commission_minor)
+        .sum();
+    Ok(c.amount_minor - taken)
+}
+
+/// The maturation job: every pending commission whose hold is over becomes available.
+/// Safe to run on several nodes at once and again after a crash: each commission moves by
+/// compare-and-set and its journal is unique. Returns how many moved.
+pub fn mature_due(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<usize> {
+    let mut moved = 0;
+    loop {
+        let due = db::orders::due_for_maturation(conn, now, 200)?;
+        if due.is_empty() {
+            return Ok(moved);
+        }
+        let mut progressed = false;
+        for c in due {
+            let done = db::write_tx(conn, |conn| -> AppResult<bool> {
+                if !db::orders::move_commission(
+                    conn,
+                    c.id,
+                    "pending",
+                    "available",
+                    None,
+                    None,
+                    "The hold for returns is over.",
+                    now,
+                )? {
+                    return Ok(false);
+                }
+                let net = net_commission(conn, &c)?;
+                db::ledger::post(
+                    conn,
+                    &ledger::maturation(
+                        c.influencer_id,
+                        net,
+                        format!("Commission #{} available", c.id),
+                    ),
+                    &c.currency,
+                    "commission",
+                    c.id,
+                    now,
+                )?;
+                Ok(true)
+            })?;
+            if done {
+                moved += 1;
+                progressed = true;
+            }
+        }
+        if !progressed {
+            return Ok(moved);
+        }
+    }
+}
+
+/// Finance releases a frozen commission (it then matures like any other) or rejects it
+/// (the whole remaining amount is reversed).
+pub fn review_frozen(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    actor_user_id: i64,
+    commission_id: i64,
+    release: bool,
+    note: &str,
+) -> AppResult<CommissionRow> {
+    let c = db::orders::commission(conn, commission_id)?.ok_or(AppError::NotFound)?;
+    if c.state != "frozen" {
+        return Err(AppError::Conflict(format!(
+            "Commission #{} is {}, not frozen.",
+            c.id, c.state
+        )));
+    }
+    let note = note.trim();
+    db::write_tx(conn, |conn| -> AppResult<()> {
+        let to = if release { "pending" } else { "rejected" };
+        let text = if note.is_empty() {
+            if release {
+                "Released after review.".to_owned()
+            } else {
+                "Rejected after review.".to_owned()
+            }
+        } else {
+            note.to_owned()
+        };
+        if !db::orders::move_commission(
+            conn,
+            c.id,
+            "frozen",
+            to,
+            None,
+            Some(actor_user_id),
+            &text,
+            now,
+        )? {
+            return Err(AppError::Conflict(
+                "Someone else reviewed it first.".to_owned(),
+            ));
+        }
+        if !release {
+            let net = net_commission(conn, &c)?;
+            let fee_taken: i64 = db::orders::refunds_of(conn, c.conversion_id)?
+                .iter()
+                .map(|r| r.fee_minor)
+                .sum();
+            db::ledger::post(
+                conn,
+                &ledger::rejection(
+                    c.merchant_id,
+                    c.influencer_id,
+                    AccountKind::Pending,
+                    net,
+                    c.fee_minor - fee_taken,
+                    format!("Commission #{} rejected: {text}", c.id),
+                ),
+                &c.currency,
+                "commission",
+                c.id,
+                now,
+            )?;
+        }
+        Ok(())
+    })?;
+    db::orders::commission(conn, commission_id)?.ok_or(AppError::NotFound)
+}
+
+/// How long the previous postback secret keeps working after a rotation.
+pub const ROTATION_GRACE_DAYS: i64 = 7;
+
+/// Makes a new postback secret for the merchant and returns it (it is shown once). The
+/// previous one keeps working for [`ROTATION_GRACE_DAYS`] days, so the merchant's systems
+/// can switch over without losing a postback.
+pub fn rotate_postback_secret(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    merchant_id: i64,
+) -> AppResult<String> {
+    use base64::Engine;
+    use rand::RngCore;
+    db::merchants::find(conn, merchant_id)?.ok_or(AppError::NotFound)?;
+    let mut raw = [0u8; 32];
+    rand::rng().fill_bytes(&mut raw);
+    let secret = format!(
+        "tps_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    );
+    let prefix: String = secret.chars().take(10).collect();
+    db::write_tx(conn, |conn| {
+        db::orders::rotate_secret(
+            conn,
+            merchant_id,
+            &secret,
+            &prefix,
+            now,
+            now + TimeDelta::days(ROTATION_GRACE_DAYS),
+        )
+    })?;
+    Ok(secret)
+}
+
+/// The result of `tandem ledger check`.
+pub struct LedgerReport {
+    pub entries: usize,
+    pub journals: usize,
+    pub breaks: Vec<String>,
+}
+
+/// Verifies every ledger invariant (DESIGN.md §3) against the stored entries, and that the
+/// commissions agree with them.
+pub fn check_ledger(conn: &mut DbConn) -> AppResult<LedgerReport> {
+    let entries = db::ledger::all_entries(conn)?;
+    let (totals, breaks) = ledger::check(&entries);
+    let mut breaks: Vec<String> = breaks.into_iter().map(|b| b.0).collect();
+    for j in db::ledger::empty_journals(conn)? {
+        breaks.push(format!("journal {j} has no entries"));
+    }
+    let journals: std::collections::BTreeSet<i64> = entries.iter().map(|e| e.journal_id).collect();
+    // Every commission's accrual is in the ledger, for its amount.
+    let mut earned: std::collections::BTreeMap<(i64, String), i64> = Default::default();
+    for state in [
+        "pending",
+        "available",
+        "in_payout",
+        "paid",
+        "frozen",
+        "rejected",
+    ] {
+        for c in db::orders::commissions_in_state(conn, state)? {
+            if !db::ledger::posted(conn, "accrual", "commission", c.id)? {
+                breaks.push(format!("commission {} has no accrual journal", c.id));
+            }
+            if c.state != "pending"
+                && c.state != "frozen"
+                && c.state != "rejected"
+                && !db::ledger::posted(conn, "maturation", "commission", c.id)?
+            {
+                breaks.push(format!(
+                    "commission {} is {} but never matured in the ledger",
+                    c.id, c.state
+                ));
+            }
+            *earned
+                .entry((c.influencer_id, c.currency.clone()))
+                .or_default() += c.amount_minor;
+        }
+    }
+    for (key, amount) in &earned {
+        let in_ledger = totals.get(key).map_or(0, |t| t.earned);
+        if in_ledger != *amount {
+            breaks.push(format!(
+                "influencer {} ({}): commissions total {amount} but the ledger's accruals total {in_ledger}",
+                key.0, key.1
+            ));
+        }
+    }
+    Ok(LedgerReport {
+        entries: entries.len(),
+        journals: journals.len(),
+        breaks,
+    })
+}

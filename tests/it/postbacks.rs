@@ -1,0 +1,626 @@
+//! Signed conversion and refund postbacks: attribution by click and coupon, exact
+//! commissions with their explanation, idempotency (also under 100 concurrent retries),
+//! signatures, bad input, refunds, maturation, and a ledger that always checks out.
+
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tandem::domain::signature;
+
+use crate::helpers::{TestApp, location, new_client};
+use crate::links::{PHONE, live_link_with_merchant};
+
+/// A live link, one click on it, and a postback secret; returns (merchant id, secret,
+/// click id). The clock then moves an hour on.
+async fn clicked(app: &TestApp) -> (i64, String, String) {
+    let (_, _, code) = live_link_with_merchant(app).await;
+    let res = new_client()
+        .get(app.url(&format!("/l/{code}")))
+        .header("user-agent", PHONE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let tclid = location(&res).split("tclid=").nth(1).unwrap().to_owned();
+    let (merchant_id, secret) = merchant_secret(app).await;
+    app.clock.advance(TimeDelta::hours(1));
+    (merchant_id, secret, tclid)
+}
+
+async fn merchant_secret(app: &TestApp) -> (i64, String) {
+    let now = app.clock_now();
+    app.state
+        .db(move |conn| {
+            let m = tandem::db::merchants::all(conn)?.remove(0);
+            let s = tandem::service::orders::rotate_postback_secret(conn, now, m.id)?;
+            Ok((m.id, s))
+        })
+        .await
+        .unwrap()
+}
+
+fn rfc3339(t: chrono::NaiveDateTime) -> String {
+    t.and_utc().to_rfc3339()
+}
+
+fn order(app: &TestApp, order_id: &str, click: Option<&str>, coupon: Option<&str>) -> Value {
+    let mut v = json!({
+        "order_id": order_id,
+        "currency": "CNY",
+        "occurred_at": rfc3339(app.clock_now() - TimeDelta::minutes(30)),
+        "items": [
+            {"sku": "TEA-1", "quantity": 2, "unit_price": "128.00", "discount": "6.00"},
+            {"sku": "TEA-2", "quantity": 1, "unit_price": "88.50"},
+            {"sku": "GIFT-BOX", "quantity": 1, "unit_price": "10.00"}
+        ]
+    });
+    if let Some(c) = click {
+        v["click_id"] = json!(c);
+    }
+    if let Some(c) = coupon {
+        v["coupon_code"] = json!(c);
+    }
+    v
+}
+
+async fn send(
+    app: &TestApp,
+    path: &str,
+    merchant_id: i64,
+    secret: &str,
+    body: &[u8],
+) -> reqwest::Response {
+    let t = app.clock_now().and_utc().timestamp();
+    new_client()
+        .post(app.url(path))
+        .header("content-type", "application/json")
+        .header("tandem-merchant", merchant_id.to_string())
+        .header(
+            "tandem-signature",
+            signature::header(secret.as_bytes(), t, body),
+        )
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn post_json(
+    app: &TestApp,
+    path: &str,
+    merchant_id: i64,
+    secret: &str,
+    body: &Value,
+) -> (StatusCode, Value) {
+    let res = send(app, path, merchant_id, secret, body.to_string().as_bytes()).await;
+    let status = res.status();
+    let text = res.text().await.unwrap();
+    let json = serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON answer: {text}"));
+    (status, json)
+}
+
+async fn ledger_ok(app: &TestApp) {
+    let report = app
+        .state
+        .db(tandem::service::orders::check_ledger)
+        .await
+        .unwrap();
+    assert!(
+        report.breaks.is_empty(),
+        "ledger breaks: {:?}",
+        report.breaks
+    );
+}
+
+async fn count(app: &TestApp, table: &'static str) -> i64 {
+    app.state
+        .db(move |conn| {
+            use diesel::prelude::*;
+            use tandem::db::schema::*;
+            Ok(match table {
+                "conversions" => conversions::table.count().get_result(conn)?,
+                "commissions" => commissions::table.count().get_result(conn)?,
+                "journals" => journals::table.count().get_result(conn)?,
+                "refunds" => refunds::table.count().get_result(conn)?,
+                _ => unreachable!(),
+            })
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_click_attributed_order_earns_an_exact_explained_commission_once() {
+    let app = TestApp::spawn().await;
+    let (m, secret, tclid) = clicked(&app).await;
+    let body = order(&app, "A-1001", Some(&tclid), None);
+    let (status, first) = post_json(&app, "/api/v1/conversions", m, &secret, &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert_eq!(first["attribution"]["signal"], "click");
+    assert_eq!(first["base"], "348.50");
+    // TEA-1: 250.00 at 15 % (SKU rate) = 37.50; TEA-2: 88.50 at 10 % = 8.85; the gift box is
+    // not a campaign product.
+    assert_eq!(first["commission"]["amount"], "46.35");
+    assert_eq!(first["lines"][0]["commission"], "37.50");
+    assert_eq!(first["lines"][1]["commission"], "8.85");
+    assert_eq!(first["lines"][2]["commission"], "0.00");
+    assert_eq!(first["commission"]["state"], "pending");
+    let why = first["commission"]["explanation"].as_str().unwrap();
+    for part in [
+        "Click",
+        "/l/",
+        "15%",
+        "product rate",
+        "Exact sum",
+        "Held for returns",
+    ] {
+        assert!(why.contains(part), "{part} in {why}");
+    }
+
+    // A retry: the same answer, 200, nothing new.
+    let (status, again) = post_json(&app, "/api/v1/conversions", m, &secret, &body).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again, first);
+    // The same order id with other content: 409.
+    let mut changed = body.clone();
+    changed["items"][0]["quantity"] = json!(3);
+    let (status, err) = post_json(&app, "/api/v1/conversions", m, &secret, &changed).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{err}");
+    assert_eq!(count(&app, "conversions").await, 1);
+    assert_eq!(count(&app, "commissions").await, 1);
+    ledger_ok(&app).await;
+}
+
+#[tokio::test]
+async fn coupons_come_first_and_unattributed_orders_are_kept() {
+    let app = TestApp::spawn().await;
+    let (m, secret, tclid) = clicked(&app).await;
+    let coupon = app
+        .state
+        .db(|conn| {
+            use diesel::prelude::*;
+            use tandem::db::schema::collaborations;
+            Ok(collaborations::table
+                .filter(collaborations::state.eq("active"))
+                .select(collaborations::coupon_code)
+                .first::<Option<String>>(conn)?
+                .unwrap())
+        })
+        .await
+        .unwrap();
+    let body = order(&app, "C-1", Some(&tclid), Some(&coupon.to_lowercase()));
+    let (status, r) = post_json(&app, "/api/v1/conversions", m, &secret, &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{r}");
+    assert_eq!(r["attribution"]["signal"], "coupon");
+
+    let (status, r) = post_json(
+        &app,
+        "/api/v1/conversions",
+        m,
+        &secret,
+        &order(&app, "U-1", Some("not-a-click"), Some("NOPE")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(r["attribution"]["signal"], "none");
+    assert!(r["commission"].is_null());
+    let note = r["attribution"]["note"].as_str().unwrap();
+    assert!(
+        note.contains("NOPE") && note.contains("unattributed"),
+        "{note}"
+    );
+
+    // A click older than the attribution window (30 days) does not count.
+    app.clock.advance(TimeDelta::days(31));
+    let (_, r) = post_json(
+        &app,
+        "/api/v1/conversions",
+        m,
+        &secret,
+        &order(&app, "OLD-1", Some(&tclid), None),
+    )
+    .await;
+    assert_eq!(r["attribution"]["signal"], "none");
+    assert!(
+        r["attribution"]["note"]
+            .as_str()
+            .unwrap()
+            .contains("outside the campaign's 30-day window")
+    );
+    ledger_ok(&app).await;
+}
+
+#[tokio::test]
+async fn signatures_are_checked() {
+    let app = TestApp::spawn().await;
+    let (m, secret, tclid) = clicked(&app).await;
+    let body = order(&app, "S-1", Some(&tclid), None).to_string();
+    let t = app.clock_now().and_utc().timestamp();
+    let attempt = |sig: Option<String>, merchant: Option<String>, body: String| {
+        let app_url = app.url("/api/v1/conversions");
+        async move {
+            let mut req = new_client()
+                .post(app_url)
+                .header("content-type", "application/json")
+                .body(body);
+            if let Some(s) = sig {
+                req = req.header("tandem-signature", s);
+            }
+            if let Some(m) = merchant {
+                req = req.header("tandem-merchant", m);
+            }
+            let res = req.send().await.unwrap();
+            (res.status(), res.text().await.unwrap())
+        }
+    };
+    let ms = Some(m.to_string());
+    let bytes = body.as_bytes();
+    for (name, sig, merchant, sent) in [
+        (
+            "wrong secret",
+            Some(signature::header(b"wrong", t, bytes)),
+            ms.clone(),
+            body.clone(),
+        ),
+        (
+            "tampered body",
+            Some(signature::header(secret.as_bytes(), t, bytes)),
+            ms.clone(),
+            body.replace("128.00", "1280.00"),
+        ),
+        (
+            "stale",
+            Some(signature::header(secret.as_bytes(), t - 301, bytes)),
+            ms.clone(),
+            body.clone(),
+        ),
+        (
+            "future",
+            Some(signature::header(secret.as_bytes(), t + 301, bytes)),
+            ms.clone(),
+            body.clone(),
+        ),
+        ("missing", None, ms.clone(), body.clone()),
+        (
+            "malformed",
+            Some("v1=abc".to_owned()),
+            ms.clone(),
+            body.clone(),
+        ),
+        (
+            "no merchant",
+            Some(signature::header(secret.as_bytes(), t, bytes)),
+            None,
+            body.clone(),
+        ),
+        (
+            "other merchant",
+            Some(signature::header(secret.as_bytes(), t, bytes)),
+            Some("999".to_owned()),
+            body.clone(),
+        ),
+    ] {
+        let (status, text) = attempt(sig, merchant, sent).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}: {text}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert!(v["error"]["message"].is_string(), "{name}: {text}");
+    }
+    assert_eq!(count(&app, "conversions").await, 0, "nothing stored");
+
+    // Rotation: the old secret keeps working during the grace period, the new one too.
+    let (_, new_secret) = merchant_secret(&app).await;
+    assert_ne!(new_secret, secret);
+    let (status, _) = post_json(
+        &app,
+        "/api/v1/conversions",
+        m,
+        &secret,
+        &order(&app, "R-1", None, None),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "old secret during the grace period"
+    );
+    let (status, _) = post_json(
+        &app,
+        "/api/v1/conversions",
+        m,
+        &new_secret,
+        &order(&app, "R-2", None, None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "new secret");
+    // After the grace period only the new one works.
+    app.clock.advance(TimeDelta::days(8));
+    let (status, _) = post_json(
+        &app,
+        "/api/v1/conversions",
+        m,
+        &secret,
+        &order(&app, "R-3", None, None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = post_json(
+        &app,
+        "/api/v1/conversions",
+        m,
+        &new_secret,
+        &order(&app, "R-4", None, None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn bad_bodies_get_422_naming_the_field_and_store_nothing() {
+    let app = TestApp::spawn().await;
+    let (m, secret, _) = clicked(&app).await;
+    let good = order(&app, "B-1", None, None);
+    let mut cases: Vec<(Vec<u8>, &str)> = vec![
+        (b"{not json".to_vec(), "body"),
+        (vec![0xff, 0xfe, b'{', b'}'], "body"),
+        (b"[]".to_vec(), "body"),
+    ];
+    let mut variants: Vec<(Value, &str)> = Vec::new();
+    let mut v = good.clone();
+    v["items"][0]["unit_price"] = json!(128.0);
+    variants.push((v, "items[0].unit_price"));
+    let mut v = good.clone();
+    v["items"][0]["quantity"] = json!(-2);
+    variants.push((v, "items[0].quantity"));
+    let mut v = good.clone();
+    v["currency"] = json!("ABC");
+    variants.push((v, "currency"));
+    let mut v = good.clone();
+    v["items"][1]["unit_price"] = json!("88.505");
+    variants.push((v, "items[1].unit_price"));
+    let mut v = good.clone();
+    v["items"][0]["unit_price"] = json!("9999999999999999999999.00");
+    variants.push((v, "items[0].unit_price"));
+    let mut v = good.clone();
+    v["occurred_at"] = json!("2099-01-01T00:00:00Z");
+    variants.push((v, "occurred_at"));
+    let mut v = good.clone();
+    v.as_object_mut().unwrap().remove("order_id");
+    variants.push((v, "order_id"));
+    let mut v = good.clone();
+    v["items"][0]["quantity"] = json!("2");
+    variants.push((v, "items[0].quantity"));
+    for (v, f) in variants {
+        cases.push((v.to_string().into_bytes(), f));
+    }
+    for (body, field) in cases {
+        let res = send(&app, "/api/v1/conversions", m, &secret, &body).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{field}");
+        let v: Value = res.json().await.unwrap();
+        let fields: Vec<&str> = v["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert!(fields.contains(&field), "{field} in {v}");
+    }
+    assert_eq!(count(&app, "conversions").await, 0);
+}
+
+#[tokio::test]
+async fn a_hundred_identical_postbacks_at_once_make_one_commission() {
+    let app = Arc::new(TestApp::spawn().await);
+    let (m, secret, tclid) = clicked(&app).await;
+    let body = order(&app, "RACE-1", Some(&tclid), None).to_string();
+    let t = app.clock_now().and_utc().timestamp();
+    let sig = signature::header(secret.as_bytes(), t, body.as_bytes());
+    let client = new_client();
+    let mut tasks = Vec::new();
+    for _ in 0..100 {
+        let (client, url, body, sig) = (
+            client.clone(),
+            app.url("/api/v1/conversions"),
+            body.clone(),
+            sig.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let res = client
+                .post(url)
+                .header("content-type", "application/json")
+                .header("tandem-merchant", m.to_string())
+                .header("tandem-signature", sig)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status();
+            (status, res.json::<Value>().await.unwrap())
+        }));
+    }
+    let mut created = 0;
+    let mut answers = Vec::new();
+    for t in tasks {
+        let (status, v) = t.await.unwrap();
+        match status {
+            StatusCode::CREATED => created += 1,
+            StatusCode::OK => {}
+            other => panic!("unexpected {other}: {v}"),
+        }
+        answers.push(v);
+    }
+    assert_eq!(created, 1, "exactly one 201");
+    assert!(
+        answers.iter().all(|a| *a == answers[0]),
+        "every answer the same"
+    );
+    assert_eq!(count(&app, "conversions").await, 1);
+    assert_eq!(count(&app, "commissions").await, 1);
+    assert_eq!(count(&app, "journals").await, 1, "one accrual");
+    ledger_ok(&app).await;
+}
+
+#[tokio::test]
+async fn refunds_reverse_before_payout_and_claw_back_after() {
+    let app = TestApp::spawn().await;
+    let (m, secret, tclid) = clicked(&app).await;
+    let (_, r) = post_json(
+        &app,
+        "/api/v1/conversions",
+        m,
+        &secret,
+        &order(&app, "F-1", Some(&tclid), None),
+    )
+    .await;
+    let commission_id = r["commission"]["id"].as_i64().unwrap();
+    let refund = |id: &str, amount: &str| json!({"order_id": "F-1", "refund_id": id, "amount": amount, "occurred_at": rfc3339(app.clock_now())});
+    // Half of the TEA-1 line's value, before the hold is over: reversed from pending.
+    let (status, rf) = post_json(
+        &app,
+        "/api/v1/refunds",
+        m,
+        &secret,
+        &refund("RF-1", "100.00"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{rf}");
+    assert_eq!(rf["effect"], "reversal");
+    let (status, again) = post_json(
+        &app,
+        "/api/v1/refunds",
+        m,
+        &secret,
+        &refund("RF-1", "100.00"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again, rf);
+    let (status, _) = post_json(
+        &app,
+        "/api/v1/refunds",
+        m,
+        &secret,
+        &refund("RF-1", "90.00"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, err) = post_json(
+        &app,
+        "/api/v1/refunds",
+        m,
+        &secret,
+        &refund("RF-X", "1000.00"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(err["errors"][0]["field"], "amount");
+    let (status, err) = post_json(
+        &app,
+        "/api/v1/refunds",
+        m,
+        &secret,
+        &json!({"order_id": "NOPE", "refund_id": "RF-Y", "amount": "1.00", "occurred_at": rfc3339(app.clock_now())}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(err["errors"][0]["field"], "order_id");
+    ledger_ok(&app).await;
+
+    // The hold ends: what is left becomes available, once however often the job runs.
+    app.clock.advance(TimeDelta::days(31));
+    let now = app.clock_now();
+    let moved = app
+        .state
+        .db(move |conn| {
+            let a = tandem::service::orders::mature_due(conn, now)?;
+            let b = tandem::service::orders::mature_due(conn, now)?;
+            Ok((a, b))
+        })
+        .await
+        .unwrap();
+    assert_eq!(moved, (1, 0));
+    let balances = influencer_balances(&app).await;
+    let earned: i64 = 4635;
+    let reversed = rf["commission_reversed"]
+        .as_str()
+        .unwrap()
+        .replace('.', "")
+        .parse::<i64>()
+        .unwrap();
+    assert_eq!(balances.get("available"), Some(&(earned - reversed)));
+    assert_eq!(balances.get("pending").copied().unwrap_or(0), 0);
+
+    // Paid out (payout runs are another issue: their journals are posted by hand here), then
+    // fully refunded: the rest is clawed back and the available balance goes negative.
+    let paid = earned - reversed;
+    app.state
+        .db(move |conn| {
+            use diesel::prelude::*;
+            use tandem::db::schema::commissions;
+            use tandem::domain::ledger;
+            let c = tandem::db::orders::commission(conn, commission_id)?.unwrap();
+            diesel::update(commissions::table.find(commission_id))
+                .set(commissions::state.eq("paid"))
+                .execute(conn)?;
+            let now = chrono::Utc::now().naive_utc();
+            for d in [
+                ledger::payout_start(c.influencer_id, paid, "payout".into()),
+                ledger::payout_settle(c.influencer_id, paid, "payout".into()),
+            ] {
+                tandem::db::ledger::post(conn, &d, "CNY", "test_payout", 1, now)?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let (status, rest) = post_json(
+        &app,
+        "/api/v1/refunds",
+        m,
+        &secret,
+        &refund("RF-2", "248.50"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{rest}");
+    assert_eq!(rest["effect"], "clawback");
+    let clawed = rest["commission_reversed"]
+        .as_str()
+        .unwrap()
+        .replace('.', "")
+        .parse::<i64>()
+        .unwrap();
+    assert_eq!(
+        reversed + clawed,
+        earned,
+        "a full refund takes back exactly the commission"
+    );
+    let balances = influencer_balances(&app).await;
+    assert_eq!(
+        balances.get("available"),
+        Some(&-clawed),
+        "owed back from later earnings"
+    );
+    assert_eq!(balances.get("paid"), Some(&paid));
+    ledger_ok(&app).await;
+}
+
+/// The demo influencer's balances by account kind, as shown (from ledger entries).
+async fn influencer_balances(app: &TestApp) -> std::collections::HashMap<String, i64> {
+    app.state
+        .db(|conn| {
+            use diesel::prelude::*;
+            use tandem::db::schema::commissions;
+            let inf: i64 = commissions::table
+                .select(commissions::influencer_id)
+                .first(conn)?;
+            Ok(
+                tandem::db::ledger::balances(conn, tandem::domain::ledger::Owner::Influencer(inf))?
+                    .into_iter()
+                    .map(|((k, _), v)| (k.as_str().to_owned(), v))
+                    .collect(),
+            )
+        })
+        .await
+        .unwrap()
+}
