@@ -257,3 +257,15 @@ pub fn find_stream(conn: &mut DbConn, id: i64) -> QueryResult<Option<Stream>> {
         .first(conn)
         .optional()
 }
+
+/// A link's clicks that count (not bots, not repeats), oldest first.
+pub fn counted_clicks_of(conn: &mut DbConn, link_id: i64, limit: i64) -> QueryResult<Vec<Click>> {
+    clicks::table
+        .filter(clicks::link_id.eq(link_id))
+        .filter(clicks::is_bot.eq(false))
+        .filter(clicks::is_repeat.eq(false))
+        .order(clicks::id.asc())
+        .limit(limit)
+        .select(Click::as_select())
+        .load(conn)
+}

@@ -912,6 +912,9 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
     // Streams, links on active collaborations, and a few weeks of clicks (repeats and bots
     // included) so the numbers are real.
     streams_links_and_clicks(conn, now, &mut rng, &campaign_ids)?;
+    // Orders through those links and coupons, unattributed ones, refunds, and commissions in
+    // every state, so the ledger is alive.
+    orders_and_commissions(conn, now, &mut rng, &campaign_ids, finance.id)?;
     // Last year's headphones campaign is over.
     super::campaigns::change_state(
         conn,
@@ -1056,6 +1059,334 @@ fn streams_links_and_clicks(
                 unique,
                 bots,
             )?;
+        }
+    }
+    Ok(())
+}
+
+/// One demo order of 1-2 campaign products (sometimes with a product outside the campaign).
+fn demo_items(
+    rng: &mut Rng,
+    products: &[crate::db::models::Product],
+    all: &[crate::db::models::Product],
+) -> Vec<crate::domain::order::ItemInput> {
+    let mut items = Vec::new();
+    let n = 1 + rng.below(2);
+    for _ in 0..n {
+        let p = rng.pick(products);
+        if items
+            .iter()
+            .any(|i: &crate::domain::order::ItemInput| i.sku == p.sku)
+        {
+            continue;
+        }
+        let quantity = i64::try_from(1 + rng.below(3)).unwrap_or(1);
+        let discount = if rng.below(4) == 0 {
+            p.price_minor / 10
+        } else {
+            0
+        };
+        items.push(crate::domain::order::ItemInput {
+            sku: p.sku.clone(),
+            quantity,
+            unit_price_minor: p.price_minor,
+            discount_minor: discount,
+        });
+    }
+    if rng.below(4) == 0
+        && let Some(extra) = all.iter().find(|p| !products.iter().any(|q| q.id == p.id))
+    {
+        items.push(crate::domain::order::ItemInput {
+            sku: extra.sku.clone(),
+            quantity: 1,
+            unit_price_minor: extra.price_minor,
+            discount_minor: 0,
+        });
+    }
+    items
+}
+
+/// Orders attributed by link and by coupon, unattributed orders, partial and full refunds
+/// (one after payout: a clawback), and commissions in every state including a frozen and a
+/// rejected one. Everything goes through the same services as real orders.
+fn orders_and_commissions(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    rng: &mut Rng,
+    campaign_ids: &[i64],
+    finance_id: i64,
+) -> AppResult<()> {
+    use super::orders::{mature_due, record_conversion, record_refund, review_frozen};
+    use crate::domain::order::{OrderInput, RefundInput};
+    let mut n_order = 1000;
+    let mut next_id = |prefix: &str| {
+        n_order += 1;
+        format!("{prefix}-{n_order}")
+    };
+    let mut click_orders: Vec<(i64, String)> = Vec::new();
+    let mut frozen_done = 0;
+    let mut merchants_seen: Vec<i64> = Vec::new();
+    for id in campaign_ids {
+        let campaign = db::campaigns::find(conn, *id)?.ok_or(AppError::NotFound)?;
+        let currency = crate::domain::money::Currency::parse(&campaign.currency)
+            .map_err(|e| AppError::Internal(e.into()))?;
+        let products: Vec<_> = db::catalog::for_campaign(conn, &campaign)?
+            .into_iter()
+            .filter(|p| p.active && p.currency == campaign.currency)
+            .collect();
+        let all = db::catalog::all_of(conn, campaign.merchant_id)?;
+        if products.is_empty() {
+            continue;
+        }
+        for (col, influencer) in db::collaborations::for_campaign(conn, campaign.id)?
+            .into_iter()
+            .filter(|(c, _)| c.state == "active")
+        {
+            let activated = db::collaborations::events(conn, col.id)?
+                .iter()
+                .filter(|e| e.to_state == "active")
+                .map(|e| e.created_at)
+                .max();
+            // Through the stream link: orders minutes after real clicks.
+            let links: Vec<_> = db::links::links_of(conn, influencer.id)?
+                .into_iter()
+                .filter(|l| l.collaboration_id == col.id)
+                .collect();
+            for link in &links {
+                let clicks = db::links::counted_clicks_of(conn, link.id, 40)?;
+                for (k, click) in clicks.iter().enumerate().filter(|(k, _)| k % 9 == 4) {
+                    let fast = frozen_done == 0 && k == 4;
+                    let gap = if fast {
+                        TimeDelta::seconds(4)
+                    } else {
+                        TimeDelta::minutes(i64::try_from(2 + rng.below(40)).unwrap_or(5))
+                    };
+                    if fast {
+                        frozen_done += 1;
+                    }
+                    let order_id = next_id("ORD");
+                    record_conversion(
+                        conn,
+                        click.created_at + gap,
+                        campaign.merchant_id,
+                        "api",
+                        &OrderInput {
+                            order_id: order_id.clone(),
+                            currency,
+                            occurred_at: click.created_at + gap,
+                            click_id: Some(click.click_id.clone()),
+                            coupon_code: None,
+                            customer_email: None,
+                            items: demo_items(rng, &products, &all),
+                        },
+                    )?;
+                    click_orders.push((campaign.merchant_id, order_id));
+                }
+            }
+            // With the coupon: one long enough ago to have matured (when the collaboration
+            // was already active then), and a recent one.
+            if let Some(coupon) = &col.coupon_code {
+                let mut times = vec![now - TimeDelta::days(2)];
+                for d in [36, 35, 34, 33, 32] {
+                    let at = now - TimeDelta::days(d);
+                    if activated.is_some_and(|a| a < at) {
+                        times.push(at);
+                    }
+                }
+                for at in times {
+                    record_conversion(
+                        conn,
+                        at,
+                        campaign.merchant_id,
+                        "api",
+                        &OrderInput {
+                            order_id: next_id("ORD"),
+                            currency,
+                            occurred_at: at,
+                            click_id: None,
+                            coupon_code: Some(coupon.to_lowercase()),
+                            customer_email: None,
+                            items: demo_items(rng, &products, &all),
+                        },
+                    )?;
+                }
+            }
+        }
+        // Orders nobody gets credit for, once per merchant.
+        if !merchants_seen.contains(&campaign.merchant_id) {
+            merchants_seen.push(campaign.merchant_id);
+            for d in [1, 6, 13] {
+                let at = now - TimeDelta::days(d) - TimeDelta::hours(3);
+                record_conversion(
+                    conn,
+                    at,
+                    campaign.merchant_id,
+                    "csv",
+                    &OrderInput {
+                        order_id: next_id("WEB"),
+                        currency,
+                        occurred_at: at,
+                        click_id: None,
+                        coupon_code: None,
+                        customer_email: None,
+                        items: demo_items(rng, &products, &all),
+                    },
+                )?;
+            }
+        }
+    }
+    // Held commissions whose hold is over become available.
+    mature_due(conn, now)?;
+
+    // Payouts are scheduled runs (a later part of Tandem); here two available commissions are
+    // marked paid and one in payout, with their journals, so refunds after payout show.
+    let available = db::orders::commissions_in_state(conn, "available")?;
+    for (k, c) in available.iter().take(3).enumerate() {
+        let net = super::orders::net_commission(conn, c)?;
+        db::write_tx(conn, |conn| -> AppResult<()> {
+            db::orders::move_commission(
+                conn,
+                c.id,
+                "available",
+                "in_payout",
+                None,
+                Some(finance_id),
+                "Demo payout started.",
+                now,
+            )?;
+            db::ledger::post(
+                conn,
+                &crate::domain::ledger::payout_start(
+                    c.influencer_id,
+                    net,
+                    format!("Demo payout of commission #{}", c.id),
+                ),
+                &c.currency,
+                "demo_payout",
+                c.id,
+                now,
+            )?;
+            if k < 2 {
+                db::orders::move_commission(
+                    conn,
+                    c.id,
+                    "in_payout",
+                    "paid",
+                    None,
+                    Some(finance_id),
+                    "Demo payout settled.",
+                    now,
+                )?;
+                db::ledger::post(
+                    conn,
+                    &crate::domain::ledger::payout_settle(
+                        c.influencer_id,
+                        net,
+                        format!("Demo payout of commission #{}", c.id),
+                    ),
+                    &c.currency,
+                    "demo_payout",
+                    c.id,
+                    now,
+                )?;
+            }
+            Ok(())
+        })?;
+    }
+    // Refunds: the whole of a paid order (a clawback), part of an available one and of a
+    // pending one (reversals), and the whole of another pending one.
+    let refund = |conn: &mut DbConn,
+                  c: &crate::db::models::CommissionRow,
+                  part: bool,
+                  id: &str|
+     -> AppResult<()> {
+        let conversion =
+            db::orders::conversion(conn, c.conversion_id)?.ok_or(AppError::NotFound)?;
+        let currency = crate::domain::money::Currency::parse(&conversion.currency)
+            .map_err(|e| AppError::Internal(e.into()))?;
+        let amount = if part {
+            conversion.base_minor / 3
+        } else {
+            conversion.base_minor
+        };
+        let at = now.max(conversion.occurred_at) - TimeDelta::hours(1);
+        let at = at.max(conversion.occurred_at);
+        record_refund(
+            conn,
+            now,
+            conversion.merchant_id,
+            "api",
+            &RefundInput {
+                order_id: conversion.order_id.clone(),
+                refund_id: id.to_owned(),
+                amount: crate::domain::money::Money::from_minor(amount, currency)
+                    .map_err(|e| AppError::Internal(e.into()))?
+                    .to_plain_string(),
+                occurred_at: at,
+            },
+        )?;
+        Ok(())
+    };
+    if let Some(c) = db::orders::commissions_in_state(conn, "paid")?.first() {
+        refund(conn, c, false, "RF-9001")?;
+    }
+    if let Some(c) = db::orders::commissions_in_state(conn, "available")?.first() {
+        refund(conn, c, true, "RF-9002")?;
+    }
+    let pending = db::orders::commissions_in_state(conn, "pending")?;
+    if let Some(c) = pending.first() {
+        refund(conn, c, true, "RF-9003")?;
+    }
+    if let Some(c) = pending.get(1) {
+        refund(conn, c, false, "RF-9004")?;
+    }
+    // Review: a second frozen commission (a self-purchase) is rejected by finance; the fast
+    // order stays frozen for the newcomer to review.
+    if let Some((merchant_id, order_id)) = click_orders.get(1) {
+        let conversion =
+            db::orders::find_conversion(conn, *merchant_id, order_id)?.ok_or(AppError::NotFound)?;
+        if let Some(inf_id) = conversion.influencer_id
+            && let Some(inf) = db::influencers::find(conn, inf_id)?
+            && let Some(u) = db::users::find(conn, inf.user_id)?
+        {
+            let campaign = db::campaigns::find(conn, conversion.campaign_id.unwrap_or(0))?
+                .ok_or(AppError::NotFound)?;
+            let lines = db::orders::lines_of(conn, conversion.id)?;
+            let at = conversion.occurred_at + TimeDelta::hours(2);
+            let r = record_conversion(
+                conn,
+                at,
+                *merchant_id,
+                "api",
+                &OrderInput {
+                    order_id: next_id("ORD"),
+                    currency: crate::domain::money::Currency::parse(&campaign.currency)
+                        .map_err(|e| AppError::Internal(e.into()))?,
+                    occurred_at: at,
+                    click_id: conversion.click_id.clone(),
+                    coupon_code: None,
+                    customer_email: Some(u.email.clone()),
+                    items: lines
+                        .iter()
+                        .map(|l| crate::domain::order::ItemInput {
+                            sku: l.sku.clone(),
+                            quantity: l.quantity,
+                            unit_price_minor: l.unit_price_minor,
+                            discount_minor: l.discount_minor,
+                        })
+                        .collect(),
+                },
+            )?;
+            if let Some(c) = r.commission.filter(|c| c.state == "frozen") {
+                review_frozen(
+                    conn,
+                    now,
+                    finance_id,
+                    c.id,
+                    false,
+                    "The buyer is the creator: self-purchases do not earn commission.",
+                )?;
+            }
         }
     }
     Ok(())

@@ -13,6 +13,7 @@ pub mod links;
 pub mod marketplace;
 pub mod merchant;
 pub mod orders;
+pub mod reports;
 
 use chrono::NaiveDateTime;
 

@@ -183,7 +183,8 @@ fn describe_gap(d: TimeDelta) -> String {
 fn attribute(conn: &mut DbConn, merchant_id: i64, input: &OrderInput) -> AppResult<Attribution> {
     let mut notes: Vec<String> = Vec::new();
     if let Some(code) = &input.coupon_code {
-        match db::collaborations::by_coupon(conn, merchant_id, code)? {
+        let code = code.trim().to_ascii_uppercase();
+        match db::collaborations::by_coupon(conn, merchant_id, &code)? {
             Some(col) if active_at(conn, col.id, input.occurred_at)? => {
                 let campaign =
                     db::campaigns::find(conn, col.campaign_id)?.ok_or(AppError::NotFound)?;

@@ -12,6 +12,7 @@ pub mod links;
 pub mod marketplace;
 pub mod merchant;
 pub mod middleware;
+pub mod orders;
 pub mod pages;
 pub mod public;
 pub mod redirect;
@@ -32,6 +33,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     marketplace::routes(cfg);
     links::routes(cfg);
     accounts::routes(cfg);
+    orders::routes(cfg);
 }
 
 /// Percent-encodes a query value.

@@ -46,8 +46,10 @@ fn nav_for(role: Role, active: &str) -> Vec<NavItem> {
     let items: &[(&'static str, &'static str, &'static str)] = match role {
         Role::Merchant => &[
             ("/merchant/campaigns", "Campaigns", "campaigns"),
+            ("/merchant/orders", "Orders", "orders"),
             ("/merchant/products", "Products", "products"),
             ("/merchant/domains", "Shop domains", "domains"),
+            ("/merchant/integration", "Integration", "integration"),
             ("/merchant", "Organisation", "org"),
         ],
         Role::Influencer => &[
@@ -58,12 +60,18 @@ fn nav_for(role: Role, active: &str) -> Vec<NavItem> {
                 "collaborations",
             ),
             ("/influencer/links", "Links", "links"),
+            ("/influencer/earnings", "Earnings", "earnings"),
             ("/influencer", "Profile", "profile"),
         ],
-        Role::Finance => &[("/finance", "Accounts", "accounts")],
+        Role::Finance => &[
+            ("/finance", "Accounts", "accounts"),
+            ("/finance/review", "Review", "review"),
+        ],
         Role::Admin => &[
             ("/admin", "Accounts", "accounts"),
             ("/admin/domains", "Shop domains", "domains"),
+            ("/admin/merchants", "Merchants", "merchants"),
+            ("/finance/review", "Review", "review"),
         ],
     };
     items

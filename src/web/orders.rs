@@ -1,0 +1,821 @@
+//! Orders and money in the portal: the merchant's orders (attributed or not) with their
+//! trace, CSV export and postback integration; the influencer's earnings; finance's review
+//! of frozen commissions; the admin's platform fees.
+
+use actix_session::Session;
+use actix_web::{HttpResponse, get, post, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::extract::{AdminUser, CsrfForm, FinanceUser, InfluencerUser, MerchantUser};
+use super::pages::{self, PageCtx, SelectOption, fmt_date, fmt_datetime};
+use super::session;
+use crate::domain::ledger::AccountKind;
+use crate::domain::money::{Currency, Money};
+use crate::domain::rate::RateBps;
+use crate::domain::validate::FieldErrors;
+use crate::error::{AppError, AppResult};
+use crate::service::reports;
+use crate::startup::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(orders_csv)
+        .service(orders)
+        .service(order)
+        .service(integration)
+        .service(rotate_secret)
+        .service(retire_secrets)
+        .service(earnings)
+        .service(review)
+        .service(review_one)
+        .service(admin_merchants)
+        .service(admin_fee);
+}
+
+/// An amount for people: `¥46.35`, `$1,234.50`.
+pub fn show(minor: i64, currency: &str) -> String {
+    Currency::parse(currency)
+        .ok()
+        .and_then(|c| Money::from_minor(minor, c).ok())
+        .map_or_else(|| format!("{minor} {currency}"), |m| m.display())
+}
+
+fn plain(minor: i64, currency: &str) -> String {
+    Currency::parse(currency)
+        .ok()
+        .and_then(|c| Money::from_minor(minor, c).ok())
+        .map_or_else(|| minor.to_string(), |m| m.to_plain_string())
+}
+
+pub fn state_label(state: &str) -> &'static str {
+    match state {
+        "pending" => "Pending (held for returns)",
+        "available" => "Available",
+        "in_payout" => "In payout",
+        "paid" => "Paid",
+        "frozen" => "Frozen for review",
+        "rejected" => "Rejected",
+        _ => "Unknown",
+    }
+}
+
+fn signal_label(signal: &str) -> &'static str {
+    match signal {
+        "coupon" => "Coupon",
+        "click" => "Stream link",
+        _ => "Unattributed",
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct OrdersQuery {
+    #[serde(default)]
+    attributed: String,
+}
+
+impl OrdersQuery {
+    fn filter(&self) -> Option<bool> {
+        match self.attributed.as_str() {
+            "yes" => Some(true),
+            "no" => Some(false),
+            _ => None,
+        }
+    }
+}
+
+struct OrderLine {
+    id: i64,
+    order_id: String,
+    when: String,
+    signal: &'static str,
+    attributed: bool,
+    influencer: String,
+    base: String,
+    refunded: String,
+    commission: String,
+    state: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "merchant/orders.html")]
+struct OrdersPage {
+    ctx: PageCtx,
+    rows: Vec<OrderLine>,
+    filters: Vec<SelectOption>,
+    filtered: bool,
+    owed: Vec<String>,
+    query_string: String,
+}
+
+#[get("/merchant/orders")]
+async fn orders(
+    state: web::Data<AppState>,
+    session: Session,
+    user: MerchantUser,
+    query: web::Query<OrdersQuery>,
+) -> AppResult<HttpResponse> {
+    let uid = user.0.id;
+    let filter = query.filter();
+    let (_, rows, owed) = state
+        .db(move |conn| reports::merchant_orders(conn, uid, filter))
+        .await?;
+    let tz = user.0.time_zone;
+    let page = OrdersPage {
+        ctx: PageCtx::new(&session, Some(&user.0), "Orders", "orders"),
+        rows: rows
+            .iter()
+            .map(|r| {
+                let c = &r.conversion;
+                OrderLine {
+                    id: c.id,
+                    order_id: c.order_id.clone(),
+                    when: fmt_datetime(c.occurred_at, tz),
+                    signal: signal_label(&c.signal),
+                    attributed: c.signal != "none",
+                    influencer: r.influencer.clone().unwrap_or_default(),
+                    base: show(c.base_minor, &c.currency),
+                    refunded: if r.refunded_minor == 0 {
+                        String::new()
+                    } else {
+                        show(r.refunded_minor, &c.currency)
+                    },
+                    commission: r
+                        .commission
+                        .as_ref()
+                        .map(|k| show(k.amount_minor + k.fee_minor, &k.currency))
+                        .unwrap_or_default(),
+                    state: r.commission.as_ref().map_or("", |k| state_label(&k.state)),
+                }
+            })
+            .collect(),
+        filters: [
+            ("", "All orders"),
+            ("yes", "Attributed"),
+            ("no", "Unattributed"),
+        ]
+        .iter()
+        .map(|(v, l)| SelectOption {
+            value: (*v).into(),
+            label: (*l).into(),
+            selected: query.attributed == *v,
+        })
+        .collect(),
+        filtered: filter.is_some(),
+        owed: owed
+            .iter()
+            .filter(|(_, v)| **v != 0)
+            .map(|(c, v)| show(*v, c))
+            .collect(),
+        query_string: if query.attributed.is_empty() {
+            String::new()
+        } else {
+            format!("?attributed={}", super::urlencode(&query.attributed))
+        },
+    };
+    pages::render(&page, actix_web::http::StatusCode::OK)
+}
+
+/// Formula injection: a cell starting with = + - @ is prefixed with `'` for spreadsheets.
+fn cell(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    }
+}
+
+#[get("/merchant/orders.csv")]
+async fn orders_csv(
+    state: web::Data<AppState>,
+    user: MerchantUser,
+    query: web::Query<OrdersQuery>,
+) -> AppResult<HttpResponse> {
+    let uid = user.0.id;
+    let filter = query.filter();
+    let (_, rows, _) = state
+        .db(move |conn| reports::merchant_orders(conn, uid, filter))
+        .await?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let io = |e: csv::Error| AppError::Internal(e.into());
+    w.write_record([
+        "order_id",
+        "occurred_at_utc",
+        "currency",
+        "base",
+        "refunded",
+        "attribution",
+        "influencer",
+        "commission",
+        "platform_fee",
+        "commission_state",
+        "attribution_note",
+    ])
+    .map_err(io)?;
+    for r in &rows {
+        let c = &r.conversion;
+        let (amount, fee, st) =
+            r.commission
+                .as_ref()
+                .map_or((String::new(), String::new(), String::new()), |k| {
+                    (
+                        plain(k.amount_minor, &k.currency),
+                        plain(k.fee_minor, &k.currency),
+                        k.state.clone(),
+                    )
+                });
+        w.write_record([
+            cell(&c.order_id),
+            c.occurred_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            c.currency.clone(),
+            plain(c.base_minor, &c.currency),
+            plain(r.refunded_minor, &c.currency),
+            c.signal.clone(),
+            r.influencer.clone().unwrap_or_default(),
+            amount,
+            fee,
+            st,
+            cell(&c.attribution_note),
+        ])
+        .map_err(io)?;
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            "Content-Disposition",
+            "attachment; filename=\"tandem-orders.csv\"",
+        ))
+        .body(bytes))
+}
+
+struct DetailLine {
+    sku: String,
+    quantity: i64,
+    unit_price: String,
+    discount: String,
+    base: String,
+    rate: String,
+    source: String,
+    commission: String,
+}
+
+struct DetailRefund {
+    refund_id: String,
+    when: String,
+    amount: String,
+    effect: String,
+    /// Commission and fee no longer owed because of this refund (empty: none).
+    less_owed: String,
+}
+
+struct CommissionView {
+    amount: String,
+    fee: String,
+    state: &'static str,
+    available: String,
+    explanation: String,
+}
+
+struct DetailEvent {
+    when: String,
+    to: &'static str,
+    note: String,
+}
+
+#[derive(Template)]
+#[template(path = "merchant/order.html")]
+struct OrderPage {
+    ctx: PageCtx,
+    order_id: String,
+    when: String,
+    currency: String,
+    base: String,
+    signal: &'static str,
+    note: String,
+    influencer: String,
+    link: String,
+    stream: String,
+    coupon: String,
+    click_id: String,
+    lines: Vec<DetailLine>,
+    commission: Option<CommissionView>,
+    refunds: Vec<DetailRefund>,
+    events: Vec<DetailEvent>,
+}
+
+#[get("/merchant/orders/{id}")]
+async fn order(
+    state: web::Data<AppState>,
+    session: Session,
+    user: MerchantUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let (uid, id) = (user.0.id, path.into_inner());
+    let d = state
+        .db(move |conn| reports::merchant_order(conn, uid, id))
+        .await?;
+    let tz = user.0.time_zone;
+    let c = &d.recorded.conversion;
+    let cur = c.currency.as_str();
+    let page = OrderPage {
+        ctx: PageCtx::new(
+            &session,
+            Some(&user.0),
+            format!("Order {}", c.order_id),
+            "orders",
+        ),
+        order_id: c.order_id.clone(),
+        when: fmt_datetime(c.occurred_at, tz),
+        currency: c.currency.clone(),
+        base: show(c.base_minor, cur),
+        signal: signal_label(&c.signal),
+        note: c.attribution_note.clone(),
+        influencer: d.influencer.clone().unwrap_or_default(),
+        link: d
+            .link_code
+            .as_ref()
+            .map(|code| format!("{}/l/{code}", state.base_url))
+            .unwrap_or_default(),
+        stream: d.stream.clone().unwrap_or_default(),
+        coupon: c.coupon_code.clone().unwrap_or_default(),
+        click_id: c.click_id.clone().unwrap_or_default(),
+        lines: d
+            .recorded
+            .lines
+            .iter()
+            .map(|l| DetailLine {
+                sku: l.sku.clone(),
+                quantity: l.quantity,
+                unit_price: show(l.unit_price_minor, cur),
+                discount: show(l.discount_minor, cur),
+                base: show(l.base_minor, cur),
+                rate: if l.rate_source == "none" {
+                    "—".into()
+                } else {
+                    RateBps::saturating(l.rate_bps).percent()
+                },
+                source: match l.rate_source.as_str() {
+                    "influencer" => "influencer's rate",
+                    "sku" => "product rate",
+                    "category" => "category rate",
+                    "default" => "campaign rate",
+                    _ => "not in the campaign",
+                }
+                .into(),
+                commission: show(l.commission_minor, cur),
+            })
+            .collect(),
+        commission: d.recorded.commission.as_ref().map(|k| CommissionView {
+            amount: show(k.amount_minor, cur),
+            fee: if k.fee_minor == 0 {
+                String::new()
+            } else {
+                show(k.fee_minor, cur)
+            },
+            state: state_label(&k.state),
+            available: fmt_date(k.available_at, tz),
+            explanation: k.explanation.clone(),
+        }),
+        refunds: d
+            .refunds
+            .iter()
+            .map(|r| DetailRefund {
+                refund_id: r.refund_id.clone(),
+                when: fmt_datetime(r.occurred_at, tz),
+                amount: show(r.amount_minor, cur),
+                effect: match r.effect.as_str() {
+                    "reversal" => "commission reversed",
+                    "clawback" => "clawed back (already paid)",
+                    _ => "no commission affected",
+                }
+                .into(),
+                less_owed: if r.commission_minor + r.fee_minor == 0 {
+                    String::new()
+                } else {
+                    show(r.commission_minor + r.fee_minor, cur)
+                },
+            })
+            .collect(),
+        events: d
+            .events
+            .iter()
+            .map(|e| DetailEvent {
+                when: fmt_datetime(e.created_at, tz),
+                to: state_label(&e.to_state),
+                note: e.note.clone(),
+            })
+            .collect(),
+    };
+    pages::render(&page, actix_web::http::StatusCode::OK)
+}
+
+struct SecretRow {
+    prefix: String,
+    created: String,
+    expires: String,
+}
+
+#[derive(Template)]
+#[template(path = "merchant/integration.html")]
+struct IntegrationPage {
+    ctx: PageCtx,
+    merchant_id: i64,
+    base_url: String,
+    secrets: Vec<SecretRow>,
+    new_secret: Option<String>,
+}
+
+async fn integration_page(
+    state: &AppState,
+    session: &Session,
+    user: &MerchantUser,
+    new_secret: Option<String>,
+) -> AppResult<HttpResponse> {
+    let uid = user.0.id;
+    let now = state.now();
+    let (merchant, secrets) = state
+        .db(move |conn| {
+            let (m, _) = crate::service::merchant::org_of(conn, uid)?;
+            let s = crate::db::orders::valid_secrets(conn, m.id, now)?;
+            Ok((m, s))
+        })
+        .await?;
+    let tz = user.0.time_zone;
+    let page = IntegrationPage {
+        ctx: PageCtx::new(session, Some(&user.0), "Integration", "integration"),
+        merchant_id: merchant.id,
+        base_url: state.base_url.clone(),
+        secrets: secrets
+            .iter()
+            .map(|s| SecretRow {
+                prefix: s.prefix.clone(),
+                created: fmt_datetime(s.created_at, tz),
+                expires: s
+                    .expires_at
+                    .map(|e| fmt_datetime(e, tz))
+                    .unwrap_or_default(),
+            })
+            .collect(),
+        new_secret,
+    };
+    pages::render(&page, actix_web::http::StatusCode::OK)
+}
+
+#[get("/merchant/integration")]
+async fn integration(
+    state: web::Data<AppState>,
+    session: Session,
+    user: MerchantUser,
+) -> AppResult<HttpResponse> {
+    integration_page(&state, &session, &user, None).await
+}
+
+#[derive(Debug, Deserialize)]
+struct Empty {}
+
+/// Makes a new secret and shows it on this one answer (it is never shown again).
+#[post("/merchant/integration/secret")]
+async fn rotate_secret(
+    state: web::Data<AppState>,
+    session: Session,
+    user: MerchantUser,
+    _form: CsrfForm<Empty>,
+) -> AppResult<HttpResponse> {
+    let uid = user.0.id;
+    let now = state.now();
+    let secret = state
+        .db(move |conn| {
+            let (m, _) = crate::service::merchant::org_of(conn, uid)?;
+            crate::service::orders::rotate_postback_secret(conn, now, m.id)
+        })
+        .await?;
+    let mut res = integration_page(&state, &session, &user, Some(secret)).await?;
+    res.headers_mut().insert(
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("no-store"),
+    );
+    Ok(res)
+}
+
+#[post("/merchant/integration/retire")]
+async fn retire_secrets(
+    state: web::Data<AppState>,
+    session: Session,
+    user: MerchantUser,
+    _form: CsrfForm<Empty>,
+) -> AppResult<HttpResponse> {
+    let uid = user.0.id;
+    let now = state.now();
+    let n = state
+        .db(move |conn| {
+            let (m, _) = crate::service::merchant::org_of(conn, uid)?;
+            Ok(crate::db::orders::retire_old_secrets(conn, m.id, now)?)
+        })
+        .await?;
+    session::flash(
+        &session,
+        "success",
+        if n == 0 {
+            "There was no older secret to stop.".to_owned()
+        } else {
+            "The older secret no longer works; only the newest one does.".to_owned()
+        },
+    );
+    Ok(pages::redirect("/merchant/integration"))
+}
+
+struct Balance {
+    currency: String,
+    pending: String,
+    available: String,
+    in_payout: String,
+    paid: String,
+    negative: bool,
+}
+
+struct EarningLine {
+    order_id: String,
+    campaign: String,
+    amount: String,
+    net: String,
+    adjusted: bool,
+    state: &'static str,
+    state_key: String,
+    available: String,
+    explanation: String,
+    refunds: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "influencer/earnings.html")]
+struct EarningsPage {
+    ctx: PageCtx,
+    balances: Vec<Balance>,
+    rows: Vec<EarningLine>,
+}
+
+#[get("/influencer/earnings")]
+async fn earnings(
+    state: web::Data<AppState>,
+    session: Session,
+    user: InfluencerUser,
+) -> AppResult<HttpResponse> {
+    let uid = user.0.id;
+    let (balances, rows) = state
+        .db(move |conn| reports::influencer_earnings(conn, uid))
+        .await?;
+    let tz = user.0.time_zone;
+    let mut currencies: Vec<String> = balances.keys().map(|(_, c)| c.clone()).collect();
+    currencies.dedup();
+    let get = |k: AccountKind, c: &str| balances.get(&(k, c.to_owned())).copied().unwrap_or(0);
+    let page = EarningsPage {
+        ctx: PageCtx::new(&session, Some(&user.0), "Earnings", "earnings"),
+        balances: currencies
+            .iter()
+            .map(|c| Balance {
+                currency: c.clone(),
+                pending: show(get(AccountKind::Pending, c), c),
+                available: show(get(AccountKind::Available, c), c),
+                in_payout: show(get(AccountKind::InPayout, c), c),
+                paid: show(get(AccountKind::Paid, c), c),
+                negative: get(AccountKind::Available, c) < 0,
+            })
+            .collect(),
+        rows: rows
+            .iter()
+            .map(|r| {
+                let k = &r.commission;
+                EarningLine {
+                    order_id: r.order_id.clone(),
+                    campaign: r.campaign.clone(),
+                    amount: show(k.amount_minor, &k.currency),
+                    net: show(r.net_minor, &k.currency),
+                    adjusted: r.net_minor != k.amount_minor,
+                    state: state_label(&k.state),
+                    state_key: k.state.clone(),
+                    available: match k.state.as_str() {
+                        "pending" => format!("from {}", fmt_date(k.available_at, tz)),
+                        "frozen" => k.frozen_reason.clone().unwrap_or_default(),
+                        _ => String::new(),
+                    },
+                    explanation: k.explanation.clone(),
+                    refunds: r
+                        .refunds
+                        .iter()
+                        .filter(|f| f.commission_minor != 0)
+                        .map(|f| {
+                            format!(
+                                "{}: refund of {} on {} took back {}{}",
+                                f.refund_id,
+                                show(f.amount_minor, &k.currency),
+                                fmt_date(f.occurred_at, tz),
+                                show(f.commission_minor, &k.currency),
+                                if f.effect == "clawback" {
+                                    " (clawed back from later earnings: it was already paid)"
+                                } else {
+                                    ""
+                                }
+                            )
+                        })
+                        .collect(),
+                }
+            })
+            .collect(),
+    };
+    pages::render(&page, actix_web::http::StatusCode::OK)
+}
+
+struct ReviewLine {
+    id: i64,
+    order_id: String,
+    influencer: String,
+    merchant: String,
+    amount: String,
+    reason: String,
+    explanation: String,
+}
+
+#[derive(Template)]
+#[template(path = "finance/review.html")]
+struct ReviewPage {
+    ctx: PageCtx,
+    rows: Vec<ReviewLine>,
+}
+
+#[get("/finance/review")]
+async fn review(
+    state: web::Data<AppState>,
+    session: Session,
+    user: FinanceUser,
+) -> AppResult<HttpResponse> {
+    let rows = state.db(reports::frozen).await?;
+    let page = ReviewPage {
+        ctx: PageCtx::new(&session, Some(&user.0), "Review", "review"),
+        rows: rows
+            .iter()
+            .map(|r| ReviewLine {
+                id: r.commission.id,
+                order_id: r.order_id.clone(),
+                influencer: r.influencer.clone(),
+                merchant: r.merchant.clone(),
+                amount: show(r.commission.amount_minor, &r.commission.currency),
+                reason: r.commission.frozen_reason.clone().unwrap_or_default(),
+                explanation: r.commission.explanation.clone(),
+            })
+            .collect(),
+    };
+    pages::render(&page, actix_web::http::StatusCode::OK)
+}
+
+#[derive(Debug, Deserialize)]
+struct ReviewForm {
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    note: String,
+}
+
+#[post("/finance/commissions/{id}/review")]
+async fn review_one(
+    state: web::Data<AppState>,
+    session: Session,
+    user: FinanceUser,
+    path: web::Path<i64>,
+    form: CsrfForm<ReviewForm>,
+) -> AppResult<HttpResponse> {
+    let release = match form.0.action.as_str() {
+        "release" => true,
+        "reject" => false,
+        _ => {
+            let mut e = FieldErrors::new();
+            e.add("action", "Choose release or reject.");
+            return Err(AppError::Validation(e));
+        }
+    };
+    let (uid, id, note, now) = (
+        user.0.id,
+        path.into_inner(),
+        form.0.note.clone(),
+        state.now(),
+    );
+    let c = state
+        .db(move |conn| crate::service::orders::review_frozen(conn, now, uid, id, release, &note))
+        .await?;
+    session::flash(
+        &session,
+        "success",
+        format!(
+            "Commission #{} {}.",
+            c.id,
+            if release {
+                "released: it becomes available when its hold ends"
+            } else {
+                "rejected and reversed in the ledger"
+            }
+        ),
+    );
+    Ok(pages::redirect("/finance/review"))
+}
+
+struct MerchantFeeRow {
+    id: i64,
+    name: String,
+    slug: String,
+    fee: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/merchants.html")]
+struct MerchantsPage {
+    ctx: PageCtx,
+    rows: Vec<MerchantFeeRow>,
+}
+
+#[get("/admin/merchants")]
+async fn admin_merchants(
+    state: web::Data<AppState>,
+    session: Session,
+    user: AdminUser,
+) -> AppResult<HttpResponse> {
+    let rows = state
+        .db(|conn| {
+            let mut out = Vec::new();
+            for m in crate::db::merchants::all(conn)? {
+                let fee = crate::db::merchants::fee_bps(conn, m.id)?;
+                out.push((m, fee));
+            }
+            Ok(out)
+        })
+        .await?;
+    let page = MerchantsPage {
+        ctx: PageCtx::new(&session, Some(&user.0), "Merchants", "merchants"),
+        rows: rows
+            .into_iter()
+            .map(|(m, fee)| MerchantFeeRow {
+                id: m.id,
+                name: m.name,
+                slug: m.slug,
+                fee: RateBps::saturating(fee).form_value(),
+            })
+            .collect(),
+    };
+    pages::render(&page, actix_web::http::StatusCode::OK)
+}
+
+#[derive(Debug, Deserialize)]
+struct FeeForm {
+    #[serde(default)]
+    fee: String,
+}
+
+#[post("/admin/merchants/{id}/fee")]
+async fn admin_fee(
+    state: web::Data<AppState>,
+    session: Session,
+    user: AdminUser,
+    path: web::Path<i64>,
+    form: CsrfForm<FeeForm>,
+) -> AppResult<HttpResponse> {
+    let raw = if form.0.fee.trim().is_empty() {
+        "0"
+    } else {
+        form.0.fee.as_str()
+    };
+    let rate = RateBps::parse_percent(raw).map_err(|e| {
+        let mut errors = FieldErrors::new();
+        errors.add("fee", e);
+        AppError::Validation(errors)
+    })?;
+    let (id, actor, now) = (path.into_inner(), user.0.id, state.now());
+    state
+        .db(move |conn| {
+            crate::db::merchants::find(conn, id)?.ok_or(AppError::NotFound)?;
+            crate::db::write_tx(conn, |conn| -> AppResult<()> {
+                crate::db::merchants::set_fee_bps(conn, id, rate.bps())?;
+                crate::db::audit::record(
+                    conn,
+                    &crate::db::models::NewAuditEvent {
+                        actor_user_id: Some(actor),
+                        action: "merchant.fee",
+                        subject_type: "merchant",
+                        subject_id: Some(id),
+                        detail: &format!("platform fee set to {}", rate.percent()),
+                        created_at: now,
+                    },
+                )?;
+                Ok(())
+            })
+        })
+        .await?;
+    session::flash(
+        &session,
+        "success",
+        format!(
+            "Platform fee set to {} for new commissions.",
+            rate.percent()
+        ),
+    );
+    Ok(pages::redirect("/admin/merchants"))
+}
