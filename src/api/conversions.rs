@@ -87,7 +87,7 @@ fn rfc3339(t: chrono::NaiveDateTime) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct LineJson {
     line: i32,
     sku: String,
@@ -100,7 +100,7 @@ pub struct LineJson {
     commission: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CommissionJson {
     id: i64,
     amount: String,
@@ -110,7 +110,7 @@ pub struct CommissionJson {
     explanation: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct AttributionJson {
     signal: String,
     note: String,
@@ -123,7 +123,7 @@ pub struct AttributionJson {
     coupon_code: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ConversionJson {
     id: i64,
     order_id: String,
@@ -179,6 +179,25 @@ pub fn conversion_json(r: &Recorded) -> ConversionJson {
     }
 }
 
+/// Records a paid order, attributes it (coupon code first, then the stream link's click id)
+/// and computes its commission. Idempotent on `order_id`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversions",
+    tag = "postbacks",
+    request_body = super::openapi::ConversionRequest,
+    params(
+        ("Tandem-Merchant" = i64, Header, description = "Your merchant id"),
+        ("Tandem-Signature" = String, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<raw body>\")>; several v1= allowed during a secret rotation; 300 s tolerance"),
+    ),
+    responses(
+        (status = 201, description = "Recorded", body = ConversionJson),
+        (status = 200, description = "Already recorded with the same content: the stored answer", body = ConversionJson),
+        (status = 401, description = "Bad or missing signature, or a timestamp more than 300 s away", body = super::openapi::ErrorJson),
+        (status = 409, description = "This order id was recorded with other content", body = super::openapi::ErrorJson),
+        (status = 422, description = "Invalid body, each field named", body = super::openapi::ValidationJson),
+    )
+)]
 #[post("/conversions")]
 async fn conversions(
     req: HttpRequest,
@@ -200,7 +219,7 @@ async fn conversions(
     })
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct RefundJson {
     refund_id: String,
     order_id: String,
@@ -224,6 +243,25 @@ pub fn refund_json(r: &RefundRecorded) -> RefundJson {
     }
 }
 
+/// Records a refund of an order (partial or full). Before payout the commission is reversed
+/// pro rata; after payout it is clawed back. Idempotent on `refund_id`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/refunds",
+    tag = "postbacks",
+    request_body = super::openapi::RefundRequest,
+    params(
+        ("Tandem-Merchant" = i64, Header, description = "Your merchant id"),
+        ("Tandem-Signature" = String, Header, description = "As for conversions"),
+    ),
+    responses(
+        (status = 201, description = "Recorded", body = RefundJson),
+        (status = 200, description = "Already recorded with the same content", body = RefundJson),
+        (status = 401, description = "Bad or missing signature", body = super::openapi::ErrorJson),
+        (status = 409, description = "This refund id was recorded with other content", body = super::openapi::ErrorJson),
+        (status = 422, description = "Invalid body (e.g. more than is left to refund)", body = super::openapi::ValidationJson),
+    )
+)]
 #[post("/refunds")]
 async fn refunds(
     req: HttpRequest,

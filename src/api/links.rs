@@ -51,8 +51,8 @@ impl FromRequest for ApiInfluencer {
     }
 }
 
-#[derive(Serialize)]
-struct LinkJson {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LinkJson {
     id: i64,
     code: String,
     short_url: String,
@@ -92,6 +92,17 @@ fn json_of(
     }
 }
 
+/// The links of the influencer who owns the token, with their click counts.
+#[utoipa::path(
+    get,
+    path = "/api/v1/links",
+    tag = "links",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The influencer's links", body = LinkList),
+        (status = 401, description = "Missing, revoked or unknown token", body = super::openapi::ErrorJson),
+    )
+)]
 #[get("/links")]
 async fn list(state: web::Data<AppState>, who: ApiInfluencer) -> Result<HttpResponse, ApiError> {
     let uid = who.0;
@@ -101,12 +112,18 @@ async fn list(state: web::Data<AppState>, who: ApiInfluencer) -> Result<HttpResp
         .iter()
         .map(|(l, c, u, b)| json_of(&state.base_url, l, *c, *u, *b))
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "links": links })))
+    Ok(HttpResponse::Ok().json(LinkList { links }))
 }
 
-#[derive(Deserialize)]
+/// `{"links": [...]}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LinkList {
+    links: Vec<LinkJson>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateLink {
+pub struct CreateLink {
     collaboration_id: i64,
     #[serde(default)]
     product_id: Option<i64>,
@@ -116,6 +133,20 @@ struct CreateLink {
     label: String,
 }
 
+/// Makes a stream link on an active collaboration: to a campaign product, or (without
+/// `product_id`) to the merchant's shop.
+#[utoipa::path(
+    post,
+    path = "/api/v1/links",
+    tag = "links",
+    security(("bearer" = [])),
+    request_body = CreateLink,
+    responses(
+        (status = 201, description = "The new link", body = LinkJson),
+        (status = 401, description = "Missing, revoked or unknown token", body = super::openapi::ErrorJson),
+        (status = 422, description = "Invalid input, each field named", body = super::openapi::ValidationJson),
+    )
+)]
 #[post("/links")]
 async fn create(
     state: web::Data<AppState>,

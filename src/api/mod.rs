@@ -3,6 +3,8 @@
 
 pub mod conversions;
 pub mod links;
+pub mod openapi;
+pub mod shopify;
 
 use actix_web::web;
 
@@ -25,6 +27,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     }),
             )
             .configure(links::routes)
-            .configure(conversions::routes),
+            .configure(conversions::routes)
+            .configure(shopify::routes)
+            .service(openapi::document),
     );
 }

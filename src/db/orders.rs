@@ -318,3 +318,52 @@ pub fn retire_old_secrets(
     }
     Ok(n)
 }
+
+/// Notes a Shopify delivery; `false` if it was handled before (the unique id repeats).
+pub fn note_shopify_webhook(
+    conn: &mut DbConn,
+    merchant_id: i64,
+    webhook_id: &str,
+    topic: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    use super::schema::shopify_webhooks as w;
+    let values = (
+        w::merchant_id.eq(merchant_id),
+        w::webhook_id.eq(webhook_id),
+        w::topic.eq(topic),
+        w::received_at.eq(now),
+    );
+    let n = match conn {
+        DbConn::Pg(c) => diesel::insert_into(w::table)
+            .values(values)
+            .on_conflict_do_nothing()
+            .execute(c)?,
+        DbConn::Sqlite(c) => diesel::insert_into(w::table)
+            .values(values)
+            .on_conflict_do_nothing()
+            .execute(c)?,
+    };
+    Ok(n == 1)
+}
+
+pub fn shopify_secret(conn: &mut DbConn, merchant_id: i64) -> QueryResult<Option<String>> {
+    use super::schema::merchants;
+    Ok(merchants::table
+        .find(merchant_id)
+        .select(merchants::shopify_webhook_secret)
+        .first::<Option<String>>(conn)
+        .optional()?
+        .flatten())
+}
+
+pub fn set_shopify_secret(
+    conn: &mut DbConn,
+    merchant_id: i64,
+    secret: Option<&str>,
+) -> QueryResult<usize> {
+    use super::schema::merchants;
+    diesel::update(merchants::table.find(merchant_id))
+        .set(merchants::shopify_webhook_secret.eq(secret))
+        .execute(conn)
+}

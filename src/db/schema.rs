@@ -336,6 +336,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    shopify_webhooks (id) {
+        id -> BigInt,
+        merchant_id -> BigInt,
+        webhook_id -> Text,
+        topic -> Text,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     conversions (id) {
         id -> BigInt,
         merchant_id -> BigInt,
@@ -518,6 +528,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     link_daily,
     api_tokens,
     postback_secrets,
+    shopify_webhooks,
     conversions,
     conversion_lines,
     commissions,

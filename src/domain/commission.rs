@@ -183,9 +183,13 @@ impl Commission {
                 .map(|m| m.display())
                 .unwrap_or_else(|_| minor.to_string())
         };
+        // The exact value, with at least the currency's decimals: 67.00, 1.825.
         let show_exact = |minor: Decimal| {
-            let major = minor / Decimal::from(10i64.pow(c.digits()));
-            format!("{} {}", major.normalize(), c.code())
+            let mut major = (minor / Decimal::from(10i64.pow(c.digits()))).normalize();
+            if major.scale() < c.digits() {
+                major.rescale(c.digits());
+            }
+            format!("{major} {}", c.code())
         };
         let mut lines = Vec::new();
         for (n, (l, sku)) in self.lines.iter().zip(skus).enumerate() {

@@ -18,5 +18,6 @@ pub mod product_csv;
 pub mod qr;
 pub mod rate;
 pub mod shop_domain;
+pub mod shopify;
 pub mod signature;
 pub mod validate;

@@ -367,6 +367,10 @@ fn store_conversion(
         None => None,
     };
     let email_hash = input.customer_email.as_deref().map(email_hash);
+    let coupon = input
+        .coupon_code
+        .as_deref()
+        .map(|c| c.trim().to_ascii_uppercase());
     let conversion_id = db::orders::insert_conversion(
         conn,
         &NewConversion {
@@ -377,7 +381,7 @@ fn store_conversion(
             currency: input.currency.code(),
             occurred_at: input.occurred_at,
             click_id: input.click_id.as_deref(),
-            coupon_code: input.coupon_code.as_deref(),
+            coupon_code: coupon.as_deref(),
             customer_email_hash: email_hash.as_deref(),
             base_minor: base,
             signal: attribution.signal,

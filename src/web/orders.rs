@@ -25,6 +25,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(integration)
         .service(rotate_secret)
         .service(retire_secrets)
+        .service(shopify_secret)
         .service(earnings)
         .service(review)
         .service(review_one)
@@ -425,6 +426,7 @@ struct IntegrationPage {
     base_url: String,
     secrets: Vec<SecretRow>,
     new_secret: Option<String>,
+    shopify_set: bool,
 }
 
 async fn integration_page(
@@ -435,11 +437,12 @@ async fn integration_page(
 ) -> AppResult<HttpResponse> {
     let uid = user.0.id;
     let now = state.now();
-    let (merchant, secrets) = state
+    let (merchant, secrets, shopify_set) = state
         .db(move |conn| {
             let (m, _) = crate::service::merchant::org_of(conn, uid)?;
             let s = crate::db::orders::valid_secrets(conn, m.id, now)?;
-            Ok((m, s))
+            let shopify = crate::db::orders::shopify_secret(conn, m.id)?.is_some();
+            Ok((m, s, shopify))
         })
         .await?;
     let tz = user.0.time_zone;
@@ -459,6 +462,7 @@ async fn integration_page(
             })
             .collect(),
         new_secret,
+        shopify_set,
     };
     pages::render(&page, actix_web::http::StatusCode::OK)
 }
@@ -521,6 +525,50 @@ async fn retire_secrets(
             "There was no older secret to stop.".to_owned()
         } else {
             "The older secret no longer works; only the newest one does.".to_owned()
+        },
+    );
+    Ok(pages::redirect("/merchant/integration"))
+}
+
+#[derive(Debug, Deserialize)]
+struct ShopifyForm {
+    #[serde(default)]
+    secret: String,
+}
+
+/// Saves (or, empty, removes) the Shopify webhook signing secret.
+#[post("/merchant/integration/shopify")]
+async fn shopify_secret(
+    state: web::Data<AppState>,
+    session: Session,
+    user: MerchantUser,
+    form: CsrfForm<ShopifyForm>,
+) -> AppResult<HttpResponse> {
+    let secret = form.0.secret.trim().to_owned();
+    if secret.len() > 200 || secret.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        let mut errors = FieldErrors::new();
+        errors.add(
+            "secret",
+            "Paste the signing secret exactly as Shopify shows it.",
+        );
+        return Err(AppError::Validation(errors));
+    }
+    let uid = user.0.id;
+    let set = !secret.is_empty();
+    state
+        .db(move |conn| {
+            let (m, _) = crate::service::merchant::org_of(conn, uid)?;
+            crate::db::orders::set_shopify_secret(conn, m.id, set.then_some(secret.as_str()))?;
+            Ok(())
+        })
+        .await?;
+    session::flash(
+        &session,
+        "success",
+        if set {
+            "Shopify webhook secret saved: Shopify's orders and refunds are now accepted."
+        } else {
+            "Shopify webhook secret removed: Shopify webhooks are refused."
         },
     );
     Ok(pages::redirect("/merchant/integration"))

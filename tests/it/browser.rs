@@ -294,13 +294,20 @@ async fn each_demo_role_logs_in_to_a_real_first_page() {
                 ("/merchant/domains", "Shop domains"),
                 ("/merchant/products/import", "Import products from CSV"),
                 ("/merchant/campaigns/new", "New campaign"),
+                ("/merchant/orders", "Orders"),
+                ("/merchant/integration", "Send orders to Tandem"),
             ],
             "influencer" => &[
                 ("/influencer/marketplace", "Marketplace"),
                 ("/influencer/collaborations", "Collaborations"),
                 ("/influencer/links", "Stream links"),
+                ("/influencer/earnings", "Earnings"),
             ],
-            "admin" => &[("/admin/domains", "Shop domains")],
+            "admin" => &[
+                ("/admin/domains", "Shop domains"),
+                ("/admin/merchants", "Merchants"),
+            ],
+            "finance" => &[("/finance/review", "Commissions held for review")],
             _ => &[],
         };
         for (path, title) in tour {
@@ -339,6 +346,31 @@ async fn each_demo_role_logs_in_to_a_real_first_page() {
             assert_eq!(heading(&c).await, "Find influencers");
             std::fs::write(
                 artifact("merchant-discover.png"),
+                c.screenshot().await.unwrap(),
+            )
+            .unwrap();
+            // An attributed order's trace and commission arithmetic.
+            c.goto(&app.url("/merchant/orders?attributed=yes"))
+                .await
+                .unwrap();
+            c.find(Locator::Css("td a[href^=\"/merchant/orders/\"]"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            let h = heading(&c).await;
+            assert!(h.starts_with("Order "), "{h}");
+            let text = c
+                .find(Locator::Css("pre.explain"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(text.contains("Exact sum"), "{text}");
+            std::fs::write(
+                artifact("merchant-order.png"),
                 c.screenshot().await.unwrap(),
             )
             .unwrap();

@@ -624,3 +624,209 @@ async fn influencer_balances(app: &TestApp) -> std::collections::HashMap<String,
         .await
         .unwrap()
 }
+
+fn shopify_order(app: &TestApp, id: u64, tclid: &str, code: Option<&str>) -> Value {
+    // Shaped like Shopify's documented `orders/paid` example (trimmed).
+    json!({
+        "id": id,
+        "admin_graphql_api_id": format!("gid://shopify/Order/{id}"),
+        "email": "jon@example.com",
+        "created_at": rfc3339(app.clock_now() - TimeDelta::minutes(20)),
+        "processed_at": rfc3339(app.clock_now() - TimeDelta::minutes(20)),
+        "currency": "CNY",
+        "financial_status": "paid",
+        "name": "#1001",
+        "landing_site": format!("/p/TEA-1?utm_source=douyin&tclid={tclid}"),
+        "note_attributes": [],
+        "discount_codes": code.map_or(json!([]), |c| json!([{"code": c, "amount": "6.00", "type": "fixed_amount"}])),
+        "total_price": "338.50",
+        "subtotal_price": "338.50",
+        "total_tax": "0.00",
+        "line_items": [
+            {"id": 866550311766439020u64, "variant_id": 808950810, "title": "Dragon Well 100g", "quantity": 2,
+             "sku": "TEA-1", "price": "128.00", "total_discount": "6.00", "taxable": true,
+             "price_set": {"shop_money": {"amount": "128.00", "currency_code": "CNY"}}},
+            {"id": 141249953214522974u64, "variant_id": 808950811, "title": "Pu-erh cake", "quantity": 1,
+             "sku": "TEA-2", "price": "88.50", "total_discount": "0.00", "taxable": true}
+        ],
+        "shipping_lines": [{"price": "10.00"}]
+    })
+}
+
+async fn shopify(
+    app: &TestApp,
+    merchant_id: i64,
+    secret: &str,
+    topic: &str,
+    webhook_id: &str,
+    body: &Value,
+) -> (StatusCode, Value) {
+    let bytes = body.to_string().into_bytes();
+    let res = new_client()
+        .post(app.url(&format!("/api/v1/webhooks/shopify/{merchant_id}")))
+        .header("content-type", "application/json")
+        .header("x-shopify-topic", topic)
+        .header("x-shopify-webhook-id", webhook_id)
+        .header("x-shopify-shop-domain", "tea-example.myshopify.com")
+        .header(
+            "x-shopify-hmac-sha256",
+            tandem::domain::shopify::sign(secret.as_bytes(), &bytes),
+        )
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    (status, res.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn shopify_webhooks_are_verified_deduplicated_and_attributed() {
+    let app = TestApp::spawn().await;
+    let (m, _, tclid) = clicked(&app).await;
+    let secret = "shpss_5e2b1ff6c0b7e9bdbe12";
+    app.state
+        .db(move |conn| {
+            Ok(tandem::db::orders::set_shopify_secret(
+                conn,
+                m,
+                Some(secret),
+            )?)
+        })
+        .await
+        .unwrap();
+    let order = shopify_order(&app, 820982911946154508, &tclid, None);
+
+    // A wrong signature is refused and stores nothing.
+    let bytes = order.to_string();
+    let res = new_client()
+        .post(app.url(&format!("/api/v1/webhooks/shopify/{m}")))
+        .header("x-shopify-topic", "orders/paid")
+        .header(
+            "x-shopify-hmac-sha256",
+            tandem::domain::shopify::sign(b"wrong", bytes.as_bytes()),
+        )
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+    let (status, r) = shopify(
+        &app,
+        m,
+        secret,
+        "orders/paid",
+        "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
+        &order,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(r["status"], "recorded");
+    assert_eq!(r["order"]["attribution"]["signal"], "click");
+    assert_eq!(r["order"]["commission"]["amount"], "46.35");
+    // Shopify retries the same delivery, and may send the order again under a new id.
+    let (_, r) = shopify(
+        &app,
+        m,
+        secret,
+        "orders/paid",
+        "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
+        &order,
+    )
+    .await;
+    assert_eq!(r["status"], "duplicate");
+    let (_, r) = shopify(&app, m, secret, "orders/paid", "another-delivery", &order).await;
+    assert_eq!(r["status"], "duplicate");
+    assert_eq!(count(&app, "conversions").await, 1);
+
+    // A refund of one Dragon Well (subtotal 125.00 after its share of the discount).
+    let refund = json!({
+        "id": 509562969u64,
+        "order_id": 820982911946154508u64,
+        "created_at": rfc3339(app.clock_now()),
+        "note": "Damaged in transit",
+        "refund_line_items": [{"id": 104689539, "quantity": 1, "line_item_id": 866550311766439020u64,
+            "subtotal": 125.0, "total_tax": 0.0,
+            "subtotal_set": {"shop_money": {"amount": "125.00", "currency_code": "CNY"}}}],
+        "transactions": [{"id": 179259969, "kind": "refund", "status": "success", "amount": "135.00"}]
+    });
+    let (status, r) = shopify(
+        &app,
+        m,
+        secret,
+        "refunds/create",
+        "refund-delivery-1",
+        &refund,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(
+        r["refund"]["amount"], "125.00",
+        "line subtotals, not tax or shipping"
+    );
+    assert_eq!(r["refund"]["effect"], "reversal");
+    let (_, r) = shopify(
+        &app,
+        m,
+        secret,
+        "refunds/create",
+        "refund-delivery-2",
+        &refund,
+    )
+    .await;
+    assert_eq!(r["status"], "duplicate");
+    assert_eq!(count(&app, "refunds").await, 1);
+
+    // A coupon order; an unknown topic is acknowledged and ignored.
+    let (_, r) = shopify(
+        &app,
+        m,
+        secret,
+        "orders/paid",
+        "d-3",
+        &shopify_order(&app, 5, "", Some("nope")),
+    )
+    .await;
+    assert_eq!(r["order"]["attribution"]["signal"], "none");
+    let (status, r) = shopify(
+        &app,
+        m,
+        secret,
+        "customers/create",
+        "d-4",
+        &json!({"id": 1}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(r["status"], "ignored");
+    // Bad payloads name the field.
+    let mut bad = shopify_order(&app, 6, "", None);
+    bad["line_items"][0]["price"] = json!("12.345");
+    let (status, r) = shopify(&app, m, secret, "orders/paid", "d-5", &bad).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r["errors"][0]["field"], "line_items[0].price");
+    ledger_ok(&app).await;
+}
+
+#[tokio::test]
+async fn the_api_is_described_by_openapi() {
+    let app = TestApp::spawn().await;
+    let doc: Value = new_client()
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in ["/api/v1/conversions", "/api/v1/refunds", "/api/v1/links"] {
+        assert!(doc["paths"][path].is_object(), "{path}");
+    }
+    let responses = &doc["paths"]["/api/v1/conversions"]["post"]["responses"];
+    for code in ["200", "201", "401", "409", "422"] {
+        assert!(responses[code].is_object(), "{code}");
+    }
+    assert!(doc["components"]["schemas"]["ConversionRequest"].is_object());
+}

@@ -8,6 +8,7 @@ DROP TABLE commissions;
 DROP TABLE conversion_lines;
 DROP TABLE conversions;
 DROP TABLE postback_secrets;
+DROP TABLE shopify_webhooks;
 ALTER TABLE merchants DROP COLUMN shopify_webhook_secret;
 ALTER TABLE merchants DROP COLUMN fee_bps;
 DROP FUNCTION tandem_append_only();

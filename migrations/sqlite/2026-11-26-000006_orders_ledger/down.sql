@@ -12,5 +12,6 @@ DROP TABLE commissions;
 DROP TABLE conversion_lines;
 DROP TABLE conversions;
 DROP TABLE postback_secrets;
+DROP TABLE shopify_webhooks;
 ALTER TABLE merchants DROP COLUMN shopify_webhook_secret;
 ALTER TABLE merchants DROP COLUMN fee_bps;

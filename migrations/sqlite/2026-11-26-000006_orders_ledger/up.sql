@@ -16,6 +16,16 @@ CREATE TABLE postback_secrets (
 );
 CREATE INDEX postback_secrets_merchant ON postback_secrets (merchant_id);
 
+-- Shopify webhook deliveries already handled (Shopify retries; X-Shopify-Webhook-Id repeats).
+CREATE TABLE shopify_webhooks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    merchant_id BIGINT NOT NULL REFERENCES merchants(id),
+    webhook_id TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    received_at TIMESTAMP NOT NULL,
+    UNIQUE (merchant_id, webhook_id)
+);
+
 CREATE TABLE conversions (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     merchant_id BIGINT NOT NULL REFERENCES merchants(id),
