@@ -170,13 +170,3 @@ pub fn all_entries(conn: &mut DbConn) -> QueryResult<Vec<EntryRow>> {
         })
         .collect())
 }
-
-/// Journals without any entry (a partial write would show here).
-pub fn empty_journals(conn: &mut DbConn) -> QueryResult<Vec<i64>> {
-    journals::table
-        .filter(diesel::dsl::not(diesel::dsl::exists(
-            entries::table.filter(entries::journal_id.eq(journals::id)),
-        )))
-        .select(journals::id)
-        .load(conn)
-}

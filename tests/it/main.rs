@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 mod crash;
 mod email;
+mod ledger_props;
 mod links;
 mod marketplace;
 mod pages;
