@@ -70,25 +70,25 @@ pub fn post(
         journals::memo.eq(&draft.memo),
         journals::created_at.eq(now),
     );
-    let inserted = match conn {
+    // The unique (kind, ref_kind, ref_id) makes a second posting a no-op, not an error that
+    // would abort a PostgreSQL transaction.
+    let journal_id: Option<i64> = match conn {
         DbConn::Pg(c) => diesel::insert_into(journals::table)
             .values(values)
             .on_conflict_do_nothing()
-            .execute(c)?,
+            .returning(journals::id)
+            .get_result(c)
+            .optional()?,
         DbConn::Sqlite(c) => diesel::insert_into(journals::table)
             .values(values)
             .on_conflict_do_nothing()
-            .execute(c)?,
+            .returning(journals::id)
+            .get_result(c)
+            .optional()?,
     };
-    if inserted == 0 {
+    let Some(journal_id) = journal_id else {
         return Ok(None);
-    }
-    let journal_id: i64 = journals::table
-        .filter(journals::kind.eq(draft.kind.as_str()))
-        .filter(journals::ref_kind.eq(ref_kind))
-        .filter(journals::ref_id.eq(ref_id))
-        .select(journals::id)
-        .first(conn)?;
+    };
     for p in &draft.postings {
         let account = account_id(conn, p.owner, p.kind, currency)?;
         diesel::insert_into(entries::table)

@@ -151,9 +151,39 @@ pub fn backend(conn: &DbConn) -> Backend {
     }
 }
 
-/// Runs `f` in a write transaction. On SQLite it starts with `BEGIN IMMEDIATE`, so the
-/// write lock is taken up front (waiting on `busy_timeout`) instead of failing when a read
-/// transaction tries to upgrade; on PostgreSQL it is an ordinary transaction.
+/// SQLite has one writer at a time. Writers of this process queue here, in order, instead of
+/// in SQLite's busy handler, which sleeps and polls (1, 2, 5 ... 100 ms): under load that
+/// wasted most of the time between transactions (measured: signed postbacks 1,014/s with a
+/// p99 of 142 ms before this lock).
+static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+thread_local! {
+    /// Whether this thread holds [`SQLITE_WRITER`] (a nested write transaction must not wait
+    /// for itself).
+    static HOLDS_WRITER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+struct WriterTurn(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
+
+impl Drop for WriterTurn {
+    fn drop(&mut self) {
+        HOLDS_WRITER.with(|h| h.set(false));
+    }
+}
+
+fn writer_turn() -> Option<WriterTurn> {
+    if HOLDS_WRITER.with(std::cell::Cell::get) {
+        return None;
+    }
+    let guard = SQLITE_WRITER.lock().unwrap_or_else(|p| p.into_inner());
+    HOLDS_WRITER.with(|h| h.set(true));
+    Some(WriterTurn(guard))
+}
+
+/// Runs `f` in a write transaction. On SQLite it waits for this process's writer turn, then
+/// starts with `BEGIN IMMEDIATE`, so the write lock is taken up front (other processes are
+/// waited for with `busy_timeout`) instead of failing when a read transaction tries to
+/// upgrade; on PostgreSQL it is an ordinary transaction.
 pub fn write_tx<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConn) -> Result<T, E>,
@@ -162,6 +192,7 @@ where
     if let DbConn::Pg(_) = conn {
         return conn.transaction(f);
     }
+    let _turn = writer_turn();
     {
         let DbConn::Sqlite(inner) = conn else {
             unreachable!("checked above")

@@ -89,8 +89,17 @@ pub fn record_conversion(
     if let Some(existing) = db::orders::find_conversion(conn, merchant_id, &input.order_id)? {
         return same_or_conflict(conn, existing, &fingerprint);
     }
+    let prepared = prepare(conn, merchant_id, input)?;
     let result = db::write_tx(conn, |conn| {
-        store_conversion(conn, now, merchant_id, source, input, &fingerprint)
+        store_conversion(
+            conn,
+            now,
+            merchant_id,
+            source,
+            input,
+            &fingerprint,
+            &prepared,
+        )
     });
     match result {
         Ok(id) => {
@@ -298,14 +307,23 @@ fn rules_at(
     Ok((pick.0.clone(), super::campaigns::rules_of(&pick.0, &pick.1)))
 }
 
-fn store_conversion(
-    conn: &mut DbConn,
-    now: NaiveDateTime,
-    merchant_id: i64,
-    source: &str,
-    input: &OrderInput,
-    fingerprint: &str,
-) -> Result<i64, Fail> {
+/// Everything an order needs that can be read before taking the write lock: attribution,
+/// products, rules, the commission and its flags. (Collaboration histories and rule versions
+/// only grow, so reading them first is as good as reading them under the lock.)
+struct Prepared {
+    attribution: Attribution,
+    order_lines: Vec<OrderLine>,
+    product_ids: Vec<Option<i64>>,
+    base: i64,
+    calc: Option<commission::Commission>,
+    version: Option<crate::db::models::RuleVersion>,
+    fee_bps: i32,
+    flags: Vec<String>,
+    coupon: Option<String>,
+    email_hash: Option<String>,
+}
+
+fn prepare(conn: &mut DbConn, merchant_id: i64, input: &OrderInput) -> AppResult<Prepared> {
     let mut attribution = attribute(conn, merchant_id, input)?;
     if let Some(campaign) = &attribution.campaign
         && campaign.currency != input.currency.code()
@@ -318,23 +336,22 @@ fn store_conversion(
         ));
     }
     // What Tandem knows of each line's product.
-    let campaign_products: Vec<i64> = match &attribution.campaign {
-        Some(c) => db::catalog::for_campaign(conn, c)?
-            .iter()
-            .map(|p| p.id)
-            .collect(),
+    let campaign_products: Vec<crate::db::models::Product> = match &attribution.campaign {
+        Some(c) => db::catalog::for_campaign(conn, c)?,
         None => Vec::new(),
     };
     let mut order_lines = Vec::with_capacity(input.items.len());
     let mut product_ids = Vec::with_capacity(input.items.len());
     for item in &input.items {
-        let product = db::catalog::find_by_sku(conn, merchant_id, &item.sku)?;
+        let in_campaign = campaign_products.iter().find(|p| p.sku == item.sku);
+        let product = match in_campaign {
+            Some(p) => Some(p.clone()),
+            None => db::catalog::find_by_sku(conn, merchant_id, &item.sku)?,
+        };
         product_ids.push(product.as_ref().map(|p| p.id));
         order_lines.push(OrderLine {
             sku: item.sku.clone(),
-            in_campaign: product
-                .as_ref()
-                .is_some_and(|p| campaign_products.contains(&p.id)),
+            in_campaign: in_campaign.is_some(),
             category: product.map(|p| p.category),
             quantity: item.quantity,
             unit_price_minor: item.unit_price_minor,
@@ -357,20 +374,50 @@ fn store_conversion(
     let calc = match &rules {
         Some((_, r)) => Some(
             commission::compute(r, influencer_rate, &order_lines, input.currency).map_err(|e| {
-                AppError::Validation({
-                    let mut f = FieldErrors::new();
-                    f.add("items", e.to_string());
-                    f
-                })
+                let mut f = FieldErrors::new();
+                f.add("items", e.to_string());
+                AppError::Validation(f)
             })?,
         ),
         None => None,
     };
-    let email_hash = input.customer_email.as_deref().map(email_hash);
-    let coupon = input
-        .coupon_code
-        .as_deref()
-        .map(|c| c.trim().to_ascii_uppercase());
+    let earns = calc.as_ref().is_some_and(|c| c.amount_minor > 0);
+    let fee_bps = if earns {
+        db::merchants::fee_bps(conn, merchant_id)?
+    } else {
+        0
+    };
+    let flags = match (&attribution.collaboration, earns) {
+        (Some(col), true) => fraud_flags(conn, input, &attribution, col.influencer_id)?,
+        _ => Vec::new(),
+    };
+    Ok(Prepared {
+        order_lines,
+        product_ids,
+        base,
+        calc,
+        version: rules.map(|(v, _)| v),
+        fee_bps,
+        flags,
+        coupon: input
+            .coupon_code
+            .as_deref()
+            .map(|c| c.trim().to_ascii_uppercase()),
+        email_hash: input.customer_email.as_deref().map(email_hash),
+        attribution,
+    })
+}
+
+fn store_conversion(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    merchant_id: i64,
+    source: &str,
+    input: &OrderInput,
+    fingerprint: &str,
+    p: &Prepared,
+) -> Result<i64, Fail> {
+    let attribution = &p.attribution;
     let conversion_id = db::orders::insert_conversion(
         conn,
         &NewConversion {
@@ -381,9 +428,9 @@ fn store_conversion(
             currency: input.currency.code(),
             occurred_at: input.occurred_at,
             click_id: input.click_id.as_deref(),
-            coupon_code: coupon.as_deref(),
-            customer_email_hash: email_hash.as_deref(),
-            base_minor: base,
+            coupon_code: p.coupon.as_deref(),
+            customer_email_hash: p.email_hash.as_deref(),
+            base_minor: p.base,
             signal: attribution.signal,
             attribution_note: &attribution.note,
             collaboration_id: attribution.collaboration.as_ref().map(|c| c.id),
@@ -395,17 +442,18 @@ fn store_conversion(
             created_at: now,
         },
     )?;
-    let lines: Vec<ConversionLine> = order_lines
+    let lines: Vec<ConversionLine> = p
+        .order_lines
         .iter()
         .enumerate()
         .map(|(n, l)| {
-            let c = calc.as_ref().map(|c| &c.lines[n]);
+            let c = p.calc.as_ref().map(|c| &c.lines[n]);
             ConversionLine {
                 id: 0,
                 conversion_id,
                 line_no: i32::try_from(n + 1).unwrap_or(i32::MAX),
                 sku: l.sku.clone(),
-                product_id: product_ids[n],
+                product_id: p.product_ids[n],
                 category: l.category.clone(),
                 quantity: l.quantity,
                 unit_price_minor: l.unit_price_minor,
@@ -428,9 +476,9 @@ fn store_conversion(
         .collect();
     db::orders::insert_lines(conn, &lines)?;
 
-    let (Some(calc), Some((version, _)), Some(col), Some(campaign)) = (
-        calc,
-        rules,
+    let (Some(calc), Some(version), Some(col), Some(campaign)) = (
+        p.calc.as_ref(),
+        p.version.as_ref(),
         attribution.collaboration.as_ref(),
         attribution.campaign.as_ref(),
     ) else {
@@ -439,28 +487,26 @@ fn store_conversion(
     if calc.amount_minor <= 0 {
         return Ok(conversion_id);
     }
-    let fee_bps = db::merchants::fee_bps(conn, merchant_id)?;
-    let fee = commission::platform_fee(calc.amount_minor, fee_bps);
+    let fee = commission::platform_fee(calc.amount_minor, p.fee_bps);
     let available_at = input.occurred_at + TimeDelta::days(i64::from(campaign.hold_days));
-    let flags = fraud_flags(conn, input, &attribution, col.influencer_id)?;
-    let skus: Vec<&str> = order_lines.iter().map(|l| l.sku.as_str()).collect();
+    let skus: Vec<&str> = p.order_lines.iter().map(|l| l.sku.as_str()).collect();
     let explanation = explanation(
-        &attribution,
+        attribution,
         &calc.explain(&skus),
-        &version,
+        version,
         campaign,
-        fee_bps,
+        p.fee_bps,
         fee,
         input.currency,
         available_at,
-        &flags,
+        &p.flags,
     );
-    let state = if flags.is_empty() {
+    let state = if p.flags.is_empty() {
         "pending"
     } else {
         "frozen"
     };
-    let frozen_reason = (!flags.is_empty()).then(|| flags.join(" "));
+    let frozen_reason = (!p.flags.is_empty()).then(|| p.flags.join(" "));
     let commission_id = db::orders::insert_commission(
         conn,
         &NewCommission {
@@ -471,7 +517,7 @@ fn store_conversion(
             collaboration_id: col.id,
             currency: input.currency.code(),
             amount_minor: calc.amount_minor,
-            fee_bps,
+            fee_bps: p.fee_bps,
             fee_minor: fee,
             rule_version_id: version.id,
             state,
