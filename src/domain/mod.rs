@@ -13,6 +13,7 @@ pub mod links;
 pub mod matching;
 pub mod money;
 pub mod order;
+pub mod order_csv;
 pub mod password;
 pub mod product_csv;
 pub mod qr;

@@ -12,6 +12,7 @@ pub mod influencer;
 pub mod links;
 pub mod marketplace;
 pub mod merchant;
+pub mod order_import;
 pub mod orders;
 pub mod reports;
 

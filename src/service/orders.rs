@@ -1040,3 +1040,18 @@ pub fn check_ledger(conn: &mut DbConn) -> AppResult<LedgerReport> {
         breaks,
     })
 }
+
+/// What recording this order would do, without storing anything: (signal, attribution note,
+/// commission in minor units if any). For the CSV import's preview.
+pub fn dry_run(
+    conn: &mut DbConn,
+    merchant_id: i64,
+    input: &OrderInput,
+) -> AppResult<(&'static str, String, Option<i64>)> {
+    let p = prepare(conn, merchant_id, input)?;
+    Ok((
+        p.attribution.signal,
+        p.attribution.note,
+        p.calc.map(|c| c.amount_minor).filter(|a| *a > 0),
+    ))
+}

@@ -20,6 +20,9 @@ use crate::startup::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(orders_csv)
+        .service(import_form)
+        .service(import_preview)
+        .service(import_confirm)
         .service(orders)
         .service(order)
         .service(integration)
@@ -866,4 +869,186 @@ async fn admin_fee(
         ),
     );
     Ok(pages::redirect("/admin/merchants"))
+}
+
+struct ImportLine {
+    line: usize,
+    id: String,
+    status: &'static str,
+    class: &'static str,
+    detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "merchant/order_import.html")]
+struct OrderImportPage {
+    ctx: PageCtx,
+    kind: String,
+    kinds: Vec<SelectOption>,
+    csv: String,
+    error: Option<String>,
+    rows: Vec<ImportLine>,
+    summary: Option<crate::service::order_import::Summary>,
+}
+
+fn import_page(
+    session: &Session,
+    user: &MerchantUser,
+    kind: &str,
+    csv: String,
+    error: Option<String>,
+    rows: Vec<ImportLine>,
+    summary: Option<crate::service::order_import::Summary>,
+) -> OrderImportPage {
+    OrderImportPage {
+        ctx: PageCtx::new(session, Some(&user.0), "Import orders", "orders"),
+        kind: kind.to_owned(),
+        kinds: [("orders", "Orders"), ("refunds", "Refunds")]
+            .iter()
+            .map(|(v, l)| SelectOption {
+                value: (*v).into(),
+                label: (*l).into(),
+                selected: kind == *v,
+            })
+            .collect(),
+        csv,
+        error,
+        rows,
+        summary,
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct ImportQuery {
+    #[serde(default)]
+    kind: String,
+}
+
+#[get("/merchant/orders/import")]
+async fn import_form(
+    session: Session,
+    user: MerchantUser,
+    query: web::Query<ImportQuery>,
+) -> AppResult<HttpResponse> {
+    let kind = if query.kind == "refunds" {
+        "refunds"
+    } else {
+        "orders"
+    };
+    pages::ok(&import_page(
+        &session,
+        &user,
+        kind,
+        String::new(),
+        None,
+        Vec::new(),
+        None,
+    ))
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct ImportForm {
+    kind: String,
+    csv: String,
+}
+
+fn import_kind(raw: &str) -> AppResult<crate::service::order_import::Kind> {
+    crate::service::order_import::Kind::parse(raw).ok_or_else(|| {
+        let mut e = FieldErrors::new();
+        e.add("kind", "Choose orders or refunds.");
+        AppError::Validation(e)
+    })
+}
+
+#[post("/merchant/orders/import/preview")]
+async fn import_preview(
+    state: web::Data<AppState>,
+    session: Session,
+    user: MerchantUser,
+    form: CsrfForm<ImportForm>,
+) -> AppResult<HttpResponse> {
+    let ImportForm {
+        kind: raw_kind,
+        csv,
+    } = form.0;
+    let kind = import_kind(&raw_kind)?;
+    let (uid, now, text) = (user.0.id, state.now(), csv.clone());
+    let result = state
+        .db(move |conn| crate::service::order_import::preview(conn, now, uid, kind, &text))
+        .await;
+    let (rows, summary, error) = match result {
+        Ok((lines, summary)) => (
+            lines
+                .into_iter()
+                .map(|l| ImportLine {
+                    line: l.line,
+                    id: l.id,
+                    status: match l.status {
+                        "new" => "New",
+                        "unchanged" => "Already imported",
+                        _ => "Error",
+                    },
+                    class: match l.status {
+                        "new" => "ok",
+                        "unchanged" => "muted",
+                        _ => "danger",
+                    },
+                    detail: l.detail,
+                })
+                .collect(),
+            Some(summary),
+            None,
+        ),
+        Err(AppError::Validation(e)) => (Vec::new(), None, e.get("csv").map(str::to_owned)),
+        Err(e) => return Err(e),
+    };
+    let page = import_page(&session, &user, &raw_kind, csv, error, rows, summary);
+    if page.error.is_some() {
+        pages::invalid(&page)
+    } else {
+        pages::ok(&page)
+    }
+}
+
+#[post("/merchant/orders/import/confirm")]
+async fn import_confirm(
+    state: web::Data<AppState>,
+    session: Session,
+    user: MerchantUser,
+    form: CsrfForm<ImportForm>,
+) -> AppResult<HttpResponse> {
+    let ImportForm {
+        kind: raw_kind,
+        csv,
+    } = form.0;
+    let kind = import_kind(&raw_kind)?;
+    let (uid, now) = (user.0.id, state.now());
+    match state
+        .db(move |conn| crate::service::order_import::apply(conn, now, uid, kind, &csv))
+        .await
+    {
+        Ok(s) => {
+            session::flash(
+                &session,
+                "success",
+                format!(
+                    "Import done: {} new {}, {} already imported, {} with errors skipped.",
+                    s.new, raw_kind, s.unchanged, s.invalid
+                ),
+            );
+            Ok(pages::redirect("/merchant/orders"))
+        }
+        Err(AppError::Validation(e)) => {
+            session::flash(
+                &session,
+                "error",
+                e.get("csv")
+                    .unwrap_or("The file could not be imported.")
+                    .to_owned(),
+            );
+            Ok(pages::redirect("/merchant/orders/import"))
+        }
+        Err(e) => Err(e),
+    }
 }

@@ -11,6 +11,7 @@ mod email;
 mod ledger_props;
 mod links;
 mod marketplace;
+mod order_import;
 mod pages;
 mod password_reset;
 mod postbacks;
