@@ -1,0 +1,223 @@
+//! The money pages on demo data: the merchant's orders, export and postback secret (shown
+//! once), the influencer's earnings, finance's review of frozen commissions, admin fees.
+
+use reqwest::{Client, StatusCode};
+
+use crate::helpers::{TestApp, get_with, new_client, post_form_with};
+
+async fn demo_app() -> TestApp {
+    let app = TestApp::spawn().await;
+    let (now, base) = (app.state.now(), app.address.clone());
+    app.state
+        .db(move |conn| tandem::service::demo::load(conn, now, &base))
+        .await
+        .unwrap();
+    app
+}
+
+async fn demo_login(app: &TestApp, role: &str) -> Client {
+    let account = tandem::service::demo::ACCOUNTS
+        .iter()
+        .find(|a| a.role.as_str() == role)
+        .unwrap();
+    let c = new_client();
+    let res = app.login_with(&c, account.email, account.password).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    c
+}
+
+async fn page(c: &Client, app: &TestApp, path: &str) -> String {
+    let res = get_with(c, &app.url(path)).await;
+    assert_eq!(res.status(), StatusCode::OK, "{path}");
+    res.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn merchants_see_orders_export_them_and_get_a_secret_once() {
+    let app = demo_app().await;
+    let m = demo_login(&app, "merchant").await;
+    let html = page(&m, &app, "/merchant/orders").await;
+    assert!(html.contains("You owe"), "{html}");
+    assert!(
+        html.contains("Stream link") && html.contains("Coupon") && html.contains("Unattributed")
+    );
+    let unattributed = page(&m, &app, "/merchant/orders?attributed=no").await;
+    assert!(
+        !unattributed.contains("badge-ok\">Coupon"),
+        "filter keeps only unattributed orders"
+    );
+
+    let res = get_with(&m, &app.url("/merchant/orders.csv?attributed=yes")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let csv = res.text().await.unwrap();
+    let mut lines = csv.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("order_id,occurred_at_utc,currency,base")
+    );
+    assert!(
+        lines.all(|l| l.contains(",coupon,") || l.contains(",click,")),
+        "{csv}"
+    );
+
+    // The secret is shown on the answer that makes it, and never again.
+    let res = post_form_with(
+        &m,
+        &app.url("/merchant/integration"),
+        &app.url("/merchant/integration/secret"),
+        &[],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let html = res.text().await.unwrap();
+    let secret = html
+        .split("tps_")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(secret.len() > 30);
+    let later = page(&m, &app, "/merchant/integration").await;
+    assert!(!later.contains(&secret), "shown once");
+    assert!(later.contains("tps_"), "its prefix is listed");
+    // Rotation: two valid, the older one with its end; then stop it at once.
+    post_form_with(
+        &m,
+        &app.url("/merchant/integration"),
+        &app.url("/merchant/integration/secret"),
+        &[],
+    )
+    .await;
+    let html = page(&m, &app, "/merchant/integration").await;
+    assert!(html.contains("stops working"), "{html}");
+    let res = post_form_with(
+        &m,
+        &app.url("/merchant/integration"),
+        &app.url("/merchant/integration/retire"),
+        &[],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = page(&m, &app, "/merchant/integration").await;
+    assert!(!html.contains("stops working"), "{html}");
+}
+
+#[tokio::test]
+async fn influencers_see_earnings_and_finance_reviews_frozen_commissions() {
+    let app = demo_app().await;
+    let i = demo_login(&app, "influencer").await;
+    let html = page(&i, &app, "/influencer/earnings").await;
+    for part in [
+        "Held for returns",
+        "Available",
+        "Paid",
+        "Explain",
+        "Exact sum",
+    ] {
+        assert!(html.contains(part), "{part}");
+    }
+
+    let f = demo_login(&app, "finance").await;
+    let html = page(&f, &app, "/finance/review").await;
+    assert!(html.contains("s after the click"), "{html}");
+    let id: i64 = html
+        .split("/finance/commissions/")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let res = post_form_with(
+        &f,
+        &app.url("/finance/review"),
+        &app.url(&format!("/finance/commissions/{id}/review")),
+        &[
+            ("action", "release"),
+            ("note", "Checked with the merchant: a real buyer."),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = page(&f, &app, "/finance/review").await;
+    assert!(html.contains("released"), "{html}");
+    assert!(html.contains("Nothing to review"), "{html}");
+    let again = post_form_with(
+        &f,
+        &app.url("/finance/review"),
+        &app.url(&format!("/finance/commissions/{id}/review")),
+        &[("action", "reject")],
+    )
+    .await;
+    assert_eq!(again.status(), StatusCode::CONFLICT, "reviewed once");
+    // Influencers cannot review.
+    let res = post_form_with(
+        &i,
+        &app.url("/influencer/earnings"),
+        &app.url(&format!("/finance/commissions/{id}/review")),
+        &[("action", "reject")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let report = app
+        .state
+        .db(tandem::service::orders::check_ledger)
+        .await
+        .unwrap();
+    assert!(report.breaks.is_empty(), "{:?}", report.breaks);
+}
+
+#[tokio::test]
+async fn admins_set_platform_fees() {
+    let app = demo_app().await;
+    let a = demo_login(&app, "admin").await;
+    let html = page(&a, &app, "/admin/merchants").await;
+    let id = html
+        .split("/admin/merchants/")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let path = format!("/admin/merchants/{id}/fee");
+    let res = post_form_with(
+        &a,
+        &app.url("/admin/merchants"),
+        &app.url(&path),
+        &[("fee", "abc")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = post_form_with(
+        &a,
+        &app.url("/admin/merchants"),
+        &app.url(&path),
+        &[("fee", "5")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = page(&a, &app, "/admin/merchants").await;
+    assert!(html.contains("Platform fee set to 5%"), "{html}");
+    let bps = app
+        .state
+        .db(move |conn| Ok(tandem::db::merchants::fee_bps(conn, id.parse().unwrap())?))
+        .await
+        .unwrap();
+    assert_eq!(bps, 500);
+    let m = demo_login(&app, "merchant").await;
+    let res = get_with(&m, &app.url("/admin/merchants")).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
