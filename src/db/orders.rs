@@ -367,3 +367,34 @@ pub fn set_shopify_secret(
         .set(merchants::shopify_webhook_secret.eq(secret))
         .execute(conn)
 }
+
+/// The conversion's commission, locked until the transaction ends on PostgreSQL (`FOR
+/// UPDATE`: a refund and the maturation job, or two refunds, then see each other's writes);
+/// SQLite's write transaction already excludes every other writer.
+pub fn commission_for_update(
+    conn: &mut DbConn,
+    conversion_id: i64,
+) -> QueryResult<Option<CommissionRow>> {
+    match conn {
+        DbConn::Pg(c) => commissions::table
+            .filter(commissions::conversion_id.eq(conversion_id))
+            .for_update()
+            .select(CommissionRow::as_select())
+            .first(c)
+            .optional(),
+        DbConn::Sqlite(_) => commission_of_conversion(conn, conversion_id),
+    }
+}
+
+/// Locks the conversion row until the transaction ends on PostgreSQL, so that refunds of one
+/// order are checked one after the other (see [`commission_for_update`]).
+pub fn lock_conversion(conn: &mut DbConn, conversion_id: i64) -> QueryResult<()> {
+    if let DbConn::Pg(c) = conn {
+        conversions::table
+            .find(conversion_id)
+            .for_update()
+            .select(conversions::id)
+            .first::<i64>(c)?;
+    }
+    Ok(())
+}

@@ -703,6 +703,9 @@ fn store_refund(
     if input.occurred_at < conversion.occurred_at {
         return Err(field_error("occurred_at", "is before the order was placed").into());
     }
+    // Refunds of one order, and the maturation of its commission, go one at a time.
+    db::orders::lock_conversion(conn, conversion.id)?;
+    let commission_row = db::orders::commission_for_update(conn, conversion.id)?;
     let lines = db::orders::lines_of(conn, conversion.id)?;
     let earlier = db::orders::refund_lines_of(conn, conversion.id)?;
     let by_line = |f: fn(&RefundLine) -> i64| -> Vec<i64> {
@@ -740,7 +743,6 @@ fn store_refund(
         )
         .into());
     };
-    let commission_row = db::orders::commission_of_conversion(conn, conversion.id)?;
     let take: i64 = taken.iter().sum();
     let (effect, fee_take) = match &commission_row {
         Some(c) if c.state != "rejected" && take > 0 => {

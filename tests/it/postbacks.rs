@@ -830,3 +830,41 @@ async fn the_api_is_described_by_openapi() {
     }
     assert!(doc["components"]["schemas"]["ConversionRequest"].is_object());
 }
+
+#[tokio::test]
+async fn concurrent_refunds_never_refund_more_than_the_order() {
+    let app = Arc::new(TestApp::spawn().await);
+    let (m, secret, tclid) = clicked(&app).await;
+    let (status, _) = post_json(
+        &app,
+        "/api/v1/conversions",
+        m,
+        &secret,
+        &order(&app, "CR-1", Some(&tclid), None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    // 20 refunds of 50.00 each at once against an order of 348.50: at most 6 fit.
+    let mut tasks = Vec::new();
+    for n in 0..20 {
+        let (app, secret) = (app.clone(), secret.clone());
+        tasks.push(tokio::spawn(async move {
+            let body = json!({"order_id": "CR-1", "refund_id": format!("CR-R{n}"), "amount": "50.00",
+                              "occurred_at": rfc3339(app.clock_now())});
+            post_json(&app, "/api/v1/refunds", m, &secret, &body).await.0
+        }));
+    }
+    let mut created = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            StatusCode::CREATED => created += 1,
+            StatusCode::UNPROCESSABLE_ENTITY => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(created, 6, "6 × 50.00 fit in 348.50");
+    assert_eq!(count(&app, "refunds").await, 6);
+    ledger_ok(&app).await;
+    let balances = influencer_balances(&app).await;
+    assert!(balances.get("pending").copied().unwrap_or(0) >= 0);
+}
