@@ -76,6 +76,15 @@ fn json_body(body: &[u8]) -> Result<serde_json::Value, ApiError> {
     })
 }
 
+/// 201 for something new, 200 with the same answer for a retry.
+fn created_or_same(created: bool, body: impl Serialize) -> HttpResponse {
+    if created {
+        HttpResponse::Created().json(body)
+    } else {
+        HttpResponse::Ok().json(body)
+    }
+}
+
 fn money(minor: i64, currency: Option<Currency>) -> String {
     currency
         .and_then(|c| Money::from_minor(minor, c).ok())
@@ -211,12 +220,10 @@ async fn conversions(
     let recorded = state
         .db(move |conn| svc::record_conversion(conn, now, merchant_id, "api", &input))
         .await?;
-    let body = conversion_json(&recorded);
-    Ok(if recorded.created {
-        HttpResponse::Created().json(body)
-    } else {
-        HttpResponse::Ok().json(body)
-    })
+    Ok(created_or_same(
+        recorded.created,
+        conversion_json(&recorded),
+    ))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -275,10 +282,5 @@ async fn refunds(
     let recorded = state
         .db(move |conn| svc::record_refund(conn, now, merchant_id, "api", &input))
         .await?;
-    let body = refund_json(&recorded);
-    Ok(if recorded.created {
-        HttpResponse::Created().json(body)
-    } else {
-        HttpResponse::Ok().json(body)
-    })
+    Ok(created_or_same(recorded.created, refund_json(&recorded)))
 }

@@ -619,6 +619,7 @@ async fn earnings(
         .await?;
     let tz = user.0.time_zone;
     let mut currencies: Vec<String> = balances.keys().map(|(_, c)| c.clone()).collect();
+    currencies.sort();
     currencies.dedup();
     let get = |k: AccountKind, c: &str| balances.get(&(k, c.to_owned())).copied().unwrap_or(0);
     let page = EarningsPage {
