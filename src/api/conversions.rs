@@ -22,40 +22,62 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// The largest postback body accepted (an order of 500 lines fits easily).
 pub const MAX_BODY: usize = 256 * 1024;
 
-/// Checks the merchant header and the signature; returns the merchant's id.
-pub async fn verified_merchant(
-    state: &AppState,
-    req: &HttpRequest,
-    body: &web::Bytes,
-) -> Result<i64, ApiError> {
-    let merchant_id: i64 = req
-        .headers()
-        .get("tandem-merchant")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
-        .filter(|id| *id > 0)
-        .ok_or_else(|| {
-            AppError::Unauthorized(
-                "Send your merchant id in the Tandem-Merchant header.".to_owned(),
-            )
-        })?;
-    let header = req
-        .headers()
-        .get("tandem-signature")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let now = state.now();
-    let secrets = state
-        .db(move |conn| Ok(crate::db::orders::valid_secrets(conn, merchant_id, now)?))
-        .await?;
-    if secrets.is_empty() {
-        // Same answer as a bad signature: do not reveal which merchant ids exist.
-        return Err(AppError::Unauthorized(signature::SignatureError::Mismatch.to_string()).into());
+/// The merchant id and signature headers of a postback.
+pub struct SignedBy {
+    merchant_id: i64,
+    signature: Option<String>,
+}
+
+impl SignedBy {
+    pub fn from_request(req: &HttpRequest) -> Result<SignedBy, ApiError> {
+        let merchant_id: i64 = req
+            .headers()
+            .get("tandem-merchant")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok())
+            .filter(|id| *id > 0)
+            .ok_or_else(|| {
+                AppError::Unauthorized(
+                    "Send your merchant id in the Tandem-Merchant header.".to_owned(),
+                )
+            })?;
+        let signature = req
+            .headers()
+            .get("tandem-signature")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Ok(SignedBy {
+            merchant_id,
+            signature,
+        })
     }
-    let keys: Vec<&[u8]> = secrets.iter().map(|s| s.secret.as_bytes()).collect();
-    signature::verify(header.as_deref(), body, &keys, now.and_utc().timestamp())
+
+    /// Checks the signature against the merchant's valid secrets (on the caller's
+    /// connection: one trip to the database thread pool per postback); returns the
+    /// merchant's id.
+    pub fn verify(
+        &self,
+        conn: &mut crate::db::DbConn,
+        now: chrono::NaiveDateTime,
+        body: &[u8],
+    ) -> Result<i64, AppError> {
+        let secrets = crate::db::orders::valid_secrets(conn, self.merchant_id, now)?;
+        // No secret answers like a bad signature: which merchant ids exist is not revealed.
+        let keys: Vec<&[u8]> = secrets.iter().map(|s| s.secret.as_bytes()).collect();
+        if keys.is_empty() {
+            return Err(AppError::Unauthorized(
+                signature::SignatureError::Mismatch.to_string(),
+            ));
+        }
+        signature::verify(
+            self.signature.as_deref(),
+            body,
+            &keys,
+            now.and_utc().timestamp(),
+        )
         .map_err(|e| AppError::Unauthorized(e.to_string()))?;
-    Ok(merchant_id)
+        Ok(self.merchant_id)
+    }
 }
 
 fn json_body(body: &[u8]) -> Result<serde_json::Value, ApiError> {
@@ -213,12 +235,15 @@ async fn conversions(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let merchant_id = verified_merchant(&state, &req, &body).await?;
-    let value = json_body(&body)?;
-    let input = parse_order(&value, state.now()).map_err(AppError::Validation)?;
+    let signed = SignedBy::from_request(&req)?;
     let now = state.now();
     let recorded = state
-        .db(move |conn| svc::record_conversion(conn, now, merchant_id, "api", &input))
+        .db(move |conn| {
+            let merchant_id = signed.verify(conn, now, &body)?;
+            let value = json_body(&body).map_err(|e| e.0)?;
+            let input = parse_order(&value, now).map_err(AppError::Validation)?;
+            svc::record_conversion(conn, now, merchant_id, "api", &input)
+        })
         .await?;
     Ok(created_or_same(
         recorded.created,
@@ -275,12 +300,15 @@ async fn refunds(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let merchant_id = verified_merchant(&state, &req, &body).await?;
-    let value = json_body(&body)?;
-    let input = parse_refund(&value, state.now()).map_err(AppError::Validation)?;
+    let signed = SignedBy::from_request(&req)?;
     let now = state.now();
     let recorded = state
-        .db(move |conn| svc::record_refund(conn, now, merchant_id, "api", &input))
+        .db(move |conn| {
+            let merchant_id = signed.verify(conn, now, &body)?;
+            let value = json_body(&body).map_err(|e| e.0)?;
+            let input = parse_refund(&value, now).map_err(AppError::Validation)?;
+            svc::record_refund(conn, now, merchant_id, "api", &input)
+        })
         .await?;
     Ok(created_or_same(recorded.created, refund_json(&recorded)))
 }
