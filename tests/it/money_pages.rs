@@ -68,6 +68,35 @@ async fn merchants_see_orders_export_them_and_get_a_secret_once() {
         "{csv}"
     );
 
+    // An order's page is the merchant's own: another merchant gets a 404.
+    let id = html
+        .split("data-label=\"Order\"><a href=\"/merchant/orders/")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        get_with(&m, &app.url(&format!("/merchant/orders/{id}")))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let other = new_client();
+    app.login_with(
+        &other,
+        "beauty@demo.tandem.test",
+        tandem::service::demo::DEMO_PASSWORD,
+    )
+    .await;
+    assert_eq!(
+        get_with(&other, &app.url(&format!("/merchant/orders/{id}")))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+
     // The secret is shown on the answer that makes it, and never again.
     let res = post_form_with(
         &m,
