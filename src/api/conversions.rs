@@ -98,6 +98,31 @@ fn json_body(body: &[u8]) -> Result<serde_json::Value, ApiError> {
     })
 }
 
+/// A signed postback, start to end in one trip to the database thread pool: the signature
+/// against the merchant's secrets, then the body parsed, then recorded.
+async fn signed_postback<I, R>(
+    state: &AppState,
+    req: &HttpRequest,
+    body: web::Bytes,
+    parse: fn(&serde_json::Value, chrono::NaiveDateTime) -> Result<I, FieldErrors>,
+    record: fn(&mut crate::db::DbConn, chrono::NaiveDateTime, i64, &str, &I) -> Result<R, AppError>,
+) -> Result<R, ApiError>
+where
+    I: 'static,
+    R: Send + 'static,
+{
+    let signed = SignedBy::from_request(req)?;
+    let now = state.now();
+    Ok(state
+        .db(move |conn| {
+            let merchant_id = signed.verify(conn, now, &body)?;
+            let value = json_body(&body).map_err(|e| e.0)?;
+            let input = parse(&value, now).map_err(AppError::Validation)?;
+            record(conn, now, merchant_id, "api", &input)
+        })
+        .await?)
+}
+
 /// 201 for something new, 200 with the same answer for a retry.
 fn created_or_same(created: bool, body: impl Serialize) -> HttpResponse {
     if created {
@@ -235,16 +260,7 @@ async fn conversions(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let signed = SignedBy::from_request(&req)?;
-    let now = state.now();
-    let recorded = state
-        .db(move |conn| {
-            let merchant_id = signed.verify(conn, now, &body)?;
-            let value = json_body(&body).map_err(|e| e.0)?;
-            let input = parse_order(&value, now).map_err(AppError::Validation)?;
-            svc::record_conversion(conn, now, merchant_id, "api", &input)
-        })
-        .await?;
+    let recorded = signed_postback(&state, &req, body, parse_order, svc::record_conversion).await?;
     Ok(created_or_same(
         recorded.created,
         conversion_json(&recorded),
@@ -300,15 +316,6 @@ async fn refunds(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let signed = SignedBy::from_request(&req)?;
-    let now = state.now();
-    let recorded = state
-        .db(move |conn| {
-            let merchant_id = signed.verify(conn, now, &body)?;
-            let value = json_body(&body).map_err(|e| e.0)?;
-            let input = parse_refund(&value, now).map_err(AppError::Validation)?;
-            svc::record_refund(conn, now, merchant_id, "api", &input)
-        })
-        .await?;
+    let recorded = signed_postback(&state, &req, body, parse_refund, svc::record_refund).await?;
     Ok(created_or_same(recorded.created, refund_json(&recorded)))
 }

@@ -296,6 +296,10 @@ async fn each_demo_role_logs_in_to_a_real_first_page() {
                 ("/merchant/campaigns/new", "New campaign"),
                 ("/merchant/orders", "Orders"),
                 ("/merchant/integration", "Send orders to Tandem"),
+                (
+                    "/merchant/orders/import",
+                    "Import orders or refunds from CSV",
+                ),
             ],
             "influencer" => &[
                 ("/influencer/marketplace", "Marketplace"),
