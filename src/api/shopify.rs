@@ -56,14 +56,11 @@ async fn webhook(
     if let Some(w) = webhook_id.clone() {
         let seen = state
             .db(move |conn| {
-                use crate::db::schema::shopify_webhooks as sw;
-                use diesel::prelude::*;
-                Ok(diesel::select(diesel::dsl::exists(
-                    sw::table
-                        .filter(sw::merchant_id.eq(merchant_id))
-                        .filter(sw::webhook_id.eq(&w)),
-                ))
-                .get_result::<bool>(conn)?)
+                Ok(crate::db::orders::shopify_webhook_seen(
+                    conn,
+                    merchant_id,
+                    &w,
+                )?)
             })
             .await?;
         if seen {

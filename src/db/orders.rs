@@ -398,3 +398,18 @@ pub fn lock_conversion(conn: &mut DbConn, conversion_id: i64) -> QueryResult<()>
     }
     Ok(())
 }
+
+/// Whether this Shopify delivery was handled before.
+pub fn shopify_webhook_seen(
+    conn: &mut DbConn,
+    merchant_id: i64,
+    webhook_id: &str,
+) -> QueryResult<bool> {
+    use super::schema::shopify_webhooks as w;
+    diesel::select(diesel::dsl::exists(
+        w::table
+            .filter(w::merchant_id.eq(merchant_id))
+            .filter(w::webhook_id.eq(webhook_id)),
+    ))
+    .get_result(conn)
+}

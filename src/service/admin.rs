@@ -119,3 +119,44 @@ pub fn set_disabled(
         find_user(conn, target_id)
     })
 }
+
+/// Every merchant with its platform fee in basis points, oldest first.
+pub fn merchant_fees(conn: &mut DbConn) -> AppResult<Vec<(crate::db::models::Merchant, i32)>> {
+    let mut out = Vec::new();
+    for m in db::merchants::all(conn)? {
+        let fee = db::merchants::fee_bps(conn, m.id)?;
+        out.push((m, fee));
+    }
+    Ok(out)
+}
+
+/// An admin sets a merchant's platform fee (a percentage of each commission from now on);
+/// audited. Returns the rate set.
+pub fn set_platform_fee(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    actor_id: i64,
+    merchant_id: i64,
+    input: &str,
+) -> AppResult<crate::domain::rate::RateBps> {
+    let raw = if input.trim().is_empty() { "0" } else { input };
+    let rate = crate::domain::rate::RateBps::parse_percent(raw).map_err(|e| {
+        let mut errors = crate::domain::validate::FieldErrors::new();
+        errors.add("fee", e);
+        AppError::Validation(errors)
+    })?;
+    db::merchants::find(conn, merchant_id)?.ok_or(AppError::NotFound)?;
+    db::write_tx(conn, |conn| -> AppResult<()> {
+        db::merchants::set_fee_bps(conn, merchant_id, rate.bps())?;
+        audit(
+            conn,
+            now,
+            Some(actor_id),
+            "merchant.fee",
+            ("merchant", merchant_id),
+            &format!("platform fee set to {}", rate.percent()),
+        )?;
+        Ok(())
+    })?;
+    Ok(rate)
+}

@@ -1057,3 +1057,42 @@ pub fn dry_run(
         p.calc.map(|c| c.amount_minor).filter(|a| *a > 0),
     ))
 }
+
+/// What the merchant's Integration page shows: the merchant, its valid postback secrets
+/// (newest first) and whether a Shopify webhook secret is set.
+pub fn integration(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    user_id: i64,
+) -> AppResult<(
+    crate::db::models::Merchant,
+    Vec<crate::db::models::PostbackSecret>,
+    bool,
+)> {
+    let (m, _) = super::merchant::org_of(conn, user_id)?;
+    let secrets = db::orders::valid_secrets(conn, m.id, now)?;
+    let shopify = db::orders::shopify_secret(conn, m.id)?.is_some();
+    Ok((m, secrets, shopify))
+}
+
+/// The merchant stops every postback secret but the newest; returns how many stopped.
+pub fn retire_old_secrets(conn: &mut DbConn, now: NaiveDateTime, user_id: i64) -> AppResult<usize> {
+    let (m, _) = super::merchant::org_of(conn, user_id)?;
+    Ok(db::orders::retire_old_secrets(conn, m.id, now)?)
+}
+
+/// The merchant saves (or, empty, removes) its Shopify webhook signing secret; returns
+/// whether one is set now.
+pub fn set_shopify_secret(conn: &mut DbConn, user_id: i64, input: &str) -> AppResult<bool> {
+    let secret = input.trim();
+    if secret.len() > 200 || secret.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(field_error(
+            "secret",
+            "Paste the signing secret exactly as Shopify shows it.",
+        ));
+    }
+    let (m, _) = super::merchant::org_of(conn, user_id)?;
+    let set = !secret.is_empty();
+    db::orders::set_shopify_secret(conn, m.id, set.then_some(secret))?;
+    Ok(set)
+}

@@ -441,12 +441,7 @@ async fn integration_page(
     let uid = user.0.id;
     let now = state.now();
     let (merchant, secrets, shopify_set) = state
-        .db(move |conn| {
-            let (m, _) = crate::service::merchant::org_of(conn, uid)?;
-            let s = crate::db::orders::valid_secrets(conn, m.id, now)?;
-            let shopify = crate::db::orders::shopify_secret(conn, m.id)?.is_some();
-            Ok((m, s, shopify))
-        })
+        .db(move |conn| crate::service::orders::integration(conn, now, uid))
         .await?;
     let tz = user.0.time_zone;
     let page = IntegrationPage {
@@ -516,10 +511,7 @@ async fn retire_secrets(
     let uid = user.0.id;
     let now = state.now();
     let n = state
-        .db(move |conn| {
-            let (m, _) = crate::service::merchant::org_of(conn, uid)?;
-            Ok(crate::db::orders::retire_old_secrets(conn, m.id, now)?)
-        })
+        .db(move |conn| crate::service::orders::retire_old_secrets(conn, now, uid))
         .await?;
     session::flash(
         &session,
@@ -547,23 +539,9 @@ async fn shopify_secret(
     user: MerchantUser,
     form: CsrfForm<ShopifyForm>,
 ) -> AppResult<HttpResponse> {
-    let secret = form.0.secret.trim().to_owned();
-    if secret.len() > 200 || secret.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        let mut errors = FieldErrors::new();
-        errors.add(
-            "secret",
-            "Paste the signing secret exactly as Shopify shows it.",
-        );
-        return Err(AppError::Validation(errors));
-    }
-    let uid = user.0.id;
-    let set = !secret.is_empty();
-    state
-        .db(move |conn| {
-            let (m, _) = crate::service::merchant::org_of(conn, uid)?;
-            crate::db::orders::set_shopify_secret(conn, m.id, set.then_some(secret.as_str()))?;
-            Ok(())
-        })
+    let (uid, secret) = (user.0.id, form.0.secret);
+    let set = state
+        .db(move |conn| crate::service::orders::set_shopify_secret(conn, uid, &secret))
         .await?;
     session::flash(
         &session,
@@ -791,16 +769,7 @@ async fn admin_merchants(
     session: Session,
     user: AdminUser,
 ) -> AppResult<HttpResponse> {
-    let rows = state
-        .db(|conn| {
-            let mut out = Vec::new();
-            for m in crate::db::merchants::all(conn)? {
-                let fee = crate::db::merchants::fee_bps(conn, m.id)?;
-                out.push((m, fee));
-            }
-            Ok(out)
-        })
-        .await?;
+    let rows = state.db(crate::service::admin::merchant_fees).await?;
     let page = MerchantsPage {
         ctx: PageCtx::new(&session, Some(&user.0), "Merchants", "merchants"),
         rows: rows
@@ -830,36 +799,9 @@ async fn admin_fee(
     path: web::Path<i64>,
     form: CsrfForm<FeeForm>,
 ) -> AppResult<HttpResponse> {
-    let raw = if form.0.fee.trim().is_empty() {
-        "0"
-    } else {
-        form.0.fee.as_str()
-    };
-    let rate = RateBps::parse_percent(raw).map_err(|e| {
-        let mut errors = FieldErrors::new();
-        errors.add("fee", e);
-        AppError::Validation(errors)
-    })?;
-    let (id, actor, now) = (path.into_inner(), user.0.id, state.now());
-    state
-        .db(move |conn| {
-            crate::db::merchants::find(conn, id)?.ok_or(AppError::NotFound)?;
-            crate::db::write_tx(conn, |conn| -> AppResult<()> {
-                crate::db::merchants::set_fee_bps(conn, id, rate.bps())?;
-                crate::db::audit::record(
-                    conn,
-                    &crate::db::models::NewAuditEvent {
-                        actor_user_id: Some(actor),
-                        action: "merchant.fee",
-                        subject_type: "merchant",
-                        subject_id: Some(id),
-                        detail: &format!("platform fee set to {}", rate.percent()),
-                        created_at: now,
-                    },
-                )?;
-                Ok(())
-            })
-        })
+    let (id, actor, now, fee) = (path.into_inner(), user.0.id, state.now(), form.0.fee);
+    let rate = state
+        .db(move |conn| crate::service::admin::set_platform_fee(conn, now, actor, id, &fee))
         .await?;
     session::flash(
         &session,

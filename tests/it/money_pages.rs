@@ -140,6 +140,27 @@ async fn merchants_see_orders_export_them_and_get_a_secret_once() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let html = page(&m, &app, "/merchant/integration").await;
     assert!(!html.contains("stops working"), "{html}");
+
+    // The Shopify signing secret: refused with a space in it, then saved.
+    let shopify = app.url("/merchant/integration/shopify");
+    let res = post_form_with(
+        &m,
+        &app.url("/merchant/integration"),
+        &shopify,
+        &[("secret", "shpss a")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = post_form_with(
+        &m,
+        &app.url("/merchant/integration"),
+        &shopify,
+        &[("secret", "shpss_4f1c")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = page(&m, &app, "/merchant/integration").await;
+    assert!(html.contains("Shopify webhook secret saved"), "{html}");
 }
 
 #[tokio::test]
