@@ -31,6 +31,7 @@ pub struct AppState {
     pub mailer: Mailer,
     pub mail_wakeup: Arc<Notify>,
     pub clicks: crate::jobs::clicks::ClickWriter,
+    pub conversions: crate::jobs::conversions::ConversionWriter,
     /// Salt for the hashes of IP addresses and user agents (derived from the secret key).
     pub click_salt: Vec<u8>,
     pub link_cache: crate::web::redirect::LinkCache,
@@ -97,6 +98,7 @@ impl Application {
         };
         let mailer = Mailer::from_settings(&settings.mail, &settings.mail_from)?;
         let (clicks, click_queue) = crate::jobs::clicks::channel();
+        let (conversions, conversion_queue) = crate::jobs::conversions::channel();
         let click_salt = {
             use sha2::Digest;
             let mut h = sha2::Sha256::new();
@@ -111,10 +113,17 @@ impl Application {
             mailer,
             mail_wakeup: Arc::new(Notify::new()),
             clicks,
+            conversions,
             click_salt,
             link_cache: crate::web::redirect::LinkCache::default(),
         });
-        let jobs = crate::jobs::Jobs::start(state.clone().into_inner(), click_queue);
+        let jobs = crate::jobs::Jobs::start(
+            state.clone().into_inner(),
+            crate::jobs::Queues {
+                clicks: click_queue,
+                conversions: conversion_queue,
+            },
+        );
 
         let key = Key::derive_from(&settings.secret_key);
         let secure = settings.secure_cookies();

@@ -12,7 +12,7 @@ use crate::domain::order::{parse_order, parse_refund};
 use crate::domain::signature;
 use crate::domain::validate::FieldErrors;
 use crate::error::{ApiError, AppError};
-use crate::service::orders::{self as svc, Recorded, RefundRecorded};
+use crate::service::orders::{self as svc, Recorded, RefundRecorded, Step};
 use crate::startup::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -98,18 +98,21 @@ fn json_body(body: &[u8]) -> Result<serde_json::Value, ApiError> {
     })
 }
 
-/// A signed postback, start to end in one trip to the database thread pool: the signature
-/// against the merchant's secrets, then the body parsed, then recorded.
-async fn signed_postback<I, R>(
+/// A signed postback in one trip to the database thread pool: the signature against the
+/// merchant's secrets, then the body parsed, then `then` (record it, or prepare it).
+async fn signed_postback<I, R, F>(
     state: &AppState,
     req: &HttpRequest,
     body: web::Bytes,
     parse: fn(&serde_json::Value, chrono::NaiveDateTime) -> Result<I, FieldErrors>,
-    record: fn(&mut crate::db::DbConn, chrono::NaiveDateTime, i64, &str, &I) -> Result<R, AppError>,
+    then: F,
 ) -> Result<R, ApiError>
 where
     I: 'static,
     R: Send + 'static,
+    F: FnOnce(&mut crate::db::DbConn, chrono::NaiveDateTime, i64, I) -> Result<R, AppError>
+        + Send
+        + 'static,
 {
     let signed = SignedBy::from_request(req)?;
     let now = state.now();
@@ -118,7 +121,7 @@ where
             let merchant_id = signed.verify(conn, now, &body)?;
             let value = json_body(&body).map_err(|e| e.0)?;
             let input = parse(&value, now).map_err(AppError::Validation)?;
-            record(conn, now, merchant_id, "api", &input)
+            then(conn, now, merchant_id, input)
         })
         .await?)
 }
@@ -260,7 +263,27 @@ async fn conversions(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let recorded = signed_postback(&state, &req, body, parse_order, svc::record_conversion).await?;
+    // Read, attribute and compute on the pool; the conversion writer writes it (many orders
+    // per transaction) and answers after the commit.
+    let step = signed_postback(
+        &state,
+        &req,
+        body,
+        parse_order,
+        |conn, now, merchant, input| svc::prepare_conversion(conn, now, merchant, "api", input),
+    )
+    .await?;
+    let recorded = match step {
+        Step::Done(recorded) => *recorded,
+        Step::Write(pending) => match state.conversions.write(pending).await? {
+            (_, Some(recorded)) => recorded,
+            (pending, None) => {
+                state
+                    .db(move |conn| svc::resolve_duplicate(conn, &pending))
+                    .await?
+            }
+        },
+    };
     Ok(created_or_same(
         recorded.created,
         conversion_json(&recorded),
@@ -316,6 +339,13 @@ async fn refunds(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let recorded = signed_postback(&state, &req, body, parse_refund, svc::record_refund).await?;
+    let recorded = signed_postback(
+        &state,
+        &req,
+        body,
+        parse_refund,
+        |conn, now, merchant, input| svc::record_refund(conn, now, merchant, "api", &input),
+    )
+    .await?;
     Ok(created_or_same(recorded.created, refund_json(&recorded)))
 }

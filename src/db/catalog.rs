@@ -140,12 +140,12 @@ pub fn find(conn: &mut DbConn, merchant_id: i64, id: i64) -> QueryResult<Option<
 }
 
 pub fn find_by_sku(conn: &mut DbConn, merchant_id: i64, sku: &str) -> QueryResult<Option<Product>> {
-    products::table
+    on_inner!(conn, |c| products::table
         .filter(products::merchant_id.eq(merchant_id))
         .filter(products::sku.eq(sku))
         .select(Product::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 pub fn insert(conn: &mut DbConn, new: &NewProduct<'_>) -> QueryResult<usize> {
@@ -187,6 +187,27 @@ pub fn set_active(
 
 /// The products a campaign covers: its chosen products, or every active product of its
 /// category.
+/// Whether the product is in the campaign: for a whole-category campaign, an active product
+/// of that category; else one of the campaign's chosen products (as `for_campaign` lists).
+pub fn in_campaign(
+    conn: &mut DbConn,
+    campaign: &super::models::Campaign,
+    product: &Product,
+) -> QueryResult<bool> {
+    if product.merchant_id != campaign.merchant_id {
+        return Ok(false);
+    }
+    if campaign.product_scope == "category" {
+        return Ok(product.active && product.category == campaign.category);
+    }
+    on_inner!(conn, |c| diesel::select(diesel::dsl::exists(
+        campaign_products::table
+            .filter(campaign_products::campaign_id.eq(campaign.id))
+            .filter(campaign_products::product_id.eq(product.id)),
+    ))
+    .get_result(c))
+}
+
 pub fn for_campaign(
     conn: &mut DbConn,
     campaign: &super::models::Campaign,

@@ -18,11 +18,11 @@ pub fn insert(conn: &mut DbConn, new: &NewCollaboration<'_>) -> QueryResult<i64>
 }
 
 pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<Collaboration>> {
-    collaborations::table
+    on_inner!(conn, |c| collaborations::table
         .find(id)
         .select(Collaboration::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 pub fn find_for_merchant(
@@ -146,11 +146,11 @@ pub fn add_event(conn: &mut DbConn, new: &NewCollaborationEvent<'_>) -> QueryRes
 }
 
 pub fn events(conn: &mut DbConn, collaboration_id: i64) -> QueryResult<Vec<CollaborationEvent>> {
-    collaboration_events::table
+    on_inner!(conn, |c| collaboration_events::table
         .filter(collaboration_events::collaboration_id.eq(collaboration_id))
         .order(collaboration_events::id.asc())
         .select(CollaborationEvent::as_select())
-        .load(conn)
+        .load(c))
 }
 
 /// The merchant's collaboration with this coupon code (codes are stored upper-case).
@@ -159,10 +159,10 @@ pub fn by_coupon(
     merchant_id: i64,
     code: &str,
 ) -> QueryResult<Option<Collaboration>> {
-    collaborations::table
+    on_inner!(conn, |c| collaborations::table
         .filter(collaborations::merchant_id.eq(merchant_id))
         .filter(collaborations::coupon_code.eq(code))
         .select(Collaboration::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }

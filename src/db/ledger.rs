@@ -19,14 +19,14 @@ pub fn account_id(
     currency: &str,
 ) -> QueryResult<i64> {
     let find = |conn: &mut DbConn| {
-        ledger_accounts::table
+        on_inner!(conn, |c| ledger_accounts::table
             .filter(ledger_accounts::owner_kind.eq(owner.kind()))
             .filter(ledger_accounts::owner_id.eq(owner.id()))
             .filter(ledger_accounts::kind.eq(kind.as_str()))
             .filter(ledger_accounts::currency.eq(currency))
             .select(ledger_accounts::id)
-            .first::<i64>(conn)
-            .optional()
+            .first::<i64>(c)
+            .optional())
     };
     if let Some(id) = find(conn)? {
         return Ok(id);
@@ -91,13 +91,13 @@ pub fn post(
     };
     for p in &draft.postings {
         let account = account_id(conn, p.owner, p.kind, currency)?;
-        diesel::insert_into(entries::table)
+        on_inner!(conn, |c| diesel::insert_into(entries::table)
             .values((
                 entries::journal_id.eq(journal_id),
                 entries::account_id.eq(account),
                 entries::amount_minor.eq(p.amount_minor),
             ))
-            .execute(conn)?;
+            .execute(c))?;
     }
     Ok(Some(journal_id))
 }

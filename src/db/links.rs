@@ -235,27 +235,27 @@ pub fn revoke_token(
 }
 
 pub fn find_click(conn: &mut DbConn, click_id: &str) -> QueryResult<Option<Click>> {
-    clicks::table
+    on_inner!(conn, |c| clicks::table
         .filter(clicks::click_id.eq(click_id))
         .select(Click::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<Link>> {
-    links::table
+    on_inner!(conn, |c| links::table
         .find(id)
         .select(Link::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 pub fn find_stream(conn: &mut DbConn, id: i64) -> QueryResult<Option<Stream>> {
-    streams::table
+    on_inner!(conn, |c| streams::table
         .find(id)
         .select(Stream::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 /// A link's clicks that count (not bots, not repeats), oldest first.

@@ -85,10 +85,10 @@ pub fn names_for_users(conn: &mut DbConn, user_ids: &[i64]) -> QueryResult<Vec<(
 
 /// The merchant's platform fee in basis points of each commission (set by an admin).
 pub fn fee_bps(conn: &mut DbConn, id: i64) -> QueryResult<i32> {
-    merchants::table
+    on_inner!(conn, |c| merchants::table
         .find(id)
         .select(merchants::fee_bps)
-        .first(conn)
+        .first(c))
 }
 
 pub fn set_fee_bps(conn: &mut DbConn, id: i64, bps: i32) -> QueryResult<usize> {

@@ -1,4 +1,9 @@
 //! Row structs (what a query returns) and `New*` structs (what an insert takes).
+//!
+//! Every `Insertable` here says `treat_none_as_default_value = false`: a `None` is bound as
+//! NULL instead of leaving the column out, so each insert has one fixed SQL text that diesel
+//! prepares once per connection and caches (with the default, an insert with an `Option`
+//! field is compiled again on every call). No nullable column relies on a database default.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -22,7 +27,7 @@ pub struct User {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = users)]
+#[diesel(table_name = users, treat_none_as_default_value = false)]
 pub struct NewUser<'a> {
     pub email: &'a str,
     pub password_hash: &'a str,
@@ -47,7 +52,7 @@ pub struct Merchant {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = merchants)]
+#[diesel(table_name = merchants, treat_none_as_default_value = false)]
 pub struct NewMerchant<'a> {
     pub name: &'a str,
     pub slug: &'a str,
@@ -68,7 +73,7 @@ pub struct MerchantMember {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = merchant_members)]
+#[diesel(table_name = merchant_members, treat_none_as_default_value = false)]
 pub struct NewMerchantMember<'a> {
     pub merchant_id: i64,
     pub user_id: i64,
@@ -100,7 +105,7 @@ pub struct Influencer {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = influencers)]
+#[diesel(table_name = influencers, treat_none_as_default_value = false)]
 pub struct NewInfluencer<'a> {
     pub user_id: i64,
     pub handle: &'a str,
@@ -123,7 +128,7 @@ pub struct PasswordReset {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = password_resets)]
+#[diesel(table_name = password_resets, treat_none_as_default_value = false)]
 pub struct NewPasswordReset<'a> {
     pub user_id: i64,
     pub token_hash: &'a str,
@@ -132,7 +137,7 @@ pub struct NewPasswordReset<'a> {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = login_attempts)]
+#[diesel(table_name = login_attempts, treat_none_as_default_value = false)]
 pub struct NewLoginAttempt<'a> {
     pub email: &'a str,
     pub ip: &'a str,
@@ -158,7 +163,7 @@ pub struct OutboxEmail {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = outbox_emails)]
+#[diesel(table_name = outbox_emails, treat_none_as_default_value = false)]
 pub struct NewOutboxEmail<'a> {
     pub kind: &'a str,
     pub to_address: &'a str,
@@ -183,7 +188,7 @@ pub struct AuditEvent {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = audit_events)]
+#[diesel(table_name = audit_events, treat_none_as_default_value = false)]
 pub struct NewAuditEvent<'a> {
     pub actor_user_id: Option<i64>,
     pub action: &'a str,
@@ -207,7 +212,7 @@ pub struct SocialAccount {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = social_accounts)]
+#[diesel(table_name = social_accounts, treat_none_as_default_value = false)]
 pub struct NewSocialAccount<'a> {
     pub influencer_id: i64,
     pub platform: &'a str,
@@ -230,7 +235,7 @@ pub struct ShopDomain {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = shop_domains)]
+#[diesel(table_name = shop_domains, treat_none_as_default_value = false)]
 pub struct NewShopDomain<'a> {
     pub merchant_id: i64,
     pub domain: &'a str,
@@ -255,7 +260,7 @@ pub struct Product {
 }
 
 #[derive(Debug, Insertable, AsChangeset)]
-#[diesel(table_name = products)]
+#[diesel(table_name = products, treat_none_as_default_value = false)]
 pub struct ProductFields<'a> {
     pub sku: &'a str,
     pub title: &'a str,
@@ -270,7 +275,7 @@ pub struct ProductFields<'a> {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = products)]
+#[diesel(table_name = products, treat_none_as_default_value = false)]
 pub struct NewProduct<'a> {
     pub merchant_id: i64,
     #[diesel(embed)]
@@ -303,7 +308,7 @@ pub struct Campaign {
 }
 
 #[derive(Debug, Insertable, AsChangeset)]
-#[diesel(table_name = campaigns)]
+#[diesel(table_name = campaigns, treat_none_as_default_value = false)]
 pub struct CampaignFields<'a> {
     pub name: &'a str,
     pub description: &'a str,
@@ -324,7 +329,7 @@ pub struct CampaignFields<'a> {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = campaigns)]
+#[diesel(table_name = campaigns, treat_none_as_default_value = false)]
 pub struct NewCampaign<'a> {
     pub merchant_id: i64,
     pub currency: &'a str,
@@ -349,7 +354,7 @@ pub struct RuleVersion {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = campaign_rule_versions)]
+#[diesel(table_name = campaign_rule_versions, treat_none_as_default_value = false)]
 pub struct NewRuleVersion {
     pub campaign_id: i64,
     pub version: i32,
@@ -372,7 +377,7 @@ pub struct RuleOverride {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = campaign_rule_overrides)]
+#[diesel(table_name = campaign_rule_overrides, treat_none_as_default_value = false)]
 pub struct NewRuleOverride<'a> {
     pub rule_version_id: i64,
     pub kind: &'a str,
@@ -396,7 +401,7 @@ pub struct Collaboration {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = collaborations)]
+#[diesel(table_name = collaborations, treat_none_as_default_value = false)]
 pub struct NewCollaboration<'a> {
     pub campaign_id: i64,
     pub influencer_id: i64,
@@ -421,7 +426,7 @@ pub struct CollaborationEvent {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = collaboration_events)]
+#[diesel(table_name = collaboration_events, treat_none_as_default_value = false)]
 pub struct NewCollaborationEvent<'a> {
     pub collaboration_id: i64,
     pub from_state: Option<&'a str>,
@@ -444,7 +449,7 @@ pub struct Stream {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = streams)]
+#[diesel(table_name = streams, treat_none_as_default_value = false)]
 pub struct NewStream<'a> {
     pub influencer_id: i64,
     pub title: &'a str,
@@ -472,7 +477,7 @@ pub struct Link {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = links)]
+#[diesel(table_name = links, treat_none_as_default_value = false)]
 pub struct NewLink<'a> {
     pub code: &'a str,
     pub collaboration_id: i64,
@@ -487,7 +492,7 @@ pub struct NewLink<'a> {
 }
 
 #[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = clicks)]
+#[diesel(table_name = clicks, treat_none_as_default_value = false)]
 pub struct NewClick<'a> {
     pub click_id: &'a str,
     pub link_id: i64,
@@ -576,7 +581,7 @@ pub struct Conversion {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = conversions)]
+#[diesel(table_name = conversions, treat_none_as_default_value = false)]
 pub struct NewConversion<'a> {
     pub merchant_id: i64,
     pub order_id: &'a str,
@@ -599,8 +604,35 @@ pub struct NewConversion<'a> {
     pub created_at: NaiveDateTime,
 }
 
+impl<'a> NewConversion<'a> {
+    /// The insert for a conversion built in memory (its `id` is ignored).
+    pub fn of(c: &'a Conversion) -> NewConversion<'a> {
+        NewConversion {
+            merchant_id: c.merchant_id,
+            order_id: &c.order_id,
+            source: &c.source,
+            request_hash: &c.request_hash,
+            currency: &c.currency,
+            occurred_at: c.occurred_at,
+            click_id: c.click_id.as_deref(),
+            coupon_code: c.coupon_code.as_deref(),
+            customer_email_hash: c.customer_email_hash.as_deref(),
+            base_minor: c.base_minor,
+            signal: &c.signal,
+            attribution_note: &c.attribution_note,
+            collaboration_id: c.collaboration_id,
+            campaign_id: c.campaign_id,
+            influencer_id: c.influencer_id,
+            link_id: c.link_id,
+            stream_id: c.stream_id,
+            click_ref: c.click_ref,
+            created_at: c.created_at,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
-#[diesel(table_name = conversion_lines)]
+#[diesel(table_name = conversion_lines, treat_none_as_default_value = false)]
 pub struct ConversionLine {
     #[diesel(skip_insertion)]
     pub id: i64,
@@ -642,7 +674,7 @@ pub struct CommissionRow {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = commissions)]
+#[diesel(table_name = commissions, treat_none_as_default_value = false)]
 pub struct NewCommission<'a> {
     pub conversion_id: i64,
     pub merchant_id: i64,
@@ -660,6 +692,30 @@ pub struct NewCommission<'a> {
     pub explanation: &'a str,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+}
+
+impl<'a> NewCommission<'a> {
+    /// The insert for a commission built in memory (its `id` is ignored).
+    pub fn of(c: &'a CommissionRow) -> NewCommission<'a> {
+        NewCommission {
+            conversion_id: c.conversion_id,
+            merchant_id: c.merchant_id,
+            influencer_id: c.influencer_id,
+            campaign_id: c.campaign_id,
+            collaboration_id: c.collaboration_id,
+            currency: &c.currency,
+            amount_minor: c.amount_minor,
+            fee_bps: c.fee_bps,
+            fee_minor: c.fee_minor,
+            rule_version_id: c.rule_version_id,
+            state: &c.state,
+            available_at: c.available_at,
+            frozen_reason: c.frozen_reason.as_deref(),
+            explanation: &c.explanation,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -692,7 +748,7 @@ pub struct Refund {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = refunds)]
+#[diesel(table_name = refunds, treat_none_as_default_value = false)]
 pub struct NewRefund<'a> {
     pub merchant_id: i64,
     pub refund_id: &'a str,
@@ -708,7 +764,7 @@ pub struct NewRefund<'a> {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
-#[diesel(table_name = refund_lines)]
+#[diesel(table_name = refund_lines, treat_none_as_default_value = false)]
 pub struct RefundLine {
     #[diesel(skip_insertion)]
     pub id: i64,

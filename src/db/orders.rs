@@ -12,18 +12,34 @@ use super::schema::{
     commission_events, commissions, conversion_lines, conversions, refund_lines, refunds,
 };
 
-pub fn insert_conversion(conn: &mut DbConn, new: &NewConversion<'_>) -> QueryResult<i64> {
-    diesel::insert_into(conversions::table)
-        .values(new)
-        .returning(conversions::id)
-        .get_result(conn)
+/// Inserts the conversion and returns its id, or `None` if the merchant's order id is
+/// already taken (the insert does nothing, and the transaction stays usable).
+pub fn insert_conversion(conn: &mut DbConn, new: &NewConversion<'_>) -> QueryResult<Option<i64>> {
+    match conn {
+        DbConn::Pg(c) => diesel::insert_into(conversions::table)
+            .values(new)
+            .on_conflict((conversions::merchant_id, conversions::order_id))
+            .do_nothing()
+            .returning(conversions::id)
+            .get_result(c)
+            .optional(),
+        DbConn::Sqlite(c) => diesel::insert_into(conversions::table)
+            .values(new)
+            .on_conflict((conversions::merchant_id, conversions::order_id))
+            .do_nothing()
+            .returning(conversions::id)
+            .get_result(c)
+            .optional(),
+    }
 }
 
-pub fn insert_lines(conn: &mut DbConn, lines: &[ConversionLine]) -> QueryResult<()> {
+/// Inserts the lines and sets each one's new id.
+pub fn insert_lines(conn: &mut DbConn, lines: &mut [ConversionLine]) -> QueryResult<()> {
     for l in lines {
-        diesel::insert_into(conversion_lines::table)
-            .values(l)
-            .execute(conn)?;
+        l.id = on_inner!(conn, |c| diesel::insert_into(conversion_lines::table)
+            .values(&*l)
+            .returning(conversion_lines::id)
+            .get_result(c))?;
     }
     Ok(())
 }
@@ -33,12 +49,12 @@ pub fn find_conversion(
     merchant_id: i64,
     order_id: &str,
 ) -> QueryResult<Option<Conversion>> {
-    conversions::table
+    on_inner!(conn, |c| conversions::table
         .filter(conversions::merchant_id.eq(merchant_id))
         .filter(conversions::order_id.eq(order_id))
         .select(Conversion::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 pub fn conversion(conn: &mut DbConn, id: i64) -> QueryResult<Option<Conversion>> {
@@ -79,10 +95,10 @@ pub fn conversions_of(
 }
 
 pub fn insert_commission(conn: &mut DbConn, new: &NewCommission<'_>) -> QueryResult<i64> {
-    diesel::insert_into(commissions::table)
+    on_inner!(conn, |c| diesel::insert_into(commissions::table)
         .values(new)
         .returning(commissions::id)
-        .get_result(conn)
+        .get_result(c))
 }
 
 pub fn commission(conn: &mut DbConn, id: i64) -> QueryResult<Option<CommissionRow>> {
@@ -188,7 +204,7 @@ pub fn insert_event(
     note: &str,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    diesel::insert_into(commission_events::table)
+    on_inner!(conn, |c| diesel::insert_into(commission_events::table)
         .values((
             commission_events::commission_id.eq(commission_id),
             commission_events::from_state.eq(from),
@@ -197,7 +213,7 @@ pub fn insert_event(
             commission_events::note.eq(note),
             commission_events::created_at.eq(now),
         ))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 
@@ -263,12 +279,12 @@ pub fn valid_secrets(
     now: NaiveDateTime,
 ) -> QueryResult<Vec<super::models::PostbackSecret>> {
     use super::schema::postback_secrets as ps;
-    ps::table
+    on_inner!(conn, |c| ps::table
         .filter(ps::merchant_id.eq(merchant_id))
         .filter(ps::expires_at.is_null().or(ps::expires_at.gt(now)))
         .order(ps::id.desc())
         .select(super::models::PostbackSecret::as_select())
-        .load(conn)
+        .load(c))
 }
 
 /// Adds a new secret; the one that was current stays valid until `grace_until`, any older

@@ -1,8 +1,10 @@
-//! Background jobs, in-process: the click writer (group commit), commission maturation and
+//! Background jobs, in-process: the click and conversion writers (group commit), commission
+//! maturation and
 //! the email outbox dispatcher. Each job calls the same
 //! database functions as the services and is safe to run on several app nodes at once.
 
 pub mod clicks;
+pub mod conversions;
 pub mod mail;
 pub mod maturation;
 
@@ -17,18 +19,24 @@ pub struct Jobs {
     stop: watch::Sender<bool>,
     handles: Vec<JoinHandle<()>>,
     clicks: clicks::ClickWriter,
-    click_thread: Option<std::thread::JoinHandle<()>>,
+    conversions: conversions::ConversionWriter,
+    writer_threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// The queues the writers read, made with `AppState` (which holds their senders).
+pub struct Queues {
+    pub clicks: clicks::ClickQueue,
+    pub conversions: conversions::ConversionQueue,
 }
 
 impl Jobs {
-    pub fn start(state: Arc<AppState>, queue: clicks::ClickQueue) -> Jobs {
+    pub fn start(state: Arc<AppState>, queues: Queues) -> Jobs {
         let (stop, stop_rx) = watch::channel(false);
-        let click_thread = Some(clicks::spawn_writer(
-            state.pool.clone(),
-            state.clock.clone(),
-            queue,
-        ));
-        let writer = state.clicks.clone();
+        let writer_threads = vec![
+            clicks::spawn_writer(state.pool.clone(), state.clock.clone(), queues.clicks),
+            conversions::spawn_writer(state.pool.clone(), queues.conversions),
+        ];
+        let (clicks, conversions) = (state.clicks.clone(), state.conversions.clone());
         let handles = vec![
             tokio::spawn(maturation::run(state.clone(), stop_rx.clone())),
             tokio::spawn(mail::dispatcher(state, stop_rx)),
@@ -36,17 +44,19 @@ impl Jobs {
         Jobs {
             stop,
             handles,
-            clicks: writer,
-            click_thread,
+            clicks,
+            conversions,
+            writer_threads,
         }
     }
 
     /// Asks every job to stop and waits for them.
     pub async fn stop(mut self) {
         let _ = self.stop.send(true);
-        // The click writer writes what it holds before it exits.
+        // The writers write what they hold before they exit.
         self.clicks.stop().await;
-        if let Some(t) = self.click_thread.take() {
+        self.conversions.stop().await;
+        for t in std::mem::take(&mut self.writer_threads) {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
         }
         for h in self.handles {

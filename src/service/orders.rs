@@ -42,7 +42,7 @@ pub struct RefundRecorded {
 
 /// A failure inside the recording transaction: a duplicate (another request stored the same
 /// id first; the transaction is rolled back and the stored one answers) or anything else.
-enum Fail {
+pub enum Fail {
     Duplicate,
     App(AppError),
 }
@@ -78,43 +78,87 @@ pub fn email_hash(email: &str) -> String {
 
 /// Records an order once. The same order again gives the stored answer; the same order id
 /// with other content is a conflict.
+///
+/// This is the direct path (CSV import, Shopify, the demo): the order gets its own write
+/// transaction. Signed postbacks take the same three steps, with the middle one done by the
+/// conversion writer (`jobs::conversions`), which writes many orders in one transaction.
 pub fn record_conversion(
     conn: &mut DbConn,
     now: NaiveDateTime,
     merchant_id: i64,
-    source: &str,
+    source: &'static str,
     input: &OrderInput,
 ) -> AppResult<Recorded> {
-    let fingerprint = input.fingerprint();
-    if let Some(existing) = db::orders::find_conversion(conn, merchant_id, &input.order_id)? {
-        return same_or_conflict(conn, existing, &fingerprint);
+    let pending = match prepare_conversion(conn, now, merchant_id, source, input.clone())? {
+        Step::Done(recorded) => return Ok(*recorded),
+        Step::Write(pending) => pending,
+    };
+    let stored = match db::write_tx(conn, |conn| store_conversion(conn, &pending)) {
+        Ok(stored) => stored,
+        Err(Fail::Duplicate) => None,
+        Err(Fail::App(e)) => return Err(e),
+    };
+    match stored {
+        Some(recorded) => Ok(recorded),
+        None => resolve_duplicate(conn, &pending),
     }
-    let prepared = prepare(conn, merchant_id, input)?;
-    let result = db::write_tx(conn, |conn| {
-        store_conversion(
-            conn,
+}
+
+/// An order read, attributed and computed, ready to be written (step 2).
+pub struct PendingConversion {
+    now: NaiveDateTime,
+    merchant_id: i64,
+    source: &'static str,
+    input: OrderInput,
+    fingerprint: String,
+    prepared: Prepared,
+}
+
+/// What step 1 found: the stored answer already, or an order to write.
+pub enum Step {
+    Done(Box<Recorded>),
+    Write(Box<PendingConversion>),
+}
+
+/// Step 1, before any write lock: attribution, products, rules, the commission and its
+/// flags.
+pub fn prepare_conversion(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    merchant_id: i64,
+    source: &'static str,
+    input: OrderInput,
+) -> AppResult<Step> {
+    let fingerprint = input.fingerprint();
+    // A retry is rare, so the order is prepared as new; the unique (merchant, order id) turns
+    // a repeat into the stored answer or a conflict in step 3. If preparing fails, a stored
+    // order with this id still answers.
+    match prepare(conn, merchant_id, &input) {
+        Ok(prepared) => Ok(Step::Write(Box::new(PendingConversion {
             now,
             merchant_id,
             source,
             input,
-            &fingerprint,
-            &prepared,
-        )
-    });
-    match result {
-        Ok(id) => {
-            let conversion = db::orders::conversion(conn, id)?.ok_or(AppError::NotFound)?;
-            let mut r = answer(conn, conversion)?;
-            r.created = true;
-            Ok(r)
-        }
-        Err(Fail::Duplicate) => {
-            let existing = db::orders::find_conversion(conn, merchant_id, &input.order_id)?
-                .ok_or_else(|| AppError::Internal(anyhow::anyhow!("duplicate order vanished")))?;
-            same_or_conflict(conn, existing, &fingerprint)
-        }
-        Err(Fail::App(e)) => Err(e),
+            fingerprint,
+            prepared,
+        }))),
+        Err(e) => match db::orders::find_conversion(conn, merchant_id, &input.order_id)? {
+            Some(existing) => Ok(Step::Done(Box::new(same_or_conflict(
+                conn,
+                existing,
+                &fingerprint,
+            )?))),
+            None => Err(e),
+        },
     }
+}
+
+/// Step 3, when step 2 found the order id taken: the stored answer if it is the same order,
+/// else a conflict.
+pub fn resolve_duplicate(conn: &mut DbConn, pending: &PendingConversion) -> AppResult<Recorded> {
+    let existing = db::orders::find_conversion(conn, pending.merchant_id, &pending.input.order_id)?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("duplicate order vanished")))?;
+    same_or_conflict(conn, existing, &pending.fingerprint)
 }
 
 fn same_or_conflict(
@@ -336,22 +380,18 @@ fn prepare(conn: &mut DbConn, merchant_id: i64, input: &OrderInput) -> AppResult
         ));
     }
     // What Tandem knows of each line's product.
-    let campaign_products: Vec<crate::db::models::Product> = match &attribution.campaign {
-        Some(c) => db::catalog::for_campaign(conn, c)?,
-        None => Vec::new(),
-    };
     let mut order_lines = Vec::with_capacity(input.items.len());
     let mut product_ids = Vec::with_capacity(input.items.len());
     for item in &input.items {
-        let in_campaign = campaign_products.iter().find(|p| p.sku == item.sku);
-        let product = match in_campaign {
-            Some(p) => Some(p.clone()),
-            None => db::catalog::find_by_sku(conn, merchant_id, &item.sku)?,
+        let product = db::catalog::find_by_sku(conn, merchant_id, &item.sku)?;
+        let in_campaign = match (&attribution.campaign, &product) {
+            (Some(c), Some(p)) => db::catalog::in_campaign(conn, c, p)?,
+            _ => false,
         };
         product_ids.push(product.as_ref().map(|p| p.id));
         order_lines.push(OrderLine {
             sku: item.sku.clone(),
-            in_campaign: in_campaign.is_some(),
+            in_campaign,
             category: product.map(|p| p.category),
             quantity: item.quantity,
             unit_price_minor: item.unit_price_minor,
@@ -408,41 +448,53 @@ fn prepare(conn: &mut DbConn, merchant_id: i64, input: &OrderInput) -> AppResult
     })
 }
 
-fn store_conversion(
+/// Step 2, inside a write transaction: inserts the order, its lines, commission, event and
+/// ledger journal. `None` if the order id is taken (nothing written for it): the unique
+/// (merchant, order id) decides, so the transaction stays usable on both backends and a
+/// batch can go on with its other orders.
+pub fn store_conversion(
     conn: &mut DbConn,
-    now: NaiveDateTime,
-    merchant_id: i64,
-    source: &str,
-    input: &OrderInput,
-    fingerprint: &str,
-    p: &Prepared,
-) -> Result<i64, Fail> {
+    pending: &PendingConversion,
+) -> Result<Option<Recorded>, Fail> {
+    let PendingConversion {
+        now,
+        merchant_id,
+        source,
+        input,
+        fingerprint,
+        prepared: p,
+    } = pending;
+    let (now, merchant_id, source) = (*now, *merchant_id, *source);
     let attribution = &p.attribution;
-    let conversion_id = db::orders::insert_conversion(
-        conn,
-        &NewConversion {
-            merchant_id,
-            order_id: &input.order_id,
-            source,
-            request_hash: fingerprint,
-            currency: input.currency.code(),
-            occurred_at: input.occurred_at,
-            click_id: input.click_id.as_deref(),
-            coupon_code: p.coupon.as_deref(),
-            customer_email_hash: p.email_hash.as_deref(),
-            base_minor: p.base,
-            signal: attribution.signal,
-            attribution_note: &attribution.note,
-            collaboration_id: attribution.collaboration.as_ref().map(|c| c.id),
-            campaign_id: attribution.campaign.as_ref().map(|c| c.id),
-            influencer_id: attribution.collaboration.as_ref().map(|c| c.influencer_id),
-            link_id: attribution.link.as_ref().map(|l| l.id),
-            stream_id: attribution.click.as_ref().and_then(|c| c.stream_id),
-            click_ref: attribution.click.as_ref().map(|c| c.id),
-            created_at: now,
-        },
-    )?;
-    let lines: Vec<ConversionLine> = p
+    // The rows are built here and inserted as they are, so the answer needs no reload.
+    let mut conversion = Conversion {
+        id: 0,
+        merchant_id,
+        order_id: input.order_id.clone(),
+        source: source.to_owned(),
+        request_hash: fingerprint.to_owned(),
+        currency: input.currency.code().to_owned(),
+        occurred_at: input.occurred_at,
+        click_id: input.click_id.clone(),
+        coupon_code: p.coupon.clone(),
+        customer_email_hash: p.email_hash.clone(),
+        base_minor: p.base,
+        signal: attribution.signal.to_owned(),
+        attribution_note: attribution.note.clone(),
+        collaboration_id: attribution.collaboration.as_ref().map(|c| c.id),
+        campaign_id: attribution.campaign.as_ref().map(|c| c.id),
+        influencer_id: attribution.collaboration.as_ref().map(|c| c.influencer_id),
+        link_id: attribution.link.as_ref().map(|l| l.id),
+        stream_id: attribution.click.as_ref().and_then(|c| c.stream_id),
+        click_ref: attribution.click.as_ref().map(|c| c.id),
+        created_at: now,
+    };
+    let Some(id) = db::orders::insert_conversion(conn, &NewConversion::of(&conversion))? else {
+        return Ok(None);
+    };
+    conversion.id = id;
+    let conversion_id = conversion.id;
+    let mut lines: Vec<ConversionLine> = p
         .order_lines
         .iter()
         .enumerate()
@@ -474,7 +526,13 @@ fn store_conversion(
             }
         })
         .collect();
-    db::orders::insert_lines(conn, &lines)?;
+    db::orders::insert_lines(conn, &mut lines)?;
+    let mut recorded = Recorded {
+        created: true,
+        conversion,
+        lines,
+        commission: None,
+    };
 
     let (Some(calc), Some(version), Some(col), Some(campaign)) = (
         p.calc.as_ref(),
@@ -482,10 +540,10 @@ fn store_conversion(
         attribution.collaboration.as_ref(),
         attribution.campaign.as_ref(),
     ) else {
-        return Ok(conversion_id);
+        return Ok(Some(recorded));
     };
     if calc.amount_minor <= 0 {
-        return Ok(conversion_id);
+        return Ok(Some(recorded));
     }
     let fee = commission::platform_fee(calc.amount_minor, p.fee_bps);
     let available_at = input.occurred_at + TimeDelta::days(i64::from(campaign.hold_days));
@@ -507,34 +565,35 @@ fn store_conversion(
         "frozen"
     };
     let frozen_reason = (!p.flags.is_empty()).then(|| p.flags.join(" "));
-    let commission_id = db::orders::insert_commission(
-        conn,
-        &NewCommission {
-            conversion_id,
-            merchant_id,
-            influencer_id: col.influencer_id,
-            campaign_id: campaign.id,
-            collaboration_id: col.id,
-            currency: input.currency.code(),
-            amount_minor: calc.amount_minor,
-            fee_bps: p.fee_bps,
-            fee_minor: fee,
-            rule_version_id: version.id,
-            state,
-            available_at,
-            frozen_reason: frozen_reason.as_deref(),
-            explanation: &explanation,
-            created_at: now,
-            updated_at: now,
-        },
-    )?;
+    let mut commission = CommissionRow {
+        id: 0,
+        conversion_id,
+        merchant_id,
+        influencer_id: col.influencer_id,
+        campaign_id: campaign.id,
+        collaboration_id: col.id,
+        currency: input.currency.code().to_owned(),
+        amount_minor: calc.amount_minor,
+        fee_bps: p.fee_bps,
+        fee_minor: fee,
+        rule_version_id: version.id,
+        state: state.to_owned(),
+        available_at,
+        frozen_reason,
+        explanation,
+        created_at: now,
+        updated_at: now,
+    };
+    commission.id = db::orders::insert_commission(conn, &NewCommission::of(&commission))?;
+    let commission_id = commission.id;
     db::orders::insert_event(
         conn,
         commission_id,
         None,
         state,
         None,
-        frozen_reason
+        commission
+            .frozen_reason
             .as_deref()
             .unwrap_or("Earned; held for returns until it becomes available."),
         now,
@@ -553,7 +612,8 @@ fn store_conversion(
         commission_id,
         now,
     )?;
-    Ok(conversion_id)
+    recorded.commission = Some(commission);
+    Ok(Some(recorded))
 }
 
 /// DESIGN.md §3 "Fraud signals": flags that hold a commission for review.

@@ -461,6 +461,90 @@ async fn a_hundred_identical_postbacks_at_once_make_one_commission() {
     ledger_ok(&app).await;
 }
 
+/// Postbacks are written by one writer, many orders per transaction. An order that fails in
+/// the middle of its write (here: a trigger refuses one of its lines) must not cost the
+/// orders written with it their answer: they are stored, the failed one is not.
+#[tokio::test]
+async fn one_failing_order_does_not_sink_the_orders_written_with_it() {
+    let app = Arc::new(TestApp::spawn().await);
+    let (m, secret, tclid) = clicked(&app).await;
+    app.state
+        .db(|conn| {
+            use diesel::connection::SimpleConnection;
+            let sql = match tandem::db::backend(conn) {
+                tandem::db::Backend::Sqlite => {
+                    "CREATE TRIGGER poison BEFORE INSERT ON conversion_lines \
+                     WHEN NEW.sku = 'POISON' BEGIN SELECT RAISE(ABORT, 'poisoned'); END;"
+                }
+                tandem::db::Backend::Postgres => {
+                    "CREATE FUNCTION poison() RETURNS trigger AS $$ BEGIN \
+                     IF NEW.sku = 'POISON' THEN RAISE EXCEPTION 'poisoned'; END IF; \
+                     RETURN NEW; END $$ LANGUAGE plpgsql; \
+                     CREATE TRIGGER poison BEFORE INSERT ON conversion_lines \
+                     FOR EACH ROW EXECUTE FUNCTION poison();"
+                }
+            };
+            Ok(conn.batch_execute(sql)?)
+        })
+        .await
+        .unwrap();
+    let t = app.clock_now().and_utc().timestamp();
+    let client = new_client();
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let mut body = order(&app, &format!("BATCH-{i}"), Some(&tclid), None);
+        if i == 20 {
+            body["items"][1]["sku"] = json!("POISON");
+        }
+        let body = body.to_string();
+        let sig = signature::header(secret.as_bytes(), t, body.as_bytes());
+        let (client, url) = (client.clone(), app.url("/api/v1/conversions"));
+        tasks.push(tokio::spawn(async move {
+            let res = client
+                .post(url)
+                .header("content-type", "application/json")
+                .header("tandem-merchant", m.to_string())
+                .header("tandem-signature", sig)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (i, res.status())
+        }));
+    }
+    for task in tasks {
+        let (i, status) = task.await.unwrap();
+        if i == 20 {
+            assert_eq!(
+                status,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the poisoned order"
+            );
+        } else {
+            assert_eq!(status, StatusCode::CREATED, "order BATCH-{i}");
+        }
+    }
+    assert_eq!(count(&app, "conversions").await, 39);
+    assert_eq!(count(&app, "commissions").await, 39);
+    assert_eq!(count(&app, "journals").await, 39);
+    ledger_ok(&app).await;
+    // The failed order can be sent again once the fault is gone.
+    app.state
+        .db(|conn| {
+            use diesel::connection::SimpleConnection;
+            Ok(conn
+                .batch_execute("DROP TRIGGER poison ON conversion_lines")
+                .or_else(|_| conn.batch_execute("DROP TRIGGER poison"))?)
+        })
+        .await
+        .unwrap();
+    let mut body = order(&app, "BATCH-20", Some(&tclid), None);
+    body["items"][1]["sku"] = json!("POISON");
+    let (status, _) = post_json(&app, "/api/v1/conversions", m, &secret, &body).await;
+    assert_eq!(status, StatusCode::CREATED);
+    ledger_ok(&app).await;
+}
+
 #[tokio::test]
 async fn refunds_reverse_before_payout_and_claw_back_after() {
     let app = TestApp::spawn().await;
