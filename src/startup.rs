@@ -25,6 +25,7 @@ use crate::web as portal;
 /// What every handler and job shares.
 pub struct AppState {
     pub pool: Pool,
+    pub backend: crate::db::Backend,
     pub clock: Arc<dyn Clock>,
     /// Public URL without a trailing slash, for links in emails.
     pub base_url: String,
@@ -108,6 +109,7 @@ impl Application {
         };
         let state = actix_web::web::Data::new(AppState {
             pool,
+            backend: crate::db::Backend::of_url(&settings.database_url),
             clock,
             base_url,
             mailer,

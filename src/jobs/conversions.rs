@@ -5,16 +5,20 @@
 //! Why: on SQLite only one transaction writes at a time. With each request writing its own
 //! order, the write lock passed from thread to thread (a sleeping thread had to be woken
 //! and scheduled each time) and a commit was paid per order. One writer keeps the lock busy
-//! and pays one commit per batch.
+//! and pays one commit per batch. PostgreSQL writes in parallel and each statement is a
+//! round trip, so there several writers take batches from the same queue (two batches with
+//! the same order id: the second waits for the first's unique key and finds it taken).
 //!
 //! An order whose id is already taken writes nothing and is answered from the stored one.
 //! If anything else fails inside a batch, the batch is rolled back and its orders are written
 //! again one transaction each, so one bad order never costs another its answer. On shutdown
 //! the writer drains what it holds before exiting.
 
+use std::sync::{Arc, Mutex};
+
 use tokio::sync::{mpsc, oneshot};
 
-use crate::db::{self, Pool};
+use crate::db::{self, Backend, Pool};
 use crate::error::{AppError, AppResult};
 use crate::service::orders::{self as svc, Fail, PendingConversion, Recorded};
 
@@ -22,6 +26,8 @@ use crate::service::orders::{self as svc, Fail, PendingConversion, Recorded};
 pub const MAX_BATCH: usize = 64;
 /// Orders waiting for the writer before postbacks wait for room (back-pressure).
 pub const QUEUE: usize = 1024;
+/// Writers on PostgreSQL (SQLite has one: it writes one transaction at a time).
+pub const POSTGRES_WRITERS: usize = 4;
 
 /// What the writer did with one order: stored it, or found its order id taken.
 pub type Written = AppResult<Option<Recorded>>;
@@ -78,41 +84,63 @@ impl ConversionWriter {
     }
 }
 
-/// Runs the writer on its own thread with its own connection until told to stop; then it
-/// writes what is still queued and exits.
-pub fn spawn_writer(pool: Pool, queue: ConversionQueue) -> std::thread::JoinHandle<()> {
-    std::thread::Builder::new()
-        .name("conversion-writer".to_owned())
-        .spawn(move || writer(pool, queue))
-        .expect("the conversion writer thread starts")
+/// Runs the writers (one on SQLite, `POSTGRES_WRITERS` on PostgreSQL), each on its own thread
+/// with its own connection, until told to stop; then they write what is still queued and
+/// exit.
+pub fn spawn_writers(
+    pool: Pool,
+    backend: Backend,
+    queue: ConversionQueue,
+) -> Vec<std::thread::JoinHandle<()>> {
+    let writers = match backend {
+        Backend::Sqlite => 1,
+        Backend::Postgres => POSTGRES_WRITERS,
+    };
+    let queue = Arc::new(Mutex::new(queue.0));
+    (0..writers)
+        .map(|n| {
+            let (pool, queue) = (pool.clone(), queue.clone());
+            std::thread::Builder::new()
+                .name(format!("conversion-writer-{n}"))
+                .spawn(move || writer(pool, queue))
+                .expect("the conversion writer thread starts")
+        })
+        .collect()
 }
 
-fn writer(pool: Pool, queue: ConversionQueue) {
-    let mut rx = queue.0;
+fn writer(pool: Pool, queue: Arc<Mutex<mpsc::Receiver<Msg>>>) {
     let mut conn: Option<db::PooledConn> = None;
-    while let Some(msg) = rx.blocking_recv() {
-        let mut batch = Vec::new();
-        let mut stopping = false;
-        let mut push = |m: Msg, batch: &mut Vec<Job>| match m {
-            Msg::Order(j) => batch.push(j),
-            Msg::Stop => stopping = true,
-        };
-        push(msg, &mut batch);
-        // Take what is waiting now; orders that arrive while this batch is written form the
-        // next one (no idle wait: an idle writer answers a lone order at once).
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(m) => push(m, &mut batch),
-                Err(_) => break,
-            }
-        }
-        if stopping {
-            rx.close();
-        }
+    while let Some(batch) = next_batch(&queue) {
         if !batch.is_empty() {
             write_batch(&pool, &mut conn, batch);
         }
     }
+}
+
+/// The next batch: the first order waited for, then what is waiting now (no idle wait: an
+/// idle writer answers a lone order at once). `None` once the queue is closed and empty.
+fn next_batch(queue: &Mutex<mpsc::Receiver<Msg>>) -> Option<Vec<Job>> {
+    // A writer that panicked cannot leave the receiver half-read: take it back.
+    let mut rx = queue.lock().unwrap_or_else(|e| e.into_inner());
+    let first = rx.blocking_recv()?;
+    let mut batch = Vec::new();
+    let mut stopping = false;
+    let mut push = |m: Msg, batch: &mut Vec<Job>| match m {
+        Msg::Order(j) => batch.push(j),
+        Msg::Stop => stopping = true,
+    };
+    push(first, &mut batch);
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(m) => push(m, &mut batch),
+            Err(_) => break,
+        }
+    }
+    if stopping {
+        // What is queued is still received (by this writer or another); then `None`.
+        rx.close();
+    }
+    Some(batch)
 }
 
 fn write_batch(pool: &Pool, conn: &mut Option<db::PooledConn>, batch: Vec<Job>) {

@@ -32,10 +32,16 @@ pub struct Queues {
 impl Jobs {
     pub fn start(state: Arc<AppState>, queues: Queues) -> Jobs {
         let (stop, stop_rx) = watch::channel(false);
-        let writer_threads = vec![
-            clicks::spawn_writer(state.pool.clone(), state.clock.clone(), queues.clicks),
-            conversions::spawn_writer(state.pool.clone(), queues.conversions),
-        ];
+        let mut writer_threads = vec![clicks::spawn_writer(
+            state.pool.clone(),
+            state.clock.clone(),
+            queues.clicks,
+        )];
+        writer_threads.extend(conversions::spawn_writers(
+            state.pool.clone(),
+            state.backend,
+            queues.conversions,
+        ));
         let (clicks, conversions) = (state.clicks.clone(), state.conversions.clone());
         let handles = vec![
             tokio::spawn(maturation::run(state.clone(), stop_rx.clone())),
