@@ -3,7 +3,7 @@
 //! coupon, with its commission and ledger journal written, from concurrent clients. Prints
 //! postbacks per second, latency percentiles, and the ledger check.
 //!
-//! Run: `cargo bench --bench postbacks` (optionally `-- 3000 32`: postbacks, concurrency).
+//! Run: `cargo bench --bench postbacks` (optionally `-- 10000 32`: postbacks, concurrency).
 //! Set TANDEM_BENCH_DATABASE_URL to a postgres:// URL of an empty database for PostgreSQL.
 
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use tandem::startup::Application;
 
 fn main() {
     let mut args = std::env::args().skip(1).filter(|a| !a.starts_with("--"));
-    let total: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(3000);
+    let total: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
     let concurrency: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(32);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
