@@ -15,22 +15,13 @@ use super::schema::{
 /// Inserts the conversion and returns its id, or `None` if the merchant's order id is
 /// already taken (the insert does nothing, and the transaction stays usable).
 pub fn insert_conversion(conn: &mut DbConn, new: &NewConversion<'_>) -> QueryResult<Option<i64>> {
-    match conn {
-        DbConn::Pg(c) => diesel::insert_into(conversions::table)
-            .values(new)
-            .on_conflict((conversions::merchant_id, conversions::order_id))
-            .do_nothing()
-            .returning(conversions::id)
-            .get_result(c)
-            .optional(),
-        DbConn::Sqlite(c) => diesel::insert_into(conversions::table)
-            .values(new)
-            .on_conflict((conversions::merchant_id, conversions::order_id))
-            .do_nothing()
-            .returning(conversions::id)
-            .get_result(c)
-            .optional(),
-    }
+    on_inner!(conn, |c| diesel::insert_into(conversions::table)
+        .values(new)
+        .on_conflict((conversions::merchant_id, conversions::order_id))
+        .do_nothing()
+        .returning(conversions::id)
+        .get_result(c)
+        .optional())
 }
 
 /// Inserts the lines and sets each one's new id.

@@ -8,13 +8,14 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{NaiveDateTime, TimeDelta};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::db::models::NewClick;
 use crate::db::{self, Pool};
 use crate::domain::clock::Clock;
 use crate::domain::links::new_click_id_at;
 use crate::error::{AppError, AppResult};
+use crate::jobs::batch;
 
 pub const MAX_BATCH: usize = 512;
 /// Clicks waiting for the writer before redirects wait for room (back-pressure).
@@ -38,31 +39,23 @@ struct Pending {
     reply: oneshot::Sender<Result<String, String>>,
 }
 
-enum Msg {
-    Click(Pending),
-    /// Write what is queued, then exit.
-    Stop,
-}
-
 /// The handle redirects use; cheap to clone.
 #[derive(Clone)]
-pub struct ClickWriter {
-    tx: mpsc::Sender<Msg>,
-}
+pub struct ClickWriter(batch::Sender<Pending>);
 
-pub struct ClickQueue(mpsc::Receiver<Msg>);
+pub struct ClickQueue(batch::Queue<Pending>);
 
 pub fn channel() -> (ClickWriter, ClickQueue) {
-    let (tx, rx) = mpsc::channel(QUEUE);
-    (ClickWriter { tx }, ClickQueue(rx))
+    let (tx, rx) = batch::channel(QUEUE);
+    (ClickWriter(tx), ClickQueue(rx))
 }
 
 impl ClickWriter {
     /// Records a click and returns its click id once it is committed.
     pub async fn record(&self, input: ClickInput) -> AppResult<String> {
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Msg::Click(Pending { input, reply }))
+        self.0
+            .send(Pending { input, reply })
             .await
             .map_err(|_| AppError::Internal(anyhow::anyhow!("the click writer has stopped")))?;
         match answer.await {
@@ -73,12 +66,10 @@ impl ClickWriter {
             ))),
         }
     }
-}
 
-impl ClickWriter {
     /// Asks the writer to write what it holds and exit (used at shutdown).
     pub async fn stop(&self) {
-        let _ = self.tx.send(Msg::Stop).await;
+        self.0.stop().await;
     }
 }
 
@@ -96,28 +87,11 @@ pub fn spawn_writer(
 }
 
 fn writer(pool: Pool, clock: Arc<dyn Clock>, queue: ClickQueue) {
-    let mut rx = queue.0;
+    let mut queue = queue.0;
     let mut conn: Option<db::PooledConn> = None;
-    while let Some(msg) = rx.blocking_recv() {
-        let mut batch = Vec::new();
-        let mut stopping = false;
-        let mut push = |m: Msg, batch: &mut Vec<Pending>| match m {
-            Msg::Click(p) => batch.push(p),
-            Msg::Stop => stopping = true,
-        };
-        push(msg, &mut batch);
-        // Group commit without idling: take what is waiting now; clicks that arrive while this
-        // batch is being written form the next one. (Waiting for more only adds latency: the
-        // load is closed-loop, so a batch cannot outgrow the clicks in flight.)
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(m) => push(m, &mut batch),
-                Err(_) => break,
-            }
-        }
-        if stopping {
-            rx.close();
-        }
+    // Clicks that arrive while a batch is written form the next one. (Waiting for more only
+    // adds latency: the load is closed-loop, so a batch cannot outgrow the clicks in flight.)
+    while let Some(batch) = queue.next_batch(MAX_BATCH) {
         if !batch.is_empty() {
             write_batch(&pool, &mut conn, clock.now(), batch);
         }

@@ -16,10 +16,11 @@
 
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::db::{self, Backend, Pool};
 use crate::error::{AppError, AppResult};
+use crate::jobs::batch;
 use crate::service::orders::{self as svc, Fail, PendingConversion, Recorded};
 
 /// Orders written in one transaction at most.
@@ -37,23 +38,15 @@ struct Job {
     reply: oneshot::Sender<(Box<PendingConversion>, Written)>,
 }
 
-enum Msg {
-    Order(Job),
-    /// Write what is queued, then exit.
-    Stop,
-}
-
 /// The handle postbacks use; cheap to clone.
 #[derive(Clone)]
-pub struct ConversionWriter {
-    tx: mpsc::Sender<Msg>,
-}
+pub struct ConversionWriter(batch::Sender<Job>);
 
-pub struct ConversionQueue(mpsc::Receiver<Msg>);
+pub struct ConversionQueue(batch::Queue<Job>);
 
 pub fn channel() -> (ConversionWriter, ConversionQueue) {
-    let (tx, rx) = mpsc::channel(QUEUE);
-    (ConversionWriter { tx }, ConversionQueue(rx))
+    let (tx, rx) = batch::channel(QUEUE);
+    (ConversionWriter(tx), ConversionQueue(rx))
 }
 
 impl ConversionWriter {
@@ -64,12 +57,9 @@ impl ConversionWriter {
         pending: Box<PendingConversion>,
     ) -> AppResult<(Box<PendingConversion>, Option<Recorded>)> {
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Msg::Order(Job { pending, reply }))
-            .await
-            .map_err(|_| {
-                AppError::Internal(anyhow::anyhow!("the conversion writer has stopped"))
-            })?;
+        self.0.send(Job { pending, reply }).await.map_err(|_| {
+            AppError::Internal(anyhow::anyhow!("the conversion writer has stopped"))
+        })?;
         let (pending, written) = answer.await.map_err(|_| {
             AppError::Internal(anyhow::anyhow!(
                 "the conversion writer stopped before committing"
@@ -78,9 +68,9 @@ impl ConversionWriter {
         Ok((pending, written?))
     }
 
-    /// Asks the writer to write what it holds and exit (used at shutdown).
+    /// Asks the writers to write what they hold and exit (used at shutdown).
     pub async fn stop(&self) {
-        let _ = self.tx.send(Msg::Stop).await;
+        self.0.stop().await;
     }
 }
 
@@ -108,39 +98,21 @@ pub fn spawn_writers(
         .collect()
 }
 
-fn writer(pool: Pool, queue: Arc<Mutex<mpsc::Receiver<Msg>>>) {
+fn writer(pool: Pool, queue: Arc<Mutex<batch::Queue<Job>>>) {
     let mut conn: Option<db::PooledConn> = None;
-    while let Some(batch) = next_batch(&queue) {
-        if !batch.is_empty() {
-            write_batch(&pool, &mut conn, batch);
+    loop {
+        // One writer at a time waits for the next batch; the others write theirs meanwhile.
+        // (A writer that panicked cannot leave the queue half-read: take it back.)
+        let next = queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .next_batch(MAX_BATCH);
+        match next {
+            Some(batch) if batch.is_empty() => {}
+            Some(batch) => write_batch(&pool, &mut conn, batch),
+            None => return,
         }
     }
-}
-
-/// The next batch: the first order waited for, then what is waiting now (no idle wait: an
-/// idle writer answers a lone order at once). `None` once the queue is closed and empty.
-fn next_batch(queue: &Mutex<mpsc::Receiver<Msg>>) -> Option<Vec<Job>> {
-    // A writer that panicked cannot leave the receiver half-read: take it back.
-    let mut rx = queue.lock().unwrap_or_else(|e| e.into_inner());
-    let first = rx.blocking_recv()?;
-    let mut batch = Vec::new();
-    let mut stopping = false;
-    let mut push = |m: Msg, batch: &mut Vec<Job>| match m {
-        Msg::Order(j) => batch.push(j),
-        Msg::Stop => stopping = true,
-    };
-    push(first, &mut batch);
-    while batch.len() < MAX_BATCH {
-        match rx.try_recv() {
-            Ok(m) => push(m, &mut batch),
-            Err(_) => break,
-        }
-    }
-    if stopping {
-        // What is queued is still received (by this writer or another); then `None`.
-        rx.close();
-    }
-    Some(batch)
 }
 
 fn write_batch(pool: &Pool, conn: &mut Option<db::PooledConn>, batch: Vec<Job>) {

@@ -3,6 +3,7 @@
 //! the email outbox dispatcher. Each job calls the same
 //! database functions as the services and is safe to run on several app nodes at once.
 
+pub mod batch;
 pub mod clicks;
 pub mod conversions;
 pub mod mail;

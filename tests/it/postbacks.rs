@@ -488,27 +488,16 @@ async fn one_failing_order_does_not_sink_the_orders_written_with_it() {
         })
         .await
         .unwrap();
-    let t = app.clock_now().and_utc().timestamp();
-    let client = new_client();
     let mut tasks = Vec::new();
     for i in 0..40 {
         let mut body = order(&app, &format!("BATCH-{i}"), Some(&tclid), None);
         if i == 20 {
             body["items"][1]["sku"] = json!("POISON");
         }
-        let body = body.to_string();
-        let sig = signature::header(secret.as_bytes(), t, body.as_bytes());
-        let (client, url) = (client.clone(), app.url("/api/v1/conversions"));
+        let (app, secret) = (app.clone(), secret.clone());
         tasks.push(tokio::spawn(async move {
-            let res = client
-                .post(url)
-                .header("content-type", "application/json")
-                .header("tandem-merchant", m.to_string())
-                .header("tandem-signature", sig)
-                .body(body)
-                .send()
-                .await
-                .unwrap();
+            let body = body.to_string();
+            let res = send(&app, "/api/v1/conversions", m, &secret, body.as_bytes()).await;
             (i, res.status())
         }));
     }

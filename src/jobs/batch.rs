@@ -1,0 +1,100 @@
+//! The queue in front of a group-commit writer (clicks, conversions): requests send jobs, a
+//! writer thread takes every job waiting as one batch and writes it in one transaction. A
+//! stop message closes the queue; what was queued before it is still written.
+
+use tokio::sync::mpsc;
+
+enum Msg<J> {
+    Job(J),
+    /// Write what is queued, then exit.
+    Stop,
+}
+
+/// The sending side; cheap to clone.
+pub struct Sender<J>(mpsc::Sender<Msg<J>>);
+
+impl<J> Clone for Sender<J> {
+    fn clone(&self) -> Self {
+        Sender(self.0.clone())
+    }
+}
+
+/// The writer's side.
+pub struct Queue<J>(mpsc::Receiver<Msg<J>>);
+
+/// A queue holding at most `capacity` jobs (then senders wait: back-pressure).
+pub fn channel<J>(capacity: usize) -> (Sender<J>, Queue<J>) {
+    let (tx, rx) = mpsc::channel(capacity);
+    (Sender(tx), Queue(rx))
+}
+
+/// The writer has stopped: the job was not queued.
+#[derive(Debug)]
+pub struct Stopped;
+
+impl<J> Sender<J> {
+    pub async fn send(&self, job: J) -> Result<(), Stopped> {
+        self.0.send(Msg::Job(job)).await.map_err(|_| Stopped)
+    }
+
+    /// Asks the writer to write what it holds and exit (used at shutdown).
+    pub async fn stop(&self) {
+        let _ = self.0.send(Msg::Stop).await;
+    }
+}
+
+impl<J> Queue<J> {
+    /// The next batch: waits for the first job, then takes what is waiting now, up to `max`.
+    /// No idle wait: an idle writer answers a lone job at once, and jobs that arrive while a
+    /// batch is written form the next one. `None` once the queue is stopped and empty (the
+    /// batch that met the stop can be empty).
+    pub fn next_batch(&mut self, max: usize) -> Option<Vec<J>> {
+        let first = self.0.blocking_recv()?;
+        let mut batch = Vec::new();
+        let mut stopping = false;
+        let mut take = |m: Msg<J>, batch: &mut Vec<J>| match m {
+            Msg::Job(j) => batch.push(j),
+            Msg::Stop => stopping = true,
+        };
+        take(first, &mut batch);
+        while batch.len() < max {
+            match self.0.try_recv() {
+                Ok(m) => take(m, &mut batch),
+                Err(_) => break,
+            }
+        }
+        if stopping {
+            // What is queued is still received; then `None`.
+            self.0.close();
+        }
+        Some(batch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_take_what_waits_and_stop_drains_the_rest() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let (tx, mut queue) = channel::<u32>(16);
+        rt.block_on(async {
+            for n in 0..5 {
+                tx.send(n).await.unwrap();
+            }
+            tx.stop().await;
+            tx.send(5).await.unwrap();
+        });
+        assert_eq!(queue.next_batch(3), Some(vec![0, 1, 2]));
+        // The stop closes the queue; what was queued, even after it, is still taken.
+        assert_eq!(queue.next_batch(3), Some(vec![3, 4, 5]));
+        assert_eq!(queue.next_batch(3), None);
+        assert!(
+            rt.block_on(tx.send(6)).is_err(),
+            "a stopped queue refuses jobs"
+        );
+    }
+}
