@@ -183,8 +183,12 @@ impl ManageConnection for DbManager {
             .map_err(r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut DbConn) -> bool {
-        false
+    /// A connection coming back with an open transaction or a failed transaction manager
+    /// (say, after a panic in the middle of a write) is dropped, not pooled (what diesel's own
+    /// r2d2 manager does).
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        std::thread::panicking() || conn.is_broken()
     }
 }
 

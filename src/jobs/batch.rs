@@ -71,6 +71,17 @@ impl<J> Queue<J> {
     }
 }
 
+/// Runs one batch's write; if it panics, the writer lives on with a fresh connection (the
+/// batch's requests, whose answers were dropped, get an error instead of waiting forever),
+/// so one bad batch cannot stop every later write.
+pub fn survive_panic<C>(what: &str, conn: &mut Option<C>, write: impl FnOnce(&mut Option<C>)) {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write(&mut *conn)));
+    if result.is_err() {
+        *conn = None;
+        tracing::error!("the {what} writer panicked writing a batch; it goes on");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +107,19 @@ mod tests {
             rt.block_on(tx.send(6)).is_err(),
             "a stopped queue refuses jobs"
         );
+    }
+
+    #[test]
+    fn a_panicking_batch_drops_the_connection_and_the_writer_goes_on() {
+        let mut conn = Some("connection");
+        survive_panic("test", &mut conn, |_| panic!("a bad batch"));
+        assert_eq!(conn, None, "a connection that saw a panic is not reused");
+        let mut written = false;
+        survive_panic("test", &mut conn, |c| {
+            *c = Some("fresh");
+            written = true;
+        });
+        assert!(written);
+        assert_eq!(conn, Some("fresh"));
     }
 }

@@ -93,7 +93,9 @@ fn writer(pool: Pool, clock: Arc<dyn Clock>, queue: ClickQueue) {
     // adds latency: the load is closed-loop, so a batch cannot outgrow the clicks in flight.)
     while let Some(batch) = queue.next_batch(MAX_BATCH) {
         if !batch.is_empty() {
-            write_batch(&pool, &mut conn, clock.now(), batch);
+            batch::survive_panic("click", &mut conn, |conn| {
+                write_batch(&pool, conn, clock.now(), batch)
+            });
         }
     }
 }

@@ -109,7 +109,9 @@ fn writer(pool: Pool, queue: Arc<Mutex<batch::Queue<Job>>>) {
             .next_batch(MAX_BATCH);
         match next {
             Some(batch) if batch.is_empty() => {}
-            Some(batch) => write_batch(&pool, &mut conn, batch),
+            Some(batch) => batch::survive_panic("conversion", &mut conn, |conn| {
+                write_batch(&pool, conn, batch)
+            }),
             None => return,
         }
     }
