@@ -164,7 +164,6 @@ pub fn establish(url: &str) -> ConnectionResult<DbConn> {
             let mut conn = SqliteConnection::establish(path)?;
             conn.batch_execute(SQLITE_PRAGMAS)
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-
             Ok(DbConn::Sqlite(conn))
         }
     }
