@@ -83,17 +83,58 @@ pub fn clicked_since(
     .get_result(conn)
 }
 
-/// Inserts the clicks of one batch (inside the caller's transaction). PostgreSQL takes them
-/// in one multi-row statement (one round trip), which the multi-backend connection cannot
-/// express (DESIGN.md §5), so it runs on the inner connection; SQLite, in-process, is fastest
-/// with its one cached single-row statement run per row (measured: 12 % less writer CPU per
-/// click than a multi-row statement, which SQLite must compile anew for each batch size).
+#[derive(QueryableByName)]
+struct RowId {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+}
+
+/// Row ids for `n` new clicks, which must be inserted in the caller's transaction (click ids
+/// are made from them). SQLite: the next ones after the largest, safe because the caller
+/// holds the write lock (`write_tx`) until it commits. PostgreSQL: from the table's identity
+/// sequence, one round trip for all.
+pub fn next_click_ids(conn: &mut DbConn, n: usize) -> QueryResult<Vec<i64>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let count = i64::try_from(n).unwrap_or(i64::MAX);
+    match conn {
+        DbConn::Pg(c) => Ok(diesel::sql_query(
+            "SELECT nextval(pg_get_serial_sequence('clicks', 'id')) AS id \
+             FROM generate_series(1, $1)",
+        )
+        .bind::<diesel::sql_types::BigInt, _>(count)
+        .load::<RowId>(c)?
+        .into_iter()
+        .map(|r| r.id)
+        .collect()),
+        DbConn::Sqlite(c) => {
+            let last: Option<i64> = clicks::table
+                .select(diesel::dsl::max(clicks::id))
+                .get_result(c)?;
+            let first = last.unwrap_or(0) + 1;
+            Ok((first..first + count).collect())
+        }
+    }
+}
+
+/// The row id for one new click (see [`next_click_ids`]).
+pub fn next_click_id(conn: &mut DbConn) -> QueryResult<i64> {
+    next_click_ids(conn, 1)?
+        .pop()
+        .ok_or(diesel::result::Error::NotFound)
+}
+
+/// Inserts the clicks of one batch (inside the caller's transaction), each with the row id
+/// from [`next_click_ids`]. PostgreSQL takes them in one multi-row statement (one round
+/// trip), which the multi-backend connection cannot express (DESIGN.md §5), so it runs on
+/// the inner connection; SQLite, in-process, is fastest with its one cached single-row
+/// statement run per row (measured: 12 % less writer CPU per click than a multi-row
+/// statement, which SQLite must compile anew for each batch size).
 pub fn insert_clicks(conn: &mut DbConn, rows: &[NewClick<'_>]) -> QueryResult<usize> {
     match conn {
         DbConn::Pg(c) => diesel::insert_into(clicks::table).values(rows).execute(c),
         DbConn::Sqlite(c) => {
-            // One cached single-row statement per click: measured faster than one multi-row
-            // insert per batch, whose SQL text (and so its compilation) varies with the size.
             let mut n = 0;
             for row in rows {
                 n += diesel::insert_into(clicks::table).values(row).execute(c)?;
@@ -101,10 +142,6 @@ pub fn insert_clicks(conn: &mut DbConn, rows: &[NewClick<'_>]) -> QueryResult<us
             Ok(n)
         }
     }
-}
-
-pub fn insert_click(conn: &mut DbConn, new: &NewClick<'_>) -> QueryResult<usize> {
-    diesel::insert_into(clicks::table).values(new).execute(conn)
 }
 
 /// Adds to the link's counters for the day (creating the row on first use).
@@ -222,12 +259,18 @@ pub fn revoke_token(
     .execute(conn)
 }
 
+/// The click with this click id: a primary-key seek on the row id the click id starts with
+/// (see `domain::links::click_id_for`), then the whole id must match.
 pub fn find_click(conn: &mut DbConn, click_id: &str) -> QueryResult<Option<Click>> {
-    on_inner!(conn, |c| clicks::table
-        .filter(clicks::click_id.eq(click_id))
+    let Some(row_id) = crate::domain::links::click_row_id(click_id) else {
+        return Ok(None);
+    };
+    let click: Option<Click> = on_inner!(conn, |c| clicks::table
+        .find(row_id)
         .select(Click::as_select())
         .first(c)
-        .optional())
+        .optional())?;
+    Ok(click.filter(|c| c.click_id == click_id))
 }
 
 pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<Link>> {

@@ -494,6 +494,8 @@ pub struct NewLink<'a> {
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = clicks, treat_none_as_default_value = false)]
 pub struct NewClick<'a> {
+    /// From `db::links::next_click_ids`; the click id starts with it.
+    pub id: i64,
     pub click_id: &'a str,
     pub link_id: i64,
     pub stream_id: Option<i64>,

@@ -22,19 +22,23 @@ pub fn plausible_code(s: &str) -> bool {
 
 /// Digits and lower-case letters: the same order in every collation, byte order included.
 const CLICK_ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-/// A click id: 10 characters of millisecond time, then 16 random ones.
+/// A click id: the click's row id in 10 base-36 digits, then 16 random characters.
 pub const CLICK_ID_LEN: usize = 26;
+/// Row ids that fit the 10 base-36 digits of a click id (36^10).
+const CLICK_ROW_LIMIT: i64 = 3_656_158_440_062_976;
 
-/// A new click id for a click at `now_ms` (Unix milliseconds): the time in 10 base-36
-/// digits, then 16 random base-36 characters (about 82 bits, unguessable). Ids made later
-/// sort later, so the click-id index grows at its end instead of at random pages: one
-/// batch of clicks touches a page or two of it, not one page per click.
-pub fn new_click_id_at(now_ms: u64) -> String {
+/// The click id for the click stored as row `row_id`: the row id in 10 base-36 digits, then
+/// 16 random base-36 characters (about 82 bits, unguessable). The row id in front makes a
+/// lookup by click id a primary-key seek, so clicks need no index of their own on it: one
+/// B-tree less to grow on the hottest insert. The random part is what makes an id valid.
+pub fn click_id_for(row_id: i64) -> String {
     let mut out = vec![b'0'; CLICK_ID_LEN];
-    let mut t = now_ms;
+    // Beyond 36^10 rows (never reached) the id would name another row, whose random part
+    // would not match: such a click could not be found, never mistaken for another.
+    let mut n = u64::try_from(row_id.rem_euclid(CLICK_ROW_LIMIT)).unwrap_or(0);
     for slot in out[..10].iter_mut().rev() {
-        *slot = CLICK_ALPHABET[usize::try_from(t % 36).unwrap_or(0)];
-        t /= 36;
+        *slot = CLICK_ALPHABET[usize::try_from(n % 36).unwrap_or(0)];
+        n /= 36;
     }
     let mut rng = rand::rng();
     for slot in &mut out[10..] {
@@ -43,12 +47,16 @@ pub fn new_click_id_at(now_ms: u64) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
-/// A new click id for a click now (see [`new_click_id_at`]).
-pub fn new_click_id() -> String {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    new_click_id_at(ms)
+/// The row id a click id names, if it can be a click id at all. (Only a stored click with
+/// this exact id is a click: the caller compares the whole id.)
+pub fn click_row_id(click_id: &str) -> Option<i64> {
+    if !plausible_click_id(click_id) {
+        return None;
+    }
+    click_id[..10].bytes().try_fold(0_i64, |n, b| {
+        let digit = CLICK_ALPHABET.iter().position(|&a| a == b)?;
+        Some(n * 36 + i64::try_from(digit).ok()?)
+    })
 }
 
 /// Whether a `tclid` value can be a click id at all (cheap check before any lookup).
@@ -176,17 +184,19 @@ mod tests {
         assert!(plausible_code(&c));
         assert!(!plausible_code("short"));
         assert!(!plausible_code("../../etc/passwd"));
-        let a = new_click_id();
+        let a = click_id_for(42);
         assert_eq!(a.len(), CLICK_ID_LEN);
         assert!(plausible_click_id(&a));
         assert!(!plausible_click_id("0123456789ABCDEFGHIJKLMNOP"));
-        assert_ne!(a, new_click_id());
-        // Later ids sort later, whatever their random part.
-        let early = new_click_id_at(1_790_000_000_000);
-        let late = new_click_id_at(1_790_000_000_001);
-        assert!(early < late, "{early} < {late}");
-        assert_eq!(&new_click_id_at(0)[..10], "0000000000");
-        assert_eq!(&new_click_id_at(35)[..10], "000000000z");
+        assert_ne!(a, click_id_for(42), "the random part differs");
+        assert_eq!(&a[..10], "0000000016");
+        assert_eq!(&click_id_for(35)[..10], "000000000z");
+        // The row id comes back out of the id, for any row id that fits.
+        for row in [1, 35, 36, 1_000_000, 987_654_321_012, CLICK_ROW_LIMIT - 1] {
+            assert_eq!(click_row_id(&click_id_for(row)), Some(row), "row {row}");
+        }
+        assert_eq!(click_row_id("short"), None);
+        assert_eq!(click_row_id("0123456789ABCDEFGHIJKLMNOP"), None);
     }
 
     #[test]

@@ -69,6 +69,20 @@ impl<J> Queue<J> {
         }
         Some(batch)
     }
+
+    /// Adds the jobs waiting now to `batch`, up to `max` in all, without waiting; whether any
+    /// came. (A stop among them closes the queue as in `next_batch`.)
+    pub fn take_waiting(&mut self, batch: &mut Vec<J>, max: usize) -> bool {
+        let before = batch.len();
+        while batch.len() < max {
+            match self.0.try_recv() {
+                Ok(Msg::Job(j)) => batch.push(j),
+                Ok(Msg::Stop) => self.0.close(),
+                Err(_) => break,
+            }
+        }
+        batch.len() > before
+    }
 }
 
 /// Runs one batch's write; if it panics, the writer lives on with a fresh connection (the
@@ -107,6 +121,30 @@ mod tests {
             rt.block_on(tx.send(6)).is_err(),
             "a stopped queue refuses jobs"
         );
+    }
+
+    #[test]
+    fn late_jobs_join_a_batch_until_it_is_full() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let (tx, mut queue) = channel::<u32>(16);
+        rt.block_on(tx.send(0)).unwrap();
+        let mut batch = queue.next_batch(3).unwrap();
+        assert_eq!(batch, vec![0]);
+        assert!(!queue.take_waiting(&mut batch, 3), "nothing waits yet");
+        rt.block_on(async {
+            for n in 1..5 {
+                tx.send(n).await.unwrap();
+            }
+            tx.stop().await;
+        });
+        assert!(queue.take_waiting(&mut batch, 3));
+        assert_eq!(batch, vec![0, 1, 2], "no more than the batch's room");
+        assert!(queue.take_waiting(&mut batch, 10));
+        assert_eq!(batch, vec![0, 1, 2, 3, 4]);
+        // The stop it met closed the queue: nothing more is taken.
+        assert_eq!(queue.next_batch(3), None);
     }
 
     #[test]

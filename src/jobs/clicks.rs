@@ -4,7 +4,7 @@
 //! `MAX_BATCH`), so a busy writer commits large batches and an idle one answers at once. On
 //! shutdown the writer drains what it holds before exiting.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{NaiveDateTime, TimeDelta};
@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 use crate::db::models::NewClick;
 use crate::db::{self, Pool};
 use crate::domain::clock::Clock;
-use crate::domain::links::new_click_id_at;
+use crate::domain::links::click_id_for;
 use crate::error::{AppError, AppResult};
 use crate::jobs::batch;
 
@@ -89,12 +89,13 @@ pub fn spawn_writer(
 fn writer(pool: Pool, clock: Arc<dyn Clock>, queue: ClickQueue) {
     let mut queue = queue.0;
     let mut conn: Option<db::PooledConn> = None;
-    // Clicks that arrive while a batch is written form the next one. (Waiting for more only
-    // adds latency: the load is closed-loop, so a batch cannot outgrow the clicks in flight.)
+    // Clicks that arrive while a batch is written join it until it commits; those that come
+    // during the commit form the next one. (Waiting for more only adds latency: the load is
+    // closed-loop, so a batch cannot outgrow the clicks in flight.)
     while let Some(batch) = queue.next_batch(MAX_BATCH) {
         if !batch.is_empty() {
             batch::survive_panic("click", &mut conn, |conn| {
-                write_batch(&pool, conn, clock.now(), batch)
+                write_batch(&pool, conn, &mut queue, clock.now(), batch)
             });
         }
     }
@@ -103,11 +104,10 @@ fn writer(pool: Pool, clock: Arc<dyn Clock>, queue: ClickQueue) {
 fn write_batch(
     pool: &Pool,
     conn: &mut Option<db::PooledConn>,
+    queue: &mut batch::Queue<Pending>,
     now: NaiveDateTime,
-    batch: Vec<Pending>,
+    mut batch: Vec<Pending>,
 ) {
-    let (inputs, replies): (Vec<ClickInput>, Vec<_>) =
-        batch.into_iter().map(|p| (p.input, p.reply)).unzip();
     let result = (|| -> AppResult<Vec<String>> {
         if conn.is_none() {
             *conn = Some(pool.get()?);
@@ -115,73 +115,102 @@ fn write_batch(
         let c = conn
             .as_mut()
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no connection")))?;
-        db::write_tx(c, |c| store(c, now, &inputs))
+        db::write_tx(c, |c| {
+            let mut commit = Commit::default();
+            let mut ids = Vec::with_capacity(batch.len());
+            loop {
+                ids.extend(commit.store(c, now, &batch[ids.len()..])?);
+                // Clicks that came meanwhile share this commit instead of waiting for it.
+                if !queue.take_waiting(&mut batch, MAX_BATCH) {
+                    break;
+                }
+            }
+            commit.bump_daily(c, now)?;
+            Ok(ids)
+        })
     })();
     match result {
         Ok(ids) => {
-            for (reply, id) in replies.into_iter().zip(ids) {
-                let _ = reply.send(Ok(id));
+            for (pending, id) in batch.into_iter().zip(ids) {
+                let _ = pending.reply.send(Ok(id));
             }
         }
         Err(e) => {
             // A fresh connection next time, in case this one broke.
             *conn = None;
-            tracing::error!(error = %e, clicks = replies.len(), "click batch failed");
-            for reply in replies {
-                let _ = reply.send(Err(e.to_string()));
+            tracing::error!(error = %e, clicks = batch.len(), "click batch failed");
+            for pending in batch {
+                let _ = pending.reply.send(Err(e.to_string()));
             }
         }
     }
 }
 
-/// Inserts the clicks of one batch with their repeat flags, and bumps the daily rollups.
-fn store(
-    conn: &mut db::DbConn,
-    now: NaiveDateTime,
-    inputs: &[ClickInput],
-) -> AppResult<Vec<String>> {
-    let since = now - TimeDelta::minutes(REPEAT_WINDOW_MINUTES);
-    // Visitors seen in this batch or, once per distinct visitor, in the database.
-    let mut seen: HashSet<(i64, &str, &str)> = HashSet::new();
-    let mut checked: HashSet<(i64, &str, &str)> = HashSet::new();
-    for c in inputs {
-        let key = (c.link_id, c.ip_hash.as_str(), c.ua_hash.as_str());
-        if checked.insert(key)
-            && db::links::clicked_since(conn, c.link_id, &c.ip_hash, &c.ua_hash, since)?
-        {
-            seen.insert(key);
+/// The clicks of one commit so far: which visitors have clicked (each looked up in the
+/// database once per commit, then marked by their first click here), and per-link counts.
+#[derive(Default)]
+struct Commit {
+    /// (link, IP hash, user-agent hash) -> clicked within the repeat window.
+    visitors: HashMap<(i64, String, String), bool>,
+    /// link -> (clicks, unique clicks, bot clicks).
+    daily: HashMap<i64, (i64, i64, i64)>,
+}
+
+impl Commit {
+    /// Inserts these clicks with their repeat flags; returns their click ids.
+    fn store(
+        &mut self,
+        conn: &mut db::DbConn,
+        now: NaiveDateTime,
+        pending: &[Pending],
+    ) -> AppResult<Vec<String>> {
+        let since = now - TimeDelta::minutes(REPEAT_WINDOW_MINUTES);
+        let row_ids = db::links::next_click_ids(conn, pending.len())?;
+        let ids: Vec<String> = row_ids.iter().map(|&id| click_id_for(id)).collect();
+        let mut rows = Vec::with_capacity(pending.len());
+        for ((p, click_id), &id) in pending.iter().zip(&ids).zip(&row_ids) {
+            let c = &p.input;
+            let key = (c.link_id, c.ip_hash.clone(), c.ua_hash.clone());
+            let is_repeat = match self.visitors.get_mut(&key) {
+                Some(clicked) => std::mem::replace(clicked, true),
+                None => {
+                    let clicked =
+                        db::links::clicked_since(conn, c.link_id, &c.ip_hash, &c.ua_hash, since)?;
+                    self.visitors.insert(key, true);
+                    clicked
+                }
+            };
+            rows.push(NewClick {
+                id,
+                click_id,
+                link_id: c.link_id,
+                stream_id: c.stream_id,
+                created_at: now,
+                ip_hash: &c.ip_hash,
+                ua_hash: &c.ua_hash,
+                referrer_host: c.referrer_host.as_deref(),
+                is_bot: c.is_bot,
+                is_repeat,
+            });
+            let d = self.daily.entry(c.link_id).or_default();
+            d.0 += 1;
+            if !is_repeat && !c.is_bot {
+                d.1 += 1;
+            }
+            if c.is_bot {
+                d.2 += 1;
+            }
         }
+        db::links::insert_clicks(conn, &rows)?;
+        Ok(ids)
     }
-    let day = now.format("%Y-%m-%d").to_string();
-    let now_ms = u64::try_from(now.and_utc().timestamp_millis()).unwrap_or(0);
-    let mut daily: HashMap<i64, (i64, i64, i64)> = HashMap::new();
-    let ids: Vec<String> = inputs.iter().map(|_| new_click_id_at(now_ms)).collect();
-    let mut rows = Vec::with_capacity(inputs.len());
-    for (c, click_id) in inputs.iter().zip(&ids) {
-        let is_repeat = !seen.insert((c.link_id, c.ip_hash.as_str(), c.ua_hash.as_str()));
-        rows.push(NewClick {
-            click_id,
-            link_id: c.link_id,
-            stream_id: c.stream_id,
-            created_at: now,
-            ip_hash: &c.ip_hash,
-            ua_hash: &c.ua_hash,
-            referrer_host: c.referrer_host.as_deref(),
-            is_bot: c.is_bot,
-            is_repeat,
-        });
-        let d = daily.entry(c.link_id).or_default();
-        d.0 += 1;
-        if !is_repeat && !c.is_bot {
-            d.1 += 1;
+
+    /// Adds this commit's counts to the daily rollups.
+    fn bump_daily(&self, conn: &mut db::DbConn, now: NaiveDateTime) -> AppResult<()> {
+        let day = now.format("%Y-%m-%d").to_string();
+        for (&link, &(n, unique, bots)) in &self.daily {
+            db::links::bump_daily(conn, link, &day, n, unique, bots)?;
         }
-        if c.is_bot {
-            d.2 += 1;
-        }
+        Ok(())
     }
-    db::links::insert_clicks(conn, &rows)?;
-    for (link, (n, unique, bots)) in daily {
-        db::links::bump_daily(conn, link, &day, n, unique, bots)?;
-    }
-    Ok(ids)
 }

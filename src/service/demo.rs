@@ -911,7 +911,10 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
     }
     // Streams, links on active collaborations, and a few weeks of clicks (repeats and bots
     // included) so the numbers are real.
-    streams_links_and_clicks(conn, now, &mut rng, &campaign_ids)?;
+    // One transaction: quicker, and click row ids are taken under the write lock.
+    db::write_tx(conn, |conn| {
+        streams_links_and_clicks(conn, now, &mut rng, &campaign_ids)
+    })?;
     // Orders through those links and coupons, unattributed ones, refunds, and commissions in
     // every state, so the ledger is alive.
     orders_and_commissions(conn, now, &mut rng, &campaign_ids, finance.id)?;
@@ -935,7 +938,7 @@ fn streams_links_and_clicks(
     campaign_ids: &[i64],
 ) -> AppResult<()> {
     use crate::db::models::{NewClick, NewLink, NewStream};
-    use crate::domain::links::{new_click_id_at, new_code, salted_hash};
+    use crate::domain::links::{click_id_for, new_code, salted_hash};
     let active: Vec<(
         crate::db::models::Collaboration,
         crate::db::models::Influencer,
@@ -1027,12 +1030,12 @@ fn streams_links_and_clicks(
                     )
                 };
                 let repeat = visitors.contains(&(ip.clone(), ua.clone()));
-                db::links::insert_click(
+                let row_id = db::links::next_click_id(conn)?;
+                db::links::insert_clicks(
                     conn,
-                    &NewClick {
-                        click_id: &new_click_id_at(
-                            u64::try_from(at.and_utc().timestamp_millis()).unwrap_or(0),
-                        ),
+                    &[NewClick {
+                        id: row_id,
+                        click_id: &click_id_for(row_id),
                         link_id,
                         stream_id: Some(stream_id),
                         created_at: at,
@@ -1041,7 +1044,7 @@ fn streams_links_and_clicks(
                         referrer_host: REFERRERS[rng.below(REFERRERS.len())],
                         is_bot: bot,
                         is_repeat: repeat,
-                    },
+                    }],
                 )?;
                 total += 1;
                 if bot {

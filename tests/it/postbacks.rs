@@ -174,6 +174,41 @@ async fn a_click_attributed_order_earns_an_exact_explained_commission_once() {
 }
 
 #[tokio::test]
+async fn a_click_id_is_valid_only_whole() {
+    // A click id starts with its click's row id; the random rest is what makes it valid. One
+    // that names a real click's row with another random part attributes nothing.
+    let app = TestApp::spawn().await;
+    let (m, secret, tclid) = clicked(&app).await;
+    let last = tclid.chars().last().unwrap();
+    let forged = format!(
+        "{}{}",
+        &tclid[..tclid.len() - 1],
+        if last == 'a' { 'b' } else { 'a' }
+    );
+    let (status, r) = post_json(
+        &app,
+        "/api/v1/conversions",
+        m,
+        &secret,
+        &order(&app, "F-1", Some(&forged), None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{r}");
+    assert_eq!(r["attribution"]["signal"], "none", "{r}");
+    assert!(r["commission"].is_null(), "{r}");
+    let (status, r) = post_json(
+        &app,
+        "/api/v1/conversions",
+        m,
+        &secret,
+        &order(&app, "F-2", Some(&tclid), None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{r}");
+    assert_eq!(r["attribution"]["signal"], "click", "{r}");
+}
+
+#[tokio::test]
 async fn coupons_come_first_and_unattributed_orders_are_kept() {
     let app = TestApp::spawn().await;
     let (m, secret, tclid) = clicked(&app).await;
