@@ -89,13 +89,14 @@ pub fn spawn_writer(
 fn writer(pool: Pool, clock: Arc<dyn Clock>, queue: ClickQueue) {
     let mut queue = queue.0;
     let mut conn: Option<db::PooledConn> = None;
+    let mut row_ids = db::links::ClickIds::default();
     // Clicks that arrive while a batch is written join it until it commits; those that come
     // during the commit form the next one. (Waiting for more only adds latency: the load is
     // closed-loop, so a batch cannot outgrow the clicks in flight.)
     while let Some(batch) = queue.next_batch(MAX_BATCH) {
         if !batch.is_empty() {
             batch::survive_panic("click", &mut conn, |conn| {
-                write_batch(&pool, conn, &mut queue, clock.now(), batch)
+                write_batch(&pool, conn, &mut row_ids, &mut queue, clock.now(), batch)
             });
         }
     }
@@ -104,6 +105,7 @@ fn writer(pool: Pool, clock: Arc<dyn Clock>, queue: ClickQueue) {
 fn write_batch(
     pool: &Pool,
     conn: &mut Option<db::PooledConn>,
+    row_ids: &mut db::links::ClickIds,
     queue: &mut batch::Queue<Pending>,
     now: NaiveDateTime,
     mut batch: Vec<Pending>,
@@ -119,7 +121,7 @@ fn write_batch(
             let mut commit = Commit::default();
             let mut ids = Vec::with_capacity(batch.len());
             loop {
-                ids.extend(commit.store(c, now, &batch[ids.len()..])?);
+                ids.extend(commit.store(c, row_ids, now, &batch[ids.len()..])?);
                 // Clicks that came meanwhile share this commit instead of waiting for it.
                 if !queue.take_waiting(&mut batch, MAX_BATCH) {
                     break;
@@ -161,11 +163,12 @@ impl Commit {
     fn store(
         &mut self,
         conn: &mut db::DbConn,
+        click_ids: &mut db::links::ClickIds,
         now: NaiveDateTime,
         pending: &[Pending],
     ) -> AppResult<Vec<String>> {
         let since = now - TimeDelta::minutes(REPEAT_WINDOW_MINUTES);
-        let row_ids = db::links::next_click_ids(conn, pending.len())?;
+        let row_ids = click_ids.take(conn, pending.len())?;
         let ids: Vec<String> = row_ids.iter().map(|&id| click_id_for(id)).collect();
         let mut rows = Vec::with_capacity(pending.len());
         for ((p, click_id), &id) in pending.iter().zip(&ids).zip(&row_ids) {
