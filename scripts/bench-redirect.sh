@@ -79,8 +79,12 @@ wrk -t1 -c8 -d2s -H "User-Agent: Mozilla/5.0 (iPhone) bench" "http://127.0.0.1:$
 echo "nginx return 302 ($SECONDS_RUN s, $CONNS connections)..."
 nginx_out=$(run "http://127.0.0.1:$NGINX_PORT/")
 before=$(count_clicks)
+# Tandem's CPU time (user + system, all its threads) in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$tandem_pid/stat"; }
+cpu_before=$(cpu_ticks)
 echo "tandem /l/$code ($SECONDS_RUN s, $CONNS connections)..."
 tandem_out=$(run "http://127.0.0.1:$TANDEM_PORT/l/$code")
+cpu_after=$(cpu_ticks)
 sleep 0.5
 after=$(count_clicks)
 
@@ -92,6 +96,7 @@ echo "backend:               $backend"
 echo "nginx return 302:      $n_rps req/s (p99 $(p99 "$nginx_out"))"
 echo "tandem /l/{code}:      $t_rps req/s (p99 $(p99 "$tandem_out"))"
 echo "ratio tandem/nginx:    $(python3 -c "print(f'{float(\"$t_rps\")/float(\"$n_rps\"):.2f}')")"
+echo "tandem CPU per click:  $(python3 -c "print(f'{($cpu_after - $cpu_before) / $(getconf CLK_TCK) / $answered * 1e6:.1f}')") µs (HTTP worker and click writer together)"
 echo "302s answered:         $answered"
 echo "click rows stored:     $stored"
 if [ "$stored" -lt "$answered" ]; then echo "LOST CLICKS: $((answered - stored))"; exit 1; fi
