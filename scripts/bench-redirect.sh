@@ -4,7 +4,10 @@
 # loopback. Prints both throughputs, their ratio, Tandem's p99 latency, and click rows
 # stored against 302s answered.
 #
-# Usage: scripts/bench-redirect.sh [seconds] [connections]
+# Usage: scripts/bench-redirect.sh [seconds] [connections] [same|distinct]
+#   same (default): every request from one visitor (one IP, one user agent): after the
+#   first, every click is a repeat. distinct: a new user agent on every request, so every
+#   click is a new visitor (a viral stream's audience), each with its own repeat check.
 #   TANDEM_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/tandem_bench?sslmode=disable
 #   runs Tandem on that (empty) PostgreSQL database instead of SQLite.
 # Needs: wrk and nginx (apt-get install wrk nginx-light), python3 (SQLite) or psql.
@@ -12,6 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_RUN=${1:-10}
 CONNS=${2:-64}
+VISITORS=${3:-same}
 NGINX_PORT=18181
 TANDEM_PORT=18182
 work=$(mktemp -d)
@@ -67,7 +71,21 @@ TANDEM_BIND=127.0.0.1:$TANDEM_PORT TANDEM_WORKERS=1 "$bin" serve >/dev/null 2>&1
 tandem_pid=$!
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$TANDEM_PORT/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
 
-run() { wrk -t2 -c"$CONNS" -d"${SECONDS_RUN}s" --latency -H "User-Agent: Mozilla/5.0 (iPhone) bench" "$1"; }
+cat > "$work/distinct.lua" <<'LUA'
+math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
+n = 0
+request = function()
+  n = n + 1
+  return wrk.format("GET", nil, {["User-Agent"] =
+    "Mozilla/5.0 (iPhone) visitor " .. math.random(1, 1000000000) .. "-" .. n})
+end
+LUA
+case $VISITORS in
+  same) load=(-H "User-Agent: Mozilla/5.0 (iPhone) bench") ;;
+  distinct) load=(-s "$work/distinct.lua") ;;
+  *) echo "visitors: same or distinct, not $VISITORS" >&2; exit 2 ;;
+esac
+run() { wrk -t2 -c"$CONNS" -d"${SECONDS_RUN}s" --latency "${load[@]}" "$1"; }
 rps() { awk '/Requests\/sec/ {print $2}' <<<"$1"; }
 total() { awk '/requests in/ {print $1}' <<<"$1"; }
 p99() { awk '$1=="99%" {print $2}' <<<"$1"; }
@@ -92,7 +110,7 @@ n_rps=$(rps "$nginx_out"); t_rps=$(rps "$tandem_out")
 answered=$(total "$tandem_out"); stored=$((after - before))
 backend=$([[ $db_url == postgres* ]] && echo PostgreSQL || echo SQLite)
 echo
-echo "backend:               $backend"
+echo "backend:               $backend ($VISITORS visitors)"
 echo "nginx return 302:      $n_rps req/s (p99 $(p99 "$nginx_out"))"
 echo "tandem /l/{code}:      $t_rps req/s (p99 $(p99 "$tandem_out"))"
 echo "ratio tandem/nginx:    $(python3 -c "print(f'{float(\"$t_rps\")/float(\"$n_rps\"):.2f}')")"

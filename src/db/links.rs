@@ -2,6 +2,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use subtle::ConstantTimeEq;
 
 use super::DbConn;
 use super::models::{ApiToken, Click, Link, LinkDaily, NewClick, NewLink, NewStream, Stream};
@@ -64,23 +65,28 @@ pub fn set_disabled(conn: &mut DbConn, id: i64, at: Option<NaiveDateTime>) -> Qu
         .execute(conn)
 }
 
-/// Whether this visitor (salted IP and user-agent hashes) clicked the link since `since`:
-/// one index seek on `clicks_visitor`.
+/// Whether this visitor (salted IP and user-agent hashes, and their `visitor_key`) clicked
+/// the link since `since`: its latest click on the link, one backward seek on
+/// `clicks_visitor` (link, visitor key, then row id). Clicks are stored in time order, so the
+/// latest is the one to compare.
 pub fn clicked_since(
     conn: &mut DbConn,
     link_id: i64,
+    key: i64,
     ip_hash: &str,
     ua_hash: &str,
     since: NaiveDateTime,
 ) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        clicks::table
-            .filter(clicks::link_id.eq(link_id))
-            .filter(clicks::ip_hash.eq(ip_hash))
-            .filter(clicks::ua_hash.eq(ua_hash))
-            .filter(clicks::created_at.ge(since)),
-    ))
-    .get_result(conn)
+    let latest: Option<NaiveDateTime> = on_inner!(conn, |c| clicks::table
+        .filter(clicks::link_id.eq(link_id))
+        .filter(clicks::visitor_key.eq(key))
+        .filter(clicks::ip_hash.eq(ip_hash))
+        .filter(clicks::ua_hash.eq(ua_hash))
+        .order(clicks::id.desc())
+        .select(clicks::created_at)
+        .first(c)
+        .optional())?;
+    Ok(latest.is_some_and(|at| at >= since))
 }
 
 #[derive(QueryableByName)]
@@ -291,7 +297,8 @@ pub fn revoke_token(
 }
 
 /// The click with this click id: a primary-key seek on the row id the click id starts with
-/// (see `domain::links::click_id_for`), then the whole id must match.
+/// (see `domain::links::click_id_for`), then the whole id must match (compared in constant
+/// time: the random part is what makes a click id valid).
 pub fn find_click(conn: &mut DbConn, click_id: &str) -> QueryResult<Option<Click>> {
     let Some(row_id) = crate::domain::links::click_row_id(click_id) else {
         return Ok(None);
@@ -301,7 +308,7 @@ pub fn find_click(conn: &mut DbConn, click_id: &str) -> QueryResult<Option<Click
         .select(Click::as_select())
         .first(c)
         .optional())?;
-    Ok(click.filter(|c| c.click_id == click_id))
+    Ok(click.filter(|c| bool::from(c.click_id.as_bytes().ct_eq(click_id.as_bytes()))))
 }
 
 pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<Link>> {

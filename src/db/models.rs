@@ -505,6 +505,7 @@ pub struct NewClick<'a> {
     pub referrer_host: Option<&'a str>,
     pub is_bot: bool,
     pub is_repeat: bool,
+    pub visitor_key: i64,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -531,6 +532,8 @@ pub struct Click {
     pub referrer_host: Option<String>,
     pub is_bot: bool,
     pub is_repeat: bool,
+    /// `domain::links::visitor_key` of the two hashes (0 on clicks stored before it existed).
+    pub visitor_key: i64,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]

@@ -290,6 +290,7 @@ diesel::table! {
         referrer_host -> Nullable<Text>,
         is_bot -> Bool,
         is_repeat -> Bool,
+        visitor_key -> BigInt,
     }
 }
 

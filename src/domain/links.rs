@@ -156,6 +156,18 @@ pub fn is_bot(user_agent: &str) -> bool {
     MARKERS.iter().any(|m| ua.contains(m))
 }
 
+/// A visitor's key on a link: 64 bits of the salted IP and user-agent hashes (FNV-1a), which
+/// the repeat check seeks in a small index instead of both long hashes. Two visitors may
+/// share a key (about one chance in 2^64 per pair); the check then compares the hashes.
+pub fn visitor_key(ip_hash: &str, ua_hash: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in ip_hash.bytes().chain([0]).chain(ua_hash.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    i64::from_ne_bytes(h.to_ne_bytes())
+}
+
 /// A salted SHA-256 of a value (IP address or user agent), hex, truncated to 32 characters.
 pub fn salted_hash(salt: &[u8], value: &str) -> String {
     let mut h = Sha256::new();
@@ -196,6 +208,10 @@ mod tests {
             assert_eq!(click_row_id(&click_id_for(row)), Some(row), "row {row}");
         }
         assert_eq!(click_row_id("short"), None);
+        // Visitor keys: the same pair gives the same key; the order of the two matters.
+        assert_eq!(visitor_key("ab", "cd"), visitor_key("ab", "cd"));
+        assert_ne!(visitor_key("ab", "cd"), visitor_key("cd", "ab"));
+        assert_ne!(visitor_key("abc", "d"), visitor_key("ab", "cd"));
         assert_eq!(click_row_id("0123456789ABCDEFGHIJKLMNOP"), None);
     }
 

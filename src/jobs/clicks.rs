@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 use crate::db::models::NewClick;
 use crate::db::{self, Pool};
 use crate::domain::clock::Clock;
-use crate::domain::links::click_id_for;
+use crate::domain::links::{click_id_for, visitor_key};
 use crate::error::{AppError, AppResult};
 use crate::jobs::batch;
 
@@ -173,12 +173,14 @@ impl Commit {
         let mut rows = Vec::with_capacity(pending.len());
         for ((p, click_id), &id) in pending.iter().zip(&ids).zip(&row_ids) {
             let c = &p.input;
+            let visitor = visitor_key(&c.ip_hash, &c.ua_hash);
             let key = (c.link_id, c.ip_hash.clone(), c.ua_hash.clone());
             let is_repeat = match self.visitors.get_mut(&key) {
                 Some(clicked) => std::mem::replace(clicked, true),
                 None => {
-                    let clicked =
-                        db::links::clicked_since(conn, c.link_id, &c.ip_hash, &c.ua_hash, since)?;
+                    let clicked = db::links::clicked_since(
+                        conn, c.link_id, visitor, &c.ip_hash, &c.ua_hash, since,
+                    )?;
                     self.visitors.insert(key, true);
                     clicked
                 }
@@ -194,6 +196,7 @@ impl Commit {
                 referrer_host: c.referrer_host.as_deref(),
                 is_bot: c.is_bot,
                 is_repeat,
+                visitor_key: visitor,
             });
             let d = self.daily.entry(c.link_id).or_default();
             d.0 += 1;

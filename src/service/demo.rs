@@ -938,7 +938,7 @@ fn streams_links_and_clicks(
     campaign_ids: &[i64],
 ) -> AppResult<()> {
     use crate::db::models::{NewClick, NewLink, NewStream};
-    use crate::domain::links::{click_id_for, new_code, salted_hash};
+    use crate::domain::links::{click_id_for, new_code, salted_hash, visitor_key};
     let active: Vec<(
         crate::db::models::Collaboration,
         crate::db::models::Influencer,
@@ -1044,6 +1044,7 @@ fn streams_links_and_clicks(
                         referrer_host: REFERRERS[rng.below(REFERRERS.len())],
                         is_bot: bot,
                         is_repeat: repeat,
+                        visitor_key: visitor_key(&ip, &ua),
                     }],
                 )?;
                 total += 1;

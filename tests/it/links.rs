@@ -151,6 +151,31 @@ pub const PHONE: &str =
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148";
 
 #[tokio::test]
+async fn a_repeat_is_the_same_visitor_on_the_same_link_within_an_hour() {
+    let app = TestApp::spawn().await;
+    let (_, code) = live_link(&app).await;
+    let visitor = new_client();
+    let click = |ua: &'static str| {
+        let req = visitor
+            .get(app.url(&format!("/l/{code}")))
+            .header("user-agent", ua);
+        async move {
+            assert_eq!(req.send().await.unwrap().status(), StatusCode::FOUND);
+        }
+    };
+    const TABLET: &str = "Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) Mobile/15E148";
+    click(PHONE).await;
+    app.clock.advance(chrono::TimeDelta::minutes(59));
+    click(PHONE).await; // 59 minutes later: a repeat
+    click(TABLET).await; // another device: another visitor
+    app.clock.advance(chrono::TimeDelta::minutes(61));
+    click(PHONE).await; // an hour after the last click: counted again
+    click(PHONE).await; // and repeats start over from there
+    let repeats: Vec<bool> = clicks(&app).await.iter().map(|c| c.is_repeat).collect();
+    assert_eq!(repeats, [false, true, false, false, true]);
+}
+
+#[tokio::test]
 async fn a_click_is_stored_before_the_redirect() {
     let app = TestApp::spawn().await;
     let (i, code) = live_link(&app).await;

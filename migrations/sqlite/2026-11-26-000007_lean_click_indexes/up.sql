@@ -1,7 +1,10 @@
--- A click id now starts with its row id (domain::links::click_id_for), so a lookup by click
--- id is a primary-key seek and clicks need no unique index on click_id: one B-tree less to
--- grow on the hottest insert (measured: about 1 µs less writer CPU per click and four fewer
--- WAL pages per commit). Row ids stay unique, so click ids do too.
+-- Lighter indexes on clicks, the hottest insert (each commit rewrote several pages of each):
+-- * A click id now starts with its row id (domain::links::click_id_for), so a lookup by
+--   click id is a primary-key seek and clicks need no unique index on click_id. Row ids
+--   stay unique, so click ids do too.
+-- * The repeat check seeks a 64-bit visitor key (domain::links::visitor_key) instead of
+--   both 32-character hashes and the time: index entries of ~15 bytes instead of ~100.
+--   Clicks stored before have key 0 (they no longer mark a later click as a repeat).
 -- SQLite cannot drop an inline UNIQUE constraint: the table is rebuilt (ids kept), the way
 -- SQLite's documentation gives for a table that others reference (foreign keys off meanwhile).
 PRAGMA foreign_keys = OFF;
@@ -16,7 +19,8 @@ CREATE TABLE clicks_new (
     ua_hash TEXT NOT NULL,
     referrer_host TEXT,
     is_bot BOOLEAN NOT NULL,
-    is_repeat BOOLEAN NOT NULL
+    is_repeat BOOLEAN NOT NULL,
+    visitor_key BIGINT NOT NULL DEFAULT 0
 );
 INSERT INTO clicks_new (id, click_id, link_id, stream_id, created_at, ip_hash, ua_hash,
                         referrer_host, is_bot, is_repeat)
@@ -25,6 +29,7 @@ SELECT id, click_id, link_id, stream_id, created_at, ip_hash, ua_hash, referrer_
 FROM clicks;
 DROP TABLE clicks;
 ALTER TABLE clicks_new RENAME TO clicks;
-CREATE INDEX clicks_visitor ON clicks (link_id, ip_hash, ua_hash, created_at);
+-- Entries end with the row id: the latest click of a visitor is the last entry of its key.
+CREATE INDEX clicks_visitor ON clicks (link_id, visitor_key);
 COMMIT;
 PRAGMA foreign_keys = ON;

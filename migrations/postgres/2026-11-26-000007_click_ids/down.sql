@@ -1,1 +1,0 @@
-ALTER TABLE clicks ADD CONSTRAINT clicks_click_id_key UNIQUE (click_id);
