@@ -176,6 +176,61 @@ async fn a_repeat_is_the_same_visitor_on_the_same_link_within_an_hour() {
 }
 
 #[tokio::test]
+async fn two_visitors_sharing_a_key_are_still_told_apart() {
+    // The repeat check seeks the visitor key, then compares the hashes; when another visitor
+    // with the same key clicked last (about one chance in 2^64), it checks in full.
+    let app = TestApp::spawn().await;
+    let (_, code) = live_link(&app).await;
+    new_client()
+        .get(app.url(&format!("/l/{code}")))
+        .header("user-agent", PHONE)
+        .send()
+        .await
+        .unwrap();
+    let now = app.clock_now();
+    let (first, found, other) = app
+        .state
+        .db(move |conn| {
+            use tandem::db::links::{clicked_since, insert_clicks, next_click_id};
+            let first = tandem::db::links::all_clicks(conn)?.remove(0);
+            let since = now - chrono::TimeDelta::minutes(60);
+            // Another visitor under the same key clicks after the first.
+            let id = next_click_id(conn)?;
+            let click_id = tandem::domain::links::click_id_for(id);
+            insert_clicks(
+                conn,
+                &[tandem::db::models::NewClick {
+                    id,
+                    click_id: &click_id,
+                    link_id: first.link_id,
+                    stream_id: None,
+                    created_at: now,
+                    ip_hash: "another ip",
+                    ua_hash: "another agent",
+                    referrer_host: None,
+                    is_bot: false,
+                    is_repeat: false,
+                    visitor_key: first.visitor_key,
+                }],
+            )?;
+            let check = |conn: &mut _, ip: &str, ua: &str| {
+                clicked_since(conn, first.link_id, first.visitor_key, ip, ua, since)
+            };
+            let found = check(conn, &first.ip_hash, &first.ua_hash)?;
+            let other = check(conn, "a third ip", "a third agent")?;
+            Ok((first, found, other))
+        })
+        .await
+        .unwrap();
+    assert_ne!(first.visitor_key, 0);
+    assert!(
+        found,
+        "the first visitor's click is found behind the other one"
+    );
+    assert!(!other, "a visitor who never clicked is not a repeat");
+}
+
+#[tokio::test]
 async fn a_click_is_stored_before_the_redirect() {
     let app = TestApp::spawn().await;
     let (i, code) = live_link(&app).await;
