@@ -1,8 +1,9 @@
 //! The click writer: every redirect hands its click to one writer, which inserts clicks in
 //! batches (one transaction per batch: group commit) and answers each request only after its
-//! batch is committed. A batch is every click waiting when the writer is free (at most
-//! `MAX_BATCH`), so a busy writer commits large batches and an idle one answers at once. On
-//! shutdown the writer drains what it holds before exiting.
+//! batch is committed. A batch is every click waiting when the writer is free, and every
+//! click that arrives while it is written, until it commits (at most `MAX_BATCH`), so a busy
+//! writer commits large batches and an idle one answers at once. On shutdown the writer
+//! drains what it holds before exiting.
 
 use std::collections::HashMap;
 use std::sync::Arc;
