@@ -113,7 +113,7 @@ fn write_batch(
 ) {
     let result = (|| -> AppResult<Vec<String>> {
         if conn.is_none() {
-            *conn = Some(pool.get()?);
+            *conn = Some(writer_connection(pool)?);
         }
         let c = conn
             .as_mut()
@@ -147,6 +147,20 @@ fn write_batch(
             }
         }
     }
+}
+
+/// The writer's connection. On SQLite its commits leave WAL checkpoints to the background
+/// checkpointer (`jobs::checkpoint`) unless the WAL grows past `WRITER_FRAMES`.
+fn writer_connection(pool: &Pool) -> AppResult<db::PooledConn> {
+    let mut conn = pool.get()?;
+    if let db::DbConn::Sqlite(inner) = &mut *conn {
+        use diesel::connection::SimpleConnection;
+        inner.batch_execute(&format!(
+            "PRAGMA wal_autocheckpoint = {}",
+            crate::jobs::checkpoint::WRITER_FRAMES
+        ))?;
+    }
+    Ok(conn)
 }
 
 /// The clicks of one commit so far: which visitors have clicked (each looked up in the

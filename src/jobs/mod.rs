@@ -3,12 +3,14 @@
 //! the services and is safe to run on several app nodes at once.
 
 pub mod batch;
+pub mod checkpoint;
 pub mod clicks;
 pub mod conversions;
 pub mod mail;
 pub mod maturation;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -21,6 +23,8 @@ pub struct Jobs {
     clicks: clicks::ClickWriter,
     conversions: conversions::ConversionWriter,
     writer_threads: Vec<std::thread::JoinHandle<()>>,
+    /// SQLite's background checkpointer and its stop flag.
+    checkpointer: Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
 }
 
 /// The queues the writers read, made with `AppState` (which holds their senders).
@@ -32,6 +36,11 @@ pub struct Queues {
 impl Jobs {
     pub fn start(state: Arc<AppState>, queues: Queues) -> Jobs {
         let (stop, stop_rx) = watch::channel(false);
+        let checkpointer = (state.backend == crate::db::Backend::Sqlite).then(|| {
+            let stop = Arc::new(AtomicBool::new(false));
+            let thread = checkpoint::spawn(state.pool.clone(), stop.clone());
+            (stop, thread)
+        });
         let mut writer_threads = vec![clicks::spawn_writer(
             state.pool.clone(),
             state.clock.clone(),
@@ -53,6 +62,7 @@ impl Jobs {
             clicks,
             conversions,
             writer_threads,
+            checkpointer,
         }
     }
 
@@ -64,6 +74,10 @@ impl Jobs {
         self.conversions.stop().await;
         for t in std::mem::take(&mut self.writer_threads) {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+        if let Some((stop, thread)) = self.checkpointer.take() {
+            stop.store(true, Ordering::Relaxed);
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
         for h in self.handles {
             let _ = h.await;
