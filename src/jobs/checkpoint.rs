@@ -2,8 +2,8 @@
 //! commit that finds the WAL over 1,000 pages: with the click writer committing thousands of
 //! batches a second, that is the writer copying pages into the database file and waiting for
 //! their `fsync` while redirects wait for it. This thread copies them instead (a passive
-//! checkpoint every few milliseconds while the WAL holds frames, which never blocks a writer
-//! or a reader), and the click writer keeps only a far threshold of its own (`WRITER_FRAMES`)
+//! checkpoint every few milliseconds while the WAL grows, which never blocks a writer or a
+//! reader), and the click writer keeps only a far threshold of its own (`WRITER_FRAMES`)
 //! for when this one falls behind: under nonstop writes a passive checkpoint never finds the
 //! WAL idle enough to start it over, and the writer's own checkpoint, with little left to
 //! copy, lets the next transaction do so. Nothing of this runs on PostgreSQL.
@@ -18,7 +18,7 @@ use crate::db::{DbConn, Pool};
 
 /// WAL pages after which the click writer checkpoints in its own commit (about 32 MB).
 pub const WRITER_FRAMES: i32 = 8_000;
-/// Pause between passive checkpoints while the WAL holds frames; and while it is empty.
+/// Pause between passive checkpoints while the WAL grows; and while it does not.
 const BUSY_PAUSE: Duration = Duration::from_millis(5);
 const IDLE_PAUSE: Duration = Duration::from_millis(100);
 
@@ -40,10 +40,15 @@ pub fn spawn(pool: Pool, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
 }
 
 fn run(pool: &Pool, stop: &AtomicBool) {
+    // The WAL's size at the last pass: while it changes, writes are coming.
+    let mut last = 0;
     while !stop.load(Ordering::Relaxed) {
         let pause = match checkpoint(pool) {
-            Ok(frames) if frames > 0 => BUSY_PAUSE,
-            Ok(_) => IDLE_PAUSE,
+            Ok(frames) => {
+                let writing = frames != last;
+                last = frames;
+                if writing { BUSY_PAUSE } else { IDLE_PAUSE }
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "WAL checkpoint failed; trying again");
                 IDLE_PAUSE
