@@ -98,7 +98,8 @@ impl Application {
             None => format!("http://{addr}"),
         };
         let mailer = Mailer::from_settings(&settings.mail, &settings.mail_from)?;
-        let (clicks, click_queue) = crate::jobs::clicks::channel();
+        let (clicks, click_queue) =
+            crate::jobs::clicks::channel(&settings.database_url, clock.clone());
         let (conversions, conversion_queue) = crate::jobs::conversions::channel();
         let click_salt = {
             use sha2::Digest;

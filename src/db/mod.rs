@@ -253,6 +253,21 @@ fn writer_turn() -> Option<WriterTurn> {
     Some(WriterTurn(guard))
 }
 
+/// This process's SQLite writer turn if no other thread holds it now, without waiting (the
+/// caller then writes with [`write_tx`], which sees the turn is held by its thread).
+pub fn try_writer_turn() -> Option<impl Sized> {
+    if HOLDS_WRITER.with(std::cell::Cell::get) {
+        return None;
+    }
+    let guard = match SQLITE_WRITER.try_lock() {
+        Ok(guard) => guard,
+        Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+        Err(std::sync::TryLockError::WouldBlock) => return None,
+    };
+    HOLDS_WRITER.with(|h| h.set(true));
+    Some(WriterTurn(guard))
+}
+
 /// Runs `f` in a write transaction. On SQLite it waits for this process's writer turn, then
 /// starts with `BEGIN IMMEDIATE`, so the write lock is taken up front (other processes are
 /// waited for with `busy_timeout`) instead of failing when a read transaction tries to

@@ -499,13 +499,54 @@ pub struct NewClick<'a> {
     pub click_id: &'a str,
     pub link_id: i64,
     pub stream_id: Option<i64>,
-    pub created_at: NaiveDateTime,
+    pub created_at: BatchTime<'a>,
     pub ip_hash: &'a str,
     pub ua_hash: &'a str,
     pub referrer_host: Option<&'a str>,
     pub is_bot: bool,
     pub is_repeat: bool,
     pub visitor_key: i64,
+}
+
+/// A time bound to many rows at once (a batch of clicks), its SQLite text made once: diesel
+/// formats a `NaiveDateTime` anew for every row, which was a tenth of the click writer's own
+/// CPU time. `text` must be `at` as diesel writes it for SQLite ([`BatchTime::sqlite_text`]).
+#[derive(Debug, Clone, Copy, diesel::expression::AsExpression)]
+#[diesel(sql_type = diesel::sql_types::Timestamp)]
+pub struct BatchTime<'a> {
+    pub at: NaiveDateTime,
+    pub text: &'a str,
+}
+
+impl BatchTime<'_> {
+    /// The text diesel binds for a `NaiveDateTime` on SQLite.
+    pub fn sqlite_text(at: NaiveDateTime) -> String {
+        at.format("%F %T%.f").to_string()
+    }
+}
+
+impl diesel::serialize::ToSql<diesel::sql_types::Timestamp, diesel::sqlite::Sqlite>
+    for BatchTime<'_>
+{
+    fn to_sql<'b>(
+        &'b self,
+        out: &mut diesel::serialize::Output<'b, '_, diesel::sqlite::Sqlite>,
+    ) -> diesel::serialize::Result {
+        out.set_value(self.text);
+        Ok(diesel::serialize::IsNull::No)
+    }
+}
+
+impl diesel::serialize::ToSql<diesel::sql_types::Timestamp, diesel::pg::Pg> for BatchTime<'_> {
+    fn to_sql<'b>(
+        &'b self,
+        out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
+    ) -> diesel::serialize::Result {
+        diesel::serialize::ToSql::<diesel::sql_types::Timestamp, diesel::pg::Pg>::to_sql(
+            &self.at,
+            &mut out.reborrow(),
+        )
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -2,10 +2,13 @@
 //! writer thread takes every job waiting as one batch and writes it in one transaction. A
 //! stop message closes the queue; what was queued before it is still written.
 
+use std::collections::VecDeque;
+
 use tokio::sync::mpsc;
 
 enum Msg<J> {
-    Job(J),
+    /// Jobs sent together (one, or a bundle from one sender).
+    Jobs(Vec<J>),
     /// Write what is queued, then exit.
     Stop,
 }
@@ -20,12 +23,23 @@ impl<J> Clone for Sender<J> {
 }
 
 /// The writer's side.
-pub struct Queue<J>(mpsc::Receiver<Msg<J>>);
+pub struct Queue<J> {
+    rx: mpsc::Receiver<Msg<J>>,
+    /// Jobs of a bundle that did not fit in the last batch: the next one starts with them.
+    carry: VecDeque<J>,
+}
 
-/// A queue holding at most `capacity` jobs (then senders wait: back-pressure).
+/// A queue holding at most `capacity` messages (a job or a bundle of jobs each; then senders
+/// wait: back-pressure).
 pub fn channel<J>(capacity: usize) -> (Sender<J>, Queue<J>) {
     let (tx, rx) = mpsc::channel(capacity);
-    (Sender(tx), Queue(rx))
+    (
+        Sender(tx),
+        Queue {
+            rx,
+            carry: VecDeque::new(),
+        },
+    )
 }
 
 /// The writer has stopped: the job was not queued.
@@ -34,7 +48,13 @@ pub struct Stopped;
 
 impl<J> Sender<J> {
     pub async fn send(&self, job: J) -> Result<(), Stopped> {
-        self.0.send(Msg::Job(job)).await.map_err(|_| Stopped)
+        self.send_all(vec![job]).await
+    }
+
+    /// Queues several jobs as one message (the writer may still split them between two
+    /// batches, in order). If the writer has stopped they are dropped.
+    pub async fn send_all(&self, jobs: Vec<J>) -> Result<(), Stopped> {
+        self.0.send(Msg::Jobs(jobs)).await.map_err(|_| Stopped)
     }
 
     /// Asks the writer to write what it holds and exit (used at shutdown).
@@ -49,39 +69,45 @@ impl<J> Queue<J> {
     /// batch is written form the next one. `None` once the queue is stopped and empty (the
     /// batch that met the stop can be empty).
     pub fn next_batch(&mut self, max: usize) -> Option<Vec<J>> {
-        let first = self.0.blocking_recv()?;
         let mut batch = Vec::new();
-        let mut stopping = false;
-        let mut take = |m: Msg<J>, batch: &mut Vec<J>| match m {
-            Msg::Job(j) => batch.push(j),
-            Msg::Stop => stopping = true,
-        };
-        take(first, &mut batch);
-        while batch.len() < max {
-            match self.0.try_recv() {
-                Ok(m) => take(m, &mut batch),
-                Err(_) => break,
-            }
+        if self.carry.is_empty() {
+            let first = self.rx.blocking_recv()?;
+            self.receive(first, &mut batch, max);
         }
-        if stopping {
-            // What is queued is still received; then `None`.
-            self.0.close();
-        }
+        self.take_waiting(&mut batch, max);
         Some(batch)
     }
 
     /// Adds the jobs waiting now to `batch`, up to `max` in all, without waiting; whether any
-    /// came. (A stop among them closes the queue as in `next_batch`.)
+    /// came. (A stop among them closes the queue: what was queued is still taken.)
     pub fn take_waiting(&mut self, batch: &mut Vec<J>, max: usize) -> bool {
         let before = batch.len();
         while batch.len() < max {
-            match self.0.try_recv() {
-                Ok(Msg::Job(j)) => batch.push(j),
-                Ok(Msg::Stop) => self.0.close(),
+            if let Some(job) = self.carry.pop_front() {
+                batch.push(job);
+                continue;
+            }
+            match self.rx.try_recv() {
+                Ok(m) => self.receive(m, batch, max),
                 Err(_) => break,
             }
         }
         batch.len() > before
+    }
+
+    fn receive(&mut self, m: Msg<J>, batch: &mut Vec<J>, max: usize) {
+        match m {
+            Msg::Jobs(jobs) => {
+                for job in jobs {
+                    if batch.len() < max {
+                        batch.push(job);
+                    } else {
+                        self.carry.push_back(job);
+                    }
+                }
+            }
+            Msg::Stop => self.rx.close(),
+        }
     }
 }
 
@@ -145,6 +171,30 @@ mod tests {
         assert_eq!(batch, vec![0, 1, 2, 3, 4]);
         // The stop it met closed the queue: nothing more is taken.
         assert_eq!(queue.next_batch(3), None);
+    }
+
+    #[test]
+    fn a_bundle_too_big_for_a_batch_opens_the_next_one_in_order() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let (tx, mut queue) = channel::<u32>(16);
+        rt.block_on(async {
+            tx.send_all(vec![0, 1, 2, 3, 4]).await.unwrap();
+            tx.send(5).await.unwrap();
+            tx.send_all(vec![6, 7]).await.unwrap();
+            tx.stop().await;
+        });
+        assert_eq!(queue.next_batch(3), Some(vec![0, 1, 2]));
+        let mut batch = queue.next_batch(4).unwrap();
+        assert_eq!(
+            batch,
+            vec![3, 4, 5, 6],
+            "the rest of the bundle comes first"
+        );
+        assert!(queue.take_waiting(&mut batch, 10));
+        assert_eq!(batch, vec![3, 4, 5, 6, 7]);
+        assert_eq!(queue.next_batch(3), None, "the stop closed the queue");
     }
 
     #[test]

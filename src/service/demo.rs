@@ -937,7 +937,7 @@ fn streams_links_and_clicks(
     rng: &mut Rng,
     campaign_ids: &[i64],
 ) -> AppResult<()> {
-    use crate::db::models::{NewClick, NewLink, NewStream};
+    use crate::db::models::{BatchTime, NewClick, NewLink, NewStream};
     use crate::domain::links::{click_id_for, new_code, salted_hash, visitor_key};
     let active: Vec<(
         crate::db::models::Collaboration,
@@ -1038,7 +1038,10 @@ fn streams_links_and_clicks(
                         click_id: &click_id_for(row_id),
                         link_id,
                         stream_id: Some(stream_id),
-                        created_at: at,
+                        created_at: BatchTime {
+                            at,
+                            text: &BatchTime::sqlite_text(at),
+                        },
                         ip_hash: &ip,
                         ua_hash: &ua,
                         referrer_host: REFERRERS[rng.below(REFERRERS.len())],

@@ -204,7 +204,10 @@ async fn two_visitors_sharing_a_key_are_still_told_apart() {
                     click_id: &click_id,
                     link_id: first.link_id,
                     stream_id: None,
-                    created_at: now,
+                    created_at: tandem::db::models::BatchTime {
+                        at: now,
+                        text: &tandem::db::models::BatchTime::sqlite_text(now),
+                    },
                     ip_hash: "another ip",
                     ua_hash: "another agent",
                     referrer_host: None,
@@ -426,6 +429,78 @@ async fn two_thousand_concurrent_clicks_are_all_stored() {
     assert_eq!(stored.len(), 2000, "exactly 2,000 rows");
     let ids: HashSet<String> = stored.into_iter().map(|c| c.click_id).collect();
     assert_eq!(ids, answered, "every answered click id is stored");
+}
+
+/// While another connection holds the database's write lock, no click can be committed: the
+/// HTTP worker cannot write its round itself (on SQLite it does not wait for the lock on its
+/// event loop) and hands it to the writer thread, which waits. Every click is answered only
+/// after the lock is released, and every one is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn clicks_wait_for_a_locked_database_and_none_is_lost() {
+    use diesel::connection::SimpleConnection;
+    let app = TestApp::spawn().await;
+    let (_, code) = live_link(&app).await;
+    let url = app.url(&format!("/l/{code}"));
+    let pool = app.state.pool.clone();
+    let sqlite = app.state.backend == tandem::db::Backend::Sqlite;
+    let (locked_tx, locked_rx) = tokio::sync::oneshot::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let mut conn = pool.get().unwrap();
+        conn.batch_execute(if sqlite {
+            "BEGIN IMMEDIATE"
+        } else {
+            "BEGIN; LOCK TABLE clicks IN EXCLUSIVE MODE"
+        })
+        .unwrap();
+        locked_tx.send(()).unwrap();
+        release_rx.recv().unwrap();
+        let released = std::time::Instant::now();
+        conn.batch_execute("COMMIT").unwrap();
+        released
+    });
+    locked_rx.await.unwrap();
+    let client = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut tasks = Vec::new();
+    for n in 0..40 {
+        let (client, url) = (client.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            let res = client
+                .get(url.as_str())
+                .header("user-agent", format!("{PHONE} visitor/{n}"))
+                .send()
+                .await
+                .unwrap();
+            let answered = std::time::Instant::now();
+            assert_eq!(res.status(), StatusCode::FOUND);
+            (
+                answered,
+                location(&res).split("tclid=").nth(1).unwrap().to_owned(),
+            )
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert!(
+        tasks.iter().all(|t| !t.is_finished()),
+        "no click is answered while none can be committed"
+    );
+    release_tx.send(()).unwrap();
+    let released = holder.join().unwrap();
+    let mut answered = HashSet::new();
+    for t in tasks {
+        let (at, id) = t.await.unwrap();
+        assert!(at >= released, "answered only after the lock was released");
+        answered.insert(id);
+    }
+    assert_eq!(answered.len(), 40);
+    let stored: HashSet<String> = clicks(&app).await.into_iter().map(|c| c.click_id).collect();
+    assert_eq!(
+        stored, answered,
+        "every answered click is stored, and only those"
+    );
 }
 
 #[tokio::test]
