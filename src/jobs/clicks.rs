@@ -342,12 +342,17 @@ fn writer_connection(pool: &Pool) -> AppResult<db::PooledConn> {
     Ok(conn)
 }
 
+/// A visitor seen in this commit: IP hash, user-agent hash, clicked within the window.
+type SeenVisitor = (String, String, bool);
+
 /// The clicks of one commit so far: which visitors have clicked (each looked up in the
 /// database once per commit, then marked by their first click here), and per-link counts.
 #[derive(Default)]
 struct Commit {
-    /// (link, IP hash, user-agent hash) -> clicked within the repeat window.
-    visitors: HashMap<(i64, String, String), bool>,
+    /// (link, visitor key) -> the visitors under that key (more than one only if their keys
+    /// collide): their IP and user-agent hashes, and whether they clicked within the repeat
+    /// window.
+    visitors: HashMap<(i64, i64), Vec<SeenVisitor>>,
     /// link -> (clicks, unique clicks, bot clicks).
     daily: HashMap<i64, (i64, i64, i64)>,
 }
@@ -362,25 +367,25 @@ impl Commit {
         pending: &[Pending],
     ) -> AppResult<Vec<String>> {
         let since = now - TimeDelta::minutes(REPEAT_WINDOW_MINUTES);
-        let now_text = BatchTime::sqlite_text(now);
-        let created_at = BatchTime {
-            at: now,
-            text: &now_text,
-        };
+        let created_at = BatchTime::new(now);
         let row_ids = click_ids.take(conn, pending.len())?;
         let ids: Vec<String> = row_ids.iter().map(|&id| click_id_for(id)).collect();
         let mut rows = Vec::with_capacity(pending.len());
         for ((p, click_id), &id) in pending.iter().zip(&ids).zip(&row_ids) {
             let c = &p.input;
             let visitor = visitor_key(&c.ip_hash, &c.ua_hash);
-            let key = (c.link_id, c.ip_hash.clone(), c.ua_hash.clone());
-            let is_repeat = match self.visitors.get_mut(&key) {
-                Some(clicked) => std::mem::replace(clicked, true),
+            // Looked up by key, so the hashes are copied only for a visitor's first click here.
+            let seen = self.visitors.entry((c.link_id, visitor)).or_default();
+            let known = seen
+                .iter_mut()
+                .find(|(ip, ua, _)| *ip == c.ip_hash && *ua == c.ua_hash);
+            let is_repeat = match known {
+                Some((_, _, clicked)) => std::mem::replace(clicked, true),
                 None => {
                     let clicked = db::links::clicked_since(
                         conn, c.link_id, visitor, &c.ip_hash, &c.ua_hash, since,
                     )?;
-                    self.visitors.insert(key, true);
+                    seen.push((c.ip_hash.clone(), c.ua_hash.clone(), true));
                     clicked
                 }
             };
@@ -389,7 +394,7 @@ impl Commit {
                 click_id,
                 link_id: c.link_id,
                 stream_id: c.stream_id,
-                created_at,
+                created_at: &created_at,
                 ip_hash: &c.ip_hash,
                 ua_hash: &c.ua_hash,
                 referrer_host: c.referrer_host.as_deref(),

@@ -1038,10 +1038,7 @@ fn streams_links_and_clicks(
                         click_id: &click_id_for(row_id),
                         link_id,
                         stream_id: Some(stream_id),
-                        created_at: BatchTime {
-                            at,
-                            text: &BatchTime::sqlite_text(at),
-                        },
+                        created_at: &BatchTime::new(at),
                         ip_hash: &ip,
                         ua_hash: &ua,
                         referrer_host: REFERRERS[rng.below(REFERRERS.len())],

@@ -204,10 +204,7 @@ async fn two_visitors_sharing_a_key_are_still_told_apart() {
                     click_id: &click_id,
                     link_id: first.link_id,
                     stream_id: None,
-                    created_at: tandem::db::models::BatchTime {
-                        at: now,
-                        text: &tandem::db::models::BatchTime::sqlite_text(now),
-                    },
+                    created_at: &tandem::db::models::BatchTime::new(now),
                     ip_hash: "another ip",
                     ua_hash: "another agent",
                     referrer_host: None,
