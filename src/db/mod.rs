@@ -238,6 +238,13 @@ thread_local! {
 
 struct WriterTurn(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
 
+impl WriterTurn {
+    fn of(guard: std::sync::MutexGuard<'static, ()>) -> WriterTurn {
+        HOLDS_WRITER.with(|h| h.set(true));
+        WriterTurn(guard)
+    }
+}
+
 impl Drop for WriterTurn {
     fn drop(&mut self) {
         HOLDS_WRITER.with(|h| h.set(false));
@@ -248,9 +255,9 @@ fn writer_turn() -> Option<WriterTurn> {
     if HOLDS_WRITER.with(std::cell::Cell::get) {
         return None;
     }
-    let guard = SQLITE_WRITER.lock().unwrap_or_else(|p| p.into_inner());
-    HOLDS_WRITER.with(|h| h.set(true));
-    Some(WriterTurn(guard))
+    Some(WriterTurn::of(
+        SQLITE_WRITER.lock().unwrap_or_else(|p| p.into_inner()),
+    ))
 }
 
 /// This process's SQLite writer turn if no other thread holds it now, without waiting (the
@@ -264,8 +271,7 @@ pub fn try_writer_turn() -> Option<impl Sized> {
         Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
         Err(std::sync::TryLockError::WouldBlock) => return None,
     };
-    HOLDS_WRITER.with(|h| h.set(true));
-    Some(WriterTurn(guard))
+    Some(WriterTurn::of(guard))
 }
 
 /// Runs `f` in a write transaction. On SQLite it waits for this process's writer turn, then

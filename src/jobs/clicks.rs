@@ -185,17 +185,13 @@ impl LocalWrites {
         let Some(_turn) = db::try_writer_turn() else {
             return clicks;
         };
-        let mut clicks = Some(clicks);
-        let mut written = false;
+        let mut clicks = clicks;
+        let mut back = Vec::new();
+        // A panic loses the clicks (dropped here, their requests get an error), as on the
+        // writer thread.
         batch::survive_panic("click", conn, |conn| {
-            let Some(mut batch) = clicks.take() else {
-                return;
-            };
-            match self.try_write(conn, &mut batch) {
-                Ok(ids) => {
-                    answer(batch, Ok(ids));
-                    written = true;
-                }
+            match self.try_write(conn, &mut clicks) {
+                Ok(ids) => answer(std::mem::take(&mut clicks), Ok(ids)),
                 Err(e) => {
                     // Mostly SQLite's lock held by another process: the writer thread waits.
                     tracing::debug!(error = %e, "clicks handed to the writer thread");
@@ -205,16 +201,11 @@ impl LocalWrites {
                     }) {
                         *conn = None;
                     }
-                    clicks = Some(batch);
+                    back = std::mem::take(&mut clicks);
                 }
             }
         });
-        // A panic lost the clicks (their requests get an error), as on the writer thread.
-        if written {
-            Vec::new()
-        } else {
-            clicks.unwrap_or_default()
-        }
+        back
     }
 
     fn try_write(
@@ -224,13 +215,8 @@ impl LocalWrites {
     ) -> AppResult<Vec<String>> {
         if conn.is_none() {
             let mut c = db::establish(&self.url).map_err(|e| AppError::Internal(e.into()))?;
-            if let db::DbConn::Sqlite(inner) = &mut c {
-                // Never wait for another process's lock on the event loop.
-                inner.batch_execute(&format!(
-                    "PRAGMA busy_timeout = 0; PRAGMA wal_autocheckpoint = {}",
-                    crate::jobs::checkpoint::WRITER_FRAMES
-                ))?;
-            }
+            // Never wait for another process's lock on the event loop.
+            tune_for_clicks(&mut c, "PRAGMA busy_timeout = 0;")?;
             *conn = Some(c);
         }
         let c = conn
@@ -332,14 +318,20 @@ fn answer(batch: Vec<Pending>, result: AppResult<Vec<String>>) {
 /// checkpointer (`jobs::checkpoint`) unless the WAL grows past `WRITER_FRAMES`.
 fn writer_connection(pool: &Pool) -> AppResult<db::PooledConn> {
     let mut conn = pool.get()?;
-    if let db::DbConn::Sqlite(inner) = &mut *conn {
-        use diesel::connection::SimpleConnection;
+    tune_for_clicks(&mut conn, "")?;
+    Ok(conn)
+}
+
+/// On SQLite, a connection that writes clicks (the writer thread's, a worker's) checkpoints
+/// in its own commits only past `WRITER_FRAMES`; `more` are pragmas of its own.
+fn tune_for_clicks(conn: &mut db::DbConn, more: &str) -> AppResult<()> {
+    if let db::DbConn::Sqlite(inner) = conn {
         inner.batch_execute(&format!(
-            "PRAGMA wal_autocheckpoint = {}",
+            "{more} PRAGMA wal_autocheckpoint = {}",
             crate::jobs::checkpoint::WRITER_FRAMES
         ))?;
     }
-    Ok(conn)
+    Ok(())
 }
 
 /// A visitor seen in this commit: IP hash, user-agent hash, clicked within the window.
