@@ -20,6 +20,7 @@ macro_rules! on_inner {
 pub mod audit;
 pub mod campaigns;
 pub mod catalog;
+pub mod click_store;
 pub mod collaborations;
 pub mod influencers;
 pub mod ledger;
@@ -251,6 +252,7 @@ impl Drop for WriterTurn {
     }
 }
 
+/// Waits for this process's SQLite writer turn (`None`: this thread holds it already).
 fn writer_turn() -> Option<WriterTurn> {
     if HOLDS_WRITER.with(std::cell::Cell::get) {
         return None;

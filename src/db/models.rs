@@ -525,6 +525,15 @@ impl BatchTime {
             text: at.format("%F %T%.f").to_string(),
         }
     }
+
+    pub fn at(&self) -> NaiveDateTime {
+        self.at
+    }
+
+    /// As SQLite stores it.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
 }
 
 impl diesel::serialize::ToSql<diesel::sql_types::Timestamp, diesel::sqlite::Sqlite> for BatchTime {

@@ -40,9 +40,12 @@ pub fn click_id_for(row_id: i64) -> String {
         *slot = CLICK_ALPHABET[usize::try_from(n % 36).unwrap_or(0)];
         n /= 36;
     }
-    let mut rng = rand::rng();
+    // One draw for all 16 characters: 36^16 < 2^83, so the remainders of a 128-bit number
+    // are uniform to within 2^-45.
+    let mut r: u128 = rand::rng().random();
     for slot in &mut out[10..] {
-        *slot = CLICK_ALPHABET[rng.random_range(0..CLICK_ALPHABET.len())];
+        *slot = CLICK_ALPHABET[usize::try_from(r % 36).unwrap_or(0)];
+        r /= 36;
     }
     String::from_utf8(out).unwrap_or_default()
 }
@@ -113,7 +116,12 @@ impl TclidTemplate {
     pub fn with(&self, click_id: &str) -> String {
         let mut out = String::with_capacity(self.head.len() + click_id.len() + self.tail.len());
         out.push_str(&self.head);
-        out.extend(url::form_urlencoded::byte_serialize(click_id.as_bytes()));
+        // Click ids are letters and digits, which need no encoding.
+        if click_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            out.push_str(click_id);
+        } else {
+            out.extend(url::form_urlencoded::byte_serialize(click_id.as_bytes()));
+        }
         out.push_str(&self.tail);
         out
     }
@@ -170,10 +178,31 @@ pub fn visitor_key(ip_hash: &str, ua_hash: &str) -> i64 {
 
 /// A salted SHA-256 of a value (IP address or user agent), hex, truncated to 32 characters.
 pub fn salted_hash(salt: &[u8], value: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(salt);
-    h.update(value.as_bytes());
-    hex::encode(&h.finalize()[..16])
+    salted_hash_of(salt, value)
+}
+
+/// [`salted_hash`] of a value's text, hashed as it is written out (no string made for it;
+/// for the client's IP address on every click).
+pub fn salted_hash_of(salt: &[u8], value: impl std::fmt::Display) -> String {
+    struct Feed(Sha256);
+    impl std::fmt::Write for Feed {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.update(s.as_bytes());
+            Ok(())
+        }
+    }
+    let mut feed = Feed(Sha256::new());
+    feed.0.update(salt);
+    // Writing into a hash cannot fail.
+    let _ = std::fmt::Write::write_fmt(&mut feed, format_args!("{value}"));
+    let digest = feed.0.finalize();
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(32);
+    for &b in &digest[..16] {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    out
 }
 
 /// The host of a Referer header, lower-cased; nothing else of it is kept.
@@ -265,6 +294,17 @@ mod tests {
         assert_eq!(salted_hash(b"s", "1.2.3.4"), salted_hash(b"s", "1.2.3.4"));
         assert_ne!(salted_hash(b"s", "1.2.3.4"), salted_hash(b"t", "1.2.3.4"));
         assert_eq!(salted_hash(b"s", "x").len(), 32);
+        // The same as hex of the first half of SHA-256(salt + value), whatever is hashed.
+        let mut h = Sha256::new();
+        h.update(b"s1.2.3.4");
+        assert_eq!(
+            salted_hash(b"s", "1.2.3.4"),
+            hex::encode(&h.finalize()[..16])
+        );
+        let ip: std::net::IpAddr = "1.2.3.4".parse().expect("an address");
+        assert_eq!(salted_hash_of(b"s", ip), salted_hash(b"s", "1.2.3.4"));
+        let v6: std::net::IpAddr = "2001:db8::1".parse().expect("an address");
+        assert_eq!(salted_hash_of(b"s", v6), salted_hash(b"s", "2001:db8::1"));
         assert_eq!(
             referrer_host("https://www.Douyin.com/video/123?x=1").as_deref(),
             Some("www.douyin.com")

@@ -22,15 +22,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{NaiveDateTime, TimeDelta};
-use diesel::connection::SimpleConnection;
 use tokio::sync::oneshot;
 
+use crate::db::click_store::{ClickConn, SqliteClicks};
 use crate::db::models::{BatchTime, NewClick};
 use crate::db::{self, Backend, Pool};
 use crate::domain::clock::Clock;
 use crate::domain::links::{click_id_for, visitor_key};
 use crate::error::{AppError, AppResult};
 use crate::jobs::batch;
+use crate::jobs::checkpoint::WRITER_FRAMES;
 
 pub const MAX_BATCH: usize = 512;
 /// Rounds of clicks waiting for the writer thread before workers wait for room
@@ -71,7 +72,12 @@ struct LocalWrites {
     clock: Arc<dyn Clock>,
 }
 
-pub struct ClickQueue(batch::Queue<Pending>);
+/// The writer thread's end: the queue, and the database URL (on SQLite it opens its own
+/// connection).
+pub struct ClickQueue {
+    queue: batch::Queue<Pending>,
+    url: String,
+}
 
 /// The writer's handle and queue. On SQLite (`database_url`) workers also write rounds
 /// themselves when they can (see the module notes).
@@ -85,7 +91,11 @@ pub fn channel(database_url: &str, clock: Arc<dyn Clock>) -> (ClickWriter, Click
             clock,
         })
     });
-    (ClickWriter { tx, id, local }, ClickQueue(rx))
+    let queue = ClickQueue {
+        queue: rx,
+        url: database_url.to_owned(),
+    };
+    (ClickWriter { tx, id, local }, queue)
 }
 
 /// One writer's clicks on one worker thread: the current round's, and the worker's own
@@ -93,7 +103,7 @@ pub fn channel(database_url: &str, clock: Arc<dyn Clock>) -> (ClickWriter, Click
 struct Outbox {
     writer: u64,
     clicks: Vec<Pending>,
-    conn: Option<db::DbConn>,
+    conn: Option<ClickConn>,
 }
 
 thread_local! {
@@ -178,7 +188,7 @@ impl LocalWrites {
     /// Writes a round on this worker's connection if this process's writer turn is free and
     /// SQLite's lock can be taken at once, answering its requests; otherwise (or if anything
     /// fails, in which case nothing was written) returns the clicks for the writer thread.
-    fn write_here(&self, conn: &mut Option<db::DbConn>, clicks: Vec<Pending>) -> Vec<Pending> {
+    fn write_here(&self, conn: &mut Option<ClickConn>, clicks: Vec<Pending>) -> Vec<Pending> {
         if clicks.is_empty() {
             return clicks;
         }
@@ -195,10 +205,7 @@ impl LocalWrites {
                 Err(e) => {
                     // Mostly SQLite's lock held by another process: the writer thread waits.
                     tracing::debug!(error = %e, "clicks handed to the writer thread");
-                    if conn.as_mut().is_some_and(|c| {
-                        use diesel::r2d2::R2D2Connection;
-                        c.is_broken()
-                    }) {
+                    if conn.as_mut().is_some_and(ClickConn::is_broken) {
                         *conn = None;
                     }
                     back = std::mem::take(&mut clicks);
@@ -210,20 +217,19 @@ impl LocalWrites {
 
     fn try_write(
         &self,
-        conn: &mut Option<db::DbConn>,
+        conn: &mut Option<ClickConn>,
         batch: &mut Vec<Pending>,
     ) -> AppResult<Vec<String>> {
-        if conn.is_none() {
-            let mut c = db::establish(&self.url).map_err(|e| AppError::Internal(e.into()))?;
-            // Never wait for another process's lock on the event loop.
-            tune_for_clicks(&mut c, "PRAGMA busy_timeout = 0;")?;
-            *conn = Some(c);
-        }
-        let c = conn
-            .as_mut()
-            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no connection")))?;
-        let mut row_ids = db::links::ClickIds::default();
-        write_clicks(c, &mut row_ids, self.clock.now(), batch, |_| false)
+        let c = match conn {
+            Some(c) => c,
+            // Never waits for another process's lock on the event loop.
+            None => conn.insert(ClickConn::Sqlite(SqliteClicks::open(
+                &self.url,
+                Some(0),
+                WRITER_FRAMES,
+            )?)),
+        };
+        write_clicks(c, self.clock.now(), batch, |_| false)
     }
 }
 
@@ -241,9 +247,8 @@ pub fn spawn_writer(
 }
 
 fn writer(pool: Pool, clock: Arc<dyn Clock>, queue: ClickQueue) {
-    let mut queue = queue.0;
-    let mut conn: Option<db::PooledConn> = None;
-    let mut row_ids = db::links::ClickIds::default();
+    let ClickQueue { mut queue, url } = queue;
+    let mut conn: Option<ClickConn> = None;
     // Clicks that arrive while a batch is written join it until it commits; those that come
     // during the commit form the next one. (Waiting for more only adds latency: the load is
     // closed-loop, so a batch cannot outgrow the clicks in flight.)
@@ -253,13 +258,11 @@ fn writer(pool: Pool, clock: Arc<dyn Clock>, queue: ClickQueue) {
         }
         batch::survive_panic("click", &mut conn, |conn| {
             let result = (|| {
-                if conn.is_none() {
-                    *conn = Some(writer_connection(&pool)?);
-                }
-                let c = conn
-                    .as_mut()
-                    .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no connection")))?;
-                write_clicks(c, &mut row_ids, clock.now(), &mut batch, |batch| {
+                let c = match conn {
+                    Some(c) => c,
+                    None => conn.insert(writer_connection(&pool, &url)?),
+                };
+                write_clicks(c, clock.now(), &mut batch, |batch| {
                     queue.take_waiting(batch, MAX_BATCH)
                 })
             })();
@@ -276,17 +279,16 @@ fn writer(pool: Pool, clock: Arc<dyn Clock>, queue: ClickQueue) {
 /// (late joiners, until `more` finds none); returns the click ids, in order. On an error
 /// nothing was written.
 fn write_clicks(
-    conn: &mut db::DbConn,
-    row_ids: &mut db::links::ClickIds,
+    conn: &mut ClickConn,
     now: NaiveDateTime,
     batch: &mut Vec<Pending>,
     mut more: impl FnMut(&mut Vec<Pending>) -> bool,
 ) -> AppResult<Vec<String>> {
-    db::write_tx(conn, |c| {
+    conn.write(|c| {
         let mut commit = Commit::default();
         let mut ids = Vec::with_capacity(batch.len());
         loop {
-            ids.extend(commit.store(c, row_ids, now, &batch[ids.len()..])?);
+            ids.extend(commit.store(c, now, &batch[ids.len()..])?);
             if !more(batch) {
                 break;
             }
@@ -314,24 +316,17 @@ fn answer(batch: Vec<Pending>, result: AppResult<Vec<String>>) {
     }
 }
 
-/// The writer's connection. On SQLite its commits leave WAL checkpoints to the background
-/// checkpointer (`jobs::checkpoint`) unless the WAL grows past `WRITER_FRAMES`.
-fn writer_connection(pool: &Pool) -> AppResult<db::PooledConn> {
-    let mut conn = pool.get()?;
-    tune_for_clicks(&mut conn, "")?;
-    Ok(conn)
-}
-
-/// On SQLite, a connection that writes clicks (the writer thread's, a worker's) checkpoints
-/// in its own commits only past `WRITER_FRAMES`; `more` are pragmas of its own.
-fn tune_for_clicks(conn: &mut db::DbConn, more: &str) -> AppResult<()> {
-    if let db::DbConn::Sqlite(inner) = conn {
-        inner.batch_execute(&format!(
-            "{more} PRAGMA wal_autocheckpoint = {}",
-            crate::jobs::checkpoint::WRITER_FRAMES
-        ))?;
-    }
-    Ok(())
+/// The writer thread's connection: on SQLite one of its own, whose commits leave WAL
+/// checkpoints to the background checkpointer (`jobs::checkpoint`) unless the WAL grows past
+/// `WRITER_FRAMES`; on PostgreSQL one from the pool.
+fn writer_connection(pool: &Pool, url: &str) -> AppResult<ClickConn> {
+    Ok(match Backend::of_url(url) {
+        Backend::Sqlite => ClickConn::Sqlite(SqliteClicks::open(url, None, WRITER_FRAMES)?),
+        Backend::Postgres => ClickConn::Pg {
+            conn: pool.get()?,
+            ids: db::links::ClickIds::default(),
+        },
+    })
 }
 
 /// A visitor seen in this commit: IP hash, user-agent hash, clicked within the window.
@@ -353,14 +348,13 @@ impl Commit {
     /// Inserts these clicks with their repeat flags; returns their click ids.
     fn store(
         &mut self,
-        conn: &mut db::DbConn,
-        click_ids: &mut db::links::ClickIds,
+        conn: &mut ClickConn,
         now: NaiveDateTime,
         pending: &[Pending],
     ) -> AppResult<Vec<String>> {
-        let since = now - TimeDelta::minutes(REPEAT_WINDOW_MINUTES);
+        let since = BatchTime::new(now - TimeDelta::minutes(REPEAT_WINDOW_MINUTES));
         let created_at = BatchTime::new(now);
-        let row_ids = click_ids.take(conn, pending.len())?;
+        let row_ids = conn.next_ids(pending.len())?;
         let ids: Vec<String> = row_ids.iter().map(|&id| click_id_for(id)).collect();
         let mut rows = Vec::with_capacity(pending.len());
         for ((p, click_id), &id) in pending.iter().zip(&ids).zip(&row_ids) {
@@ -374,9 +368,8 @@ impl Commit {
             let is_repeat = match known {
                 Some((_, _, clicked)) => std::mem::replace(clicked, true),
                 None => {
-                    let clicked = db::links::clicked_since(
-                        conn, c.link_id, visitor, &c.ip_hash, &c.ua_hash, since,
-                    )?;
+                    let clicked =
+                        conn.clicked_since(c.link_id, visitor, &c.ip_hash, &c.ua_hash, &since)?;
                     seen.push((c.ip_hash.clone(), c.ua_hash.clone(), true));
                     clicked
                 }
@@ -403,15 +396,15 @@ impl Commit {
                 d.2 += 1;
             }
         }
-        db::links::insert_clicks(conn, &rows)?;
+        conn.insert(&rows)?;
         Ok(ids)
     }
 
     /// Adds this commit's counts to the daily rollups.
-    fn bump_daily(&self, conn: &mut db::DbConn, now: NaiveDateTime) -> AppResult<()> {
+    fn bump_daily(&self, conn: &mut ClickConn, now: NaiveDateTime) -> AppResult<()> {
         let day = now.format("%Y-%m-%d").to_string();
         for (&link, &(n, unique, bots)) in &self.daily {
-            db::links::bump_daily(conn, link, &day, n, unique, bots)?;
+            conn.bump_daily(link, &day, n, unique, bots)?;
         }
         Ok(())
     }

@@ -12,7 +12,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::middleware::with_security_headers;
 use super::pages;
 use crate::db;
-use crate::domain::links::{TclidTemplate, is_bot, plausible_code, referrer_host, salted_hash};
+use crate::domain::links::{
+    TclidTemplate, is_bot, plausible_code, referrer_host, salted_hash, salted_hash_of,
+};
 use crate::jobs::clicks::ClickInput;
 use crate::startup::AppState;
 
@@ -134,10 +136,6 @@ async fn follow(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .finish();
     }
-    let ip = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
     let ua = req
         .headers()
         .get(header::USER_AGENT)
@@ -151,7 +149,10 @@ async fn follow(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let input = ClickInput {
         link_id: link.id,
         stream_id: link.stream_id,
-        ip_hash: salted_hash(&state.click_salt, &ip),
+        ip_hash: match req.peer_addr() {
+            Some(addr) => salted_hash_of(&state.click_salt, addr.ip()),
+            None => salted_hash(&state.click_salt, ""),
+        },
         ua_hash: salted_hash(&state.click_salt, ua),
         referrer_host: referrer,
         is_bot: is_bot(ua),
