@@ -24,6 +24,16 @@ use super::models::{BatchTime, NewClick};
 use super::{DbConn, PooledConn, links};
 use crate::error::{AppError, AppResult};
 
+/// A visitor whose recent clicks are looked up.
+#[derive(Debug, Clone, Copy)]
+pub struct Visitor<'a> {
+    pub link_id: i64,
+    /// `domain::links::visitor_key` of the two hashes.
+    pub key: i64,
+    pub ip_hash: &'a str,
+    pub ua_hash: &'a str,
+}
+
 /// A connection that writes clicks.
 pub enum ClickConn {
     Sqlite(SqliteClicks),
@@ -97,6 +107,41 @@ impl ClickConn {
             }
             ClickConn::Pg { conn, ids } => Ok(ids.take(conn, n)?),
         }
+    }
+
+    /// For each visitor, whether they clicked at or after `since` (one query on PostgreSQL;
+    /// see [`ClickConn::clicked_since`]).
+    pub fn recent_visitors(
+        &mut self,
+        visitors: &[Visitor<'_>],
+        since: &BatchTime,
+    ) -> AppResult<Vec<bool>> {
+        let conn = match self {
+            ClickConn::Pg { conn, .. } => conn,
+            ClickConn::Sqlite(_) => {
+                return visitors
+                    .iter()
+                    .map(|v| self.clicked_since(v.link_id, v.key, v.ip_hash, v.ua_hash, since))
+                    .collect();
+            }
+        };
+        if visitors.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<(i64, i64)> = visitors.iter().map(|v| (v.link_id, v.key)).collect();
+        let latest = links::latest_clicks(conn, &keys)?;
+        let mut out = Vec::with_capacity(visitors.len());
+        for (v, latest) in visitors.iter().zip(latest) {
+            out.push(match latest {
+                None => false,
+                Some((ip, ua, at)) if ip == v.ip_hash && ua == v.ua_hash => at >= since.at(),
+                // Another visitor with the same key (about one chance in 2^64): the full check.
+                Some(_) => {
+                    links::clicked_since(conn, v.link_id, v.key, v.ip_hash, v.ua_hash, since.at())?
+                }
+            });
+        }
+        Ok(out)
     }
 
     /// Whether this visitor (link, visitor key and both hashes) clicked at or after `since`
@@ -200,19 +245,16 @@ impl ClickConn {
                 return Ok(());
             }
         };
-        let values = [
-            Val::Int(link_id),
-            Val::Text(day),
-            Val::Int(clicks),
-            Val::Int(unique),
-            Val::Int(bots),
-        ];
-        s.run(Sql::DailyUpdate, &values)?;
-        // SAFETY: the connection is open; `sqlite3_changes` only reads its last count.
-        if unsafe { ffi::sqlite3_changes(s.db.0.as_ptr()) } == 0 {
-            s.run(Sql::DailyInsert, &values)?;
-        }
-        Ok(())
+        s.run(
+            Sql::DailyUpsert,
+            &[
+                Val::Int(link_id),
+                Val::Text(day),
+                Val::Int(clicks),
+                Val::Int(unique),
+                Val::Int(bots),
+            ],
+        )
     }
 }
 
@@ -260,12 +302,11 @@ enum Sql {
     Insert,
     Insert4,
     Insert16,
-    DailyUpdate,
-    DailyInsert,
+    DailyUpsert,
 }
 
 impl Sql {
-    const ALL: [Sql; 12] = [
+    const ALL: [Sql; 11] = [
         Sql::Begin,
         Sql::Commit,
         Sql::Rollback,
@@ -276,8 +317,7 @@ impl Sql {
         Sql::Insert,
         Sql::Insert4,
         Sql::Insert16,
-        Sql::DailyUpdate,
-        Sql::DailyInsert,
+        Sql::DailyUpsert,
     ];
 
     fn text(self) -> Cow<'static, str> {
@@ -298,13 +338,12 @@ impl Sql {
             Sql::Insert => return Cow::Owned(insert_sql(1)),
             Sql::Insert4 => return Cow::Owned(insert_sql(4)),
             Sql::Insert16 => return Cow::Owned(insert_sql(16)),
-            Sql::DailyUpdate => {
-                "UPDATE link_daily SET clicks = clicks + ?3, unique_clicks = unique_clicks + ?4, \
-                 bot_clicks = bot_clicks + ?5 WHERE link_id = ?1 AND day = ?2"
-            }
-            Sql::DailyInsert => {
+            Sql::DailyUpsert => {
                 "INSERT INTO link_daily (link_id, day, clicks, unique_clicks, bot_clicks) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)"
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (link_id, day) DO UPDATE SET \
+                 clicks = clicks + excluded.clicks, \
+                 unique_clicks = unique_clicks + excluded.unique_clicks, \
+                 bot_clicks = bot_clicks + excluded.bot_clicks"
             }
         })
     }

@@ -199,7 +199,9 @@ pub fn insert_clicks(conn: &mut DbConn, rows: &[NewClick<'_>]) -> QueryResult<us
     }
 }
 
-/// Adds to the link's counters for the day (creating the row on first use).
+/// Adds to the link's counters for the day, creating the row on first use: one statement
+/// (an upsert on `UNIQUE (link_id, day)`), so two writers adding to a new day at once (two
+/// nodes on PostgreSQL) cannot both try to create it.
 pub fn bump_daily(
     conn: &mut DbConn,
     link_id: i64,
@@ -208,29 +210,86 @@ pub fn bump_daily(
     unique_n: i64,
     bots_n: i64,
 ) -> QueryResult<()> {
-    let updated = diesel::update(
-        link_daily::table
-            .filter(link_daily::link_id.eq(link_id))
-            .filter(link_daily::day.eq(day)),
-    )
-    .set((
-        link_daily::clicks.eq(link_daily::clicks + clicks_n),
-        link_daily::unique_clicks.eq(link_daily::unique_clicks + unique_n),
-        link_daily::bot_clicks.eq(link_daily::bot_clicks + bots_n),
-    ))
-    .execute(conn)?;
-    if updated == 0 {
-        diesel::insert_into(link_daily::table)
-            .values((
-                link_daily::link_id.eq(link_id),
-                link_daily::day.eq(day),
-                link_daily::clicks.eq(clicks_n),
-                link_daily::unique_clicks.eq(unique_n),
-                link_daily::bot_clicks.eq(bots_n),
-            ))
-            .execute(conn)?;
-    }
+    use diesel::upsert::excluded;
+    on_inner!(conn, |c| diesel::insert_into(link_daily::table)
+        .values((
+            link_daily::link_id.eq(link_id),
+            link_daily::day.eq(day),
+            link_daily::clicks.eq(clicks_n),
+            link_daily::unique_clicks.eq(unique_n),
+            link_daily::bot_clicks.eq(bots_n),
+        ))
+        .on_conflict((link_daily::link_id, link_daily::day))
+        .do_update()
+        .set((
+            link_daily::clicks.eq(link_daily::clicks + excluded(link_daily::clicks)),
+            link_daily::unique_clicks
+                .eq(link_daily::unique_clicks + excluded(link_daily::unique_clicks)),
+            link_daily::bot_clicks.eq(link_daily::bot_clicks + excluded(link_daily::bot_clicks)),
+        ))
+        .execute(c))?;
     Ok(())
+}
+
+/// The latest click's hashes and time under each (link, visitor key), in order (`None`: no
+/// click under it), in one query: on PostgreSQL a round trip per visitor would be the click
+/// writer's cost when every click is a new visitor. Each is `max(id)` under the key, an
+/// index-only backward scan (see [`clicked_since`]).
+pub fn latest_clicks(
+    conn: &mut DbConn,
+    visitors: &[(i64, i64)],
+) -> QueryResult<Vec<Option<(String, String, NaiveDateTime)>>> {
+    #[derive(QueryableByName)]
+    struct Latest {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        ip_hash: Option<String>,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        ua_hash: Option<String>,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamp>)]
+        created_at: Option<NaiveDateTime>,
+    }
+    let c = match conn {
+        DbConn::Pg(c) => c,
+        // In-process on SQLite: one query per visitor costs no round trip.
+        DbConn::Sqlite(_) => {
+            let mut out = Vec::with_capacity(visitors.len());
+            for &(link_id, key) in visitors {
+                let latest: Option<i64> = clicks::table
+                    .filter(clicks::link_id.eq(link_id))
+                    .filter(clicks::visitor_key.eq(key))
+                    .select(diesel::dsl::max(clicks::id))
+                    .get_result(conn)?;
+                out.push(match latest {
+                    Some(id) => clicks::table
+                        .find(id)
+                        .select((clicks::ip_hash, clicks::ua_hash, clicks::created_at))
+                        .first(conn)
+                        .optional()?,
+                    None => None,
+                });
+            }
+            return Ok(out);
+        }
+    };
+    let (links, keys): (Vec<i64>, Vec<i64>) = visitors.iter().copied().unzip();
+    let rows: Vec<Latest> = diesel::sql_query(
+        "SELECT c.ip_hash, c.ua_hash, c.created_at \
+         FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS v(link_id, visitor_key, i) \
+         LEFT JOIN LATERAL (SELECT max(id) AS id FROM clicks \
+           WHERE clicks.link_id = v.link_id AND clicks.visitor_key = v.visitor_key) m ON true \
+         LEFT JOIN clicks c ON c.id = m.id \
+         ORDER BY v.i",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(links)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(keys)
+    .load(c)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| match (r.ip_hash, r.ua_hash, r.created_at) {
+            (Some(ip), Some(ua), Some(at)) => Some((ip, ua, at)),
+            _ => None,
+        })
+        .collect())
 }
 
 pub fn daily_of(conn: &mut DbConn, link_ids: &[i64]) -> QueryResult<Vec<LinkDaily>> {

@@ -40,12 +40,15 @@ pub fn click_id_for(row_id: i64) -> String {
         *slot = CLICK_ALPHABET[usize::try_from(n % 36).unwrap_or(0)];
         n /= 36;
     }
-    // One draw for all 16 characters: 36^16 < 2^83, so the remainders of a 128-bit number
-    // are uniform to within 2^-45.
-    let mut r: u128 = rand::rng().random();
-    for slot in &mut out[10..] {
-        *slot = CLICK_ALPHABET[usize::try_from(r % 36).unwrap_or(0)];
-        r /= 36;
+    // Eight characters from each of two random 64-bit numbers: 36^8 < 2^42, so their
+    // remainders are uniform to within 2^-22 (and 64-bit division is cheap, 128-bit is not).
+    let mut rng = rand::rng();
+    for half in out[10..].chunks_mut(8) {
+        let mut r: u64 = rng.random();
+        for slot in half {
+            *slot = CLICK_ALPHABET[usize::try_from(r % 36).unwrap_or(0)];
+            r /= 36;
+        }
     }
     String::from_utf8(out).unwrap_or_default()
 }

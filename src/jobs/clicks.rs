@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::{NaiveDateTime, TimeDelta};
 use tokio::sync::oneshot;
 
-use crate::db::click_store::{ClickConn, SqliteClicks};
+use crate::db::click_store::{ClickConn, SqliteClicks, Visitor};
 use crate::db::models::{BatchTime, NewClick};
 use crate::db::{self, Backend, Pool};
 use crate::domain::clock::Clock;
@@ -329,7 +329,8 @@ fn writer_connection(pool: &Pool, url: &str) -> AppResult<ClickConn> {
     })
 }
 
-/// A visitor seen in this commit: IP hash, user-agent hash, clicked within the window.
+/// A visitor seen in this commit: IP hash, user-agent hash, clicked within the window (before
+/// this commit's first click of theirs, then since).
 type SeenVisitor = (String, String, bool);
 
 /// The clicks of one commit so far: which visitors have clicked (each looked up in the
@@ -356,24 +357,53 @@ impl Commit {
         let created_at = BatchTime::new(now);
         let row_ids = conn.next_ids(pending.len())?;
         let ids: Vec<String> = row_ids.iter().map(|&id| click_id_for(id)).collect();
-        let mut rows = Vec::with_capacity(pending.len());
-        for ((p, click_id), &id) in pending.iter().zip(&ids).zip(&row_ids) {
+        let keys: Vec<i64> = pending
+            .iter()
+            .map(|p| visitor_key(&p.input.ip_hash, &p.input.ua_hash))
+            .collect();
+        // The visitors this commit has not seen yet, looked up together (one round trip on
+        // PostgreSQL). Looked up by key, so the hashes are copied only for a visitor's first
+        // click here.
+        let mut lookups = Vec::new();
+        for (p, &key) in pending.iter().zip(&keys) {
             let c = &p.input;
-            let visitor = visitor_key(&c.ip_hash, &c.ua_hash);
-            // Looked up by key, so the hashes are copied only for a visitor's first click here.
-            let seen = self.visitors.entry((c.link_id, visitor)).or_default();
-            let known = seen
-                .iter_mut()
-                .find(|(ip, ua, _)| *ip == c.ip_hash && *ua == c.ua_hash);
-            let is_repeat = match known {
-                Some((_, _, clicked)) => std::mem::replace(clicked, true),
-                None => {
-                    let clicked =
-                        conn.clicked_since(c.link_id, visitor, &c.ip_hash, &c.ua_hash, &since)?;
-                    seen.push((c.ip_hash.clone(), c.ua_hash.clone(), true));
-                    clicked
-                }
-            };
+            let seen = self.visitors.entry((c.link_id, key)).or_default();
+            if !seen
+                .iter()
+                .any(|(ip, ua, _)| *ip == c.ip_hash && *ua == c.ua_hash)
+            {
+                seen.push((c.ip_hash.clone(), c.ua_hash.clone(), false));
+                lookups.push(Visitor {
+                    link_id: c.link_id,
+                    key,
+                    ip_hash: &c.ip_hash,
+                    ua_hash: &c.ua_hash,
+                });
+            }
+        }
+        let clicked = conn.recent_visitors(&lookups, &since)?;
+        for (v, clicked) in lookups.iter().zip(clicked) {
+            if let Some(seen) = self.visitors.get_mut(&(v.link_id, v.key))
+                && let Some(entry) = seen
+                    .iter_mut()
+                    .find(|(ip, ua, _)| ip == v.ip_hash && ua == v.ua_hash)
+            {
+                entry.2 = clicked;
+            }
+        }
+        let mut rows = Vec::with_capacity(pending.len());
+        for (((p, click_id), &id), &visitor) in pending.iter().zip(&ids).zip(&row_ids).zip(&keys) {
+            let c = &p.input;
+            // Each visitor's first click here takes what the lookup found; later ones are
+            // repeats of it.
+            let is_repeat = self
+                .visitors
+                .get_mut(&(c.link_id, visitor))
+                .and_then(|seen| {
+                    seen.iter_mut()
+                        .find(|(ip, ua, _)| *ip == c.ip_hash && *ua == c.ua_hash)
+                })
+                .is_some_and(|(_, _, clicked)| std::mem::replace(clicked, true));
             rows.push(NewClick {
                 id,
                 click_id,
