@@ -167,20 +167,14 @@ impl ClickConn {
                 )?);
             }
         };
-        let latest = s
-            .query(Sql::Latest, &[Val::Int(link_id), Val::Int(key)], |r| {
-                r.int_or_null(0)
-            })?
-            .flatten();
-        let Some(id) = latest else {
-            return Ok(false);
-        };
-        // Timestamps are compared as SQLite stores them (text in one format, whose order is
-        // time order), as diesel's queries on SQLite do.
+        // The visitor's latest click is the last under its key (`max(id)`, one backward
+        // seek); timestamps are compared as SQLite stores them (text in one format, whose
+        // order is time order), as diesel's queries on SQLite do.
         let latest = s.query(
-            Sql::LatestRow,
+            Sql::Latest,
             &[
-                Val::Int(id),
+                Val::Int(link_id),
+                Val::Int(key),
                 Val::Text(ip_hash),
                 Val::Text(ua_hash),
                 Val::Text(since.text()),
@@ -188,9 +182,10 @@ impl ClickConn {
             |r| (r.int_or_null(0) == Some(1), r.int_or_null(1) == Some(1)),
         )?;
         match latest {
+            None => Ok(false),
             Some((true, recent)) => Ok(recent),
             // Another visitor with the same key (about one chance in 2^64): the full check.
-            _ => Ok(s
+            Some((false, _)) => Ok(s
                 .query(
                     Sql::ClickedSince,
                     &[
@@ -297,7 +292,6 @@ enum Sql {
     Rollback,
     MaxId,
     Latest,
-    LatestRow,
     ClickedSince,
     Insert,
     Insert4,
@@ -306,13 +300,12 @@ enum Sql {
 }
 
 impl Sql {
-    const ALL: [Sql; 11] = [
+    const ALL: [Sql; 10] = [
         Sql::Begin,
         Sql::Commit,
         Sql::Rollback,
         Sql::MaxId,
         Sql::Latest,
-        Sql::LatestRow,
         Sql::ClickedSince,
         Sql::Insert,
         Sql::Insert4,
@@ -327,9 +320,9 @@ impl Sql {
             Sql::Commit => "COMMIT",
             Sql::Rollback => "ROLLBACK",
             Sql::MaxId => "SELECT max(id) FROM clicks",
-            Sql::Latest => "SELECT max(id) FROM clicks WHERE link_id = ?1 AND visitor_key = ?2",
-            Sql::LatestRow => {
-                "SELECT ip_hash = ?2 AND ua_hash = ?3, created_at >= ?4 FROM clicks WHERE id = ?1"
+            Sql::Latest => {
+                "SELECT ip_hash = ?3 AND ua_hash = ?4, created_at >= ?5 FROM clicks \
+                 WHERE id = (SELECT max(id) FROM clicks WHERE link_id = ?1 AND visitor_key = ?2)"
             }
             Sql::ClickedSince => {
                 "SELECT EXISTS (SELECT 1 FROM clicks WHERE link_id = ?1 AND visitor_key = ?2 \
