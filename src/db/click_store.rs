@@ -550,7 +550,8 @@ impl SqliteClicks {
                 return Err(self.error(rc, &sql.text()));
             }
         }
-        // SAFETY: a prepared statement with every parameter bound.
+        // SAFETY: a prepared statement of this connection; every pointer bound to it is
+        // alive (a parameter left unbound is NULL).
         match unsafe { ffi::sqlite3_step(stmt) } {
             ffi::SQLITE_ROW => Ok(true),
             ffi::SQLITE_DONE => Ok(false),
@@ -772,6 +773,14 @@ mod tests {
         diesel.batch_execute("COMMIT").expect("unlock");
         write_one(&mut conn, &time).expect("written once the lock is free");
         assert_eq!(count(&mut diesel), 1);
+    }
+
+    #[test]
+    fn statements_are_found_by_their_place() {
+        // `step` finds a statement at `sql as usize` in the list prepared from `Sql::ALL`.
+        for (i, sql) in Sql::ALL.into_iter().enumerate() {
+            assert_eq!(sql as usize, i, "{sql:?}");
+        }
     }
 
     #[test]
