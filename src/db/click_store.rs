@@ -170,33 +170,23 @@ impl ClickConn {
         // The visitor's latest click is the last under its key (`max(id)`, one backward
         // seek); timestamps are compared as SQLite stores them (text in one format, whose
         // order is time order), as diesel's queries on SQLite do.
-        let latest = s.query(
-            Sql::Latest,
-            &[
-                Val::Int(link_id),
-                Val::Int(key),
-                Val::Text(ip_hash),
-                Val::Text(ua_hash),
-                Val::Text(since.text()),
-            ],
-            |r| (r.int_or_null(0) == Some(1), r.int_or_null(1) == Some(1)),
-        )?;
+        // Both statements take the same values.
+        let values = [
+            Val::Int(link_id),
+            Val::Int(key),
+            Val::Text(ip_hash),
+            Val::Text(ua_hash),
+            Val::Text(since.text()),
+        ];
+        let latest = s.query(Sql::Latest, &values, |r| {
+            (r.int_or_null(0) == Some(1), r.int_or_null(1) == Some(1))
+        })?;
         match latest {
             None => Ok(false),
             Some((true, recent)) => Ok(recent),
             // Another visitor with the same key (about one chance in 2^64): the full check.
             Some((false, _)) => Ok(s
-                .query(
-                    Sql::ClickedSince,
-                    &[
-                        Val::Int(link_id),
-                        Val::Int(key),
-                        Val::Text(ip_hash),
-                        Val::Text(ua_hash),
-                        Val::Text(since.text()),
-                    ],
-                    |r| r.int_or_null(0) == Some(1),
-                )?
+                .query(Sql::ClickedSince, &values, |r| r.int_or_null(0) == Some(1))?
                 .unwrap_or(false)),
         }
     }
