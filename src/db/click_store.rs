@@ -129,7 +129,10 @@ impl ClickConn {
             return Ok(Vec::new());
         }
         let keys: Vec<(i64, i64)> = visitors.iter().map(|v| (v.link_id, v.key)).collect();
-        let latest = links::latest_clicks(conn, &keys)?;
+        let DbConn::Pg(pg) = &mut **conn else {
+            return Err(internal("a PostgreSQL click connection is not PostgreSQL"));
+        };
+        let latest = links::latest_clicks(pg, &keys)?;
         let mut out = Vec::with_capacity(visitors.len());
         for (v, latest) in visitors.iter().zip(latest) {
             out.push(match latest {

@@ -232,11 +232,12 @@ pub fn bump_daily(
 }
 
 /// The latest click's hashes and time under each (link, visitor key), in order (`None`: no
-/// click under it), in one query: on PostgreSQL a round trip per visitor would be the click
-/// writer's cost when every click is a new visitor. Each is `max(id)` under the key, an
+/// click under it), in one query (PostgreSQL: a round trip per visitor would be the click
+/// writer's cost when every click is a new visitor; SQLite's writer asks per visitor, in
+/// process, `db::click_store`). Each is `max(id)` under the key, an
 /// index-only backward scan (see [`clicked_since`]).
 pub fn latest_clicks(
-    conn: &mut DbConn,
+    conn: &mut PgConnection,
     visitors: &[(i64, i64)],
 ) -> QueryResult<Vec<Option<(String, String, NaiveDateTime)>>> {
     #[derive(QueryableByName)]
@@ -248,29 +249,6 @@ pub fn latest_clicks(
         #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamp>)]
         created_at: Option<NaiveDateTime>,
     }
-    let c = match conn {
-        DbConn::Pg(c) => c,
-        // In-process on SQLite: one query per visitor costs no round trip.
-        DbConn::Sqlite(_) => {
-            let mut out = Vec::with_capacity(visitors.len());
-            for &(link_id, key) in visitors {
-                let latest: Option<i64> = clicks::table
-                    .filter(clicks::link_id.eq(link_id))
-                    .filter(clicks::visitor_key.eq(key))
-                    .select(diesel::dsl::max(clicks::id))
-                    .get_result(conn)?;
-                out.push(match latest {
-                    Some(id) => clicks::table
-                        .find(id)
-                        .select((clicks::ip_hash, clicks::ua_hash, clicks::created_at))
-                        .first(conn)
-                        .optional()?,
-                    None => None,
-                });
-            }
-            return Ok(out);
-        }
-    };
     let (links, keys): (Vec<i64>, Vec<i64>) = visitors.iter().copied().unzip();
     let rows: Vec<Latest> = diesel::sql_query(
         "SELECT c.ip_hash, c.ua_hash, c.created_at \
@@ -282,7 +260,7 @@ pub fn latest_clicks(
     )
     .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(links)
     .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(keys)
-    .load(c)?;
+    .load(conn)?;
     Ok(rows
         .into_iter()
         .map(|r| match (r.ip_hash, r.ua_hash, r.created_at) {
