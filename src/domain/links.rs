@@ -315,10 +315,26 @@ mod tests {
         for marker in BOT_MARKERS {
             assert_eq!(marker, marker.to_ascii_lowercase());
             assert!(is_bot(marker), "{marker}");
-            assert!(is_bot(&format!("Mozilla/5.0 ({})", marker.to_ascii_uppercase())));
-            assert!(is_bot(&format!("x{}", &marker[..marker.len() - 1])) == is_bot_slow(&format!("x{}", &marker[..marker.len() - 1])));
+            assert!(is_bot(&format!(
+                "Mozilla/5.0 ({})",
+                marker.to_ascii_uppercase()
+            )));
+            assert!(
+                is_bot(&format!("x{}", &marker[..marker.len() - 1]))
+                    == is_bot_slow(&format!("x{}", &marker[..marker.len() - 1]))
+            );
         }
-        for ua in ["Mozilla/5.0 Bo", "WRK", "b", "  ", "\t", "Sbotx", "Mozilla/5.0 (Linux; Android 14) Chrome/120 Mobile Safari/537.36 musical_ly_31.0", "node-fetc", "okhttpx"] {
+        for ua in [
+            "Mozilla/5.0 Bo",
+            "WRK",
+            "b",
+            "  ",
+            "\t",
+            "Sbotx",
+            "Mozilla/5.0 (Linux; Android 14) Chrome/120 Mobile Safari/537.36 musical_ly_31.0",
+            "node-fetc",
+            "okhttpx",
+        ] {
             assert_eq!(is_bot(ua), is_bot_slow(ua), "{ua:?}");
         }
         assert!(is_bot("Googlebot/2.1 (+http://www.google.com/bot.html)"));

@@ -71,6 +71,33 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::scope("/l").default_service(web::to(follow)));
 }
 
+/// A 302 to `location`, never cached. Built directly (this is every click's answer): the
+/// location string becomes the header value without a copy.
+fn found(location: String) -> HttpResponse {
+    match header::HeaderValue::try_from(location) {
+        Ok(location) => {
+            let mut res = HttpResponse::new(StatusCode::FOUND);
+            let headers = res.headers_mut();
+            headers.insert(header::LOCATION, location);
+            headers.insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("no-store"),
+            );
+            res
+        }
+        // Destinations are checked URLs when saved, so this does not happen; if it did, the
+        // click is stored but no redirect can be written.
+        Err(_) => {
+            tracing::error!("a link's destination is not a valid Location header");
+            with_security_headers(pages::error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "This link is broken",
+                "Its destination cannot be followed; please tell whoever shared it.",
+            ))
+        }
+    }
+}
+
 fn not_found() -> HttpResponse {
     with_security_headers(pages::error_page(
         StatusCode::NOT_FOUND,
@@ -131,10 +158,7 @@ async fn follow(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         }
     };
     if req.method() == Method::HEAD {
-        return HttpResponse::Found()
-            .insert_header((header::LOCATION, link.destination.as_str()))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .finish();
+        return found(link.destination.clone());
     }
     let ua = req
         .headers()
@@ -158,15 +182,11 @@ async fn follow(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         is_bot: is_bot(ua),
     };
     match state.clicks.record(input).await {
-        Ok(click_id) => HttpResponse::Found()
-            .insert_header((
-                header::LOCATION,
-                link.template
-                    .as_ref()
-                    .map_or_else(|| link.destination.clone(), |t| t.with(&click_id)),
-            ))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .finish(),
+        Ok(click_id) => found(
+            link.template
+                .as_ref()
+                .map_or_else(|| link.destination.clone(), |t| t.with(&click_id)),
+        ),
         Err(e) => {
             // Never redirect a click that was not stored.
             tracing::error!(error = %e, "click not recorded");
