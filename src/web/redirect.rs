@@ -198,3 +198,28 @@ async fn follow(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_redirect_carries_its_location_uncached_and_a_bad_location_is_an_error_page() {
+        let res = found("https://shop.example/p?tclid=abc".to_owned());
+        assert_eq!(res.status(), StatusCode::FOUND);
+        assert_eq!(
+            res.headers().get(header::LOCATION).unwrap(),
+            "https://shop.example/p?tclid=abc"
+        );
+        assert_eq!(
+            res.headers().get(header::CACHE_CONTROL).unwrap(),
+            "no-store"
+        );
+
+        // A value no header may hold (never saved as a destination): a page, not a panic.
+        let res = found("https://shop.example/\r\nSet-Cookie: x=1".to_owned());
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(res.headers().get(header::LOCATION).is_none());
+        assert!(res.headers().get(header::SET_COOKIE).is_none());
+    }
+}
