@@ -10,8 +10,8 @@
 //! `valgrind --tool=callgrind` on one HTTP worker under `wrk` (see `jobs::clicks`).
 //!
 //! The SQL here is the same as the diesel queries of `db::links` (`clicked_since`,
-//! `insert_clicks`, `bump_daily`, `next_click_ids`) for PostgreSQL, which the tests run on
-//! both databases.
+//! `insert_clicks`, `next_click_ids`) for PostgreSQL, which the tests run on both databases.
+//! SQLite's click commits leave the daily rollups to `jobs::rollup`.
 
 use std::borrow::Cow;
 use std::ffi::{CStr, CString, c_char, c_int};
@@ -217,32 +217,13 @@ impl ClickConn {
         Ok(())
     }
 
-    /// Adds to a link's counters for the day (`db::links::bump_daily`).
-    pub fn bump_daily(
-        &mut self,
-        link_id: i64,
-        day: &str,
-        clicks: i64,
-        unique: i64,
-        bots: i64,
-    ) -> AppResult<()> {
-        let s = match self {
-            ClickConn::Sqlite(s) => s,
-            ClickConn::Pg { conn, .. } => {
-                links::bump_daily(conn, link_id, day, clicks, unique, bots)?;
-                return Ok(());
-            }
-        };
-        s.run(
-            Sql::DailyUpsert,
-            &[
-                Val::Int(link_id),
-                Val::Text(day),
-                Val::Int(clicks),
-                Val::Int(unique),
-                Val::Int(bots),
-            ],
-        )
+    /// The PostgreSQL connection, if this is one (its click commits add to the daily
+    /// rollups themselves; SQLite's leave them to `jobs::rollup`).
+    pub fn pg(&mut self) -> Option<&mut DbConn> {
+        match self {
+            ClickConn::Pg { conn, .. } => Some(conn),
+            ClickConn::Sqlite(_) => None,
+        }
     }
 }
 
@@ -289,11 +270,10 @@ enum Sql {
     Insert,
     Insert4,
     Insert16,
-    DailyUpsert,
 }
 
 impl Sql {
-    const ALL: [Sql; 10] = [
+    const ALL: [Sql; 9] = [
         Sql::Begin,
         Sql::Commit,
         Sql::Rollback,
@@ -303,7 +283,6 @@ impl Sql {
         Sql::Insert,
         Sql::Insert4,
         Sql::Insert16,
-        Sql::DailyUpsert,
     ];
 
     fn text(self) -> Cow<'static, str> {
@@ -324,13 +303,6 @@ impl Sql {
             Sql::Insert => return Cow::Owned(insert_sql(1)),
             Sql::Insert4 => return Cow::Owned(insert_sql(4)),
             Sql::Insert16 => return Cow::Owned(insert_sql(16)),
-            Sql::DailyUpsert => {
-                "INSERT INTO link_daily (link_id, day, clicks, unique_clicks, bot_clicks) \
-                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (link_id, day) DO UPDATE SET \
-                 clicks = clicks + excluded.clicks, \
-                 unique_clicks = unique_clicks + excluded.unique_clicks, \
-                 bot_clicks = bot_clicks + excluded.bot_clicks"
-            }
         })
     }
 }
@@ -584,7 +556,7 @@ mod tests {
     use diesel::prelude::*;
 
     use super::*;
-    use crate::db::models::Click;
+    use crate::db::models::{Click, LinkDaily};
     use crate::db::schema::{clicks, link_daily};
 
     /// A migrated SQLite database with one link (id 1; its owners are not needed here, so
@@ -641,7 +613,7 @@ mod tests {
     }
 
     #[test]
-    fn stores_rows_and_rollups_as_diesel_reads_them() {
+    fn stores_rows_as_diesel_reads_them_and_leaves_rollups_to_the_rollup_job() {
         let (_dir, url, mut diesel) = database();
         let mut conn = ClickConn::Sqlite(SqliteClicks::open(&url, None, 8000).expect("open"));
         let time = BatchTime::new(at(10, 0, 0, 123_456));
@@ -655,8 +627,6 @@ mod tests {
                 let mut second = click(ids[1], 1, &time, "ua");
                 second.is_repeat = true;
                 c.insert(&[first, second])?;
-                c.bump_daily(1, "2026-11-26", 2, 0, 1)?;
-                c.bump_daily(1, "2026-11-26", 3, 1, 0)?;
                 Ok(ids)
             })
             .expect("written");
@@ -696,7 +666,53 @@ mod tests {
         assert!(!rows[1].is_bot && rows[1].is_repeat);
         assert_eq!(rows[1].visitor_key, 42);
         assert_eq!(rows[1].click_id, "00000000010123456789abcdef");
-        let daily: (i64, i64, i64) = link_daily::table
+        // The commits wrote no rollup; readers count the clicks after the rollup's mark, the
+        // rollup folds them in (in chunks) without changing what readers see.
+        let rolled: i64 = link_daily::table
+            .count()
+            .get_result(&mut diesel)
+            .expect("rollups");
+        assert_eq!(rolled, 0);
+        let expected = vec![LinkDaily {
+            link_id: 1,
+            day: "2026-11-26".to_owned(),
+            clicks: 25,
+            unique_clicks: 23,
+            bot_clicks: 1,
+        }];
+        assert_eq!(links::daily_of(&mut diesel, &[1]).expect("daily"), expected);
+        let mut roll = |limit| {
+            crate::db::write_tx(&mut diesel, |c| {
+                let DbConn::Sqlite(c) = c else {
+                    panic!("SQLite")
+                };
+                links::roll_up_clicks(c, limit)
+            })
+            .expect("rolled up")
+        };
+        assert_eq!(
+            roll(10),
+            links::RollUp {
+                rolled: 10,
+                behind: 15
+            }
+        );
+        assert_eq!(
+            roll(100),
+            links::RollUp {
+                rolled: 15,
+                behind: 0
+            }
+        );
+        assert_eq!(
+            roll(100),
+            links::RollUp {
+                rolled: 0,
+                behind: 0
+            }
+        );
+        assert_eq!(links::daily_of(&mut diesel, &[1]).expect("daily"), expected);
+        let row: (i64, i64, i64) = link_daily::table
             .select((
                 link_daily::clicks,
                 link_daily::unique_clicks,
@@ -704,7 +720,7 @@ mod tests {
             ))
             .get_result(&mut diesel)
             .expect("rollup");
-        assert_eq!(daily, (5, 1, 1));
+        assert_eq!(row, (25, 23, 1));
         // The next batch continues after the largest row id.
         let next = conn.write(|c| c.next_ids(1)).expect("ids");
         assert_eq!(next, vec![26]);

@@ -270,12 +270,134 @@ pub fn latest_clicks(
         .collect())
 }
 
+/// The links' clicks per day, latest day first: `link_daily`, plus on SQLite the clicks the
+/// background rollup has not folded in yet (after `click_rollup`'s mark; see
+/// [`roll_up_clicks`]), both read in one transaction, so every committed click counts once.
 pub fn daily_of(conn: &mut DbConn, link_ids: &[i64]) -> QueryResult<Vec<LinkDaily>> {
-    link_daily::table
-        .filter(link_daily::link_id.eq_any(link_ids))
-        .order(link_daily::day.desc())
-        .select(LinkDaily::as_select())
-        .load(conn)
+    let rolled = |c: &mut DbConn| {
+        link_daily::table
+            .filter(link_daily::link_id.eq_any(link_ids))
+            .select(LinkDaily::as_select())
+            .load(c)
+    };
+    let mut days = match conn {
+        DbConn::Pg(_) => rolled(conn)?,
+        DbConn::Sqlite(_) => conn.transaction::<_, diesel::result::Error, _>(|c| {
+            let mut days = rolled(c)?;
+            let DbConn::Sqlite(inner) = c else {
+                unreachable!("matched above")
+            };
+            let ids = serde_json::to_string(link_ids)
+                .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+            let tail: Vec<LinkDaily> = diesel::sql_query(format!(
+                "SELECT {DAILY_COLUMNS} FROM clicks \
+                 WHERE id > (SELECT through_id FROM click_rollup) \
+                 AND link_id IN (SELECT value FROM json_each(?)) \
+                 GROUP BY link_id, day"
+            ))
+            .bind::<diesel::sql_types::Text, _>(ids)
+            .load(inner)?;
+            for t in tail {
+                match days
+                    .iter_mut()
+                    .find(|d| d.link_id == t.link_id && d.day == t.day)
+                {
+                    Some(d) => {
+                        d.clicks += t.clicks;
+                        d.unique_clicks += t.unique_clicks;
+                        d.bot_clicks += t.bot_clicks;
+                    }
+                    None => days.push(t),
+                }
+            }
+            Ok(days)
+        })?,
+    };
+    days.sort_by(|a, b| b.day.cmp(&a.day).then(a.link_id.cmp(&b.link_id)));
+    Ok(days)
+}
+
+/// `link_daily`'s columns computed from clicks, grouped by link and day: a click is unique
+/// if it is neither a repeat nor a bot (as the click writer counts on PostgreSQL). The day is
+/// the date part of the stored timestamp text.
+const DAILY_COLUMNS: &str = "link_id, substr(created_at, 1, 10) AS day, count(*) AS clicks, \
+     sum(CASE WHEN is_bot = 0 AND is_repeat = 0 THEN 1 ELSE 0 END) AS unique_clicks, \
+     sum(CASE WHEN is_bot <> 0 THEN 1 ELSE 0 END) AS bot_clicks";
+
+/// What one [`roll_up_clicks`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RollUp {
+    /// Row ids folded in (clicks, as SQLite's ids have no gaps).
+    pub rolled: i64,
+    /// Row ids still after the mark.
+    pub behind: i64,
+}
+
+/// SQLite: folds the clicks after `click_rollup`'s mark, at most `limit` of them, into
+/// `link_daily` (computed from the rows) and moves the mark past them, in the caller's write
+/// transaction (`write_tx`), so a click is in the rollup exactly when it is at or before the
+/// mark. Under the write lock every click up to the largest id is committed (ids are given
+/// in commit order), so the mark never passes a click still to come.
+pub fn roll_up_clicks(conn: &mut SqliteConnection, limit: i64) -> QueryResult<RollUp> {
+    let mark = rollup_mark(conn)?;
+    let last = last_click_id(conn)?;
+    let through = last.min(mark.saturating_add(limit.max(1)));
+    if through > mark {
+        add_clicks_to_daily(conn, mark, through)?;
+        set_rollup_mark(conn, through)?;
+    }
+    Ok(RollUp {
+        rolled: (through - mark).max(0),
+        behind: (last - through.max(mark)).max(0),
+    })
+}
+
+/// SQLite: the largest click row id folded into `link_daily` (see [`roll_up_clicks`]).
+pub fn rollup_mark(conn: &mut SqliteConnection) -> QueryResult<i64> {
+    Ok(
+        diesel::sql_query("SELECT through_id AS id FROM click_rollup")
+            .get_result::<RowId>(conn)?
+            .id,
+    )
+}
+
+/// SQLite: moves the rollup's mark (in the write transaction that added the clicks up to it).
+pub fn set_rollup_mark(conn: &mut SqliteConnection, through: i64) -> QueryResult<()> {
+    diesel::sql_query("UPDATE click_rollup SET through_id = ?1")
+        .bind::<diesel::sql_types::BigInt, _>(through)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// SQLite: the largest click row id, 0 if none.
+pub fn last_click_id(conn: &mut SqliteConnection) -> QueryResult<i64> {
+    Ok(
+        diesel::sql_query("SELECT coalesce(max(id), 0) AS id FROM clicks")
+            .get_result::<RowId>(conn)?
+            .id,
+    )
+}
+
+/// SQLite: adds the clicks with row ids after `after` up to `through` to `link_daily`,
+/// counted from their rows.
+pub fn add_clicks_to_daily(
+    conn: &mut SqliteConnection,
+    after: i64,
+    through: i64,
+) -> QueryResult<()> {
+    diesel::sql_query(format!(
+        "INSERT INTO link_daily (link_id, day, clicks, unique_clicks, bot_clicks) \
+         SELECT {DAILY_COLUMNS} FROM clicks WHERE id > ?1 AND id <= ?2 \
+         GROUP BY link_id, day \
+         ON CONFLICT (link_id, day) DO UPDATE SET \
+         clicks = clicks + excluded.clicks, \
+         unique_clicks = unique_clicks + excluded.unique_clicks, \
+         bot_clicks = bot_clicks + excluded.bot_clicks"
+    ))
+    .bind::<diesel::sql_types::BigInt, _>(after)
+    .bind::<diesel::sql_types::BigInt, _>(through)
+    .execute(conn)?;
+    Ok(())
 }
 
 pub fn click_count(conn: &mut DbConn, link_id: i64) -> QueryResult<i64> {

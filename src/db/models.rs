@@ -558,10 +558,10 @@ impl diesel::serialize::ToSql<diesel::sql_types::Timestamp, diesel::pg::Pg> for 
     }
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+/// A link's clicks on one day (`db::links::daily_of`).
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = link_daily)]
 pub struct LinkDaily {
-    pub id: i64,
     pub link_id: i64,
     pub day: String,
     pub clicks: i64,

@@ -1,5 +1,7 @@
 //! Table definitions, written by hand to match `migrations/sqlite` and
-//! `migrations/postgres` (same tables, same names, portable types).
+//! `migrations/postgres` (same tables, same names, portable types). One table is SQLite's
+//! only and not here: `click_rollup`, the mark of the background click rollup (read and
+//! written with SQL in `db::links`).
 
 diesel::table! {
     users (id) {

@@ -32,6 +32,7 @@ use crate::domain::links::{click_id_for, visitor_key};
 use crate::error::{AppError, AppResult};
 use crate::jobs::batch;
 use crate::jobs::checkpoint::WRITER_FRAMES;
+use crate::jobs::rollup::{Committed, Reports};
 
 pub const MAX_BATCH: usize = 512;
 /// Rounds of clicks waiting for the writer thread before workers wait for room
@@ -66,17 +67,20 @@ pub struct ClickWriter {
     local: Option<Arc<LocalWrites>>,
 }
 
-/// The database URL (each worker opens its own connection to it) and the clock.
+/// The database URL (each worker opens its own connection to it), the clock, and where
+/// commits report their clicks for the daily rollups (`jobs::rollup`).
 struct LocalWrites {
     url: String,
     clock: Arc<dyn Clock>,
+    reports: Arc<Reports>,
 }
 
-/// The writer thread's end: the queue, and the database URL (on SQLite it opens its own
-/// connection).
+/// The writer thread's end: the queue, the database URL (on SQLite it opens its own
+/// connection), and on SQLite where commits report their clicks for the daily rollups.
 pub struct ClickQueue {
     queue: batch::Queue<Pending>,
     url: String,
+    reports: Option<Arc<Reports>>,
 }
 
 /// The writer's handle and queue. On SQLite (`database_url`) workers also write rounds
@@ -89,11 +93,13 @@ pub fn channel(database_url: &str, clock: Arc<dyn Clock>) -> (ClickWriter, Click
         Arc::new(LocalWrites {
             url: database_url.to_owned(),
             clock,
+            reports: Arc::new(Reports::default()),
         })
     });
     let queue = ClickQueue {
         queue: rx,
         url: database_url.to_owned(),
+        reports: local.as_ref().map(|l| l.reports.clone()),
     };
     (ClickWriter { tx, id, local }, queue)
 }
@@ -178,6 +184,12 @@ impl ClickWriter {
         }
     }
 
+    /// On SQLite, where this writer's commits report their clicks for the background daily
+    /// rollup (`jobs::rollup`, which the server starts with it).
+    pub fn rollup_reports(&self) -> Option<Arc<Reports>> {
+        self.local.as_ref().map(|l| l.reports.clone())
+    }
+
     /// Asks the writer to write what it holds and exit (used at shutdown).
     pub async fn stop(&self) {
         self.tx.stop().await;
@@ -229,7 +241,7 @@ impl LocalWrites {
                 WRITER_FRAMES,
             )?)),
         };
-        write_clicks(c, self.clock.now(), batch, |_| false)
+        write_clicks(c, self.clock.now(), batch, |_| false, Some(&self.reports))
     }
 }
 
@@ -247,7 +259,11 @@ pub fn spawn_writer(
 }
 
 fn writer(pool: Pool, clock: Arc<dyn Clock>, queue: ClickQueue) {
-    let ClickQueue { mut queue, url } = queue;
+    let ClickQueue {
+        mut queue,
+        url,
+        reports,
+    } = queue;
     let mut conn: Option<ClickConn> = None;
     // Clicks that arrive while a batch is written join it until it commits; those that come
     // during the commit form the next one. (Waiting for more only adds latency: the load is
@@ -262,9 +278,13 @@ fn writer(pool: Pool, clock: Arc<dyn Clock>, queue: ClickQueue) {
                     Some(c) => c,
                     None => conn.insert(writer_connection(&pool, &url)?),
                 };
-                write_clicks(c, clock.now(), &mut batch, |batch| {
-                    queue.take_waiting(batch, MAX_BATCH)
-                })
+                write_clicks(
+                    c,
+                    clock.now(),
+                    &mut batch,
+                    |batch| queue.take_waiting(batch, MAX_BATCH),
+                    reports.as_deref(),
+                )
             })();
             if result.is_err() {
                 // A fresh connection next time, in case this one broke.
@@ -277,14 +297,16 @@ fn writer(pool: Pool, clock: Arc<dyn Clock>, queue: ClickQueue) {
 
 /// Writes `batch` in one transaction, with the clicks `more` adds to it while it is written
 /// (late joiners, until `more` finds none); returns the click ids, in order. On an error
-/// nothing was written.
+/// nothing was written. The daily rollups: on PostgreSQL the transaction adds to them; on
+/// SQLite, once it has committed, it reports its clicks to `reports` for the rollup job.
 fn write_clicks(
     conn: &mut ClickConn,
     now: NaiveDateTime,
     batch: &mut Vec<Pending>,
     mut more: impl FnMut(&mut Vec<Pending>) -> bool,
+    reports: Option<&Reports>,
 ) -> AppResult<Vec<String>> {
-    conn.write(|c| {
+    let (ids, commit) = conn.write(|c| {
         let mut commit = Commit::default();
         let mut ids = Vec::with_capacity(batch.len());
         loop {
@@ -293,9 +315,17 @@ fn write_clicks(
                 break;
             }
         }
-        commit.bump_daily(c, now)?;
-        Ok(ids)
-    })
+        if let Some(pg) = c.pg() {
+            commit.bump_daily(pg, now)?;
+        }
+        Ok((ids, commit))
+    })?;
+    if let Some(reports) = reports
+        && let Some(committed) = commit.committed(now)
+    {
+        reports.add(committed);
+    }
+    Ok(ids)
 }
 
 /// Answers each request of a batch: its click id, or the error (never a redirect for a click
@@ -334,7 +364,8 @@ fn writer_connection(pool: &Pool, url: &str) -> AppResult<ClickConn> {
 type SeenVisitor = (String, String, bool);
 
 /// The clicks of one commit so far: which visitors have clicked (each looked up in the
-/// database once per commit, then marked by their first click here), and per-link counts.
+/// database once per commit, then marked by their first click here), per-link counts for
+/// the daily rollups, and the row ids written.
 #[derive(Default)]
 struct Commit {
     /// (link, visitor key) -> the visitors under that key (more than one only if their keys
@@ -343,6 +374,8 @@ struct Commit {
     visitors: HashMap<(i64, i64), Vec<SeenVisitor>>,
     /// link -> (clicks, unique clicks, bot clicks).
     daily: HashMap<i64, (i64, i64, i64)>,
+    /// The first and last row ids written (consecutive on SQLite).
+    rows: Option<(i64, i64)>,
 }
 
 impl Commit {
@@ -426,16 +459,38 @@ impl Commit {
                 d.2 += 1;
             }
         }
+        if let (Some(&first), Some(&last)) = (row_ids.first(), row_ids.last()) {
+            self.rows = Some(match self.rows {
+                Some((from, _)) => (from, last),
+                None => (first, last),
+            });
+        }
         conn.insert(&rows)?;
         Ok(ids)
     }
 
-    /// Adds this commit's counts to the daily rollups.
-    fn bump_daily(&self, conn: &mut ClickConn, now: NaiveDateTime) -> AppResult<()> {
+    /// Adds this commit's counts to the daily rollups (PostgreSQL).
+    fn bump_daily(&self, conn: &mut db::DbConn, now: NaiveDateTime) -> AppResult<()> {
         let day = now.format("%Y-%m-%d").to_string();
         for (&link, &(n, unique, bots)) in &self.daily {
-            conn.bump_daily(link, &day, n, unique, bots)?;
+            db::links::bump_daily(conn, link, &day, n, unique, bots)?;
         }
         Ok(())
+    }
+
+    /// What the rollup job needs of this commit once it is committed (SQLite); `None` if it
+    /// wrote nothing.
+    fn committed(self, now: NaiveDateTime) -> Option<Committed> {
+        let (first, last) = self.rows?;
+        Some(Committed {
+            first,
+            last,
+            day: now.format("%Y-%m-%d").to_string(),
+            links: self
+                .daily
+                .into_iter()
+                .map(|(link, (n, unique, bots))| (link, n, unique, bots))
+                .collect(),
+        })
     }
 }

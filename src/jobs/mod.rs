@@ -1,5 +1,5 @@
 //! Background jobs, in-process: the click and conversion writers (group commit), SQLite's WAL
-//! checkpoints, commission maturation and the email outbox dispatcher. Each job calls the
+//! checkpoints and daily click rollups, commission maturation and the email outbox dispatcher. Each job calls the
 //! same database functions as the services and is safe to run on several app nodes at once.
 
 pub mod batch;
@@ -8,6 +8,7 @@ pub mod clicks;
 pub mod conversions;
 pub mod mail;
 pub mod maturation;
+pub mod rollup;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,8 +24,9 @@ pub struct Jobs {
     clicks: clicks::ClickWriter,
     conversions: conversions::ConversionWriter,
     writer_threads: Vec<std::thread::JoinHandle<()>>,
-    /// SQLite's background checkpointer and its stop flag.
-    checkpointer: Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
+    /// SQLite's background threads (click rollups, WAL checkpoints), each with its stop
+    /// flag, in the order they stop.
+    sqlite_threads: Vec<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
 }
 
 /// The queues the writers read, made with `AppState` (which holds their senders).
@@ -36,11 +38,17 @@ pub struct Queues {
 impl Jobs {
     pub fn start(state: Arc<AppState>, queues: Queues) -> Jobs {
         let (stop, stop_rx) = watch::channel(false);
-        let checkpointer = (state.backend == crate::db::Backend::Sqlite).then(|| {
+        let mut sqlite_threads = Vec::new();
+        if let Some(reports) = state.clicks.rollup_reports() {
+            let stop = Arc::new(AtomicBool::new(false));
+            let thread = rollup::spawn(state.pool.clone(), reports, stop.clone());
+            sqlite_threads.push((stop, thread));
+        }
+        if state.backend == crate::db::Backend::Sqlite {
             let stop = Arc::new(AtomicBool::new(false));
             let thread = checkpoint::spawn(state.pool.clone(), stop.clone());
-            (stop, thread)
-        });
+            sqlite_threads.push((stop, thread));
+        }
         let mut writer_threads = vec![clicks::spawn_writer(
             state.pool.clone(),
             state.clock.clone(),
@@ -62,7 +70,7 @@ impl Jobs {
             clicks,
             conversions,
             writer_threads,
-            checkpointer,
+            sqlite_threads,
         }
     }
 
@@ -75,7 +83,8 @@ impl Jobs {
         for t in std::mem::take(&mut self.writer_threads) {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
         }
-        if let Some((stop, thread)) = self.checkpointer.take() {
+        // After the writers: the rollup folds in their last clicks as it stops.
+        for (stop, thread) in std::mem::take(&mut self.sqlite_threads) {
             stop.store(true, Ordering::Relaxed);
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }

@@ -1008,9 +1008,10 @@ fn streams_links_and_clicks(
         // few crawlers pass by (bots).
         let per_day =
             3 + usize::try_from((influencer.total_followers / 40_000).min(60)).unwrap_or(0) + n % 5;
+        // Per day of the clicks' own time: (clicks, unique, bots).
+        let mut daily: std::collections::BTreeMap<String, (i64, i64, i64)> = Default::default();
         for d in 0..21_i64 {
             let day_start = stream_at + TimeDelta::days(d);
-            let (mut total, mut unique, mut bots) = (0, 0, 0);
             let mut visitors: Vec<(String, String)> = Vec::new();
             for k in 0..(per_day / (1 + usize::try_from(d % 7).unwrap_or(0) / 3)) {
                 let at =
@@ -1047,23 +1048,26 @@ fn streams_links_and_clicks(
                         visitor_key: visitor_key(&ip, &ua),
                     }],
                 )?;
-                total += 1;
+                let counts = daily.entry(at.format("%Y-%m-%d").to_string()).or_default();
+                counts.0 += 1;
                 if bot {
-                    bots += 1;
+                    counts.2 += 1;
                 } else if !repeat {
-                    unique += 1;
+                    counts.1 += 1;
                     visitors.push((ip, ua));
                 }
             }
-            db::links::bump_daily(
-                conn,
-                link_id,
-                &day_start.format("%Y-%m-%d").to_string(),
-                total,
-                unique,
-                bots,
-            )?;
         }
+        // The daily rollups: on PostgreSQL added here, as the click writer's commits do; on
+        // SQLite folded in from the clicks below, as the rollup job does.
+        if let DbConn::Pg(_) = conn {
+            for (day, (total, unique, bots)) in daily {
+                db::links::bump_daily(conn, link_id, &day, total, unique, bots)?;
+            }
+        }
+    }
+    if let DbConn::Sqlite(inner) = conn {
+        db::links::roll_up_clicks(inner, i64::MAX)?;
     }
     Ok(())
 }

@@ -222,6 +222,34 @@ async fn storm_then(child: &mut Child, base: &str, code: &str, signal: &str) -> 
     answered
 }
 
+/// The link's clicks as the dashboards count them (`db::links::daily_of`: the daily rollups,
+/// plus on SQLite the clicks the rollup has not folded in yet), and on SQLite what
+/// `link_daily` alone holds.
+fn daily_totals(url: &str, code: &str) -> (i64, Option<i64>) {
+    use diesel::prelude::*;
+    use tandem::db::schema::link_daily;
+    let mut conn = db::establish(url).unwrap();
+    let link = db::links::find_by_code(&mut conn, code).unwrap().unwrap();
+    let counted = db::links::daily_of(&mut conn, &[link.id])
+        .unwrap()
+        .iter()
+        .map(|d| d.clicks)
+        .sum();
+    let rolled = match &mut conn {
+        db::DbConn::Sqlite(_) => Some(
+            link_daily::table
+                .filter(link_daily::link_id.eq(link.id))
+                .select(link_daily::clicks)
+                .load::<i64>(&mut conn)
+                .unwrap()
+                .iter()
+                .sum(),
+        ),
+        db::DbConn::Pg(_) => None,
+    };
+    (counted, rolled)
+}
+
 fn stored_ids(url: &str) -> HashSet<String> {
     let mut conn = db::establish(url).unwrap();
     db::links::all_clicks(&mut conn)
@@ -259,6 +287,10 @@ async fn kill_9_loses_no_answered_click() {
         missing.len(),
         &missing[..missing.len().min(5)]
     );
+    // The rollups count every stored click once: none lost, none twice, whatever the kill
+    // interrupted.
+    let (counted, _) = daily_totals(&url, &code);
+    assert_eq!(counted, i64::try_from(stored.len()).unwrap());
     eprintln!(
         "kill -9 test: {} clicks answered, {} stored, none lost",
         answered.len(),
@@ -280,6 +312,12 @@ async fn sigterm_stops_cleanly_and_keeps_every_click() {
         answered.iter().all(|id| stored.contains(id)),
         "every answered click is stored after SIGTERM"
     );
+    // A graceful stop also finishes the rollup (SQLite: link_daily holds every click).
+    let (counted, rolled) = daily_totals(&url, &code);
+    assert_eq!(counted, i64::try_from(stored.len()).unwrap());
+    if let Some(rolled) = rolled {
+        assert_eq!(rolled, counted, "the rollup caught up before exiting");
+    }
     eprintln!(
         "SIGTERM test: {} clicks answered, {} stored",
         answered.len(),
