@@ -1,6 +1,7 @@
 //! Background jobs, in-process: the click and conversion writers (group commit), SQLite's WAL
-//! checkpoints and daily click rollups, commission maturation and the email outbox dispatcher. Each job calls the
-//! same database functions as the services and is safe to run on several app nodes at once.
+//! checkpoints and daily click rollups, commission maturation and the email outbox
+//! dispatcher. Each job calls the same database functions as the services and is safe to run
+//! on several app nodes at once.
 
 pub mod batch;
 pub mod checkpoint;
