@@ -690,13 +690,8 @@ mod tests {
         }];
         assert_eq!(links::daily_of(&mut diesel, &[1]).expect("daily"), expected);
         let mut roll = |limit| {
-            crate::db::write_tx(&mut diesel, |c| {
-                let DbConn::Sqlite(c) = c else {
-                    panic!("SQLite")
-                };
-                links::roll_up_clicks(c, limit)
-            })
-            .expect("rolled up")
+            crate::db::write_tx(&mut diesel, |c| links::roll_up_clicks(c, Vec::new, limit))
+                .expect("rolled up")
         };
         assert_eq!(
             roll(10),

@@ -1,5 +1,7 @@
 //! Queries on streams, links, clicks and their daily rollups.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use subtle::ConstantTimeEq;
@@ -133,10 +135,7 @@ pub fn next_click_ids(conn: &mut DbConn, n: usize) -> QueryResult<Vec<i64>> {
         .map(|r| r.id)
         .collect()),
         DbConn::Sqlite(c) => {
-            let last: Option<i64> = clicks::table
-                .select(diesel::dsl::max(clicks::id))
-                .get_result(c)?;
-            let first = last.unwrap_or(0) + 1;
+            let first = last_click_id(c)? + 1;
             Ok((first..first + count).collect())
         }
     }
@@ -274,45 +273,42 @@ pub fn latest_clicks(
 /// background rollup has not folded in yet (after `click_rollup`'s mark; see
 /// [`roll_up_clicks`]), both read in one transaction, so every committed click counts once.
 pub fn daily_of(conn: &mut DbConn, link_ids: &[i64]) -> QueryResult<Vec<LinkDaily>> {
-    let rolled = |c: &mut DbConn| {
-        link_daily::table
+    let mut days = conn.transaction::<_, diesel::result::Error, _>(|c| {
+        let mut days: Vec<LinkDaily> = link_daily::table
             .filter(link_daily::link_id.eq_any(link_ids))
             .select(LinkDaily::as_select())
-            .load(c)
-    };
-    let mut days = match conn {
-        DbConn::Pg(_) => rolled(conn)?,
-        DbConn::Sqlite(_) => conn.transaction::<_, diesel::result::Error, _>(|c| {
-            let mut days = rolled(c)?;
-            let DbConn::Sqlite(inner) = c else {
-                unreachable!("matched above")
-            };
-            let ids = serde_json::to_string(link_ids)
-                .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
-            let tail: Vec<LinkDaily> = diesel::sql_query(format!(
-                "SELECT {DAILY_COLUMNS} FROM clicks \
-                 WHERE id > (SELECT through_id FROM click_rollup) \
-                 AND link_id IN (SELECT value FROM json_each(?)) \
-                 GROUP BY link_id, day"
-            ))
-            .bind::<diesel::sql_types::Text, _>(ids)
-            .load(inner)?;
-            for t in tail {
-                match days
-                    .iter_mut()
-                    .find(|d| d.link_id == t.link_id && d.day == t.day)
-                {
-                    Some(d) => {
-                        d.clicks += t.clicks;
-                        d.unique_clicks += t.unique_clicks;
-                        d.bot_clicks += t.bot_clicks;
-                    }
-                    None => days.push(t),
-                }
+            .load(c)?;
+        let tail: Vec<LinkDaily> = match c {
+            DbConn::Sqlite(inner) => {
+                let ids = serde_json::to_string(link_ids)
+                    .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+                diesel::sql_query(format!(
+                    "SELECT {DAILY_COLUMNS} FROM clicks \
+                     WHERE id > (SELECT through_id FROM click_rollup) \
+                     AND link_id IN (SELECT value FROM json_each(?)) \
+                     GROUP BY link_id, day"
+                ))
+                .bind::<diesel::sql_types::Text, _>(ids)
+                .load(inner)?
             }
-            Ok(days)
-        })?,
-    };
+            // Its click commits add to `link_daily` themselves.
+            DbConn::Pg(_) => Vec::new(),
+        };
+        for t in tail {
+            match days
+                .iter_mut()
+                .find(|d| d.link_id == t.link_id && d.day == t.day)
+            {
+                Some(d) => {
+                    d.clicks += t.clicks;
+                    d.unique_clicks += t.unique_clicks;
+                    d.bot_clicks += t.bot_clicks;
+                }
+                None => days.push(t),
+            }
+        }
+        Ok(days)
+    })?;
     days.sort_by(|a, b| b.day.cmp(&a.day).then(a.link_id.cmp(&b.link_id)));
     Ok(days)
 }
@@ -324,6 +320,17 @@ const DAILY_COLUMNS: &str = "link_id, substr(created_at, 1, 10) AS day, count(*)
      sum(CASE WHEN is_bot = 0 AND is_repeat = 0 THEN 1 ELSE 0 END) AS unique_clicks, \
      sum(CASE WHEN is_bot <> 0 THEN 1 ELSE 0 END) AS bot_clicks";
 
+/// One committed click transaction, as its writer reports it to the rollup: its row ids
+/// (`first..=last`), its day (as the clicks' stored time begins) and its counts per link:
+/// (link, clicks, unique clicks, bot clicks).
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub first: i64,
+    pub last: i64,
+    pub day: String,
+    pub links: Vec<(i64, i64, i64, i64)>,
+}
+
 /// What one [`roll_up_clicks`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RollUp {
@@ -333,27 +340,76 @@ pub struct RollUp {
     pub behind: i64,
 }
 
-/// SQLite: folds the clicks after `click_rollup`'s mark, at most `limit` of them, into
-/// `link_daily` (computed from the rows) and moves the mark past them, in the caller's write
-/// transaction (`write_tx`), so a click is in the rollup exactly when it is at or before the
-/// mark. Under the write lock every click up to the largest id is committed (ids are given
-/// in commit order), so the mark never passes a click still to come.
-pub fn roll_up_clicks(conn: &mut SqliteConnection, limit: i64) -> QueryResult<RollUp> {
-    let mark = rollup_mark(conn)?;
-    let last = last_click_id(conn)?;
-    let through = last.min(mark.saturating_add(limit.max(1)));
+/// SQLite: folds the clicks after `click_rollup`'s mark into `link_daily` and moves the mark
+/// past them, in the caller's write transaction (`write_tx`), so a click is in the rollup
+/// exactly when it is at or before the mark. Commits reported by `take_reported` (called
+/// once the largest row id is read) are added by their counts; clicks no report covers are
+/// counted from their rows, at most `row_limit` of them. Under the write lock every click up
+/// to the largest id is committed (ids are given in commit order), so the mark never passes
+/// a click still to come; a report that does not lie wholly after the mark is dropped (its
+/// clicks were or will be counted from their rows). PostgreSQL: nothing (its click commits
+/// add to the rollups themselves).
+pub fn roll_up_clicks(
+    conn: &mut DbConn,
+    take_reported: impl FnOnce() -> Vec<Committed>,
+    row_limit: i64,
+) -> QueryResult<RollUp> {
+    let DbConn::Sqlite(inner) = conn else {
+        return Ok(RollUp {
+            rolled: 0,
+            behind: 0,
+        });
+    };
+    let mark = rollup_mark(inner)?;
+    let last = last_click_id(inner)?;
+    let mut reported = take_reported();
+    reported.retain(|r| r.first > mark && r.last <= last);
+    reported.sort_unstable_by_key(|r| r.first);
+    let mut through = mark;
+    let mut from_rows = 0;
+    // Adds the clicks after `through`, up to `upto` but within the row limit, from their rows.
+    let mut count_rows = |inner: &mut SqliteConnection, through: &mut i64, upto: i64| {
+        let upto = upto.min(through.saturating_add(row_limit - from_rows));
+        if upto > *through {
+            add_clicks_to_daily(inner, *through, upto)?;
+            from_rows += upto - *through;
+            *through = upto;
+        }
+        QueryResult::Ok(())
+    };
+    let mut totals: HashMap<(i64, String), (i64, i64, i64)> = HashMap::new();
+    for r in reported {
+        if r.first <= through {
+            continue;
+        }
+        // Clicks no report covers, before this one.
+        count_rows(inner, &mut through, r.first - 1)?;
+        if through < r.first - 1 {
+            break;
+        }
+        for (link, n, unique, bots) in r.links {
+            let t = totals.entry((link, r.day.clone())).or_default();
+            t.0 += n;
+            t.1 += unique;
+            t.2 += bots;
+        }
+        through = r.last;
+    }
+    count_rows(inner, &mut through, last)?;
     if through > mark {
-        add_clicks_to_daily(conn, mark, through)?;
-        set_rollup_mark(conn, through)?;
+        set_rollup_mark(inner, through)?;
+    }
+    for ((link, day), (n, unique, bots)) in totals {
+        bump_daily(conn, link, &day, n, unique, bots)?;
     }
     Ok(RollUp {
-        rolled: (through - mark).max(0),
-        behind: (last - through.max(mark)).max(0),
+        rolled: through - mark,
+        behind: last - through,
     })
 }
 
 /// SQLite: the largest click row id folded into `link_daily` (see [`roll_up_clicks`]).
-pub fn rollup_mark(conn: &mut SqliteConnection) -> QueryResult<i64> {
+fn rollup_mark(conn: &mut SqliteConnection) -> QueryResult<i64> {
     Ok(
         diesel::sql_query("SELECT through_id AS id FROM click_rollup")
             .get_result::<RowId>(conn)?
@@ -362,7 +418,7 @@ pub fn rollup_mark(conn: &mut SqliteConnection) -> QueryResult<i64> {
 }
 
 /// SQLite: moves the rollup's mark (in the write transaction that added the clicks up to it).
-pub fn set_rollup_mark(conn: &mut SqliteConnection, through: i64) -> QueryResult<()> {
+fn set_rollup_mark(conn: &mut SqliteConnection, through: i64) -> QueryResult<()> {
     diesel::sql_query("UPDATE click_rollup SET through_id = ?1")
         .bind::<diesel::sql_types::BigInt, _>(through)
         .execute(conn)?;
@@ -370,7 +426,7 @@ pub fn set_rollup_mark(conn: &mut SqliteConnection, through: i64) -> QueryResult
 }
 
 /// SQLite: the largest click row id, 0 if none.
-pub fn last_click_id(conn: &mut SqliteConnection) -> QueryResult<i64> {
+fn last_click_id(conn: &mut SqliteConnection) -> QueryResult<i64> {
     Ok(
         diesel::sql_query("SELECT coalesce(max(id), 0) AS id FROM clicks")
             .get_result::<RowId>(conn)?
@@ -380,11 +436,7 @@ pub fn last_click_id(conn: &mut SqliteConnection) -> QueryResult<i64> {
 
 /// SQLite: adds the clicks with row ids after `after` up to `through` to `link_daily`,
 /// counted from their rows.
-pub fn add_clicks_to_daily(
-    conn: &mut SqliteConnection,
-    after: i64,
-    through: i64,
-) -> QueryResult<()> {
+fn add_clicks_to_daily(conn: &mut SqliteConnection, after: i64, through: i64) -> QueryResult<()> {
     diesel::sql_query(format!(
         "INSERT INTO link_daily (link_id, day, clicks, unique_clicks, bot_clicks) \
          SELECT {DAILY_COLUMNS} FROM clicks WHERE id > ?1 AND id <= ?2 \

@@ -25,6 +25,7 @@ use chrono::{NaiveDateTime, TimeDelta};
 use tokio::sync::oneshot;
 
 use crate::db::click_store::{ClickConn, SqliteClicks, Visitor};
+use crate::db::links::Committed;
 use crate::db::models::{BatchTime, NewClick};
 use crate::db::{self, Backend, Pool};
 use crate::domain::clock::Clock;
@@ -32,7 +33,7 @@ use crate::domain::links::{click_id_for, visitor_key};
 use crate::error::{AppError, AppResult};
 use crate::jobs::batch;
 use crate::jobs::checkpoint::WRITER_FRAMES;
-use crate::jobs::rollup::{Committed, Reports};
+use crate::jobs::rollup::Reports;
 
 pub const MAX_BATCH: usize = 512;
 /// Rounds of clicks waiting for the writer thread before workers wait for room

@@ -11,19 +11,18 @@
 //! commit's are consecutive) and its counts per link ([`Reports`]), so a pass adds those up
 //! without reading the clicks again. Clicks no report covers — another process's on the same
 //! file, a report lost to a crash or to the cap, clicks from before a restart — are counted
-//! from their rows (`db::links::add_clicks_to_daily`), at most [`CHUNK`] per pass. Either way
-//! the pass covers every click from the mark up to the largest row id, which under the write
-//! lock are all committed (SQLite's ids are given in commit order). It runs in every process
+//! from their rows, at most [`CHUNK`] per pass (`db::links::roll_up_clicks` does both). Either
+//! way the pass covers every click from the mark up to the largest row id, which under the
+//! write lock are all committed (SQLite's ids are given in commit order). It runs in every process
 //! that serves, and once more when it is told to stop. Nothing of this runs on PostgreSQL,
 //! whose click commits add to the rollups themselves.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::db::links::{self, RollUp};
-use crate::db::{self, DbConn, Pool};
+use crate::db::links::{Committed, RollUp, roll_up_clicks};
+use crate::db::{self, Pool};
 
 /// Clicks counted from their rows per pass (a few milliseconds under the write lock, during
 /// which the HTTP workers hand their clicks to the click writer thread).
@@ -37,16 +36,6 @@ const STOP_CHECK: Duration = Duration::from_millis(50);
 /// Reports kept between passes at most (about 100 bytes each); past it, clicks are counted
 /// from their rows.
 const MAX_REPORTS: usize = 100_000;
-
-/// One committed click transaction: its row ids (`first..=last`), its day (as the clicks'
-/// stored time begins) and its counts per link: (link, clicks, unique clicks, bot clicks).
-#[derive(Debug, Clone)]
-pub struct Committed {
-    pub first: i64,
-    pub last: i64,
-    pub day: String,
-    pub links: Vec<(i64, i64, i64, i64)>,
-}
 
 /// The click commits of this process since the rollup's last pass.
 #[derive(Debug, Default)]
@@ -108,67 +97,15 @@ pub fn catch_up(pool: &Pool, reports: &Reports) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One pass, in a write transaction of its own. If it fails, the reports it took are gone
-/// and their clicks are counted from their rows later.
+/// One pass, in a write transaction of its own (`db::links::roll_up_clicks`). If it fails,
+/// the reports it took are gone and their clicks are counted from their rows later.
 fn pass(pool: &Pool, reports: &Reports) -> anyhow::Result<RollUp> {
     let mut conn = pool.get()?;
-    let done = db::write_tx(&mut conn, |c| {
-        let DbConn::Sqlite(inner) = c else {
-            // PostgreSQL's click commits add to the rollups themselves.
-            return Ok(RollUp {
-                rolled: 0,
-                behind: 0,
-            });
-        };
-        let mark = links::rollup_mark(inner)?;
-        let last = links::last_click_id(inner)?;
-        // Taken after `last` is read under the lock: each report is of a commit at or before
-        // it. Those at or before the mark were counted from their rows by an earlier pass.
-        let mut reported = reports.take();
-        reported.retain(|r| r.first > mark && r.last <= last);
-        reported.sort_unstable_by_key(|r| r.first);
-        let mut through = mark;
-        let mut from_rows = 0;
-        let mut totals: HashMap<(i64, String), (i64, i64, i64)> = HashMap::new();
-        for r in reported {
-            if r.first <= through {
-                continue;
-            }
-            if r.first > through + 1 {
-                // Clicks no report covers, before this one.
-                let upto = (r.first - 1).min(through + (CHUNK - from_rows));
-                from_rows += upto - through;
-                links::add_clicks_to_daily(inner, through, upto)?;
-                through = upto;
-                if through < r.first - 1 {
-                    break;
-                }
-            }
-            for (link, n, unique, bots) in r.links {
-                let t = totals.entry((link, r.day.clone())).or_default();
-                t.0 += n;
-                t.1 += unique;
-                t.2 += bots;
-            }
-            through = r.last;
-        }
-        if through < last && from_rows < CHUNK {
-            let upto = last.min(through + (CHUNK - from_rows));
-            links::add_clicks_to_daily(inner, through, upto)?;
-            through = upto;
-        }
-        if through > mark {
-            links::set_rollup_mark(inner, through)?;
-        }
-        for ((link, day), (n, unique, bots)) in totals {
-            links::bump_daily(c, link, &day, n, unique, bots)?;
-        }
-        Ok::<_, diesel::result::Error>(RollUp {
-            rolled: through - mark,
-            behind: last - through,
-        })
-    })?;
-    Ok(done)
+    // The reports are taken once the largest row id is read under the lock: each is of a
+    // commit at or before it.
+    Ok(db::write_tx(&mut conn, |c| {
+        roll_up_clicks(c, || reports.take(), CHUNK)
+    })?)
 }
 
 #[cfg(test)]
@@ -179,6 +116,7 @@ mod tests {
     use diesel_migrations::MigrationHarness;
 
     use super::*;
+    use crate::db::DbConn;
     use crate::db::models::{BatchTime, LinkDaily, NewClick};
     use crate::db::schema::link_daily;
 

@@ -1066,9 +1066,7 @@ fn streams_links_and_clicks(
             }
         }
     }
-    if let DbConn::Sqlite(inner) = conn {
-        db::links::roll_up_clicks(inner, i64::MAX)?;
-    }
+    db::links::roll_up_clicks(conn, Vec::new, i64::MAX)?;
     Ok(())
 }
 
