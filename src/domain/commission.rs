@@ -246,14 +246,18 @@ pub fn platform_fee(commission_minor: i64, fee_bps: i32) -> i64 {
     i64::try_from(r.mantissa() / 10i128.pow(r.scale())).unwrap_or(0)
 }
 
-/// How much of each line's commission a refund takes back, pro rata by line.
+/// How much of each line's commission a refund takes back.
 ///
 /// `line_bases` and `line_commissions` are the order's lines; `refunded_before` is what
 /// earlier refunds took from each line's base, `taken_before` what they took from each line's
 /// commission. The new refund `amount_minor` is spread over the lines' remaining bases by
-/// largest remainder. Each line's cumulative take-back is its commission times the
-/// cumulative share of its base refunded, rounded half away from zero: so a full refund, in
-/// any number of parts, takes back exactly the whole commission and never more.
+/// largest remainder. The take-back is computed once on the whole commission: the
+/// cumulative take-back is the commission times the share of the whole base refunded so
+/// far, rounded half away from zero, once; this refund takes that less what earlier refunds
+/// took, split over the lines by largest remainder (weighted by each line's own share, and
+/// never more than a line has left). So a third of an order with three lines of 5.00 takes
+/// back 5.00, not 3 × 1.67; and a full refund, in any number of parts, takes back exactly
+/// the whole commission and never more.
 ///
 /// Returns `(refund per line, commission taken back per line)`, or `None` when the amount is
 /// more than what is left to refund.
@@ -278,21 +282,79 @@ pub fn refund_split(
     } else {
         allocate(amount_minor, &remaining)?
     };
-    let mut taken = Vec::with_capacity(parts.len());
+    let base: i64 = line_bases.iter().sum();
+    let commission: i64 = line_commissions.iter().sum();
+    let refunded: i64 = refunded_before.iter().sum::<i64>() + amount_minor;
+    let before: i64 = taken_before.iter().sum();
+    let target = if refunded >= base {
+        commission
+    } else {
+        share(commission, refunded, base)?
+    };
+    let take = (target - before).max(0);
+    // What each line may still give back, and its own (rounded) share as the weight.
+    let caps: Vec<i64> = line_commissions
+        .iter()
+        .zip(taken_before)
+        .map(|(c, t)| (c - t).max(0))
+        .collect();
+    let mut weights = Vec::with_capacity(parts.len());
     for i in 0..parts.len() {
-        let base = line_bases[i];
-        let cumulative_refund = refunded_before[i] + parts[i];
-        let target = if base == 0 {
+        let own = if line_bases[i] == 0 {
             0
         } else {
-            let exact = Decimal::from(line_commissions[i]) * Decimal::from(cumulative_refund)
-                / Decimal::from(base);
-            let r = round_half_away(exact, 0);
-            i64::try_from(r.mantissa() / 10i128.pow(r.scale())).ok()?
+            share(
+                line_commissions[i],
+                refunded_before[i] + parts[i],
+                line_bases[i],
+            )?
         };
-        taken.push(target - taken_before[i]);
+        weights.push((own - taken_before[i]).clamp(0, caps[i]));
     }
+    let taken = split_capped(take, &weights, &caps)?;
     Some((parts, taken))
+}
+
+/// `amount × part / whole`, rounded half away from zero.
+fn share(amount: i64, part: i64, whole: i64) -> Option<i64> {
+    let exact = Decimal::from(amount) * Decimal::from(part) / Decimal::from(whole);
+    let r = round_half_away(exact, 0);
+    i64::try_from(r.mantissa() / 10i128.pow(r.scale())).ok()
+}
+
+/// Splits `total` (at most the sum of `caps`) by largest remainder over `weights`, then
+/// moves whatever a part has over its cap to the parts with the most room left.
+fn split_capped(total: i64, weights: &[i64], caps: &[i64]) -> Option<Vec<i64>> {
+    if total > caps.iter().sum::<i64>() {
+        return None;
+    }
+    let mut parts = if weights.iter().any(|w| *w > 0) {
+        allocate(total, weights)?
+    } else {
+        allocate(total, caps)?
+    };
+    let mut excess = 0;
+    for (p, cap) in parts.iter_mut().zip(caps) {
+        if *p > *cap {
+            excess += *p - *cap;
+            *p = *cap;
+        }
+    }
+    while excess > 0 {
+        let (i, room) = parts
+            .iter()
+            .zip(caps)
+            .map(|(p, c)| c - p)
+            .enumerate()
+            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))?;
+        if room <= 0 {
+            return None;
+        }
+        let moved = room.min(excess);
+        parts[i] += moved;
+        excess -= moved;
+    }
+    Some(parts)
 }
 
 #[cfg(test)]
@@ -424,6 +486,21 @@ mod tests {
         assert!(refund_split(1, &bases, &comm, &[25000, 3000], &[3750, 375]).is_none());
     }
 
+    #[test]
+    fn a_refund_takes_back_once_rounded_on_the_whole_commission() {
+        // Three lines of 5.00 commission; a third of the order comes back: 5.00, not 5.01.
+        let bases = [3000, 3000, 3000];
+        let comm = [500, 500, 500];
+        let (parts, taken) = refund_split(3000, &bases, &comm, &[0; 3], &[0; 3]).unwrap();
+        assert_eq!(parts.iter().sum::<i64>(), 3000);
+        assert_eq!(taken.iter().sum::<i64>(), 500, "{taken:?}");
+        // Two lines of 1.25 (2.50 in all), half refunded twice over: 1.25 each time.
+        let (p1, t1) = refund_split(1000, &[1000, 1000], &[125, 125], &[0, 0], &[0, 0]).unwrap();
+        assert_eq!(t1.iter().sum::<i64>(), 125, "{t1:?}");
+        let (_, t2) = refund_split(1000, &[1000, 1000], &[125, 125], &p1, &t1).unwrap();
+        assert_eq!(t2.iter().sum::<i64>(), 125, "{t2:?}");
+    }
+
     proptest! {
         #[test]
         fn shares_sum_to_the_rounded_total(
@@ -475,6 +552,31 @@ mod tests {
             let (_, take) = refund_split(left, &bases, &comm, &refunded, &taken).unwrap();
             let all: i64 = taken.iter().sum::<i64>() + take.iter().sum::<i64>();
             prop_assert_eq!(all, comm.iter().sum::<i64>());
+        }
+
+        #[test]
+        fn each_take_back_is_the_whole_commission_rounded_once(
+            bases in prop::collection::vec(1i64..100_000, 1..6),
+            rate in 0i64..=10_000,
+            cuts in prop::collection::vec(1i64..100, 1..6),
+        ) {
+            let comm: Vec<i64> = bases.iter().map(|b| b * rate / 10_000).collect();
+            let total: i64 = bases.iter().sum();
+            let whole: i64 = comm.iter().sum();
+            let mut refunded = vec![0; bases.len()];
+            let mut taken = vec![0; bases.len()];
+            for cut in cuts {
+                let left = total - refunded.iter().sum::<i64>();
+                let amount = (left * cut / 100).max(i64::from(left > 0));
+                let (parts, take) = refund_split(amount, &bases, &comm, &refunded, &taken).unwrap();
+                for i in 0..bases.len() {
+                    refunded[i] += parts[i];
+                    taken[i] += take[i];
+                }
+                let cumulative: i64 = taken.iter().sum();
+                let expected = share(whole, refunded.iter().sum(), total).unwrap();
+                prop_assert_eq!(cumulative, expected);
+            }
         }
     }
 }

@@ -61,6 +61,20 @@ pub fn mask_email(email: &str) -> String {
     }
 }
 
+/// The mailbox an address reaches, for telling whether two addresses are one person's:
+/// trimmed, lower-cased, and without a `+tag` in the local part (`Mei+shop@X.com` and
+/// `mei@x.com` are the same mailbox at every common provider).
+pub fn mailbox(email: &str) -> String {
+    let email = email.trim().to_lowercase();
+    match email.rsplit_once('@') {
+        Some((local, domain)) => {
+            let local = local.split_once('+').map_or(local, |(l, _)| l);
+            format!("{local}@{domain}")
+        }
+        None => email,
+    }
+}
+
 impl fmt::Display for EmailAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -70,6 +84,13 @@ impl fmt::Display for EmailAddress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mailboxes_ignore_case_and_tags() {
+        assert_eq!(mailbox(" Mei+Shop@Example.COM "), "mei@example.com");
+        assert_eq!(mailbox("mei@example.com"), "mei@example.com");
+        assert_ne!(mailbox("mei2@example.com"), mailbox("mei@example.com"));
+    }
 
     #[test]
     fn accepts_and_normalises() {

@@ -12,6 +12,7 @@ use crate::db::models::{
 };
 use crate::db::{self, DbConn};
 use crate::domain::commission::{self, OrderLine};
+use crate::domain::email_address::mailbox;
 use crate::domain::ledger::{self, AccountKind};
 use crate::domain::links::plausible_click_id;
 use crate::domain::money::{Currency, Money, round_half_away};
@@ -69,10 +70,11 @@ fn field_error(field: &str, message: impl Into<String>) -> AppError {
     AppError::Validation(errors)
 }
 
-/// A one-way hash of a buyer's email: enough to notice self-purchases, not to read it back.
+/// A one-way hash of a buyer's mailbox (case and `+tag` ignored): enough to notice
+/// self-purchases, not to read it back.
 pub fn email_hash(email: &str) -> String {
     hex::encode(Sha256::digest(
-        format!("tandem-email:{}", email.trim().to_lowercase()).as_bytes(),
+        format!("tandem-email:{}", mailbox(email)).as_bytes(),
     ))
 }
 
@@ -428,7 +430,9 @@ fn prepare(conn: &mut DbConn, merchant_id: i64, input: &OrderInput) -> AppResult
         0
     };
     let flags = match (&attribution.collaboration, earns) {
-        (Some(col), true) => fraud_flags(conn, input, &attribution, col.influencer_id)?,
+        (Some(col), true) => {
+            fraud_flags(conn, merchant_id, input, &attribution, col.influencer_id)?
+        }
         _ => Vec::new(),
     };
     Ok(Prepared {
@@ -546,7 +550,9 @@ pub fn store_conversion(
         return Ok(Some(recorded));
     }
     let fee = commission::platform_fee(calc.amount_minor, p.fee_bps);
-    let available_at = input.occurred_at + TimeDelta::days(i64::from(campaign.hold_days));
+    // The hold runs from the later of the order time and its recording: an order reported
+    // late is still held in full for returns.
+    let available_at = input.occurred_at.max(now) + TimeDelta::days(i64::from(campaign.hold_days));
     let skus: Vec<&str> = p.order_lines.iter().map(|l| l.sku.as_str()).collect();
     let explanation = explanation(
         attribution,
@@ -616,20 +622,36 @@ pub fn store_conversion(
     Ok(Some(recorded))
 }
 
-/// DESIGN.md §3 "Fraud signals": flags that hold a commission for review.
+/// DESIGN.md §3 "Fraud signals": flags that hold a commission for review. The order's click
+/// is judged even when a coupon won the attribution.
 fn fraud_flags(
     conn: &mut DbConn,
+    merchant_id: i64,
     input: &OrderInput,
     attribution: &Attribution,
     influencer_id: i64,
 ) -> AppResult<Vec<String>> {
     let mut flags = Vec::new();
-    if let Some(click) = &attribution.click {
+    let carried = match (&attribution.click, &input.click_id) {
+        (Some(_), _) => None,
+        (None, Some(id)) if plausible_click_id(id) => db::links::find_click(conn, id)?,
+        (None, _) => None,
+    };
+    let click = match (&attribution.click, &carried) {
+        (Some(c), _) => Some(c),
+        (None, Some(c))
+            if db::links::find(conn, c.link_id)?.is_some_and(|l| l.merchant_id == merchant_id) =>
+        {
+            Some(c)
+        }
+        _ => None,
+    };
+    if let Some(click) = click {
         if click.is_bot {
             flags.push("The click came from a known bot user agent.".to_owned());
         }
         let gap = (input.occurred_at - click.created_at).num_seconds();
-        if gap < FAST_ORDER_SECONDS {
+        if (0..FAST_ORDER_SECONDS).contains(&gap) {
             flags.push(format!(
                 "The order was placed {gap} s after the click (less than {FAST_ORDER_SECONDS} s)."
             ));
@@ -638,7 +660,7 @@ fn fraud_flags(
     if let Some(email) = &input.customer_email
         && let Some(inf) = db::influencers::find(conn, influencer_id)?
         && let Some(user) = db::users::find(conn, inf.user_id)?
-        && user.email.eq_ignore_ascii_case(email)
+        && mailbox(&user.email) == mailbox(email)
     {
         flags.push("The buyer's email is the influencer's own (self-purchase).".to_owned());
     }
@@ -688,6 +710,11 @@ fn explanation(
 /// Records a refund once (same rules as orders). Before payout the commission is reversed
 /// pro rata by line; once paid (or being paid), the same amount is clawed back from the
 /// influencer's available balance.
+///
+/// A refund's identity is its id: the same id again with the same order, amount (compared
+/// as money: "10" = "10.00") and time answers the stored refund, with anything else it is a
+/// conflict. Concurrent copies of one refund all answer the stored one: the refund is looked
+/// up again under the order's lock, before what is left to refund is checked.
 pub fn record_refund(
     conn: &mut DbConn,
     now: NaiveDateTime,
@@ -697,7 +724,7 @@ pub fn record_refund(
 ) -> AppResult<RefundRecorded> {
     let fingerprint = input.fingerprint();
     if let Some(existing) = db::orders::find_refund(conn, merchant_id, &input.refund_id)? {
-        return same_refund_or_conflict(conn, existing, &fingerprint);
+        return same_refund_or_conflict(conn, existing, input);
     }
     let result = db::write_tx(conn, |conn| {
         store_refund(conn, now, merchant_id, source, input, &fingerprint)
@@ -717,7 +744,7 @@ pub fn record_refund(
         Err(Fail::Duplicate) => {
             let existing = db::orders::find_refund(conn, merchant_id, &input.refund_id)?
                 .ok_or_else(|| AppError::Internal(anyhow::anyhow!("duplicate refund vanished")))?;
-            same_refund_or_conflict(conn, existing, &fingerprint)
+            same_refund_or_conflict(conn, existing, input)
         }
         Err(Fail::App(e)) => Err(e),
     }
@@ -726,16 +753,22 @@ pub fn record_refund(
 fn same_refund_or_conflict(
     conn: &mut DbConn,
     existing: Refund,
-    fingerprint: &str,
+    input: &RefundInput,
 ) -> AppResult<RefundRecorded> {
-    if existing.request_hash != fingerprint {
+    let conversion =
+        db::orders::conversion(conn, existing.conversion_id)?.ok_or(AppError::NotFound)?;
+    let amount = Currency::parse(&conversion.currency)
+        .ok()
+        .and_then(|c| Money::parse(&input.amount, c).ok());
+    let same = conversion.order_id == input.order_id
+        && amount.is_some_and(|a| a.minor() == existing.amount_minor)
+        && existing.occurred_at == input.occurred_at;
+    if !same {
         return Err(AppError::Conflict(format!(
             "Refund {} was already recorded with different content.",
             existing.refund_id
         )));
     }
-    let conversion =
-        db::orders::conversion(conn, existing.conversion_id)?.ok_or(AppError::NotFound)?;
     Ok(RefundRecorded {
         created: false,
         refund: existing,
@@ -763,8 +796,12 @@ fn store_refund(
     if input.occurred_at < conversion.occurred_at {
         return Err(field_error("occurred_at", "is before the order was placed").into());
     }
-    // Refunds of one order, and the maturation of its commission, go one at a time.
+    // Refunds of one order, and the maturation of its commission, go one at a time. A copy
+    // of this refund that got the lock first is the answer, not "more than what is left".
     db::orders::lock_conversion(conn, conversion.id)?;
+    if db::orders::find_refund(conn, merchant_id, &input.refund_id)?.is_some() {
+        return Err(Fail::Duplicate);
+    }
     let commission_row = db::orders::commission_for_update(conn, conversion.id)?;
     let lines = db::orders::lines_of(conn, conversion.id)?;
     let earlier = db::orders::refund_lines_of(conn, conversion.id)?;

@@ -11,6 +11,7 @@ mod email;
 mod ledger_props;
 mod links;
 mod marketplace;
+mod money_defects;
 mod money_pages;
 mod order_import;
 mod pages;

@@ -14,7 +14,7 @@ use crate::links::{PHONE, live_link_with_merchant};
 
 /// A live link, one click on it, and a postback secret; returns (merchant id, secret,
 /// click id). The clock then moves an hour on.
-async fn clicked(app: &TestApp) -> (i64, String, String) {
+pub(crate) async fn clicked(app: &TestApp) -> (i64, String, String) {
     let (_, _, code) = live_link_with_merchant(app).await;
     let res = new_client()
         .get(app.url(&format!("/l/{code}")))
@@ -29,7 +29,7 @@ async fn clicked(app: &TestApp) -> (i64, String, String) {
     (merchant_id, secret, tclid)
 }
 
-async fn merchant_secret(app: &TestApp) -> (i64, String) {
+pub(crate) async fn merchant_secret(app: &TestApp) -> (i64, String) {
     let now = app.clock_now();
     app.state
         .db(move |conn| {
@@ -41,11 +41,16 @@ async fn merchant_secret(app: &TestApp) -> (i64, String) {
         .unwrap()
 }
 
-fn rfc3339(t: chrono::NaiveDateTime) -> String {
+pub(crate) fn rfc3339(t: chrono::NaiveDateTime) -> String {
     t.and_utc().to_rfc3339()
 }
 
-fn order(app: &TestApp, order_id: &str, click: Option<&str>, coupon: Option<&str>) -> Value {
+pub(crate) fn order(
+    app: &TestApp,
+    order_id: &str,
+    click: Option<&str>,
+    coupon: Option<&str>,
+) -> Value {
     let mut v = json!({
         "order_id": order_id,
         "currency": "CNY",
@@ -87,7 +92,7 @@ async fn send(
         .unwrap()
 }
 
-async fn post_json(
+pub(crate) async fn post_json(
     app: &TestApp,
     path: &str,
     merchant_id: i64,
@@ -101,7 +106,7 @@ async fn post_json(
     (status, json)
 }
 
-async fn ledger_ok(app: &TestApp) {
+pub(crate) async fn ledger_ok(app: &TestApp) {
     let report = app
         .state
         .db(tandem::service::orders::check_ledger)
@@ -114,7 +119,7 @@ async fn ledger_ok(app: &TestApp) {
     );
 }
 
-async fn count(app: &TestApp, table: &'static str) -> i64 {
+pub(crate) async fn count(app: &TestApp, table: &'static str) -> i64 {
     app.state
         .db(move |conn| {
             use diesel::prelude::*;
