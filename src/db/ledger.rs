@@ -1,6 +1,6 @@
 //! The ledger's tables: accounts (one per owner, kind and currency), journals (one per kind
-//! and what it is for: posting twice is impossible) and entries (append-only: triggers refuse
-//! UPDATE and DELETE on both backends).
+//! and what it is for: posting twice is impossible, a second different posting an error) and
+//! entries (append-only: triggers refuse UPDATE, DELETE and REPLACE on both backends).
 
 use std::collections::BTreeMap;
 
@@ -10,6 +10,7 @@ use diesel::prelude::*;
 use super::DbConn;
 use super::schema::{entries, journals, ledger_accounts};
 use crate::domain::ledger::{AccountKind, EntryRow, JournalDraft, Owner};
+use crate::error::{AppError, AppResult};
 
 /// The account's id, created on first use.
 pub fn account_id(
@@ -51,8 +52,10 @@ pub fn account_id(
     find(conn)?.ok_or(diesel::result::Error::NotFound)
 }
 
-/// Posts a journal for (`ref_kind`, `ref_id`) unless one of its kind is already there.
-/// Returns the new journal's id, or `None` if it was posted before (idempotent).
+/// Posts a journal for (`ref_kind`, `ref_id`). Returns the new journal's id, or `None` if
+/// the same posting was made before (idempotent: same currency, same accounts, same
+/// amounts). A journal of this kind already there for the reference with other postings is
+/// an error, logged and returned: a second, different posting is never dropped in silence.
 pub fn post(
     conn: &mut DbConn,
     draft: &JournalDraft,
@@ -60,8 +63,13 @@ pub fn post(
     ref_kind: &str,
     ref_id: i64,
     now: NaiveDateTime,
-) -> QueryResult<Option<i64>> {
+) -> AppResult<Option<i64>> {
     debug_assert_eq!(draft.sum(), 0, "journals sum to zero");
+    // Looked up first: on SQLite the writer holds the lock, and its trigger refuses an insert
+    // whose (kind, ref) is taken; on PostgreSQL a concurrent twin is caught by the conflict.
+    if let Some(existing) = find_journal(conn, draft.kind.as_str(), ref_kind, ref_id)? {
+        return same_posting(conn, existing, draft, currency, ref_kind, ref_id).map(|()| None);
+    }
     let values = (
         journals::kind.eq(draft.kind.as_str()),
         journals::ref_kind.eq(ref_kind),
@@ -70,8 +78,6 @@ pub fn post(
         journals::memo.eq(&draft.memo),
         journals::created_at.eq(now),
     );
-    // The unique (kind, ref_kind, ref_id) makes a second posting a no-op, not an error that
-    // would abort a PostgreSQL transaction.
     let journal_id: Option<i64> = match conn {
         DbConn::Pg(c) => diesel::insert_into(journals::table)
             .values(values)
@@ -81,13 +87,14 @@ pub fn post(
             .optional()?,
         DbConn::Sqlite(c) => diesel::insert_into(journals::table)
             .values(values)
-            .on_conflict_do_nothing()
             .returning(journals::id)
             .get_result(c)
             .optional()?,
     };
     let Some(journal_id) = journal_id else {
-        return Ok(None);
+        let existing = find_journal(conn, draft.kind.as_str(), ref_kind, ref_id)?
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("conflicting journal vanished")))?;
+        return same_posting(conn, existing, draft, currency, ref_kind, ref_id).map(|()| None);
     };
     for p in &draft.postings {
         let account = account_id(conn, p.owner, p.kind, currency)?;
@@ -100,6 +107,75 @@ pub fn post(
             .execute(c))?;
     }
     Ok(Some(journal_id))
+}
+
+/// The journal of this kind for the reference: (id, currency).
+fn find_journal(
+    conn: &mut DbConn,
+    kind: &str,
+    ref_kind: &str,
+    ref_id: i64,
+) -> QueryResult<Option<(i64, String)>> {
+    journals::table
+        .filter(journals::kind.eq(kind))
+        .filter(journals::ref_kind.eq(ref_kind))
+        .filter(journals::ref_id.eq(ref_id))
+        .select((journals::id, journals::currency))
+        .first(conn)
+        .optional()
+}
+
+/// Whether the stored journal is the posting `draft` would make; an error if not.
+fn same_posting(
+    conn: &mut DbConn,
+    (journal_id, stored_currency): (i64, String),
+    draft: &JournalDraft,
+    currency: &str,
+    ref_kind: &str,
+    ref_id: i64,
+) -> AppResult<()> {
+    let rows: Vec<(String, i64, String, String, i64)> = entries::table
+        .inner_join(ledger_accounts::table)
+        .filter(entries::journal_id.eq(journal_id))
+        .select((
+            ledger_accounts::owner_kind,
+            ledger_accounts::owner_id,
+            ledger_accounts::kind,
+            ledger_accounts::currency,
+            entries::amount_minor,
+        ))
+        .load(conn)?;
+    let mut stored: Vec<(String, i64, String, String, i64)> = rows;
+    let mut wanted: Vec<(String, i64, String, String, i64)> = draft
+        .postings
+        .iter()
+        .map(|p| {
+            (
+                p.owner.kind().to_owned(),
+                p.owner.id(),
+                p.kind.as_str().to_owned(),
+                currency.to_owned(),
+                p.amount_minor,
+            )
+        })
+        .collect();
+    stored.sort();
+    wanted.sort();
+    if stored_currency == currency && stored == wanted {
+        return Ok(());
+    }
+    let kind = draft.kind.as_str();
+    tracing::error!(
+        journal_id,
+        kind,
+        ref_kind,
+        ref_id,
+        "a different posting for an existing journal was refused"
+    );
+    Err(AppError::Internal(anyhow::anyhow!(
+        "journal {journal_id} ({kind} for {ref_kind} {ref_id}) exists with other postings \
+         ({stored_currency} {stored:?}); refused {currency} {wanted:?}"
+    )))
 }
 
 /// Whether a journal of this kind exists for (`ref_kind`, `ref_id`).

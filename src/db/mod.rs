@@ -211,11 +211,46 @@ pub fn build_pool(url: &str, max_size: Option<u32>) -> anyhow::Result<Pool> {
 /// Applies every pending migration of the connection's backend.
 pub fn run_migrations(conn: &mut DbConn) -> anyhow::Result<Vec<String>> {
     let applied = match conn {
-        DbConn::Pg(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
+        // Read first whether anything is pending: diesel's runner always creates its table
+        // ("IF NOT EXISTS"), which a role that does not own the schema may not do, and the
+        // production app runs as such a role (README, "In production").
+        DbConn::Pg(c) => {
+            if pg_up_to_date(c)? {
+                Ok(Vec::new())
+            } else {
+                c.run_pending_migrations(POSTGRES_MIGRATIONS)
+            }
+        }
         DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
     }
     .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
     Ok(applied.iter().map(|v| v.to_string()).collect())
+}
+
+/// Whether every embedded PostgreSQL migration is recorded as applied.
+fn pg_up_to_date(c: &mut PgConnection) -> anyhow::Result<bool> {
+    use diesel::migration::MigrationSource;
+    #[derive(QueryableByName)]
+    struct Version {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        version: Option<String>,
+    }
+    let exists: Vec<Version> =
+        diesel::sql_query("SELECT to_regclass('__diesel_schema_migrations')::text AS version")
+            .load(c)?;
+    if exists.first().and_then(|v| v.version.as_ref()).is_none() {
+        return Ok(false);
+    }
+    let applied: Vec<Version> =
+        diesel::sql_query("SELECT version::text AS version FROM __diesel_schema_migrations")
+            .load(c)?;
+    let applied: std::collections::HashSet<String> =
+        applied.into_iter().filter_map(|v| v.version).collect();
+    let embedded = MigrationSource::<diesel::pg::Pg>::migrations(&POSTGRES_MIGRATIONS)
+        .map_err(|e| anyhow::anyhow!("reading the embedded migrations: {e}"))?;
+    Ok(embedded
+        .iter()
+        .all(|m| applied.contains(&m.name().version().to_string())))
 }
 
 pub fn backend(conn: &DbConn) -> Backend {

@@ -247,17 +247,19 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     if let Some((id, a)) = m.commission {
                         let net = a - m.taken;
                         let c = db::orders::commission(&mut f.conn, id).unwrap().unwrap();
-                        db::orders::move_commission(
-                            &mut f.conn,
-                            id,
-                            "available",
-                            "paid",
-                            None,
-                            None,
-                            "paid",
-                            f.now,
-                        )
-                        .unwrap();
+                        for (from, to) in [("available", "in_payout"), ("in_payout", "paid")] {
+                            db::orders::move_commission(
+                                &mut f.conn,
+                                id,
+                                from,
+                                to,
+                                None,
+                                None,
+                                "paid",
+                                f.now,
+                            )
+                            .unwrap();
+                        }
                         for d in [
                             ledger::payout_start(c.influencer_id, net, "test".into()),
                             ledger::payout_settle(c.influencer_id, net, "test".into()),

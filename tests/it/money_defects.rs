@@ -191,3 +191,115 @@ async fn a_bot_click_or_a_self_purchase_freezes_a_coupon_order() {
     assert_eq!(commission_state(&app, "FAN-1").await.0, "pending");
     ledger_ok(&app).await;
 }
+
+/// Runs one SQL statement on the app's database; `Err` with the database's message.
+async fn sql(app: &TestApp, statement: &'static str) -> Result<(), String> {
+    app.state
+        .db(move |conn| {
+            use diesel::connection::SimpleConnection;
+            Ok(conn.batch_execute(statement).map_err(|e| e.to_string()))
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_database_refuses_changes_to_money_made_behind_the_apps_back() {
+    let app = TestApp::spawn().await;
+    let (m, secret, tclid) = clicked(&app).await;
+    let (status, _) = post_json(
+        &app,
+        "/api/v1/conversions",
+        m,
+        &secret,
+        &order(&app, "DB-1", Some(&tclid), None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let refund = json!({"order_id": "DB-1", "refund_id": "DB-R1", "amount": "20.00",
+                        "occurred_at": rfc3339(app.clock_now())});
+    post_json(&app, "/api/v1/refunds", m, &secret, &refund).await;
+
+    let refused = [
+        "UPDATE commissions SET amount_minor = amount_minor + 5000",
+        "UPDATE commissions SET fee_minor = fee_minor + 1",
+        "UPDATE commissions SET influencer_id = influencer_id + 1",
+        "UPDATE commissions SET currency = 'USD'",
+        "UPDATE commissions SET state = 'paid'",
+        "UPDATE commissions SET state = 'rejected'",
+        "DELETE FROM commissions",
+        "UPDATE refunds SET commission_minor = 0",
+        "DELETE FROM refunds",
+        "UPDATE refund_lines SET commission_minor = commission_minor + 1",
+        "DELETE FROM refund_lines",
+        "UPDATE ledger_accounts SET currency = 'USD'",
+        "UPDATE ledger_accounts SET owner_id = owner_id + 1",
+        "DELETE FROM ledger_accounts",
+        "UPDATE entries SET amount_minor = 0",
+        "DELETE FROM journals",
+    ];
+    for statement in refused {
+        assert!(
+            sql(&app, statement).await.is_err(),
+            "the database took: {statement}"
+        );
+    }
+    if tandem::db::backend(&app.state.pool.get().unwrap()) == tandem::db::Backend::Sqlite {
+        for statement in [
+            "INSERT OR REPLACE INTO entries (id, journal_id, account_id, amount_minor) \
+             SELECT id, journal_id, account_id, -100000 FROM entries ORDER BY id LIMIT 1",
+            "REPLACE INTO journals (id, kind, ref_kind, ref_id, currency, memo, created_at) \
+             SELECT id, kind, ref_kind, ref_id, currency, 'rewritten', created_at FROM journals \
+             ORDER BY id LIMIT 1",
+            "INSERT OR REPLACE INTO journals (kind, ref_kind, ref_id, currency, memo, created_at) \
+             SELECT kind, ref_kind, ref_id, currency, 'twin', created_at FROM journals \
+             ORDER BY id LIMIT 1",
+        ] {
+            assert!(
+                sql(&app, statement).await.is_err(),
+                "SQLite took: {statement}"
+            );
+        }
+    }
+    // What the app does still works: the commission matures along its lifecycle.
+    let later = app.clock_now() + TimeDelta::days(31);
+    let moved = app
+        .state
+        .db(move |conn| tandem::service::orders::mature_due(conn, later))
+        .await
+        .unwrap();
+    assert_eq!(moved, 1);
+    assert_eq!(commission_state(&app, "DB-1").await.0, "available");
+    ledger_ok(&app).await;
+}
+
+#[tokio::test]
+async fn posting_a_different_journal_under_a_taken_key_is_an_error() {
+    use tandem::domain::ledger;
+    let app = TestApp::spawn().await;
+    let now = app.clock_now();
+    let result = app
+        .state
+        .db(move |conn| {
+            let post = |conn: &mut tandem::db::DbConn, amount: i64| {
+                tandem::db::ledger::post(
+                    conn,
+                    &ledger::accrual(1, 2, amount, 0, "test".to_owned()),
+                    "CNY",
+                    "commission",
+                    999,
+                    now,
+                )
+            };
+            let first = post(conn, 1000)?;
+            let same = post(conn, 1000)?;
+            let other = post(conn, 100_000).map_err(|e| e.to_string());
+            Ok((first, same, other))
+        })
+        .await
+        .unwrap();
+    assert!(result.0.is_some(), "posted");
+    assert_eq!(result.1, None, "the same posting again is a no-op");
+    let err = result.2.expect_err("a different posting is refused");
+    assert!(err.contains("other postings"), "{err}");
+}

@@ -673,9 +673,11 @@ async fn refunds_reverse_before_payout_and_claw_back_after() {
             use tandem::db::schema::commissions;
             use tandem::domain::ledger;
             let c = tandem::db::orders::commission(conn, commission_id)?.unwrap();
-            diesel::update(commissions::table.find(commission_id))
-                .set(commissions::state.eq("paid"))
-                .execute(conn)?;
+            for state in ["in_payout", "paid"] {
+                diesel::update(commissions::table.find(commission_id))
+                    .set(commissions::state.eq(state))
+                    .execute(conn)?;
+            }
             let now = chrono::Utc::now().naive_utc();
             for d in [
                 ledger::payout_start(c.influencer_id, paid, "payout".into()),

@@ -1,0 +1,10 @@
+DROP TRIGGER commissions_guard ON commissions;
+DROP TRIGGER refunds_written_once ON refunds;
+DROP TRIGGER refund_lines_written_once ON refund_lines;
+DROP TRIGGER ledger_accounts_written_once ON ledger_accounts;
+DROP TRIGGER commissions_no_truncate ON commissions;
+DROP TRIGGER refunds_no_truncate ON refunds;
+DROP TRIGGER refund_lines_no_truncate ON refund_lines;
+DROP TRIGGER ledger_accounts_no_truncate ON ledger_accounts;
+DROP FUNCTION tandem_commission_guard();
+DROP FUNCTION tandem_written_once();

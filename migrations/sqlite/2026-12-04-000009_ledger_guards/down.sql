@@ -1,0 +1,11 @@
+DROP TRIGGER entries_no_replace;
+DROP TRIGGER journals_no_replace;
+DROP TRIGGER commissions_fixed;
+DROP TRIGGER commissions_lifecycle;
+DROP TRIGGER commissions_no_delete;
+DROP TRIGGER refunds_no_update;
+DROP TRIGGER refunds_no_delete;
+DROP TRIGGER refund_lines_no_update;
+DROP TRIGGER refund_lines_no_delete;
+DROP TRIGGER ledger_accounts_no_update;
+DROP TRIGGER ledger_accounts_no_delete;
