@@ -275,6 +275,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let mut conn = open_migrated(&settings)?;
             let report = crate::service::orders::check_ledger(&mut conn).map_err(describe)?;
+            let verified: Vec<String> = report
+                .verified
+                .iter()
+                .map(|(what, n)| format!("{n} {what}"))
+                .collect();
+            println!("verified: {}", verified.join(", "));
             if report.breaks.is_empty() {
                 println!(
                     "ledger ok: {} journals, {} entries; every journal sums to zero and every balance reconciles",

@@ -9,15 +9,92 @@ use super::models::{
     RuleVersion,
 };
 use super::schema::{
-    campaign_products, campaign_rule_overrides, campaign_rule_versions, campaigns, merchants,
+    campaign_events, campaign_products, campaign_rule_overrides, campaign_rule_versions, campaigns,
+    merchants,
 };
 
-/// Inserts a campaign and returns its id.
+/// Inserts a campaign and returns its id; its history starts with its first state.
 pub fn insert(conn: &mut DbConn, new: &NewCampaign<'_>) -> QueryResult<i64> {
-    diesel::insert_into(campaigns::table)
+    let id = diesel::insert_into(campaigns::table)
         .values(new)
         .returning(campaigns::id)
-        .get_result(conn)
+        .get_result(conn)?;
+    record_state(conn, id, None, new.state, new.created_at)?;
+    Ok(id)
+}
+
+fn record_state(
+    conn: &mut DbConn,
+    campaign_id: i64,
+    from: Option<&str>,
+    to: &str,
+    at: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(campaign_events::table)
+        .values((
+            campaign_events::campaign_id.eq(campaign_id),
+            campaign_events::from_state.eq(from),
+            campaign_events::to_state.eq(to),
+            campaign_events::created_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The campaign's state at `at`, from its history (`None`: it did not exist yet).
+pub fn state_at(
+    conn: &mut DbConn,
+    campaign_id: i64,
+    at: NaiveDateTime,
+) -> QueryResult<Option<String>> {
+    on_inner!(conn, |c| campaign_events::table
+        .filter(campaign_events::campaign_id.eq(campaign_id))
+        .filter(campaign_events::created_at.le(at))
+        .order((
+            campaign_events::created_at.desc(),
+            campaign_events::id.desc()
+        ))
+        .select(campaign_events::to_state)
+        .first::<String>(c)
+        .optional())
+}
+
+/// What the campaign has committed to pay: its commissions net of what refunds took back,
+/// rejected ones left out (a rejection takes back the rest).
+pub fn committed(conn: &mut DbConn, campaign_id: i64) -> QueryResult<i64> {
+    use super::schema::{commissions, conversions, refunds};
+    use diesel::dsl::sql;
+    use diesel::sql_types::BigInt;
+    let earned: i64 = commissions::table
+        .filter(commissions::campaign_id.eq(campaign_id))
+        .filter(commissions::state.ne("rejected"))
+        .select(sql::<BigInt>(
+            "CAST(COALESCE(SUM(commissions.amount_minor), 0) AS BIGINT)",
+        ))
+        .first(conn)?;
+    let taken: i64 = refunds::table
+        .inner_join(conversions::table.inner_join(commissions::table))
+        .filter(commissions::campaign_id.eq(campaign_id))
+        .filter(commissions::state.ne("rejected"))
+        .select(sql::<BigInt>(
+            "CAST(COALESCE(SUM(refunds.commission_minor), 0) AS BIGINT)",
+        ))
+        .first(conn)?;
+    Ok(earned - taken)
+}
+
+/// Locks the campaign's row until the transaction ends on PostgreSQL, so that two orders
+/// cannot both take the last of its budget; SQLite's write transaction already excludes
+/// every other writer.
+pub fn lock(conn: &mut DbConn, campaign_id: i64) -> QueryResult<()> {
+    if let DbConn::Pg(c) = conn {
+        campaigns::table
+            .find(campaign_id)
+            .for_update()
+            .select(campaigns::id)
+            .first::<i64>(c)?;
+    }
+    Ok(())
 }
 
 pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<Campaign>> {
@@ -95,6 +172,9 @@ pub fn set_state(
     let n = diesel::update(campaigns::table.find(id).filter(campaigns::state.eq(from)))
         .set((campaigns::state.eq(to), campaigns::updated_at.eq(now)))
         .execute(conn)?;
+    if n == 1 {
+        record_state(conn, id, Some(from), to, now)?;
+    }
     Ok(n == 1)
 }
 

@@ -9,7 +9,10 @@ use diesel::prelude::*;
 
 use super::DbConn;
 use super::schema::{entries, journals, ledger_accounts};
-use crate::domain::ledger::{AccountKind, EntryRow, JournalDraft, Owner};
+use crate::domain::ledger::{
+    AccountKind, AccountRow, Books, CommissionFacts, EntryRow, JournalDraft, JournalRow, Owner,
+    RefundFacts, StoredEntry,
+};
 use crate::error::{AppError, AppResult};
 
 /// The account's id, created on first use.
@@ -245,4 +248,141 @@ pub fn all_entries(conn: &mut DbConn) -> QueryResult<Vec<EntryRow>> {
             })
         })
         .collect())
+}
+
+/// Everything `tandem ledger check` verifies, read in one transaction by the caller: every
+/// account, journal and entry, every commission and every refund with its order.
+pub fn books(conn: &mut DbConn) -> QueryResult<Books> {
+    use super::schema::{commissions, conversions, refunds};
+    let accounts = ledger_accounts::table
+        .order(ledger_accounts::id.asc())
+        .select((
+            ledger_accounts::id,
+            ledger_accounts::owner_kind,
+            ledger_accounts::owner_id,
+            ledger_accounts::kind,
+            ledger_accounts::currency,
+        ))
+        .load::<(i64, String, i64, String, String)>(conn)?
+        .into_iter()
+        .map(|(id, owner_kind, owner_id, kind, currency)| AccountRow {
+            id,
+            owner_kind,
+            owner_id,
+            kind,
+            currency,
+        })
+        .collect();
+    let journals = journals::table
+        .order(journals::id.asc())
+        .select((
+            journals::id,
+            journals::kind,
+            journals::ref_kind,
+            journals::ref_id,
+            journals::currency,
+        ))
+        .load::<(i64, String, String, i64, String)>(conn)?
+        .into_iter()
+        .map(|(id, kind, ref_kind, ref_id, currency)| JournalRow {
+            id,
+            kind,
+            ref_kind,
+            ref_id,
+            currency,
+        })
+        .collect();
+    let entries = entries::table
+        .order(entries::id.asc())
+        .select((
+            entries::journal_id,
+            entries::account_id,
+            entries::amount_minor,
+        ))
+        .load::<(i64, i64, i64)>(conn)?
+        .into_iter()
+        .map(|(journal_id, account_id, amount_minor)| StoredEntry {
+            journal_id,
+            account_id,
+            amount_minor,
+        })
+        .collect();
+    let commissions = commissions::table
+        .order(commissions::id.asc())
+        .select((
+            commissions::id,
+            commissions::conversion_id,
+            commissions::merchant_id,
+            commissions::influencer_id,
+            commissions::currency,
+            commissions::amount_minor,
+            commissions::fee_minor,
+            commissions::state,
+        ))
+        .load::<(i64, i64, i64, i64, String, i64, i64, String)>(conn)?
+        .into_iter()
+        .map(
+            |(id, conversion_id, merchant_id, influencer_id, currency, amount, fee, state)| {
+                CommissionFacts {
+                    id,
+                    conversion_id,
+                    merchant_id,
+                    influencer_id,
+                    currency,
+                    amount_minor: amount,
+                    fee_minor: fee,
+                    state,
+                }
+            },
+        )
+        .collect();
+    let refunds = refunds::table
+        .inner_join(conversions::table)
+        .order(refunds::id.asc())
+        .select((
+            refunds::id,
+            refunds::merchant_id,
+            refunds::conversion_id,
+            conversions::merchant_id,
+            conversions::base_minor,
+            refunds::amount_minor,
+            refunds::commission_minor,
+            refunds::fee_minor,
+            refunds::effect,
+        ))
+        .load::<(i64, i64, i64, i64, i64, i64, i64, i64, String)>(conn)?
+        .into_iter()
+        .map(
+            |(
+                id,
+                merchant_id,
+                conversion_id,
+                order_merchant_id,
+                base,
+                amount,
+                take,
+                fee,
+                effect,
+            )| {
+                RefundFacts {
+                    id,
+                    merchant_id,
+                    conversion_id,
+                    order_merchant_id,
+                    order_base_minor: base,
+                    amount_minor: amount,
+                    commission_minor: take,
+                    fee_minor: fee,
+                    effect,
+                }
+            },
+        )
+        .collect();
+    Ok(Books {
+        accounts,
+        journals,
+        entries,
+        commissions,
+        refunds,
+    })
 }

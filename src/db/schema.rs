@@ -193,6 +193,25 @@ diesel::table! {
 }
 
 diesel::table! {
+    campaign_events (id) {
+        id -> BigInt,
+        campaign_id -> BigInt,
+        from_state -> Nullable<Text>,
+        to_state -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    order_ids (id) {
+        id -> BigInt,
+        merchant_id -> BigInt,
+        conversion_id -> BigInt,
+        alias -> Text,
+    }
+}
+
+diesel::table! {
     campaign_products (id) {
         id -> BigInt,
         campaign_id -> BigInt,
@@ -345,6 +364,9 @@ diesel::table! {
         webhook_id -> Text,
         topic -> Text,
         received_at -> Timestamp,
+        outcome -> Text,
+        detail -> Text,
+        subject -> Text,
     }
 }
 
@@ -486,6 +508,8 @@ diesel::table! {
 
 diesel::joinable!(products -> merchants (merchant_id));
 diesel::joinable!(campaigns -> merchants (merchant_id));
+diesel::joinable!(campaign_events -> campaigns (campaign_id));
+diesel::joinable!(order_ids -> conversions (conversion_id));
 diesel::joinable!(campaign_products -> campaigns (campaign_id));
 diesel::joinable!(campaign_products -> products (product_id));
 diesel::joinable!(campaign_rule_versions -> campaigns (campaign_id));
@@ -520,6 +544,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     shop_domains,
     products,
     campaigns,
+    campaign_events,
+    order_ids,
     campaign_products,
     campaign_rule_versions,
     campaign_rule_overrides,

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use chrono::NaiveDateTime;
+
 use super::rate::RateBps;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +48,46 @@ impl CampaignState {
     /// kept); in a draft the single version is replaced.
     pub fn is_live(&self) -> bool {
         matches!(self, CampaignState::Active | CampaignState::Paused)
+    }
+}
+
+/// Why a campaign paid nothing for an order placed at `at`, or `None` when it was live then:
+/// active (not a draft, not paused, not ended) by its recorded history (`state_then`; `None`
+/// when it did not exist yet), started, and before its end date.
+pub fn not_live_at(
+    name: &str,
+    starts_at: NaiveDateTime,
+    ends_at: Option<NaiveDateTime>,
+    state_then: Option<CampaignState>,
+    at: NaiveDateTime,
+) -> Option<String> {
+    let utc = |t: NaiveDateTime| t.format("%Y-%m-%d %H:%M UTC").to_string();
+    match state_then {
+        None | Some(CampaignState::Draft) => {
+            return Some(format!(
+                "campaign “{name}” was not yet active at the order time"
+            ));
+        }
+        Some(CampaignState::Paused) => {
+            return Some(format!("campaign “{name}” was paused at the order time"));
+        }
+        Some(CampaignState::Ended) => {
+            return Some(format!("campaign “{name}” had ended at the order time"));
+        }
+        Some(CampaignState::Active) => {}
+    }
+    if at < starts_at {
+        return Some(format!(
+            "campaign “{name}” had not started at the order time (it starts {})",
+            utc(starts_at)
+        ));
+    }
+    match ends_at {
+        Some(end) if at >= end => Some(format!(
+            "campaign “{name}” was past its end date ({}) at the order time",
+            utc(end)
+        )),
+        _ => None,
     }
 }
 
@@ -200,6 +242,47 @@ mod tests {
             flat_per_order_minor: 0,
             flat_per_item_minor: 0,
         }
+    }
+
+    #[test]
+    fn a_campaign_pays_only_while_live() {
+        let t = |d: u32| {
+            chrono::NaiveDate::from_ymd_opt(2026, 3, d)
+                .unwrap()
+                .and_hms_opt(12, 0, 0)
+                .unwrap()
+        };
+        let live = |state, at| not_live_at("Tea", t(5), Some(t(20)), state, at);
+        assert_eq!(live(Some(CampaignState::Active), t(10)), None);
+        assert_eq!(
+            live(Some(CampaignState::Paused), t(10)).unwrap(),
+            "campaign “Tea” was paused at the order time"
+        );
+        assert!(
+            live(Some(CampaignState::Ended), t(10))
+                .unwrap()
+                .contains("had ended")
+        );
+        assert!(
+            live(Some(CampaignState::Draft), t(10))
+                .unwrap()
+                .contains("not yet active")
+        );
+        assert!(live(None, t(10)).unwrap().contains("not yet active"));
+        assert!(
+            live(Some(CampaignState::Active), t(4))
+                .unwrap()
+                .contains("had not started")
+        );
+        assert!(
+            live(Some(CampaignState::Active), t(20))
+                .unwrap()
+                .contains("past its end date (2026-03-20 12:00 UTC)")
+        );
+        assert_eq!(
+            not_live_at("Tea", t(5), None, Some(CampaignState::Active), t(30)),
+            None
+        );
     }
 
     #[test]

@@ -438,6 +438,478 @@ pub fn check(entries: &[EntryRow]) -> (BTreeMap<(i64, String), InfluencerTotals>
     (totals, breaks)
 }
 
+/// The books as stored, for [`audit`]: every account, journal and entry, and the rows the
+/// journals are for.
+#[derive(Debug, Clone, Default)]
+pub struct Books {
+    pub accounts: Vec<AccountRow>,
+    pub journals: Vec<JournalRow>,
+    pub entries: Vec<StoredEntry>,
+    pub commissions: Vec<CommissionFacts>,
+    pub refunds: Vec<RefundFacts>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRow {
+    pub id: i64,
+    pub owner_kind: String,
+    pub owner_id: i64,
+    pub kind: String,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalRow {
+    pub id: i64,
+    pub kind: String,
+    pub ref_kind: String,
+    pub ref_id: i64,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEntry {
+    pub journal_id: i64,
+    pub account_id: i64,
+    pub amount_minor: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommissionFacts {
+    pub id: i64,
+    pub conversion_id: i64,
+    pub merchant_id: i64,
+    pub influencer_id: i64,
+    pub currency: String,
+    pub amount_minor: i64,
+    pub fee_minor: i64,
+    pub state: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundFacts {
+    pub id: i64,
+    pub merchant_id: i64,
+    pub conversion_id: i64,
+    /// The order's merchant and commission base.
+    pub order_merchant_id: i64,
+    pub order_base_minor: i64,
+    pub amount_minor: i64,
+    pub commission_minor: i64,
+    pub fee_minor: i64,
+    pub effect: String,
+}
+
+/// What [`audit`] verified (how many of each) and every break it found.
+#[derive(Debug, Clone, Default)]
+pub struct Audit {
+    pub verified: Vec<(&'static str, usize)>,
+    pub breaks: Vec<Break>,
+}
+
+/// Which kinds of account each owner may have.
+fn account_allowed(owner_kind: &str, kind: &str) -> bool {
+    matches!(
+        (owner_kind, kind),
+        ("merchant", "receivable")
+            | ("influencer", "pending" | "available" | "in_payout" | "paid")
+            | ("platform", "fee_revenue" | "cash")
+    )
+}
+
+/// A journal's postings in a comparable form: (owner, account kind, amount), sorted.
+fn shape(postings: &[Posting]) -> Vec<(Owner, AccountKind, i64)> {
+    let mut v: Vec<_> = postings
+        .iter()
+        .filter(|p| p.amount_minor != 0)
+        .map(|p| (p.owner, p.kind, p.amount_minor))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Verifies the whole ledger against the rows it is for (DESIGN.md §3 "Ledger"):
+/// - accounts: each owner has only its kinds of account;
+/// - journals: each sums to zero per currency, and every entry's account is in the journal's
+///   currency; each points at a row that exists (a commission, a refund) of the same
+///   merchant and influencer;
+/// - commissions: replaying each one's journals and its refunds' journals in order, every
+///   journal moves exactly the amounts it must (accrual: amount and fee; maturation and
+///   payout: what is left after refunds; reversal or clawback: the refund's take-back and
+///   fee, from the account the commission was in), each at the right point of the
+///   lifecycle, and the state it ends in is the commission's state;
+/// - refunds: a refund that takes back money has its journal, one that does not has none,
+///   and the refunds of an order add up to no more than the order;
+/// - per merchant and currency, receivable = commissions + fees - what refunds and
+///   rejections took back; platform fee revenue = the fees kept;
+/// - per influencer and currency, earned - reversed - clawed back - paid = pending +
+///   available + in payout, pending and in payout never negative, and available negative by
+///   no more than the clawbacks of real refunds.
+pub fn audit(books: &Books) -> Audit {
+    use std::collections::{BTreeMap, HashMap};
+    let mut breaks: Vec<Break> = Vec::new();
+    let mut brk = |s: String| breaks.push(Break(s));
+
+    let accounts: HashMap<i64, &AccountRow> = books.accounts.iter().map(|a| (a.id, a)).collect();
+    for a in &books.accounts {
+        if !account_allowed(&a.owner_kind, &a.kind) {
+            brk(format!(
+                "account {}: a {} may not have a {} account",
+                a.id, a.owner_kind, a.kind
+            ));
+        }
+    }
+    let journals: BTreeMap<i64, &JournalRow> = books.journals.iter().map(|j| (j.id, j)).collect();
+    let mut postings: BTreeMap<i64, Vec<Posting>> = BTreeMap::new();
+    let mut per_currency: BTreeMap<(i64, String), i128> = BTreeMap::new();
+    let mut rows: Vec<EntryRow> = Vec::with_capacity(books.entries.len());
+    for e in &books.entries {
+        let Some(j) = journals.get(&e.journal_id) else {
+            brk(format!(
+                "an entry points at journal {}, which does not exist",
+                e.journal_id
+            ));
+            continue;
+        };
+        let Some(a) = accounts.get(&e.account_id) else {
+            brk(format!(
+                "journal {}: an entry points at account {}, which does not exist",
+                j.id, e.account_id
+            ));
+            continue;
+        };
+        *per_currency.entry((j.id, a.currency.clone())).or_default() += i128::from(e.amount_minor);
+        if a.currency != j.currency {
+            brk(format!(
+                "journal {} is in {} but moves account {} in {}",
+                j.id, j.currency, a.id, a.currency
+            ));
+        }
+        let (Some(owner), Some(kind)) = (
+            Owner::from_parts(&a.owner_kind, a.owner_id),
+            AccountKind::parse(&a.kind),
+        ) else {
+            continue;
+        };
+        postings.entry(j.id).or_default().push(Posting {
+            owner,
+            kind,
+            amount_minor: e.amount_minor,
+        });
+        rows.push(EntryRow {
+            journal_id: j.id,
+            journal_kind: j.kind.clone(),
+            currency: a.currency.clone(),
+            owner,
+            kind,
+            amount_minor: e.amount_minor,
+        });
+    }
+    for ((id, currency), sum) in &per_currency {
+        if *sum != 0 {
+            brk(format!(
+                "journal {id} does not sum to zero in {currency}: {sum}"
+            ));
+        }
+    }
+
+    // Which journals are for which row.
+    let commissions: HashMap<i64, &CommissionFacts> =
+        books.commissions.iter().map(|c| (c.id, c)).collect();
+    let by_conversion: HashMap<i64, &CommissionFacts> = books
+        .commissions
+        .iter()
+        .map(|c| (c.conversion_id, c))
+        .collect();
+    let refunds: HashMap<i64, &RefundFacts> = books.refunds.iter().map(|r| (r.id, r)).collect();
+    let mut of_commission: BTreeMap<i64, Vec<&JournalRow>> = BTreeMap::new();
+    let mut refund_journal: HashMap<i64, &JournalRow> = HashMap::new();
+    for j in &books.journals {
+        let commission_ref = j.ref_kind == "commission" || j.ref_kind == "demo_payout";
+        match (j.kind.as_str(), commission_ref, j.ref_kind.as_str()) {
+            (
+                "accrual" | "maturation" | "reject" | "payout_start" | "payout_settle"
+                | "payout_fail",
+                true,
+                _,
+            ) => {
+                if commissions.contains_key(&j.ref_id) {
+                    of_commission.entry(j.ref_id).or_default().push(j);
+                } else {
+                    brk(format!(
+                        "journal {} ({}) is for commission {}, which does not exist",
+                        j.id, j.kind, j.ref_id
+                    ));
+                }
+            }
+            ("reversal" | "clawback", _, "refund") => match refunds.get(&j.ref_id) {
+                Some(r) => {
+                    refund_journal.insert(r.id, j);
+                    match by_conversion.get(&r.conversion_id) {
+                        Some(c) => of_commission.entry(c.id).or_default().push(j),
+                        None => brk(format!(
+                            "journal {} ({}) is for refund {}, whose order has no commission",
+                            j.id, j.kind, r.id
+                        )),
+                    }
+                }
+                None => brk(format!(
+                    "journal {} ({}) is for refund {}, which does not exist",
+                    j.id, j.kind, j.ref_id
+                )),
+            },
+            _ => brk(format!(
+                "journal {} ({} for {} {}) is for nothing the ledger knows",
+                j.id, j.kind, j.ref_kind, j.ref_id
+            )),
+        }
+    }
+
+    // Each commission, replayed.
+    let mut receivable: BTreeMap<(i64, String), i64> = BTreeMap::new();
+    let mut fees: BTreeMap<String, i64> = BTreeMap::new();
+    let mut clawbacks: BTreeMap<(i64, String), i64> = BTreeMap::new();
+    for c in &books.commissions {
+        let mut js = of_commission.remove(&c.id).unwrap_or_default();
+        js.sort_by_key(|j| j.id);
+        let (m, i) = (c.merchant_id, c.influencer_id);
+        let mut state = "none";
+        let (mut left, mut fee_left) = (0i64, 0i64);
+        for j in js {
+            let refund = refunds.get(&j.ref_id).filter(|_| j.ref_kind == "refund");
+            let expected = match (j.kind.as_str(), state) {
+                ("accrual", "none") => {
+                    state = "pending";
+                    (left, fee_left) = (c.amount_minor, c.fee_minor);
+                    accrual(m, i, c.amount_minor, c.fee_minor, String::new())
+                }
+                ("maturation", "pending") => {
+                    state = "available";
+                    maturation(i, left, String::new())
+                }
+                ("reject", "pending") => {
+                    state = "rejected";
+                    let d = rejection(m, i, AccountKind::Pending, left, fee_left, String::new());
+                    (left, fee_left) = (0, 0);
+                    d
+                }
+                ("reversal", "pending" | "available") => {
+                    let r = refund.expect("a refund's journal");
+                    let from = if state == "pending" {
+                        AccountKind::Pending
+                    } else {
+                        AccountKind::Available
+                    };
+                    left -= r.commission_minor;
+                    fee_left -= r.fee_minor;
+                    reversal(m, i, from, r.commission_minor, r.fee_minor, String::new())
+                }
+                ("clawback", "in_payout" | "paid") => {
+                    let r = refund.expect("a refund's journal");
+                    *clawbacks.entry((i, c.currency.clone())).or_default() += r.commission_minor;
+                    fee_left -= r.fee_minor;
+                    clawback(m, i, r.commission_minor, r.fee_minor, String::new())
+                }
+                ("payout_start", "available") => {
+                    state = "in_payout";
+                    payout_start(i, left, String::new())
+                }
+                ("payout_settle", "in_payout") => {
+                    state = "paid";
+                    payout_settle(i, left, String::new())
+                }
+                ("payout_fail", "in_payout") => {
+                    state = "available";
+                    JournalDraft {
+                        kind: JournalKind::PayoutFail,
+                        postings: payout_start(i, left, String::new())
+                            .postings
+                            .iter()
+                            .map(|p| Posting {
+                                amount_minor: -p.amount_minor,
+                                ..*p
+                            })
+                            .collect(),
+                        memo: String::new(),
+                    }
+                }
+                (kind, at) => {
+                    brk(format!(
+                        "commission {}: journal {} ({kind}) comes when the commission is {at}",
+                        c.id, j.id
+                    ));
+                    continue;
+                }
+            };
+            let stored = postings.get(&j.id).map(Vec::as_slice).unwrap_or(&[]);
+            if shape(stored) != shape(&expected.postings) {
+                brk(format!(
+                    "commission {}: journal {} ({}) moves {:?}, but it must move {:?}",
+                    c.id,
+                    j.id,
+                    j.kind,
+                    shape(stored),
+                    shape(&expected.postings)
+                ));
+            }
+            if j.currency != c.currency {
+                brk(format!(
+                    "commission {} is in {} but its journal {} is in {}",
+                    c.id, c.currency, j.id, j.currency
+                ));
+            }
+        }
+        let agrees = match c.state.as_str() {
+            "pending" | "frozen" => state == "pending",
+            other => state == other,
+        };
+        if !agrees {
+            brk(format!(
+                "commission {} is {}, but its journals leave it {state}",
+                c.id, c.state
+            ));
+        }
+        *receivable.entry((m, c.currency.clone())).or_default() += c.amount_minor + c.fee_minor;
+        *fees.entry(c.currency.clone()).or_default() += c.fee_minor;
+        if c.state == "rejected" {
+            // What the rejection took back (what refunds had not).
+            let taken: i64 = books
+                .refunds
+                .iter()
+                .filter(|r| r.conversion_id == c.conversion_id)
+                .map(|r| r.commission_minor + r.fee_minor)
+                .sum();
+            *receivable.entry((m, c.currency.clone())).or_default() -=
+                c.amount_minor + c.fee_minor - taken;
+            let fee_taken: i64 = books
+                .refunds
+                .iter()
+                .filter(|r| r.conversion_id == c.conversion_id)
+                .map(|r| r.fee_minor)
+                .sum();
+            *fees.entry(c.currency.clone()).or_default() -= c.fee_minor - fee_taken;
+        }
+    }
+
+    // Each refund.
+    let mut refunded: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
+    for r in &books.refunds {
+        let e = refunded
+            .entry(r.conversion_id)
+            .or_insert((0, r.order_base_minor));
+        e.0 += r.amount_minor;
+        if r.merchant_id != r.order_merchant_id {
+            brk(format!("refund {} is another merchant's order's", r.id));
+        }
+        let journal = refund_journal.get(&r.id);
+        match (r.effect.as_str(), journal) {
+            ("none", None) => {
+                if r.commission_minor != 0 || r.fee_minor != 0 {
+                    brk(format!(
+                        "refund {} takes back {} (fee {}) but has no journal",
+                        r.id, r.commission_minor, r.fee_minor
+                    ));
+                }
+            }
+            ("reversal" | "clawback", Some(j)) if j.kind == r.effect => {
+                if let Some(c) = by_conversion.get(&r.conversion_id) {
+                    *receivable
+                        .entry((c.merchant_id, c.currency.clone()))
+                        .or_default() -= r.commission_minor + r.fee_minor;
+                    *fees.entry(c.currency.clone()).or_default() -= r.fee_minor;
+                }
+            }
+            (effect, j) => brk(format!(
+                "refund {} is a {effect} but its journal is {}",
+                r.id,
+                j.map_or("missing".to_owned(), |j| format!("{} ({})", j.id, j.kind))
+            )),
+        }
+    }
+    for (conversion, (sum, base)) in &refunded {
+        if sum > base {
+            brk(format!(
+                "order {conversion}: refunds add up to {sum}, more than the order's {base}"
+            ));
+        }
+    }
+
+    // Per merchant and currency, and the platform's fees.
+    let mut stored_receivable: BTreeMap<(i64, String), i64> = BTreeMap::new();
+    let mut stored_fees: BTreeMap<String, i64> = BTreeMap::new();
+    for e in &rows {
+        match (e.owner, e.kind) {
+            (Owner::Merchant(m), AccountKind::Receivable) => {
+                *stored_receivable
+                    .entry((m, e.currency.clone()))
+                    .or_default() += e.amount_minor
+            }
+            (Owner::Platform, AccountKind::FeeRevenue) => {
+                *stored_fees.entry(e.currency.clone()).or_default() -= e.amount_minor
+            }
+            _ => {}
+        }
+    }
+    receivable.retain(|_, v| *v != 0);
+    stored_receivable.retain(|_, v| *v != 0);
+    if receivable != stored_receivable {
+        for key in receivable.keys().chain(stored_receivable.keys()) {
+            let (want, got) = (
+                receivable.get(key).copied().unwrap_or(0),
+                stored_receivable.get(key).copied().unwrap_or(0),
+            );
+            if want != got {
+                brk(format!(
+                    "merchant {} ({}): receivable is {got}, but commissions + fees - what was taken back = {want}",
+                    key.0, key.1
+                ));
+            }
+        }
+    }
+    fees.retain(|_, v| *v != 0);
+    stored_fees.retain(|_, v| *v != 0);
+    if fees != stored_fees {
+        brk(format!(
+            "platform fee revenue is {stored_fees:?}, but the fees kept are {fees:?}"
+        ));
+    }
+
+    // Per influencer (the journals' story), and negative balances.
+    let (totals, more) = check(&rows);
+    breaks.extend(
+        more.into_iter()
+            .filter(|b| !b.0.contains("without any clawback")),
+    );
+    for ((influencer, currency), t) in &totals {
+        let allowed = clawbacks
+            .get(&(*influencer, currency.clone()))
+            .copied()
+            .unwrap_or(0);
+        if t.available < -allowed {
+            breaks.push(Break(format!(
+                "influencer {influencer} ({currency}): available is {}, below minus the clawbacks of real refunds ({allowed})",
+                t.available
+            )));
+        }
+    }
+
+    Audit {
+        verified: vec![
+            ("accounts", books.accounts.len()),
+            ("journals", books.journals.len()),
+            ("entries", books.entries.len()),
+            ("commissions", books.commissions.len()),
+            ("refunds", books.refunds.len()),
+            (
+                "merchant balances",
+                stored_receivable.len().max(receivable.len()),
+            ),
+            ("influencer balances", totals.len()),
+        ],
+        breaks,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

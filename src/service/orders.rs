@@ -4,6 +4,7 @@
 //! one transaction, and idempotent through unique constraints.
 
 use chrono::{NaiveDateTime, TimeDelta};
+use diesel::Connection;
 use sha2::{Digest, Sha256};
 
 use crate::db::models::{
@@ -11,6 +12,7 @@ use crate::db::models::{
     NewConversion, NewRefund, Refund, RefundLine,
 };
 use crate::db::{self, DbConn};
+use crate::domain::campaign::CampaignState;
 use crate::domain::commission::{self, OrderLine};
 use crate::domain::email_address::mailbox;
 use crate::domain::ledger::{self, AccountKind};
@@ -222,6 +224,25 @@ fn active_at(conn: &mut DbConn, collaboration_id: i64, at: NaiveDateTime) -> App
         .is_some_and(|e| e.to_state == "active"))
 }
 
+/// Why the campaign paid nothing for an order at `at`, or `None` when it was live then
+/// (DESIGN.md §3 "Attribution"): its state at that time comes from its recorded history.
+fn campaign_not_live(
+    conn: &mut DbConn,
+    campaign: &Campaign,
+    at: NaiveDateTime,
+) -> AppResult<Option<String>> {
+    let then = db::campaigns::state_at(conn, campaign.id, at)?
+        .as_deref()
+        .and_then(CampaignState::parse);
+    Ok(crate::domain::campaign::not_live_at(
+        &campaign.name,
+        campaign.starts_at,
+        campaign.ends_at,
+        then,
+        at,
+    ))
+}
+
 fn describe_gap(d: TimeDelta) -> String {
     let s = d.num_seconds().max(0);
     if s < 120 {
@@ -243,6 +264,12 @@ fn attribute(conn: &mut DbConn, merchant_id: i64, input: &OrderInput) -> AppResu
             Some(col) if active_at(conn, col.id, input.occurred_at)? => {
                 let campaign =
                     db::campaigns::find(conn, col.campaign_id)?.ok_or(AppError::NotFound)?;
+                if let Some(why) = campaign_not_live(conn, &campaign, input.occurred_at)? {
+                    notes.push(format!(
+                        "Coupon {code} belongs to collaboration #{}, but {why}.",
+                        col.id
+                    ));
+                } else {
                 return Ok(Attribution {
                     signal: "coupon",
                     note: format!(
@@ -254,6 +281,7 @@ fn attribute(conn: &mut DbConn, merchant_id: i64, input: &OrderInput) -> AppResu
                     link: None,
                     click: None,
                 });
+                }
             }
             Some(col) => notes.push(format!(
                 "Coupon {code} belongs to collaboration #{}, which was not active when the order was placed.",
@@ -292,7 +320,20 @@ fn attribute(conn: &mut DbConn, merchant_id: i64, input: &OrderInput) -> AppResu
                 } else {
                     let col = db::collaborations::find(conn, link.collaboration_id)?
                         .ok_or(AppError::NotFound)?;
-                    if active_at(conn, col.id, input.occurred_at)? {
+                    let live = if active_at(conn, col.id, input.occurred_at)? {
+                        campaign_not_live(conn, &campaign, input.occurred_at)?
+                    } else {
+                        Some(format!(
+                            "collaboration #{} was not active when the order was placed",
+                            col.id
+                        ))
+                    };
+                    if let Some(why) = live {
+                        notes.push(format!(
+                            "Click {click_id} is on link /l/{}, but {why}.",
+                            link.code
+                        ));
+                    } else {
                         let stream = match link.stream_id {
                             Some(sid) => db::links::find_stream(conn, sid)?
                                 .map(|s| format!(", stream “{}”", s.title))
@@ -320,10 +361,6 @@ fn attribute(conn: &mut DbConn, merchant_id: i64, input: &OrderInput) -> AppResu
                             click: Some(click),
                         });
                     }
-                    notes.push(format!(
-                        "Click {click_id} is on collaboration #{}, which was not active when the order was placed.",
-                        col.id
-                    ));
                 }
             }
         }
@@ -1084,59 +1121,22 @@ pub fn rotate_postback_secret(
 pub struct LedgerReport {
     pub entries: usize,
     pub journals: usize,
+    /// How many of each thing were verified, e.g. ("commissions", 120).
+    pub verified: Vec<(&'static str, usize)>,
     pub breaks: Vec<String>,
 }
 
-/// Verifies every ledger invariant (DESIGN.md §3) against the stored entries, and that the
-/// commissions agree with them.
+/// Verifies every ledger invariant (DESIGN.md §3 "Ledger") against the stored accounts,
+/// journals and entries and the commissions and refunds they are for, all read in one
+/// transaction (a consistent snapshot while the app keeps writing).
 pub fn check_ledger(conn: &mut DbConn) -> AppResult<LedgerReport> {
-    let entries = db::ledger::all_entries(conn)?;
-    let (totals, breaks) = ledger::check(&entries);
-    let mut breaks: Vec<String> = breaks.into_iter().map(|b| b.0).collect();
-    // (A journal may have no entries: a fully refunded commission still matures, for nothing.)
-    let journals: std::collections::BTreeSet<i64> = entries.iter().map(|e| e.journal_id).collect();
-    // Every commission's accrual is in the ledger, for its amount.
-    let mut earned: std::collections::BTreeMap<(i64, String), i64> = Default::default();
-    for state in [
-        "pending",
-        "available",
-        "in_payout",
-        "paid",
-        "frozen",
-        "rejected",
-    ] {
-        for c in db::orders::commissions_in_state(conn, state)? {
-            if !db::ledger::posted(conn, "accrual", "commission", c.id)? {
-                breaks.push(format!("commission {} has no accrual journal", c.id));
-            }
-            if c.state != "pending"
-                && c.state != "frozen"
-                && c.state != "rejected"
-                && !db::ledger::posted(conn, "maturation", "commission", c.id)?
-            {
-                breaks.push(format!(
-                    "commission {} is {} but never matured in the ledger",
-                    c.id, c.state
-                ));
-            }
-            *earned
-                .entry((c.influencer_id, c.currency.clone()))
-                .or_default() += c.amount_minor;
-        }
-    }
-    for (key, amount) in &earned {
-        let in_ledger = totals.get(key).map_or(0, |t| t.earned);
-        if in_ledger != *amount {
-            breaks.push(format!(
-                "influencer {} ({}): commissions total {amount} but the ledger's accruals total {in_ledger}",
-                key.0, key.1
-            ));
-        }
-    }
+    let books = conn.transaction(db::ledger::books)?;
+    let audit = ledger::audit(&books);
     Ok(LedgerReport {
-        entries: entries.len(),
-        journals: journals.len(),
-        breaks,
+        entries: books.entries.len(),
+        journals: books.journals.len(),
+        verified: audit.verified,
+        breaks: audit.breaks.into_iter().map(|b| b.0).collect(),
     })
 }
 

@@ -268,7 +268,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                                 &mut f.conn,
                                 &d,
                                 f.currency.code(),
-                                "test_payout",
+                                "commission",
                                 id,
                                 f.now,
                             )

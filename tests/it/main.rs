@@ -9,6 +9,7 @@ mod cli;
 mod crash;
 mod email;
 mod ledger_props;
+mod ledger_tamper;
 mod links;
 mod marketplace;
 mod money_defects;

@@ -683,7 +683,7 @@ async fn refunds_reverse_before_payout_and_claw_back_after() {
                 ledger::payout_start(c.influencer_id, paid, "payout".into()),
                 ledger::payout_settle(c.influencer_id, paid, "payout".into()),
             ] {
-                tandem::db::ledger::post(conn, &d, "CNY", "test_payout", 1, now)?;
+                tandem::db::ledger::post(conn, &d, "CNY", "commission", commission_id, now)?;
             }
             Ok(())
         })
