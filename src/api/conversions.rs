@@ -265,12 +265,15 @@ async fn conversions(
 ) -> Result<HttpResponse, ApiError> {
     // Read, attribute and compute on the pool; the conversion writer writes it (many orders
     // per transaction) and answers after the commit.
+    let base_url = state.base_url.clone();
     let step = signed_postback(
         &state,
         &req,
         body,
         parse_order,
-        |conn, now, merchant, input| svc::prepare_conversion(conn, now, merchant, "api", input),
+        move |conn, now, merchant, input| {
+            svc::prepare_conversion(conn, now, merchant, "api", &base_url, input)
+        },
     )
     .await?;
     let recorded = match step {

@@ -9,8 +9,9 @@ use super::models::{
     NewRefund, Refund, RefundLine,
 };
 use super::schema::{
-    commission_events, commissions, conversion_lines, conversions, refund_lines, refunds,
+    commission_events, commissions, conversion_lines, conversions, order_ids, refund_lines, refunds,
 };
+use crate::domain::order::order_alias;
 
 /// Inserts the conversion and returns its id, or `None` if the merchant's order id is
 /// already taken (the insert does nothing, and the transaction stays usable).
@@ -35,17 +36,70 @@ pub fn insert_lines(conn: &mut DbConn, lines: &mut [ConversionLine]) -> QueryRes
     Ok(())
 }
 
+/// The merchant's order known by `order_id`: by any of the ids it was reported under
+/// (matched as [`order_alias`] normalises them), else by its own id exactly.
 pub fn find_conversion(
     conn: &mut DbConn,
     merchant_id: i64,
     order_id: &str,
 ) -> QueryResult<Option<Conversion>> {
+    if let Some(found) = find_by_aliases(conn, merchant_id, &[order_alias(order_id)])? {
+        return Ok(Some(found));
+    }
     on_inner!(conn, |c| conversions::table
         .filter(conversions::merchant_id.eq(merchant_id))
         .filter(conversions::order_id.eq(order_id))
         .select(Conversion::as_select())
         .first(c)
         .optional())
+}
+
+/// The merchant's order known by any of these (normalised) ids.
+pub fn find_by_aliases(
+    conn: &mut DbConn,
+    merchant_id: i64,
+    aliases: &[String],
+) -> QueryResult<Option<Conversion>> {
+    on_inner!(conn, |c| conversions::table
+        .inner_join(order_ids::table)
+        .filter(order_ids::merchant_id.eq(merchant_id))
+        .filter(order_ids::alias.eq_any(aliases))
+        .order(conversions::id.asc())
+        .select(Conversion::as_select())
+        .first(c)
+        .optional())
+}
+
+/// Records every id the order is known by; how many were free (fewer than given: another
+/// order took one meanwhile, and the caller must not keep this one).
+pub fn insert_aliases(
+    conn: &mut DbConn,
+    merchant_id: i64,
+    conversion_id: i64,
+    aliases: &[String],
+) -> QueryResult<usize> {
+    let mut n = 0;
+    for a in aliases {
+        let values = (
+            order_ids::merchant_id.eq(merchant_id),
+            order_ids::conversion_id.eq(conversion_id),
+            order_ids::alias.eq(a),
+        );
+        n += on_inner!(conn, |c| diesel::insert_into(order_ids::table)
+            .values(values)
+            .on_conflict_do_nothing()
+            .execute(c))?;
+    }
+    Ok(n)
+}
+
+/// Every id the order is known by.
+pub fn aliases_of(conn: &mut DbConn, conversion_id: i64) -> QueryResult<Vec<String>> {
+    order_ids::table
+        .filter(order_ids::conversion_id.eq(conversion_id))
+        .order(order_ids::id.asc())
+        .select(order_ids::alias)
+        .load(conn)
 }
 
 pub fn conversion(conn: &mut DbConn, id: i64) -> QueryResult<Option<Conversion>> {
@@ -326,20 +380,35 @@ pub fn retire_old_secrets(
     Ok(n)
 }
 
-/// Notes a Shopify delivery; `false` if it was handled before (the unique id repeats).
+/// What became of one Shopify delivery, as stored and shown on the Integration page.
+#[derive(Debug, Clone, Queryable)]
+pub struct ShopifyDelivery {
+    pub webhook_id: String,
+    pub topic: String,
+    pub received_at: NaiveDateTime,
+    /// recorded, duplicate, conflict, rejected or ignored.
+    pub outcome: String,
+    pub detail: String,
+    /// The order or refund it was about ("order 5550001 (#1001)").
+    pub subject: String,
+}
+
+/// Notes a Shopify delivery and what became of it; `false` if it was noted before (the
+/// unique id repeats).
 pub fn note_shopify_webhook(
     conn: &mut DbConn,
     merchant_id: i64,
-    webhook_id: &str,
-    topic: &str,
-    now: NaiveDateTime,
+    d: &ShopifyDelivery,
 ) -> QueryResult<bool> {
     use super::schema::shopify_webhooks as w;
     let values = (
         w::merchant_id.eq(merchant_id),
-        w::webhook_id.eq(webhook_id),
-        w::topic.eq(topic),
-        w::received_at.eq(now),
+        w::webhook_id.eq(&d.webhook_id),
+        w::topic.eq(&d.topic),
+        w::received_at.eq(d.received_at),
+        w::outcome.eq(&d.outcome),
+        w::detail.eq(&d.detail),
+        w::subject.eq(&d.subject),
     );
     let n = match conn {
         DbConn::Pg(c) => diesel::insert_into(w::table)
@@ -352,6 +421,28 @@ pub fn note_shopify_webhook(
             .execute(c)?,
     };
     Ok(n == 1)
+}
+
+/// The merchant's latest Shopify deliveries, newest first.
+pub fn recent_shopify_deliveries(
+    conn: &mut DbConn,
+    merchant_id: i64,
+    limit: i64,
+) -> QueryResult<Vec<ShopifyDelivery>> {
+    use super::schema::shopify_webhooks as w;
+    w::table
+        .filter(w::merchant_id.eq(merchant_id))
+        .order((w::received_at.desc(), w::id.desc()))
+        .limit(limit)
+        .select((
+            w::webhook_id,
+            w::topic,
+            w::received_at,
+            w::outcome,
+            w::detail,
+            w::subject,
+        ))
+        .load(conn)
 }
 
 pub fn shopify_secret(conn: &mut DbConn, merchant_id: i64) -> QueryResult<Option<String>> {

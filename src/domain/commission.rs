@@ -105,10 +105,15 @@ pub fn compute(
                 line.category.as_deref().unwrap_or(""),
                 influencer_rate,
             );
-            let flat = rules
-                .flat_per_item_minor
-                .checked_mul(line.quantity)
-                .ok_or(CommissionError::Overflow)?;
+            // A line that costs nothing (free, fully discounted) earns no flat amount.
+            let flat = if base > 0 {
+                rules
+                    .flat_per_item_minor
+                    .checked_mul(line.quantity)
+                    .ok_or(CommissionError::Overflow)?
+            } else {
+                0
+            };
             (rate, Some(source), flat)
         } else {
             (RateBps::saturating(0), None, 0)
@@ -128,22 +133,16 @@ pub fn compute(
             amount_minor: 0,
         });
     }
-    let any_eligible = lines.iter().any(|l| l.in_campaign);
-    let flat_order = if any_eligible {
+    // An order whose campaign lines cost nothing (free, fully discounted) earns no flat
+    // amount per order; otherwise it belongs to the campaign's lines in proportion to their
+    // bases.
+    let flat_order = if eligible_bases.iter().any(|b| *b > 0) {
         rules.flat_per_order_minor
     } else {
         0
     };
-    // The per-order flat amount belongs to the eligible lines in proportion to their bases
-    // (or evenly when every eligible base is zero).
     if flat_order != 0 {
-        let shares = if eligible_bases.iter().any(|b| *b > 0) {
-            allocate(flat_order, &eligible_bases)
-        } else {
-            let even: Vec<i64> = lines.iter().map(|l| i64::from(l.in_campaign)).collect();
-            allocate(flat_order, &even)
-        }
-        .ok_or(CommissionError::Overflow)?;
+        let shares = allocate(flat_order, &eligible_bases).ok_or(CommissionError::Overflow)?;
         for (w, share) in weights.iter_mut().zip(shares) {
             *w = share
                 .checked_mul(BPS)
@@ -444,6 +443,36 @@ mod tests {
         let text = c.explain(&["TEA-1", "OTHER"]);
         assert!(text.contains("not part of the campaign"), "{text}");
         assert!(text.contains("Flat amount per order"), "{text}");
+    }
+
+    #[test]
+    fn an_order_that_costs_nothing_earns_no_flat_amount() {
+        let mut r = rules();
+        r.flat_per_order_minor = 500;
+        r.flat_per_item_minor = 100;
+        // Free, fully discounted: no flat per order, none per item.
+        for l in [
+            line("TEA-1", "tea", 2, 0, 0),
+            line("TEA-1", "tea", 2, 1000, 2000),
+        ] {
+            let c = compute(&r, None, &[l], cny()).unwrap();
+            assert_eq!(c.amount_minor, 0);
+            assert!(!c.explain(&["TEA-1"]).contains("Flat amount per order"));
+        }
+        // A free gift beside a paid line: the flats go to the paid line only.
+        let c = compute(
+            &r,
+            None,
+            &[
+                line("TEA-1", "tea", 1, 1000, 0),
+                line("GIFT", "tea", 3, 0, 0),
+            ],
+            cny(),
+        )
+        .unwrap();
+        // 1000 * 15 % = 150, + 1 item * 1.00, + 5.00 per order.
+        assert_eq!(c.amount_minor, 750);
+        assert_eq!(c.lines[1].amount_minor, 0);
     }
 
     #[test]

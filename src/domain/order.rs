@@ -33,13 +33,51 @@ pub struct OrderInput {
     pub coupon_code: Option<String>,
     pub customer_email: Option<String>,
     pub items: Vec<ItemInput>,
+    /// Other ids the order is known by (Shopify: its `name` "#1001" and `order_number`
+    /// besides its `id`; a Shopify CSV export: `Name` and `Id`). Identity, not content: not
+    /// part of the fingerprint.
+    #[serde(skip)]
+    pub also_known_as: Vec<String>,
 }
 
 fn currency_code<S: serde::Serializer>(c: &Currency, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(c.code())
 }
 
+/// An order id as it is matched across channels: without surrounding spaces and without a
+/// leading `#` (Shopify shows order 1001 as "#1001").
+pub fn order_alias(id: &str) -> String {
+    let t = id.trim();
+    match t.strip_prefix('#').map(str::trim) {
+        Some(rest) if !rest.is_empty() => rest.to_owned(),
+        _ => t.to_owned(),
+    }
+}
+
 impl OrderInput {
+    /// Every id the order is known by, as matched (see [`order_alias`]), its own first.
+    pub fn aliases(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::with_capacity(1 + self.also_known_as.len());
+        for id in std::iter::once(&self.order_id).chain(&self.also_known_as) {
+            let a = order_alias(id);
+            if !a.is_empty() && !out.contains(&a) {
+                out.push(a);
+            }
+        }
+        out
+    }
+
+    /// The commission base: each line's price × quantity - discount, summed (`None` on
+    /// overflow).
+    pub fn base_minor(&self) -> Option<i64> {
+        self.items.iter().try_fold(0i64, |sum, i| {
+            i.unit_price_minor
+                .checked_mul(i.quantity)?
+                .checked_sub(i.discount_minor)?
+                .checked_add(sum)
+        })
+    }
+
     /// A fingerprint of the order's meaning (not its bytes): the same order sent again,
     /// with other whitespace or key order, has the same fingerprint; any change does not.
     pub fn fingerprint(&self) -> String {
@@ -224,6 +262,7 @@ pub fn parse_order(body: &Value, now: NaiveDateTime) -> Result<OrderInput, Field
                 coupon_code,
                 customer_email,
                 items,
+                also_known_as: Vec::new(),
             })
         }
         _ => Err(errors),

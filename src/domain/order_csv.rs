@@ -223,6 +223,7 @@ pub fn parse_orders(text: &str, now: NaiveDateTime) -> Result<Vec<OrderRows>, St
                         coupon_code,
                         customer_email,
                         items: vec![item],
+                        also_known_as: Vec::new(),
                     }),
                     _ => Err(errs),
                 };

@@ -59,6 +59,69 @@ fn amount(v: Option<&Value>, currency: Currency) -> Result<i64, String> {
     Ok(m.minor())
 }
 
+/// A money value as Shopify sends it in a `*_set` object (`{"shop_money": {"amount"}}`), in
+/// the shop's currency, falling back to the plain field beside it.
+fn shop_amount(v: &Value, set: &str, plain: &str) -> Option<Value> {
+    v.get(set)
+        .and_then(|s| s.get("shop_money"))
+        .and_then(|m| m.get("amount"))
+        .or_else(|| v.get(plain))
+        .cloned()
+}
+
+/// What comes off a line's price × quantity for the commission base: its discounts (each
+/// discount application's share, `discount_allocations`, as Shopify's current API version
+/// sends an order-level code spread over the lines; `total_discount` only for payloads
+/// without allocations) and, in a shop whose prices include tax, the line's tax.
+fn line_deductions(
+    l: &Value,
+    taxes_included: bool,
+    currency: Currency,
+    field: &dyn Fn(&str) -> String,
+) -> Result<i64, (String, String)> {
+    let mut off: i64 = 0;
+    let add = |off: &mut i64, v: Option<Value>, f: String| -> Result<(), (String, String)> {
+        let a = amount(v.as_ref(), currency).map_err(|e| (f.clone(), e))?;
+        *off = off
+            .checked_add(a)
+            .ok_or_else(|| (f, "is too large".to_owned()))?;
+        Ok(())
+    };
+    match l.get("discount_allocations").and_then(Value::as_array) {
+        Some(allocs) if !allocs.is_empty() => {
+            for (k, a) in allocs.iter().enumerate() {
+                add(
+                    &mut off,
+                    shop_amount(a, "amount_set", "amount"),
+                    field(&format!("discount_allocations[{k}].amount")),
+                )?;
+            }
+        }
+        _ => add(
+            &mut off,
+            shop_amount(l, "total_discount_set", "total_discount"),
+            field("total_discount"),
+        )?,
+    }
+    if taxes_included {
+        for (k, t) in l
+            .get("tax_lines")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+            .iter()
+            .enumerate()
+        {
+            add(
+                &mut off,
+                shop_amount(t, "price_set", "price"),
+                field(&format!("tax_lines[{k}].price")),
+            )?;
+        }
+    }
+    Ok(off)
+}
+
 /// The `tclid` of a landing page such as `/products/tea?tclid=...`.
 pub fn tclid_in(landing_site: &str) -> Option<String> {
     let base = url::Url::parse("https://shop.invalid/").ok()?;
@@ -119,6 +182,12 @@ pub fn order_from_paid(body: &Value, now: NaiveDateTime) -> Result<OrderInput, F
         .or_else(|| body.get("customer")?.get("email")?.as_str())
         .filter(|e| !e.is_empty())
         .map(str::to_owned);
+    // The other ids merchants know the order by: its name ("#1001") and number (1001).
+    let also_known_as: Vec<String> = [body.get("name"), body.get("order_number")]
+        .into_iter()
+        .filter_map(id_of)
+        .collect();
+    let taxes_included = body.get("taxes_included").and_then(Value::as_bool) == Some(true);
     let mut items = Vec::new();
     match (body.get("line_items").and_then(Value::as_array), currency) {
         (Some(lines), Some(currency)) if !lines.is_empty() && lines.len() <= MAX_ITEMS => {
@@ -137,11 +206,17 @@ pub fn order_from_paid(body: &Value, now: NaiveDateTime) -> Result<OrderInput, F
                     errors.add(&field("quantity"), "must be a whole number from 1");
                     continue;
                 };
-                let price = errors.check(&field("price"), amount(l.get("price"), currency));
-                let discount = errors.check(
-                    &field("total_discount"),
-                    amount(l.get("total_discount"), currency),
+                let price = errors.check(
+                    &field("price"),
+                    amount(shop_amount(l, "price_set", "price").as_ref(), currency),
                 );
+                let discount = match line_deductions(l, taxes_included, currency, &field) {
+                    Ok(d) => Some(d),
+                    Err((f, e)) => {
+                        errors.add(&f, e);
+                        None
+                    }
+                };
                 if let (Some(price), Some(discount)) = (price, discount) {
                     match price.checked_mul(quantity) {
                         Some(gross) if discount <= gross => items.push(ItemInput {
@@ -150,7 +225,10 @@ pub fn order_from_paid(body: &Value, now: NaiveDateTime) -> Result<OrderInput, F
                             unit_price_minor: price,
                             discount_minor: discount,
                         }),
-                        _ => errors.add(&field("total_discount"), "is more than the line's price"),
+                        _ => errors.add(
+                            &field("discount_allocations"),
+                            "take more than the line's price",
+                        ),
                     }
                 }
             }
@@ -171,6 +249,7 @@ pub fn order_from_paid(body: &Value, now: NaiveDateTime) -> Result<OrderInput, F
                 coupon_code,
                 customer_email,
                 items,
+                also_known_as,
             })
         }
         _ => Err(errors),
@@ -300,5 +379,124 @@ mod tests {
         assert_eq!(o.items[1].sku, "shopify-variant-9");
         let e = order_from_paid(&json!({"id": 1, "currency": "USD", "processed_at": "2026-01-01T00:00:00Z", "line_items": [{"quantity": 0, "price": "1.00"}]}), now).unwrap_err();
         assert_eq!(e.iter().next().unwrap().field, "line_items[0].quantity");
+    }
+
+    /// Payloads shaped as Shopify's current REST Admin API documents `orders/paid`: the base
+    /// Tandem computes equals Shopify's own `current_subtotal_price` (minus included tax).
+    #[test]
+    fn the_base_is_shopifys_subtotal_whatever_the_discounts() {
+        let now = chrono::Utc::now().naive_utc();
+        let alloc = |a: &str, index: u32| {
+            json!({"amount": a, "discount_application_index": index,
+                   "amount_set": {"shop_money": {"amount": a, "currency_code": "USD"},
+                                  "presentment_money": {"amount": a, "currency_code": "USD"}}})
+        };
+        let line = |id: u64, sku: &str, price: &str, qty: i64, allocs: Vec<Value>, tax: &str| {
+            json!({"id": id, "sku": sku, "quantity": qty, "price": price,
+                   "price_set": {"shop_money": {"amount": price, "currency_code": "USD"}},
+                   "total_discount": "0.00",
+                   "total_discount_set": {"shop_money": {"amount": "0.00", "currency_code": "USD"}},
+                   "discount_allocations": allocs,
+                   "tax_lines": [{"price": tax, "rate": 0.19, "title": "VAT",
+                                  "price_set": {"shop_money": {"amount": tax, "currency_code": "USD"}}}]})
+        };
+        let order = |lines: Vec<Value>, taxes_included: bool, subtotal: &str, tax: &str| {
+            json!({"id": 5550001u64, "name": "#1001", "order_number": 1001, "currency": "USD",
+                   "processed_at": "2026-01-01T10:00:00Z", "taxes_included": taxes_included,
+                   "current_subtotal_price": subtotal, "current_total_tax": tax,
+                   "line_items": lines})
+        };
+        let base = |body: &Value| {
+            let o = order_from_paid(body, now).unwrap();
+            o.base_minor().unwrap()
+        };
+        let subtotal = |body: &Value| {
+            let m = |k: &str| {
+                Money::parse(body[k].as_str().unwrap(), Currency::parse("USD").unwrap())
+                    .unwrap()
+                    .minor()
+            };
+            if body["taxes_included"] == json!(true) {
+                m("current_subtotal_price") - m("current_total_tax")
+            } else {
+                m("current_subtotal_price")
+            }
+        };
+        // An order-level code of 29.10 spread over two lines, and a 5.00 manual discount on
+        // the second line.
+        let code_and_manual = order(
+            vec![
+                line(1, "A", "99.00", 1, vec![alloc("14.48", 0)], "0.00"),
+                line(
+                    2,
+                    "B",
+                    "50.00",
+                    2,
+                    vec![alloc("14.62", 0), alloc("5.00", 1)],
+                    "0.00",
+                ),
+            ],
+            false,
+            "164.90",
+            "0.00",
+        );
+        assert_eq!(base(&code_and_manual), 16490);
+        assert_eq!(base(&code_and_manual), subtotal(&code_and_manual));
+        let o = order_from_paid(&code_and_manual, now).unwrap();
+        assert_eq!(o.also_known_as, vec!["#1001".to_owned(), "1001".to_owned()]);
+        // A 10 % code.
+        let percent = order(
+            vec![
+                line(1, "A", "99.00", 1, vec![alloc("9.90", 0)], "0.00"),
+                line(2, "B", "50.00", 2, vec![alloc("10.00", 0)], "0.00"),
+            ],
+            false,
+            "179.10",
+            "0.00",
+        );
+        assert_eq!(base(&percent), subtotal(&percent));
+        // Free shipping: the discount is on the shipping line, not on the products.
+        let mut shipping = order(
+            vec![line(1, "A", "99.00", 1, vec![], "0.00")],
+            false,
+            "99.00",
+            "0.00",
+        );
+        shipping["shipping_lines"] = json!([{"price": "10.00",
+            "discount_allocations": [alloc("10.00", 0)]}]);
+        assert_eq!(base(&shipping), subtotal(&shipping));
+        // A shop whose prices include 19 % VAT: the tax comes off too.
+        let vat = order(
+            vec![
+                line(1, "A", "119.00", 1, vec![], "19.00"),
+                line(2, "B", "59.50", 2, vec![alloc("11.90", 0)], "17.10"),
+            ],
+            true,
+            "226.10",
+            "36.10",
+        );
+        assert_eq!(base(&vat), 19000);
+        assert_eq!(base(&vat), subtotal(&vat));
+        // Tax on a shop whose prices exclude it is not in the subtotal: nothing comes off.
+        let plus_tax = order(
+            vec![line(1, "A", "100.00", 1, vec![], "19.00")],
+            false,
+            "100.00",
+            "19.00",
+        );
+        assert_eq!(base(&plus_tax), subtotal(&plus_tax));
+        // An older payload without allocations: total_discount.
+        let mut old = order(
+            vec![line(1, "A", "99.00", 1, vec![], "0.00")],
+            false,
+            "89.00",
+            "0",
+        );
+        old["line_items"][0]["total_discount"] = json!("10.00");
+        old["line_items"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("total_discount_set");
+        assert_eq!(base(&old), subtotal(&old));
     }
 }

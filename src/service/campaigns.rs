@@ -561,6 +561,9 @@ pub struct CampaignDetail {
     /// The match score of each collaborating influencer (by influencer id), for reviewing
     /// applications.
     pub scores: std::collections::HashMap<i64, crate::domain::matching::MatchScore>,
+    /// What the campaign has committed to pay (commissions net of reversals and
+    /// rejections), against its budget cap.
+    pub committed_minor: i64,
 }
 
 pub fn detail(conn: &mut DbConn, user_id: i64, id: i64) -> AppResult<CampaignDetail> {
@@ -583,12 +586,14 @@ pub fn detail(conn: &mut DbConn, user_id: i64, id: i64) -> AppResult<CampaignDet
             crate::domain::matching::score(&fit, &f, None),
         );
     }
+    let committed_minor = db::campaigns::committed(conn, id)?;
     Ok(CampaignDetail {
         campaign,
         products,
         history,
         collaborations,
         scores,
+        committed_minor,
     })
 }
 

@@ -10,10 +10,9 @@ use crate::domain::collaboration::{self as machine, CollabAction, CollabState, S
 use crate::domain::matching;
 use crate::domain::rate::RateBps;
 use crate::domain::validate::FieldErrors;
-use crate::email::templates;
 use crate::error::{AppError, AppResult};
 
-use super::{audit, enqueue_email};
+use super::{audit, notify_influencer, notify_merchant};
 
 /// Who acts, when, and the public URL for links in the emails.
 #[derive(Debug, Clone, Copy)]
@@ -43,42 +42,6 @@ fn event(
             created_at: now,
         },
     )?;
-    Ok(())
-}
-
-/// Emails every member of the merchant organisation.
-fn notify_merchant(
-    conn: &mut DbConn,
-    now: NaiveDateTime,
-    merchant_id: i64,
-    subject: &str,
-    lines: &[String],
-    url: &str,
-) -> AppResult<()> {
-    for (_, user) in db::merchants::members(conn, merchant_id)? {
-        if user.disabled_at.is_some() {
-            continue;
-        }
-        let email = templates::notice(&user.display_name, subject, lines, url, "Open in Tandem")?;
-        enqueue_email(conn, now, &user.email, &email)?;
-    }
-    Ok(())
-}
-
-fn notify_influencer(
-    conn: &mut DbConn,
-    now: NaiveDateTime,
-    influencer_id: i64,
-    subject: &str,
-    lines: &[String],
-    url: &str,
-) -> AppResult<()> {
-    let influencer = db::influencers::find(conn, influencer_id)?.ok_or(AppError::NotFound)?;
-    let user = db::users::find(conn, influencer.user_id)?.ok_or(AppError::NotFound)?;
-    if user.disabled_at.is_none() {
-        let email = templates::notice(&user.display_name, subject, lines, url, "Open in Tandem")?;
-        enqueue_email(conn, now, &user.email, &email)?;
-    }
     Ok(())
 }
 

@@ -917,7 +917,7 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
     })?;
     // Orders through those links and coupons, unattributed ones, refunds, and commissions in
     // every state, so the ledger is alive.
-    orders_and_commissions(conn, now, &mut rng, &campaign_ids, finance.id)?;
+    orders_and_commissions(conn, now, &mut rng, &campaign_ids, finance.id, base_url)?;
     // Last year's headphones campaign is over.
     super::campaigns::change_state(
         conn,
@@ -1121,6 +1121,7 @@ fn orders_and_commissions(
     rng: &mut Rng,
     campaign_ids: &[i64],
     finance_id: i64,
+    base_url: &str,
 ) -> AppResult<()> {
     use super::orders::{mature_due, record_conversion, record_refund, review_frozen};
     use crate::domain::order::{OrderInput, RefundInput};
@@ -1176,6 +1177,7 @@ fn orders_and_commissions(
                         click.created_at + gap,
                         campaign.merchant_id,
                         "api",
+                        base_url,
                         &OrderInput {
                             order_id: order_id.clone(),
                             currency,
@@ -1184,6 +1186,7 @@ fn orders_and_commissions(
                             coupon_code: None,
                             customer_email: None,
                             items: demo_items(rng, &products, &all),
+                            also_known_as: Vec::new(),
                         },
                     )?;
                     click_orders.push((campaign.merchant_id, order_id));
@@ -1205,6 +1208,7 @@ fn orders_and_commissions(
                         at,
                         campaign.merchant_id,
                         "api",
+                        base_url,
                         &OrderInput {
                             order_id: next_id("ORD"),
                             currency,
@@ -1213,6 +1217,7 @@ fn orders_and_commissions(
                             coupon_code: Some(coupon.to_lowercase()),
                             customer_email: None,
                             items: demo_items(rng, &products, &all),
+                            also_known_as: Vec::new(),
                         },
                     )?;
                 }
@@ -1228,6 +1233,7 @@ fn orders_and_commissions(
                     at,
                     campaign.merchant_id,
                     "csv",
+                    base_url,
                     &OrderInput {
                         order_id: next_id("WEB"),
                         currency,
@@ -1236,6 +1242,7 @@ fn orders_and_commissions(
                         coupon_code: None,
                         customer_email: None,
                         items: demo_items(rng, &products, &all),
+                        also_known_as: Vec::new(),
                     },
                 )?;
             }
@@ -1364,6 +1371,7 @@ fn orders_and_commissions(
                 at,
                 *merchant_id,
                 "api",
+                base_url,
                 &OrderInput {
                     order_id: next_id("ORD"),
                     currency: crate::domain::money::Currency::parse(&campaign.currency)
@@ -1381,6 +1389,7 @@ fn orders_and_commissions(
                             discount_minor: l.discount_minor,
                         })
                         .collect(),
+                    also_known_as: Vec::new(),
                 },
             )?;
             if let Some(c) = r.commission.filter(|c| c.state == "frozen") {

@@ -15,12 +15,14 @@ pub mod merchant;
 pub mod order_import;
 pub mod orders;
 pub mod reports;
+pub mod shopify;
 
 use chrono::NaiveDateTime;
 
 use crate::db::models::{NewAuditEvent, NewOutboxEmail};
 use crate::db::{self, DbConn};
 use crate::email::templates::RenderedEmail;
+use crate::error::{AppError, AppResult};
 
 /// Writes an email to the outbox, inside the caller's transaction.
 pub fn enqueue_email(
@@ -64,4 +66,52 @@ pub fn audit(
             created_at: now,
         },
     )
+}
+
+/// Emails every member of the merchant organisation.
+pub(crate) fn notify_merchant(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    merchant_id: i64,
+    subject: &str,
+    lines: &[String],
+    url: &str,
+) -> AppResult<()> {
+    for (_, user) in db::merchants::members(conn, merchant_id)? {
+        if user.disabled_at.is_some() {
+            continue;
+        }
+        let email = crate::email::templates::notice(
+            &user.display_name,
+            subject,
+            lines,
+            url,
+            "Open in Tandem",
+        )?;
+        enqueue_email(conn, now, &user.email, &email)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn notify_influencer(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    influencer_id: i64,
+    subject: &str,
+    lines: &[String],
+    url: &str,
+) -> AppResult<()> {
+    let influencer = db::influencers::find(conn, influencer_id)?.ok_or(AppError::NotFound)?;
+    let user = db::users::find(conn, influencer.user_id)?.ok_or(AppError::NotFound)?;
+    if user.disabled_at.is_none() {
+        let email = crate::email::templates::notice(
+            &user.display_name,
+            subject,
+            lines,
+            url,
+            "Open in Tandem",
+        )?;
+        enqueue_email(conn, now, &user.email, &email)?;
+    }
+    Ok(())
 }

@@ -244,6 +244,7 @@ pub fn apply(
     user_id: i64,
     kind: Kind,
     text: &str,
+    base_url: &str,
 ) -> AppResult<Summary> {
     let (merchant, _) = super::merchant::org_of(conn, user_id)?;
     let mut summary = Summary::default();
@@ -254,7 +255,14 @@ pub fn apply(
                     summary.invalid += 1;
                     continue;
                 };
-                match super::orders::record_conversion(conn, now, merchant.id, "csv", &input) {
+                match super::orders::record_conversion(
+                    conn,
+                    now,
+                    merchant.id,
+                    "csv",
+                    base_url,
+                    &input,
+                ) {
                     Ok(r) if r.created => summary.new += 1,
                     Ok(_) => summary.unchanged += 1,
                     Err(AppError::Conflict(_) | AppError::Validation(_)) => summary.invalid += 1,

@@ -17,8 +17,8 @@ use crate::domain::commission::{self, OrderLine};
 use crate::domain::email_address::mailbox;
 use crate::domain::ledger::{self, AccountKind};
 use crate::domain::links::plausible_click_id;
-use crate::domain::money::{Currency, Money, round_half_away};
-use crate::domain::order::{OrderInput, RefundInput};
+use crate::domain::money::{Currency, Money, allocate, round_half_away};
+use crate::domain::order::{OrderInput, RefundInput, order_alias};
 use crate::domain::rate::{RateBps, show_bps};
 use crate::domain::validate::FieldErrors;
 use crate::error::{AppError, AppResult};
@@ -91,9 +91,11 @@ pub fn record_conversion(
     now: NaiveDateTime,
     merchant_id: i64,
     source: &'static str,
+    base_url: &str,
     input: &OrderInput,
 ) -> AppResult<Recorded> {
-    let pending = match prepare_conversion(conn, now, merchant_id, source, input.clone())? {
+    let pending = match prepare_conversion(conn, now, merchant_id, source, base_url, input.clone())?
+    {
         Step::Done(recorded) => return Ok(*recorded),
         Step::Write(pending) => pending,
     };
@@ -113,6 +115,8 @@ pub struct PendingConversion {
     now: NaiveDateTime,
     merchant_id: i64,
     source: &'static str,
+    /// The public URL, for links in the emails the order may cause.
+    base_url: String,
     input: OrderInput,
     fingerprint: String,
     prepared: Prepared,
@@ -131,6 +135,7 @@ pub fn prepare_conversion(
     now: NaiveDateTime,
     merchant_id: i64,
     source: &'static str,
+    base_url: &str,
     input: OrderInput,
 ) -> AppResult<Step> {
     let fingerprint = input.fingerprint();
@@ -142,17 +147,29 @@ pub fn prepare_conversion(
             now,
             merchant_id,
             source,
+            base_url: base_url.to_owned(),
             input,
             fingerprint,
             prepared,
         }))),
-        Err(e) => match db::orders::find_conversion(conn, merchant_id, &input.order_id)? {
+        Err(e) => match db::orders::find_by_aliases(conn, merchant_id, &input.aliases())? {
             Some(existing) => Ok(Step::Done(Box::new(same_or_conflict(
                 conn,
                 existing,
+                &input,
+                source,
                 &fingerprint,
             )?))),
-            None => Err(e),
+            None => match db::orders::find_conversion(conn, merchant_id, &input.order_id)? {
+                Some(existing) => Ok(Step::Done(Box::new(same_or_conflict(
+                    conn,
+                    existing,
+                    &input,
+                    source,
+                    &fingerprint,
+                )?))),
+                None => Err(e),
+            },
         },
     }
 }
@@ -160,23 +177,67 @@ pub fn prepare_conversion(
 /// Step 3, when step 2 found the order id taken: the stored answer if it is the same order,
 /// else a conflict.
 pub fn resolve_duplicate(conn: &mut DbConn, pending: &PendingConversion) -> AppResult<Recorded> {
-    let existing = db::orders::find_conversion(conn, pending.merchant_id, &pending.input.order_id)?
+    let input = &pending.input;
+    let existing =
+        match db::orders::find_by_aliases(conn, pending.merchant_id, &input.aliases())? {
+            Some(found) => Some(found),
+            None => db::orders::find_conversion(conn, pending.merchant_id, &input.order_id)?,
+        }
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("duplicate order vanished")))?;
-    same_or_conflict(conn, existing, &pending.fingerprint)
+    same_or_conflict(conn, existing, input, pending.source, &pending.fingerprint)
 }
 
+/// One order is one order, whichever channel reports it (DESIGN.md §3 "Attribution"): the
+/// stored order answers a report that is the same order, and anything else is a conflict.
+/// The same report again (same channel, same id) must be identical; a report of the order
+/// from another channel or under another of its ids must agree on its currency and amount
+/// (the commission base): channels describe lines and signals differently.
 fn same_or_conflict(
     conn: &mut DbConn,
     existing: Conversion,
+    input: &OrderInput,
+    source: &str,
     fingerprint: &str,
 ) -> AppResult<Recorded> {
-    if existing.request_hash != fingerprint {
+    if existing.request_hash == fingerprint {
+        return answer(conn, existing);
+    }
+    let same_report = existing.source == source
+        && order_alias(&existing.order_id) == order_alias(&input.order_id);
+    if same_report {
         return Err(AppError::Conflict(format!(
             "Order {} was already recorded with different content. Orders cannot be changed; send a refund for what was returned.",
             existing.order_id
         )));
     }
-    answer(conn, existing)
+    let base = input.base_minor();
+    if existing.currency == input.currency.code() && base == Some(existing.base_minor) {
+        return answer(conn, existing);
+    }
+    let show = |minor: i64, code: &str| {
+        Currency::parse(code)
+            .ok()
+            .and_then(|c| Money::from_minor(minor, c).ok())
+            .map_or_else(|| format!("{minor} {code}"), |m| m.display())
+    };
+    Err(AppError::Conflict(format!(
+        "Order {} is order {} already recorded from {} for {}; this report says {}. One order is recorded once, whichever channel reports it; send a refund for what was returned.",
+        input.order_id,
+        existing.order_id,
+        channel_name(&existing.source),
+        show(existing.base_minor, &existing.currency),
+        show(base.unwrap_or(0), input.currency.code()),
+    )))
+}
+
+/// How a channel is named to merchants.
+pub fn channel_name(source: &str) -> &'static str {
+    match source {
+        "api" => "a postback",
+        "shopify" => "Shopify",
+        "csv" => "a CSV import",
+        _ => "another channel",
+    }
 }
 
 /// The stored conversion with its lines and commission.
@@ -501,12 +562,50 @@ pub fn store_conversion(
         now,
         merchant_id,
         source,
+        base_url,
         input,
         fingerprint,
         prepared: p,
     } = pending;
     let (now, merchant_id, source) = (*now, *merchant_id, *source);
+    // One order, whichever channel reports it: any of its ids taken means it is known.
+    let aliases = input.aliases();
+    if db::orders::find_by_aliases(conn, merchant_id, &aliases)?.is_some() {
+        return Ok(None);
+    }
     let attribution = &p.attribution;
+    // The campaign's budget, read under its lock: what this order may still earn.
+    let budget = match (&attribution.campaign, &p.calc) {
+        (Some(campaign), Some(calc)) if calc.amount_minor > 0 => {
+            budget_for(conn, campaign.id, calc.amount_minor)?
+        }
+        _ => None,
+    };
+    let amount = match (&budget, &p.calc) {
+        (Some(b), _) => b.granted,
+        (None, Some(calc)) => calc.amount_minor,
+        (None, None) => 0,
+    };
+    // Each line's part of what is earned (all of it, or its share of a budget's rest).
+    let line_amounts: Vec<i64> = match &p.calc {
+        Some(calc) => {
+            let full: Vec<i64> = calc.lines.iter().map(|l| l.amount_minor).collect();
+            if amount == calc.amount_minor {
+                full
+            } else {
+                allocate(amount, &full).unwrap_or_else(|| vec![0; full.len()])
+            }
+        }
+        None => vec![0; p.order_lines.len()],
+    };
+    let mut note = attribution.note.clone();
+    if let Some(b) = budget.as_ref().filter(|b| b.granted == 0) {
+        note.push_str(&format!(
+            " The campaign's budget cap of {} is used up ({} committed): no commission.",
+            show_money(b.cap, input.currency),
+            show_money(b.committed, input.currency)
+        ));
+    }
     // The rows are built here and inserted as they are, so the answer needs no reload.
     let mut conversion = Conversion {
         id: 0,
@@ -521,7 +620,7 @@ pub fn store_conversion(
         customer_email_hash: p.email_hash.clone(),
         base_minor: p.base,
         signal: attribution.signal.to_owned(),
-        attribution_note: attribution.note.clone(),
+        attribution_note: note,
         collaboration_id: attribution.collaboration.as_ref().map(|c| c.id),
         campaign_id: attribution.campaign.as_ref().map(|c| c.id),
         influencer_id: attribution.collaboration.as_ref().map(|c| c.influencer_id),
@@ -533,6 +632,11 @@ pub fn store_conversion(
     let Some(id) = db::orders::insert_conversion(conn, &NewConversion::of(&conversion))? else {
         return Ok(None);
     };
+    if db::orders::insert_aliases(conn, merchant_id, id, &aliases)? < aliases.len() {
+        // Another channel's report of this order took one of its ids meanwhile (PostgreSQL):
+        // roll back; the order is then answered from the stored one.
+        return Err(Fail::Duplicate);
+    }
     conversion.id = id;
     let conversion_id = conversion.id;
     let mut lines: Vec<ConversionLine> = p
@@ -563,7 +667,7 @@ pub fn store_conversion(
                     })
                     .to_owned(),
                 flat_minor: c.map_or(0, |c| c.flat_minor),
-                commission_minor: c.map_or(0, |c| c.amount_minor),
+                commission_minor: line_amounts[n],
             }
         })
         .collect();
@@ -583,17 +687,28 @@ pub fn store_conversion(
     ) else {
         return Ok(Some(recorded));
     };
-    if calc.amount_minor <= 0 {
+    if amount <= 0 {
         return Ok(Some(recorded));
     }
-    let fee = commission::platform_fee(calc.amount_minor, p.fee_bps);
+    let fee = commission::platform_fee(amount, p.fee_bps);
     // The hold runs from the later of the order time and its recording: an order reported
     // late is still held in full for returns.
     let available_at = input.occurred_at.max(now) + TimeDelta::days(i64::from(campaign.hold_days));
     let skus: Vec<&str> = p.order_lines.iter().map(|l| l.sku.as_str()).collect();
+    let mut arithmetic = calc.explain(&skus);
+    if let Some(b) = budget.as_ref().filter(|b| b.granted < calc.amount_minor) {
+        arithmetic.push_str(&format!(
+            "\nBudget cap: {}, of which {} was committed before this order: {} left, so this commission is {} (instead of {}).",
+            show_money(b.cap, input.currency),
+            show_money(b.committed, input.currency),
+            show_money(b.cap - b.committed, input.currency),
+            show_money(amount, input.currency),
+            show_money(calc.amount_minor, input.currency),
+        ));
+    }
     let explanation = explanation(
         attribution,
-        &calc.explain(&skus),
+        &arithmetic,
         version,
         campaign,
         p.fee_bps,
@@ -616,7 +731,7 @@ pub fn store_conversion(
         campaign_id: campaign.id,
         collaboration_id: col.id,
         currency: input.currency.code().to_owned(),
-        amount_minor: calc.amount_minor,
+        amount_minor: amount,
         fee_bps: p.fee_bps,
         fee_minor: fee,
         rule_version_id: version.id,
@@ -646,7 +761,7 @@ pub fn store_conversion(
         &ledger::accrual(
             merchant_id,
             col.influencer_id,
-            calc.amount_minor,
+            amount,
             fee,
             format!("Commission on order {}", input.order_id),
         ),
@@ -656,7 +771,95 @@ pub fn store_conversion(
         now,
     )?;
     recorded.commission = Some(commission);
+    if let Some(b) = &budget {
+        budget_alerts(conn, now, base_url, campaign, b, b.committed + amount)?;
+    }
     Ok(Some(recorded))
+}
+
+/// A campaign's budget cap as one order finds it, under the campaign's lock.
+struct Budget {
+    cap: i64,
+    /// Committed before this order: its commissions net of reversals and rejections.
+    committed: i64,
+    /// What this order earns: what it would, or what is left of the cap.
+    granted: i64,
+}
+
+/// The campaign's budget for an order that would earn `wanted` (`None`: no cap). The row
+/// lock (PostgreSQL; SQLite's write transaction excludes every other writer) makes two
+/// concurrent orders see each other: they can never both take the last of it.
+fn budget_for(conn: &mut DbConn, campaign_id: i64, wanted: i64) -> AppResult<Option<Budget>> {
+    db::campaigns::lock(conn, campaign_id)?;
+    // Read again under the lock: the cap may have been edited since the order was prepared.
+    let Some(cap) = db::campaigns::find(conn, campaign_id)?.and_then(|c| c.budget_cap_minor) else {
+        return Ok(None);
+    };
+    let committed = db::campaigns::committed(conn, campaign_id)?;
+    let left = cap.saturating_sub(committed).max(0);
+    Ok(Some(Budget {
+        cap,
+        committed,
+        granted: wanted.min(left),
+    }))
+}
+
+/// Emails the merchant when an order takes the campaign's commitments past 80 % and 100 %
+/// of its budget cap (once per crossing: a refund that frees budget lets it cross again).
+fn budget_alerts(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    base_url: &str,
+    campaign: &Campaign,
+    b: &Budget,
+    after: i64,
+) -> AppResult<()> {
+    let currency = Currency::parse(&campaign.currency).map_err(|e| AppError::Internal(e.into()))?;
+    let crossed = |percent: i128| {
+        let mark = i128::from(b.cap) * percent;
+        i128::from(b.committed) * 100 < mark && i128::from(after) * 100 >= mark
+    };
+    let (subject, lines) = if crossed(100) {
+        (
+            format!("Budget used up: {}", campaign.name),
+            vec![
+                format!(
+                    "“{}” has committed {} of its {} budget cap.",
+                    campaign.name,
+                    show_money(after, currency),
+                    show_money(b.cap, currency)
+                ),
+                "Further orders earn no commission until you raise the cap (or refunds free some of it). Links keep working.".to_owned(),
+            ],
+        )
+    } else if crossed(80) {
+        (
+            format!("80 % of the budget used: {}", campaign.name),
+            vec![
+                format!(
+                    "“{}” has committed {} of its {} budget cap.",
+                    campaign.name,
+                    show_money(after, currency),
+                    show_money(b.cap, currency)
+                ),
+                "When the cap is reached, orders earn no commission; raise it on the campaign page if you want the campaign to keep paying.".to_owned(),
+            ],
+        )
+    } else {
+        return Ok(());
+    };
+    super::notify_merchant(
+        conn,
+        now,
+        campaign.merchant_id,
+        &subject,
+        &lines,
+        &format!("{base_url}/merchant/campaigns/{}", campaign.id),
+    )
+}
+
+fn show_money(minor: i64, currency: Currency) -> String {
+    Money::from_minor(minor, currency).map_or_else(|_| minor.to_string(), |m| m.display())
 }
 
 /// DESIGN.md §3 "Fraud signals": flags that hold a commission for review. The order's click
@@ -785,6 +988,16 @@ pub fn record_refund(
         }
         Err(Fail::App(e)) => Err(e),
     }
+}
+
+/// What is left to refund on an order: its base less what its refunds returned.
+pub fn left_to_refund(conn: &mut DbConn, conversion_id: i64) -> AppResult<i64> {
+    let conversion = db::orders::conversion(conn, conversion_id)?.ok_or(AppError::NotFound)?;
+    let refunded: i64 = db::orders::refunds_of(conn, conversion_id)?
+        .iter()
+        .map(|r| r.amount_minor)
+        .sum();
+    Ok(conversion.base_minor - refunded)
 }
 
 fn same_refund_or_conflict(

@@ -47,6 +47,16 @@ pub fn money(currency: &str, minor: i64) -> String {
         .map_or_else(|| format!("{minor} {currency}"), |m| m.display())
 }
 
+/// `part` as a whole percentage of `whole` ("80 %"), rounded down so that a cap is shown as
+/// reached only when it is.
+fn percent_of(part: i64, whole: i64) -> String {
+    if whole <= 0 {
+        return "—".to_owned();
+    }
+    let p = i128::from(part.max(0)) * 100 / i128::from(whole);
+    format!("{p} %")
+}
+
 /// One line per rule, for people: "12.5% of sales", "TEA-001: 15%", "¥5.00 per order".
 pub fn describe_rules(r: &CommissionRules, currency: &str) -> Vec<String> {
     let mut out = vec![format!("{} of sales by default", r.default_rate)];
@@ -463,8 +473,25 @@ async fn show_page(
     if !c.target_regions.is_empty() {
         facts.push(("Target regions", c.target_regions.replace(',', ", ")));
     }
-    if let Some(b) = c.budget_cap_minor {
-        facts.push(("Budget cap", money(&c.currency, b)));
+    match c.budget_cap_minor {
+        Some(cap) => facts.push((
+            "Budget",
+            format!(
+                "{} committed of a {} cap ({}){}",
+                money(&c.currency, d.committed_minor),
+                money(&c.currency, cap),
+                percent_of(d.committed_minor, cap),
+                if d.committed_minor >= cap {
+                    ": used up, orders earn nothing more"
+                } else {
+                    ""
+                }
+            ),
+        )),
+        None => facts.push((
+            "Committed",
+            format!("{} (no budget cap)", money(&c.currency, d.committed_minor)),
+        )),
     }
     let actions = match cstate {
         CampaignState::Draft => vec![("activate", "Activate", false)],

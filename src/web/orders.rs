@@ -967,8 +967,9 @@ async fn import_confirm(
     } = form.0;
     let kind = import_kind(&raw_kind)?;
     let (uid, now) = (user.0.id, state.now());
+    let base_url = state.base_url.clone();
     match state
-        .db(move |conn| crate::service::order_import::apply(conn, now, uid, kind, &csv))
+        .db(move |conn| crate::service::order_import::apply(conn, now, uid, kind, &csv, &base_url))
         .await
     {
         Ok(s) => {

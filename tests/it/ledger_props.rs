@@ -158,6 +158,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     f.now,
                     f.merchant_id,
                     "api",
+                    "http://localhost",
                     &OrderInput {
                         order_id: order_id.clone(),
                         currency: f.currency,
@@ -166,6 +167,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         coupon_code: Some(f.coupon.clone()),
                         customer_email: None,
                         items,
+                        also_known_as: Vec::new(),
                     },
                 )
                 .unwrap();

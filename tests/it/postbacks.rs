@@ -740,7 +740,7 @@ async fn influencer_balances(app: &TestApp) -> std::collections::HashMap<String,
         .unwrap()
 }
 
-fn shopify_order(app: &TestApp, id: u64, tclid: &str, code: Option<&str>) -> Value {
+pub(crate) fn shopify_order(app: &TestApp, id: u64, tclid: &str, code: Option<&str>) -> Value {
     // Shaped like Shopify's documented `orders/paid` example (trimmed).
     json!({
         "id": id,
@@ -750,7 +750,8 @@ fn shopify_order(app: &TestApp, id: u64, tclid: &str, code: Option<&str>) -> Val
         "processed_at": rfc3339(app.clock_now() - TimeDelta::minutes(20)),
         "currency": "CNY",
         "financial_status": "paid",
-        "name": "#1001",
+        "name": if id > 1_000_000 { "#1001".to_owned() } else { format!("#{}", 1000 + id) },
+        "order_number": if id > 1_000_000 { 1001 } else { 1000 + id },
         "landing_site": format!("/p/TEA-1?utm_source=douyin&tclid={tclid}"),
         "note_attributes": [],
         "discount_codes": code.map_or(json!([]), |c| json!([{"code": c, "amount": "6.00", "type": "fixed_amount"}])),
@@ -768,7 +769,7 @@ fn shopify_order(app: &TestApp, id: u64, tclid: &str, code: Option<&str>) -> Val
     })
 }
 
-async fn shopify(
+pub(crate) async fn shopify(
     app: &TestApp,
     merchant_id: i64,
     secret: &str,
@@ -915,12 +916,20 @@ async fn shopify_webhooks_are_verified_deduplicated_and_attributed() {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(r["status"], "ignored");
-    // Bad payloads name the field.
+    // A bad payload cannot be fixed by a retry: 200, rejected, the field named.
     let mut bad = shopify_order(&app, 6, "", None);
     bad["line_items"][0]["price"] = json!("12.345");
+    bad["line_items"][0]["price_set"]["shop_money"]["amount"] = json!("12.345");
     let (status, r) = shopify(&app, m, secret, "orders/paid", "d-5", &bad).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(r["errors"][0]["field"], "line_items[0].price");
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(r["status"], "rejected");
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("line_items[0].price:"),
+        "{r}"
+    );
     ledger_ok(&app).await;
 }
 
