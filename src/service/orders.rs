@@ -1370,19 +1370,28 @@ pub fn dry_run(
 
 /// What the merchant's Integration page shows: the merchant, its valid postback secrets
 /// (newest first) and whether a Shopify webhook secret is set.
-pub fn integration(
-    conn: &mut DbConn,
-    now: NaiveDateTime,
-    user_id: i64,
-) -> AppResult<(
-    crate::db::models::Merchant,
-    Vec<crate::db::models::PostbackSecret>,
-    bool,
-)> {
-    let (m, _) = super::merchant::org_of(conn, user_id)?;
-    let secrets = db::orders::valid_secrets(conn, m.id, now)?;
-    let shopify = db::orders::shopify_secret(conn, m.id)?.is_some();
-    Ok((m, secrets, shopify))
+pub struct Integration {
+    pub merchant: crate::db::models::Merchant,
+    pub secrets: Vec<crate::db::models::PostbackSecret>,
+    pub shopify_set: bool,
+    /// The latest Shopify deliveries and what became of each, newest first.
+    pub deliveries: Vec<db::orders::ShopifyDelivery>,
+}
+
+/// Deliveries shown on the Integration page.
+pub const DELIVERIES_SHOWN: i64 = 25;
+
+pub fn integration(conn: &mut DbConn, now: NaiveDateTime, user_id: i64) -> AppResult<Integration> {
+    let (merchant, _) = super::merchant::org_of(conn, user_id)?;
+    let secrets = db::orders::valid_secrets(conn, merchant.id, now)?;
+    let shopify_set = db::orders::shopify_secret(conn, merchant.id)?.is_some();
+    let deliveries = db::orders::recent_shopify_deliveries(conn, merchant.id, DELIVERIES_SHOWN)?;
+    Ok(Integration {
+        merchant,
+        secrets,
+        shopify_set,
+        deliveries,
+    })
 }
 
 /// The merchant stops every postback secret but the newest; returns how many stopped.

@@ -430,6 +430,17 @@ struct IntegrationPage {
     secrets: Vec<SecretRow>,
     new_secret: Option<String>,
     shopify_set: bool,
+    deliveries: Vec<DeliveryRow>,
+}
+
+struct DeliveryRow {
+    received: String,
+    topic: String,
+    outcome: String,
+    /// The badge's tone: ok, muted or danger.
+    tone: &'static str,
+    subject: String,
+    detail: String,
 }
 
 async fn integration_page(
@@ -440,7 +451,12 @@ async fn integration_page(
 ) -> AppResult<HttpResponse> {
     let uid = user.0.id;
     let now = state.now();
-    let (merchant, secrets, shopify_set) = state
+    let crate::service::orders::Integration {
+        merchant,
+        secrets,
+        shopify_set,
+        deliveries,
+    } = state
         .db(move |conn| crate::service::orders::integration(conn, now, uid))
         .await?;
     let tz = user.0.time_zone;
@@ -461,6 +477,21 @@ async fn integration_page(
             .collect(),
         new_secret,
         shopify_set,
+        deliveries: deliveries
+            .into_iter()
+            .map(|d| DeliveryRow {
+                received: fmt_datetime(d.received_at, tz),
+                tone: match d.outcome.as_str() {
+                    "recorded" | "duplicate" => "ok",
+                    "ignored" => "muted",
+                    _ => "danger",
+                },
+                outcome: d.outcome,
+                topic: d.topic,
+                subject: d.subject,
+                detail: d.detail,
+            })
+            .collect(),
     };
     pages::render(&page, actix_web::http::StatusCode::OK)
 }

@@ -5,6 +5,7 @@ mod helpers;
 mod access;
 mod auth;
 mod browser;
+mod campaign_limits;
 mod cli;
 mod crash;
 mod email;
