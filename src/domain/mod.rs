@@ -20,5 +20,6 @@ pub mod qr;
 pub mod rate;
 pub mod shop_domain;
 pub mod shopify;
+pub mod shopify_csv;
 pub mod signature;
 pub mod validate;

@@ -3,8 +3,9 @@
 //!
 //! Orders: one row per order line, rows of one order sharing its `order_id`:
 //! `order_id, occurred_at, currency, sku, quantity, unit_price, discount, coupon_code,
-//! click_id, customer_email` (`discount`, `coupon_code`, `click_id`, `customer_email` may be
-//! left out or empty).
+//! click_id, customer_email, other_ids` (`discount`, `coupon_code`, `click_id`,
+//! `customer_email`, `other_ids` may be left out or empty; `other_ids` lists other ids the
+//! order is known by, `;`-separated). Shopify's own orders export is read as well.
 //! Refunds: `order_id, refund_id, amount, occurred_at`.
 
 use chrono::NaiveDateTime;
@@ -102,8 +103,17 @@ fn cell<'a>(record: &'a csv::StringRecord, cols: &[(String, usize)], name: &str)
         .unwrap_or("")
 }
 
-/// Reads an orders file, grouping lines by order id (in the file's order).
+/// Reads an orders file, grouping lines by order id (in the file's order). Shopify's own
+/// orders export is read too (see [`super::shopify_csv`]).
 pub fn parse_orders(text: &str, now: NaiveDateTime) -> Result<Vec<OrderRows>, String> {
+    reader(text)?;
+    if super::shopify_csv::is_export(text) {
+        return parse_tandem_orders(&super::shopify_csv::translate(text)?, now);
+    }
+    parse_tandem_orders(text, now)
+}
+
+fn parse_tandem_orders(text: &str, now: NaiveDateTime) -> Result<Vec<OrderRows>, String> {
     let mut rdr = reader(text)?;
     let cols = columns(
         &mut rdr,
@@ -115,7 +125,13 @@ pub fn parse_orders(text: &str, now: NaiveDateTime) -> Result<Vec<OrderRows>, St
             "quantity",
             "unit_price",
         ],
-        &["discount", "coupon_code", "click_id", "customer_email"],
+        &[
+            "discount",
+            "coupon_code",
+            "click_id",
+            "customer_email",
+            "other_ids",
+        ],
     )?;
     let mut orders: Vec<OrderRows> = Vec::new();
     for (n, record) in rdr.records().enumerate() {
@@ -190,6 +206,14 @@ pub fn parse_orders(text: &str, now: NaiveDateTime) -> Result<Vec<OrderRows>, St
         };
         let coupon_code = opt("coupon_code").map(|c| c.to_ascii_uppercase());
         let click_id = opt("click_id");
+        // Other ids the order is known by (Shopify's `id` beside its name), `;`-separated.
+        let mut also_known_as: Vec<String> = Vec::new();
+        for id in get("other_ids").split(';').filter(|s| !s.trim().is_empty()) {
+            match identifier(id) {
+                Ok(id) => also_known_as.push(id),
+                Err(e) => err("other_ids", e),
+            }
+        }
         let customer_email = match opt("customer_email") {
             Some(e) => EmailAddress::parse(&e)
                 .map(|a| Some(a.to_string()))
@@ -223,7 +247,7 @@ pub fn parse_orders(text: &str, now: NaiveDateTime) -> Result<Vec<OrderRows>, St
                         coupon_code,
                         customer_email,
                         items: vec![item],
-                        also_known_as: Vec::new(),
+                        also_known_as,
                     }),
                     _ => Err(errs),
                 };

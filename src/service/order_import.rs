@@ -86,34 +86,38 @@ pub fn preview(
                         }
                     }
                     Ok(input) => {
-                        match db::orders::find_conversion(conn, merchant.id, &input.order_id)? {
-                            Some(existing) if existing.request_hash == input.fingerprint() => {
+                        match super::orders::known_order(conn, merchant.id, "csv", input)? {
+                            Some((existing, Ok(()))) => {
                                 summary.unchanged += 1;
                                 PreviewLine {
                                     line: o.first_line,
                                     id: o.order_id.clone(),
                                     status: "unchanged",
-                                    detail: "Already recorded with the same content.".to_owned(),
+                                    detail: if existing.source == "csv" {
+                                        "Already recorded with the same content.".to_owned()
+                                    } else {
+                                        format!(
+                                            "Already recorded as order {} from {}, with the same amount.",
+                                            existing.order_id,
+                                            super::orders::channel_name(&existing.source)
+                                        )
+                                    },
                                 }
                             }
-                            Some(_) => {
+                            Some((_, Err(why))) => {
                                 summary.invalid += 1;
                                 PreviewLine {
                                     line: o.first_line,
                                     id: o.order_id.clone(),
                                     status: "error",
-                                    detail: "Already recorded with other content: orders cannot be changed; import a refund for what was returned.".to_owned(),
+                                    detail: why,
                                 }
                             }
                             None => {
                                 summary.new += 1;
                                 let (signal, note, commission) =
                                     super::orders::dry_run(conn, merchant.id, input)?;
-                                let base: i64 = input
-                                    .items
-                                    .iter()
-                                    .map(|i| i.unit_price_minor * i.quantity - i.discount_minor)
-                                    .sum();
+                                let base = input.base_minor().unwrap_or(0);
                                 PreviewLine {
                                     line: o.first_line,
                                     id: o.order_id.clone(),

@@ -199,20 +199,50 @@ fn same_or_conflict(
     source: &str,
     fingerprint: &str,
 ) -> AppResult<Recorded> {
+    match judge_report(&existing, input, source, fingerprint) {
+        Ok(()) => answer(conn, existing),
+        Err(message) => Err(AppError::Conflict(message)),
+    }
+}
+
+/// The stored order this report is about, if any, and whether it agrees (`Err`: why not).
+pub fn known_order(
+    conn: &mut DbConn,
+    merchant_id: i64,
+    source: &str,
+    input: &OrderInput,
+) -> AppResult<Option<(Conversion, Result<(), String>)>> {
+    let existing = match db::orders::find_by_aliases(conn, merchant_id, &input.aliases())? {
+        Some(found) => Some(found),
+        None => db::orders::find_conversion(conn, merchant_id, &input.order_id)?,
+    };
+    Ok(existing.map(|e| {
+        let verdict = judge_report(&e, input, source, &input.fingerprint());
+        (e, verdict)
+    }))
+}
+
+/// Whether a report of a stored order agrees with it (see [`same_or_conflict`]).
+fn judge_report(
+    existing: &Conversion,
+    input: &OrderInput,
+    source: &str,
+    fingerprint: &str,
+) -> Result<(), String> {
     if existing.request_hash == fingerprint {
-        return answer(conn, existing);
+        return Ok(());
     }
     let same_report = existing.source == source
         && order_alias(&existing.order_id) == order_alias(&input.order_id);
     if same_report {
-        return Err(AppError::Conflict(format!(
+        return Err(format!(
             "Order {} was already recorded with different content. Orders cannot be changed; send a refund for what was returned.",
             existing.order_id
-        )));
+        ));
     }
     let base = input.base_minor();
     if existing.currency == input.currency.code() && base == Some(existing.base_minor) {
-        return answer(conn, existing);
+        return Ok(());
     }
     let show = |minor: i64, code: &str| {
         Currency::parse(code)
@@ -220,14 +250,14 @@ fn same_or_conflict(
             .and_then(|c| Money::from_minor(minor, c).ok())
             .map_or_else(|| format!("{minor} {code}"), |m| m.display())
     };
-    Err(AppError::Conflict(format!(
+    Err(format!(
         "Order {} is order {} already recorded from {} for {}; this report says {}. One order is recorded once, whichever channel reports it; send a refund for what was returned.",
         input.order_id,
         existing.order_id,
         channel_name(&existing.source),
         show(existing.base_minor, &existing.currency),
         show(base.unwrap_or(0), input.currency.code()),
-    )))
+    ))
 }
 
 /// How a channel is named to merchants.

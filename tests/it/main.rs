@@ -15,6 +15,7 @@ mod links;
 mod marketplace;
 mod money_defects;
 mod money_pages;
+mod order_identity;
 mod order_import;
 mod pages;
 mod password_reset;
