@@ -105,8 +105,8 @@ fn json_of(
 )]
 #[get("/links")]
 async fn list(state: web::Data<AppState>, who: ApiInfluencer) -> Result<HttpResponse, ApiError> {
-    let uid = who.0;
-    let overview = state.db(move |conn| svc::overview(conn, uid)).await?;
+    let (uid, now) = (who.0, state.now());
+    let overview = state.db(move |conn| svc::overview(conn, uid, now)).await?;
     let links: Vec<LinkJson> = overview
         .links
         .iter()

@@ -309,14 +309,16 @@ pub fn set_link_disabled(
 pub struct LinksOverview {
     pub links: Vec<(Link, i64, i64, i64)>,
     pub streams: Vec<Stream>,
+    /// Links whose campaign does not pay now, with why (its links still redirect).
+    pub not_paying: std::collections::HashMap<i64, String>,
 }
 
-pub fn overview(conn: &mut DbConn, user_id: i64) -> AppResult<LinksOverview> {
+pub fn overview(conn: &mut DbConn, user_id: i64, now: NaiveDateTime) -> AppResult<LinksOverview> {
     let me = super::influencer::profile_of(conn, user_id)?;
     let links = db::links::links_of(conn, me.id)?;
     let ids: Vec<i64> = links.iter().map(|l| l.id).collect();
     let daily: Vec<LinkDaily> = db::links::daily_of(conn, &ids)?;
-    let links = links
+    let links: Vec<(Link, i64, i64, i64)> = links
         .into_iter()
         .map(|l| {
             let rows = daily.iter().filter(|d| d.link_id == l.id);
@@ -330,9 +332,34 @@ pub fn overview(conn: &mut DbConn, user_id: i64) -> AppResult<LinksOverview> {
             (l, c, u, b)
         })
         .collect();
+    let mut campaigns: std::collections::HashMap<i64, Option<String>> = Default::default();
+    let mut not_paying = std::collections::HashMap::new();
+    for (l, ..) in &links {
+        if !campaigns.contains_key(&l.campaign_id) {
+            let why = match db::campaigns::find(conn, l.campaign_id)? {
+                Some(c) => crate::domain::campaign::not_live_at(
+                    &c.name,
+                    c.starts_at,
+                    c.ends_at,
+                    crate::domain::campaign::CampaignState::parse(&c.state),
+                    now,
+                ),
+                None => None,
+            };
+            campaigns.insert(l.campaign_id, why);
+        }
+        if let Some(Some(why)) = campaigns.get(&l.campaign_id) {
+            let why = why.replace(" at the order time", "");
+            not_paying.insert(
+                l.id,
+                format!("The {why}: the link still redirects, but orders earn nothing."),
+            );
+        }
+    }
     Ok(LinksOverview {
         links,
         streams: db::links::streams_of(conn, me.id)?,
+        not_paying,
     })
 }
 

@@ -37,6 +37,8 @@ struct LinkRow {
     unique: i64,
     bots: i64,
     disabled: bool,
+    /// Why the link's campaign pays nothing now, if it does not.
+    not_paying: Option<String>,
     created: String,
 }
 
@@ -86,11 +88,11 @@ async fn links_page(
     user: &InfluencerUser,
     sent: Sent,
 ) -> AppResult<LinksPage> {
-    let uid = user.0.id;
+    let (uid, now) = (user.0.id, state.now());
     let (overview, targets, tokens) = state
         .db(move |conn| {
             Ok((
-                svc::overview(conn, uid)?,
+                svc::overview(conn, uid, now)?,
                 svc::targets(conn, uid)?,
                 svc::tokens(conn, uid)?,
             ))
@@ -119,6 +121,7 @@ async fn links_page(
                 unique: *u,
                 bots: *b,
                 disabled: l.disabled_at.is_some(),
+                not_paying: overview.not_paying.get(&l.id).cloned(),
                 created: fmt_datetime(l.created_at, tz),
             })
             .collect(),

@@ -18,6 +18,7 @@ use crate::postbacks::{ledger_ok, merchant_secret, order, post_json, rfc3339};
 /// postback secret.
 struct Live {
     merchant: Client,
+    influencer: Client,
     merchant_id: i64,
     secret: String,
     campaign: i64,
@@ -25,7 +26,7 @@ struct Live {
 }
 
 async fn live(app: &TestApp) -> Live {
-    let (merchant, _, code) = live_link_with_merchant(app).await;
+    let (merchant, influencer, code) = live_link_with_merchant(app).await;
     let (merchant_id, secret) = merchant_secret(app).await;
     let campaign = app
         .state
@@ -38,6 +39,7 @@ async fn live(app: &TestApp) -> Live {
         .unwrap();
     Live {
         merchant,
+        influencer,
         merchant_id,
         secret,
         campaign,
@@ -159,6 +161,22 @@ async fn a_campaign_pays_only_for_orders_placed_while_it_was_live() {
             "{note}"
         );
     }
+
+    // The influencer sees it on the links page.
+    let links = live
+        .influencer
+        .get(app.url("/influencer/links"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        links.contains("Not paying")
+            && links.contains("campaign “Spring tea festival” was paused: the link still redirects, but orders earn nothing."),
+        "{links}"
+    );
 
     // Resumed: it pays again.
     live.campaign_action(&app, "resume").await;
