@@ -335,7 +335,7 @@ pub fn overview(conn: &mut DbConn, user_id: i64, now: NaiveDateTime) -> AppResul
     let mut campaigns: std::collections::HashMap<i64, Option<String>> = Default::default();
     let mut not_paying = std::collections::HashMap::new();
     for (l, ..) in &links {
-        if !campaigns.contains_key(&l.campaign_id) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = campaigns.entry(l.campaign_id) {
             let why = match db::campaigns::find(conn, l.campaign_id)? {
                 Some(c) => crate::domain::campaign::not_live_at(
                     &c.name,
@@ -346,7 +346,7 @@ pub fn overview(conn: &mut DbConn, user_id: i64, now: NaiveDateTime) -> AppResul
                 ),
                 None => None,
             };
-            campaigns.insert(l.campaign_id, why);
+            slot.insert(why);
         }
         if let Some(Some(why)) = campaigns.get(&l.campaign_id) {
             let why = why.replace(" at the order time", "");
