@@ -52,6 +52,10 @@ pub struct SettingsArgs {
     /// Sender of every email, e.g. "Tandem <no-reply@example.com>".
     #[arg(long, env = "TANDEM_MAIL_FROM", global = true)]
     pub mail_from: Option<String>,
+    /// Reverse proxies whose X-Forwarded-For / Forwarded headers are believed (address
+    /// blocks, comma-separated; default: none)
+    #[arg(long, env = "TANDEM_TRUSTED_PROXIES", global = true)]
+    pub trusted_proxies: Option<String>,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "TANDEM_WORKERS", global = true)]
     pub workers: Option<usize>,
@@ -130,6 +134,7 @@ fn settings(args: &SettingsArgs) -> anyhow::Result<Settings> {
         smtp_url: args.smtp_url.clone(),
         mail_from: args.mail_from.clone(),
         secret_key: std::env::var("TANDEM_SECRET_KEY").ok(),
+        trusted_proxies: args.trusted_proxies.clone(),
     })?;
     settings.workers = args.workers;
     Ok(settings)

@@ -31,6 +31,8 @@ pub struct Settings {
     pub secret_key: Vec<u8>,
     /// HTTP worker threads; `None`: one per core.
     pub workers: Option<usize>,
+    /// Peers whose forwarding headers give the client's address (`TANDEM_TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<crate::domain::net::Cidr>,
 }
 
 /// The raw values, from flags or environment variables (clap reads both).
@@ -43,6 +45,7 @@ pub struct RawSettings {
     pub smtp_url: Option<String>,
     pub mail_from: Option<String>,
     pub secret_key: Option<String>,
+    pub trusted_proxies: Option<String>,
 }
 
 fn non_empty(v: &Option<String>) -> Option<&str> {
@@ -130,6 +133,12 @@ impl Settings {
             None => load_or_create_secret(&data_dir)?,
         };
 
+        let trusted_proxies = match non_empty(&raw.trusted_proxies) {
+            Some(list) => crate::domain::net::parse_list(list)
+                .map_err(|e| anyhow::anyhow!("TANDEM_TRUSTED_PROXIES: {e}"))?,
+            None => Vec::new(),
+        };
+
         Ok(Settings {
             data_dir,
             database_url,
@@ -139,6 +148,7 @@ impl Settings {
             mail_from,
             secret_key,
             workers: None,
+            trusted_proxies,
         })
     }
 
@@ -155,6 +165,7 @@ impl Settings {
             mail_from: "Tandem <no-reply@tandem.localhost>".to_owned(),
             secret_key: key,
             workers: Some(2),
+            trusted_proxies: Vec::new(),
         }
     }
 

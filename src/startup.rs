@@ -36,6 +36,8 @@ pub struct AppState {
     /// Salt for the hashes of IP addresses and user agents (derived from the secret key).
     pub click_salt: Vec<u8>,
     pub link_cache: crate::web::redirect::LinkCache,
+    /// Peers whose forwarding headers give the client's address.
+    pub trusted_proxies: Vec<crate::domain::net::Cidr>,
 }
 
 impl AppState {
@@ -118,6 +120,7 @@ impl Application {
             clicks,
             conversions,
             click_salt,
+            trusted_proxies: settings.trusted_proxies.clone(),
             link_cache: crate::web::redirect::LinkCache::default(),
         });
         let jobs = crate::jobs::Jobs::start(
@@ -160,7 +163,7 @@ impl Application {
                                 .cookie_content_security(CookieContentSecurity::Private)
                                 .session_lifecycle(PersistentSession::default().session_ttl(
                                     actix_web::cookie::time::Duration::days(
-                                        portal::session::SESSION_DAYS,
+                                        crate::service::sessions::SESSION_DAYS,
                                     ),
                                 ))
                                 .build(),

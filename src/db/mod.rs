@@ -32,6 +32,7 @@ pub mod orders;
 pub mod outbox;
 pub mod password_resets;
 pub mod schema;
+pub mod sessions;
 pub mod users;
 
 use std::time::Duration;

@@ -136,15 +136,6 @@ pub struct NewPasswordReset<'a> {
     pub expires_at: NaiveDateTime,
 }
 
-#[derive(Debug, Insertable)]
-#[diesel(table_name = login_attempts, treat_none_as_default_value = false)]
-pub struct NewLoginAttempt<'a> {
-    pub email: &'a str,
-    pub ip: &'a str,
-    pub succeeded: bool,
-    pub created_at: NaiveDateTime,
-}
-
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = outbox_emails)]
 pub struct OutboxEmail {

@@ -80,6 +80,19 @@ diesel::table! {
         ip -> Text,
         succeeded -> Bool,
         created_at -> Timestamp,
+        pending -> Bool,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        user_agent -> Text,
+        revoked_at -> Nullable<Timestamp>,
     }
 }
 
@@ -509,6 +522,7 @@ diesel::table! {
 diesel::joinable!(products -> merchants (merchant_id));
 diesel::joinable!(campaigns -> merchants (merchant_id));
 diesel::joinable!(campaign_events -> campaigns (campaign_id));
+diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(order_ids -> conversions (conversion_id));
 diesel::joinable!(campaign_products -> campaigns (campaign_id));
 diesel::joinable!(campaign_products -> products (product_id));
@@ -536,6 +550,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     influencers,
     password_resets,
     login_attempts,
+    sessions,
     outbox_emails,
     audit_events,
     influencer_categories,

@@ -12,6 +12,7 @@ pub mod ledger;
 pub mod links;
 pub mod matching;
 pub mod money;
+pub mod net;
 pub mod order;
 pub mod order_csv;
 pub mod password;

@@ -6,7 +6,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::db::models::{
-    NewInfluencer, NewLoginAttempt, NewMerchant, NewMerchantMember, NewPasswordReset, NewUser, User,
+    NewInfluencer, NewMerchant, NewMerchantMember, NewPasswordReset, NewUser, User,
 };
 use crate::db::{self, DbConn};
 use crate::domain::account::{MemberRole, Role};
@@ -24,7 +24,11 @@ pub const RESET_TTL_MINUTES: i64 = 60;
 /// Reset emails sent to one account per hour, at most.
 pub const MAX_RESETS_PER_HOUR: i64 = 3;
 /// Login throttling: this many failures in the window, per account and per IP address.
-pub const MAX_FAILURES: i64 = 10;
+/// Failed logins allowed per window: for one account from one address (tight), for one
+/// account from anywhere and from one address across accounts (looser).
+pub const MAX_PAIR_FAILURES: i64 = 5;
+pub const MAX_ACCOUNT_FAILURES: i64 = 20;
+pub const MAX_ADDRESS_FAILURES: i64 = 50;
 pub const FAILURE_WINDOW_MINUTES: i64 = 15;
 
 /// What a merchant types to sign up.
@@ -302,34 +306,76 @@ fn minutes_until(now: NaiveDateTime, oldest: Option<NaiveDateTime>) -> i64 {
     (secs + 59) / 60
 }
 
+/// A guess admitted past the limits: its recorded, pending attempt.
+pub struct Admitted(i64);
+
+/// The throttle (issue 19), before any password is checked: counts the failures before this
+/// attempt and, unless a limit is reached, records it as pending, in one transaction (so
+/// concurrent guesses are counted one after the other and cannot pass a limit together).
+/// Limits, per [`FAILURE_WINDOW_MINUTES`], counted from after the last success:
+/// [`MAX_PAIR_FAILURES`] for this account from this address; [`MAX_ACCOUNT_FAILURES`] for
+/// the account from anywhere; [`MAX_ADDRESS_FAILURES`] from the address across accounts,
+/// except for an account that logged in from it before (so people behind one address are not
+/// locked out by someone else's failures there).
+pub fn admit_guess(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    email_key: &str,
+    address: &str,
+) -> AppResult<Result<Admitted, i64>> {
+    let since = now - TimeDelta::minutes(FAILURE_WINDOW_MINUTES);
+    db::write_tx(conn, |conn| {
+        db::logins::lock(conn, email_key, address)?;
+        let limits = [
+            (Some(email_key), Some(address), MAX_PAIR_FAILURES),
+            (Some(email_key), None, MAX_ACCOUNT_FAILURES),
+            (None, Some(address), MAX_ADDRESS_FAILURES),
+        ];
+        for (email, addr, max) in limits {
+            let (count, oldest) = db::logins::failures(conn, email, addr, since)?;
+            if count < max {
+                continue;
+            }
+            if email.is_none()
+                && db::logins::known_pair(conn, email_key, address, now - TimeDelta::days(30))?
+            {
+                continue;
+            }
+            return Ok(Err(minutes_until(now, oldest)));
+        }
+        Ok(Ok(Admitted(db::logins::record_pending(
+            conn, email_key, address, now,
+        )?)))
+    })
+}
+
+/// Settles an admitted guess once its password was checked.
+pub fn settle_guess(conn: &mut DbConn, guess: Admitted, succeeded: bool) -> AppResult<()> {
+    db::logins::settle(conn, guess.0, succeeded)?;
+    Ok(())
+}
+
+/// An email address as attempts are counted: trimmed, lower-cased, bounded (a huge form
+/// field cannot bloat the attempts table).
+fn email_key(input: &str) -> String {
+    input.trim().to_lowercase().chars().take(254).collect()
+}
+
+/// Logs in with email and password from `address` (the client's address, salted and
+/// hashed). Throttled before the password is checked (see [`admit_guess`]).
 #[tracing::instrument(skip_all)]
 pub fn login(
     conn: &mut DbConn,
     now: NaiveDateTime,
     email_input: &str,
     password_input: &str,
-    ip: &str,
+    address: &str,
 ) -> AppResult<LoginOutcome> {
-    // Bounded, so a huge form field cannot bloat the attempts table.
-    let email_key: String = email_input
-        .trim()
-        .to_lowercase()
-        .chars()
-        .take(254)
-        .collect();
-    let since = now - TimeDelta::minutes(FAILURE_WINDOW_MINUTES);
-    let (by_email, oldest_email) = db::logins::failures_for_email(conn, &email_key, since)?;
-    if by_email >= MAX_FAILURES {
-        return Ok(LoginOutcome::Throttled {
-            minutes: minutes_until(now, oldest_email),
-        });
-    }
-    let (by_ip, oldest_ip) = db::logins::failures_for_ip(conn, ip, since)?;
-    if by_ip >= MAX_FAILURES {
-        return Ok(LoginOutcome::Throttled {
-            minutes: minutes_until(now, oldest_ip),
-        });
-    }
+    let email_key = email_key(email_input);
+    let guess = match admit_guess(conn, now, &email_key, address)? {
+        Ok(guess) => guess,
+        Err(minutes) => return Ok(LoginOutcome::Throttled { minutes }),
+    };
     let user = db::users::find_by_email(conn, &email_key)?;
     let ok = match &user {
         Some(u) => password::verify(password_input, &u.password_hash),
@@ -339,15 +385,7 @@ pub fn login(
             false
         }
     };
-    db::logins::record(
-        conn,
-        &NewLoginAttempt {
-            email: &email_key,
-            ip,
-            succeeded: ok,
-            created_at: now,
-        },
-    )?;
+    settle_guess(conn, guess, ok)?;
     match user {
         Some(u) if ok => {
             if u.disabled_at.is_some() {
@@ -365,6 +403,29 @@ pub fn login(
             Ok(LoginOutcome::Invalid)
         }
     }
+}
+
+/// Notes that the account signed in from `address` (at sign-up), so that others' failures
+/// from the same address never refuse it (see [`admit_guess`]).
+pub fn remember_address(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    email: &str,
+    address: &str,
+) -> AppResult<()> {
+    let id = db::logins::record_pending(conn, &email_key(email), address, now)?;
+    db::logins::settle(conn, id, true)?;
+    Ok(())
+}
+
+/// Forgets login attempts older than 30 days and sessions that can no longer open anything.
+pub fn forget_old_attempts(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<usize> {
+    let n = db::logins::delete_before(conn, now - TimeDelta::days(30))?;
+    let m = db::sessions::delete_old(
+        conn,
+        now - TimeDelta::days(super::sessions::SESSION_DAYS + 30),
+    )?;
+    Ok(n + m)
 }
 
 fn hash_token(token: &str) -> String {
@@ -496,6 +557,7 @@ pub fn reset_password(
         };
         db::users::set_password(conn, user.id, &hash, now)?;
         db::password_resets::revoke_all_for_user(conn, user.id, now)?;
+        super::sessions::sign_out_others(conn, now, user.id, None, "password reset")?;
         let email = templates::password_changed(
             &user.display_name,
             &format!("{base_url}/forgot-password"),
@@ -556,11 +618,30 @@ pub fn change_password(
     now: NaiveDateTime,
     base_url: &str,
     user_id: i64,
+    keep_session: Option<i64>,
+    address: &str,
     form: &ChangePasswordForm,
 ) -> AppResult<User> {
     let user = db::users::find(conn, user_id)?.ok_or(AppError::NotFound)?;
     let mut errors = FieldErrors::new();
-    if !password::verify(&form.current, &user.password_hash) {
+    // Guesses of the current password count like failed logins (someone at an unlocked
+    // screen must not get unlimited tries).
+    let guess = match admit_guess(conn, now, &email_key(&user.email), address)? {
+        Ok(guess) => guess,
+        Err(minutes) => {
+            errors.add(
+                "current",
+                format!(
+                    "Too many wrong passwords. For your safety, try again in {minutes} minute{}.",
+                    if minutes == 1 { "" } else { "s" }
+                ),
+            );
+            return Err(AppError::Validation(errors));
+        }
+    };
+    let current_ok = password::verify(&form.current, &user.password_hash);
+    settle_guess(conn, guess, current_ok)?;
+    if !current_ok {
         errors.add("current", "This is not your current password.");
     }
     check_new_pair(&mut errors, &form.password, &form.confirm);
@@ -568,6 +649,7 @@ pub fn change_password(
     let hash = password::hash(&form.password)?;
     db::write_tx(conn, |conn| {
         db::users::set_password(conn, user.id, &hash, now)?;
+        super::sessions::sign_out_others(conn, now, user.id, keep_session, "password changed")?;
         let email = templates::password_changed(
             &user.display_name,
             &format!("{base_url}/forgot-password"),

@@ -15,6 +15,7 @@ pub mod merchant;
 pub mod order_import;
 pub mod orders;
 pub mod reports;
+pub mod sessions;
 pub mod shopify;
 
 use chrono::NaiveDateTime;

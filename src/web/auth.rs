@@ -1,11 +1,11 @@
 //! Sign-up, login, logout and the forgotten-password flow.
 
 use actix_session::Session;
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::extract::{ClientIp, CsrfForm, MaybeUser};
+use super::extract::{ClientAddress, CsrfForm, MaybeUser};
 use super::pages::{self, PageCtx, SelectOption, currency_options};
 use super::{safe_next, session};
 use crate::domain::account::Role;
@@ -36,18 +36,51 @@ fn already_in(user: &MaybeUser) -> Option<HttpResponse> {
     user.0.as_ref().map(|u| pages::redirect(u.role.home()))
 }
 
-/// After a sign-up: wake the mailer (welcome email), log in, greet, go to the role's area.
-fn signed_up(
+/// The request's user agent (kept with its session, shown on the account page).
+fn user_agent(req: &HttpRequest) -> String {
+    req.headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// Starts a server-side session for the user and logs the cookie in to it.
+async fn start_session(
     state: &AppState,
     session: &Session,
+    req: &HttpRequest,
+    user: &crate::db::models::User,
+) -> AppResult<()> {
+    let (now, uid, agent) = (state.now(), user.id, user_agent(req));
+    let token = state
+        .db(move |conn| crate::service::sessions::start(conn, now, uid, &agent))
+        .await?;
+    session::log_in(session, user, &token);
+    Ok(())
+}
+
+/// After a sign-up: wake the mailer (welcome email), log in, greet, go to the role's area.
+async fn signed_up(
+    state: &AppState,
+    session: &Session,
+    req: &HttpRequest,
     user: &crate::db::models::User,
     role: Role,
     greeting: &str,
-) -> HttpResponse {
+) -> AppResult<HttpResponse> {
     state.wake_mailer();
-    session::log_in(session, user, state.now().and_utc().timestamp());
+    let (now, email, address) = (
+        state.now(),
+        user.email.clone(),
+        super::extract::client_address(req, state),
+    );
+    state
+        .db(move |conn| accounts::remember_address(conn, now, &email, &address))
+        .await?;
+    start_session(state, session, req, user).await?;
     session::flash(session, "success", greeting);
-    pages::redirect(role.home())
+    Ok(pages::redirect(role.home()))
 }
 
 #[derive(Template)]
@@ -90,6 +123,7 @@ async fn signup_merchant_form(session: Session, user: MaybeUser) -> AppResult<Ht
 
 #[post("/signup/merchant")]
 async fn signup_merchant(
+    req: HttpRequest,
     state: web::Data<AppState>,
     session: Session,
     form: CsrfForm<MerchantSignupForm>,
@@ -101,13 +135,17 @@ async fn signup_merchant(
         .db(move |conn| accounts::signup_merchant(conn, now, &base, &input))
         .await
     {
-        Ok(user) => Ok(signed_up(
-            &state,
-            &session,
-            &user,
-            Role::Merchant,
-            "Welcome to Tandem! Your organisation is ready; check its settings below.",
-        )),
+        Ok(user) => {
+            signed_up(
+                &state,
+                &session,
+                &req,
+                &user,
+                Role::Merchant,
+                "Welcome to Tandem! Your organisation is ready; check its settings below.",
+            )
+            .await
+        }
         Err(AppError::Validation(errors)) => pages::invalid(&SignupMerchantPage {
             ctx: PageCtx::new(&session, None, "Sign up as a merchant", "signup"),
             currencies: currency_options(&form.currency),
@@ -143,6 +181,7 @@ async fn signup_influencer_form(session: Session, user: MaybeUser) -> AppResult<
 
 #[post("/signup/influencer")]
 async fn signup_influencer(
+    req: HttpRequest,
     state: web::Data<AppState>,
     session: Session,
     form: CsrfForm<InfluencerSignupForm>,
@@ -154,13 +193,17 @@ async fn signup_influencer(
         .db(move |conn| accounts::signup_influencer(conn, now, &base, &input))
         .await
     {
-        Ok(user) => Ok(signed_up(
-            &state,
-            &session,
-            &user,
-            Role::Influencer,
-            "Welcome to Tandem! Complete your profile so merchants can find you.",
-        )),
+        Ok(user) => {
+            signed_up(
+                &state,
+                &session,
+                &req,
+                &user,
+                Role::Influencer,
+                "Welcome to Tandem! Complete your profile so merchants can find you.",
+            )
+            .await
+        }
         Err(AppError::Validation(errors)) => pages::invalid(&SignupInfluencerPage {
             ctx: PageCtx::new(&session, None, "Sign up as an influencer", "signup"),
             form: InfluencerSignupForm {
@@ -215,16 +258,17 @@ struct LoginForm {
 
 #[post("/login")]
 async fn login(
+    req: HttpRequest,
     state: web::Data<AppState>,
     session: Session,
-    ip: ClientIp,
+    address: ClientAddress,
     form: CsrfForm<LoginForm>,
 ) -> AppResult<HttpResponse> {
     let form = form.0;
     let now = state.now();
-    let (email, password, ip) = (form.email.clone(), form.password.clone(), ip.0);
+    let (email, password, address) = (form.email.clone(), form.password.clone(), address.0);
     let outcome = state
-        .db(move |conn| accounts::login(conn, now, &email, &password, &ip))
+        .db(move |conn| accounts::login(conn, now, &email, &password, &address))
         .await?;
     let retry = |message: String, status: actix_web::http::StatusCode| {
         pages::render(
@@ -239,7 +283,7 @@ async fn login(
     };
     match outcome {
         LoginOutcome::LoggedIn(user) => {
-            session::log_in(&session, &user, now.and_utc().timestamp());
+            start_session(&state, &session, &req, &user).await?;
             let role = Role::parse(&user.role).unwrap_or(Role::Influencer);
             let target = safe_next(Some(&form.next)).unwrap_or_else(|| role.home().to_owned());
             Ok(pages::redirect(&target))
@@ -266,10 +310,21 @@ async fn login(
 struct Empty {}
 
 #[post("/logout")]
-async fn logout(session: Session, _form: CsrfForm<Empty>) -> HttpResponse {
+async fn logout(
+    state: web::Data<AppState>,
+    session: Session,
+    _form: CsrfForm<Empty>,
+) -> AppResult<HttpResponse> {
+    // Ended on the server: a copy of the cookie opens nothing any more.
+    if let Some(token) = session::token(&session) {
+        let now = state.now();
+        state
+            .db(move |conn| crate::service::sessions::end(conn, now, &token))
+            .await?;
+    }
     session::log_out(&session);
     session::flash(&session, "info", "You have logged out.");
-    pages::redirect("/login")
+    Ok(pages::redirect("/login"))
 }
 
 #[derive(Template)]

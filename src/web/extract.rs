@@ -13,7 +13,6 @@ use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
 use super::session;
-use crate::db;
 use crate::domain::account::Role;
 use crate::error::AppError;
 use crate::startup::AppState;
@@ -27,6 +26,8 @@ pub struct CurrentUser {
     pub name: String,
     pub role: Role,
     pub time_zone: Tz,
+    /// The server-side session this request belongs to.
+    pub session_id: i64,
 }
 
 fn state_of(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
@@ -51,23 +52,18 @@ async fn load_current(req: HttpRequest) -> Result<Option<CurrentUser>, AppError>
         return Ok(Some(u.clone()));
     }
     let session = req.get_session();
-    let Some((uid, version, login_at)) = session::identity(&session) else {
+    let Some((uid, version, sid)) = session::identity(&session) else {
         return Ok(None);
     };
     let state = state_of(&req)?;
     let now = state.now();
-    let user = state
-        .db(move |conn| Ok(db::users::find(conn, uid)?))
+    // The session must be live on the server (not logged out, signed out or too old), its
+    // user the cookie's, enabled, and with the same password as when it began.
+    let live = state
+        .db(move |conn| crate::service::sessions::resume(conn, now, &sid))
         .await?;
-    let age_days = (now.and_utc().timestamp() - login_at) / 86_400;
-    let user = match user {
-        Some(u)
-            if u.session_version == version
-                && u.disabled_at.is_none()
-                && (0..session::SESSION_DAYS).contains(&age_days) =>
-        {
-            u
-        }
+    let (session_id, user) = match live {
+        Some((s, u)) if u.id == uid && u.session_version == version => (s.id, u),
         _ => {
             session::log_out(&session);
             return Ok(None);
@@ -85,6 +81,7 @@ async fn load_current(req: HttpRequest) -> Result<Option<CurrentUser>, AppError>
         name: user.display_name,
         role,
         time_zone: user.time_zone.parse().unwrap_or(Tz::UTC),
+        session_id,
     };
     req.extensions_mut().insert(current.clone());
     Ok(Some(current))
@@ -203,19 +200,43 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
     }
 }
 
-/// The client's IP address, as the socket sees it.
+/// The client's address (behind a trusted reverse proxy, the one it forwarded; see
+/// `domain::net`), salted and hashed as clicks' are: what login attempts are counted by.
+/// The raw address is never stored.
 #[derive(Debug, Clone)]
-pub struct ClientIp(pub String);
+pub struct ClientAddress(pub String);
 
-impl FromRequest for ClientIp {
+/// The client's IP address: the peer's, or from a trusted proxy the one it forwarded.
+pub fn client_ip(
+    req: &HttpRequest,
+    trusted: &[crate::domain::net::Cidr],
+) -> Option<std::net::IpAddr> {
+    let peer = req.peer_addr().map(|a| a.ip());
+    if trusted.is_empty() {
+        return peer;
+    }
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    crate::domain::net::client_ip(
+        peer,
+        header("x-forwarded-for"),
+        header("forwarded"),
+        trusted,
+    )
+}
+
+/// The request's client address, salted and hashed (see [`ClientAddress`]).
+pub fn client_address(req: &HttpRequest, state: &AppState) -> String {
+    match client_ip(req, &state.trusted_proxies) {
+        Some(ip) => crate::domain::links::salted_hash_of(&state.click_salt, ip),
+        None => crate::domain::links::salted_hash(&state.click_salt, ""),
+    }
+}
+
+impl FromRequest for ClientAddress {
     type Error = AppError;
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let ip = req
-            .peer_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_else(|| "unknown".to_owned());
-        ready(Ok(ClientIp(ip)))
+        ready(state_of(req).map(|state| ClientAddress(client_address(req, &state))))
     }
 }

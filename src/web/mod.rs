@@ -43,16 +43,23 @@ pub fn urlencode(s: &str) -> String {
 
 /// Only local paths may be redirect targets after login (no open redirect).
 pub fn safe_next(next: Option<&str>) -> Option<String> {
-    let n = next?.trim();
-    if n.starts_with('/')
-        && !n.starts_with("//")
-        && !n.starts_with("/\\")
-        && !n.contains(['\r', '\n'])
+    let n = next?;
+    // A browser drops tabs and newlines anywhere in a URL, strips control characters and
+    // spaces at its ends and reads a backslash as a slash, so "/\t/evil.example" or
+    // "/\\evil.example" leave for another origin: any of them refuses the value outright.
+    if n.is_empty()
+        || n.len() > 2048
+        || !n.starts_with('/')
+        || n.starts_with("//")
+        || n.chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
     {
-        Some(n.to_owned())
-    } else {
-        None
+        return None;
     }
+    // And it must resolve, as a browser resolves it, to this origin.
+    let origin = url::Url::parse("https://tandem.invalid/").ok()?;
+    let resolved = origin.join(n).ok()?;
+    (resolved.origin() == origin.origin()).then(|| n.to_owned())
 }
 
 #[cfg(test)]
@@ -62,9 +69,42 @@ mod tests {
     #[test]
     fn next_is_local_only() {
         assert_eq!(safe_next(Some("/merchant")).as_deref(), Some("/merchant"));
-        assert_eq!(safe_next(Some("//evil.example")), None);
-        assert_eq!(safe_next(Some("/\\evil.example")), None);
-        assert_eq!(safe_next(Some("https://evil.example")), None);
+        assert_eq!(
+            safe_next(Some("/merchant/orders?state=pending&q=tea%20cup")).as_deref(),
+            Some("/merchant/orders?state=pending&q=tea%20cup")
+        );
         assert_eq!(safe_next(None), None);
+        // Each leaves for another origin in some browser, or cannot be a header value.
+        let refused = [
+            "//evil.example",
+            "/\\evil.example",
+            "\\/evil.example",
+            "https://evil.example",
+            "http:evil.example",
+            "/\t/evil.example",
+            "/\t\\evil.example",
+            "/\n/evil.example",
+            "/\r/evil.example",
+            "\t//evil.example",
+            " //evil.example",
+            "/ /evil.example",
+            "/\x0b/evil.example",
+            "/\x0c/evil.example",
+            "/\x00/evil.example",
+            "/\u{7f}/evil.example",
+            "/\u{a0}/evil.example",
+            "/\u{2028}/evil.example",
+            "/\u{3000}/evil.example",
+            "/%09/evil.example\t",
+            "javascript:alert(1)",
+            "evil.example",
+            "",
+            "///evil.example",
+            "/\\/evil.example",
+        ];
+        for payload in refused {
+            assert_eq!(safe_next(Some(payload)), None, "{payload:?}");
+        }
+        assert!(refused.len() >= 20);
     }
 }

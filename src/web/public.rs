@@ -56,6 +56,11 @@ const STATIC_FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../static/app.css"),
     ),
     (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/app.js"),
+    ),
+    (
         "logo.svg",
         "image/svg+xml",
         include_bytes!("../../static/logo.svg"),

@@ -220,8 +220,8 @@ async fn follow(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let input = ClickInput {
         link_id: link.id,
         stream_id: link.stream_id,
-        ip_hash: match req.peer_addr() {
-            Some(addr) => salted_hash_of(&state.click_salt, addr.ip()),
+        ip_hash: match super::extract::client_ip(&req, &state.trusted_proxies) {
+            Some(ip) => salted_hash_of(&state.click_salt, ip),
             None => salted_hash(&state.click_salt, ""),
         },
         ua_hash,

@@ -1,5 +1,6 @@
-//! What the signed, encrypted session cookie holds: the user id and session version, the
-//! CSRF token and a one-shot flash message.
+//! What the signed, encrypted session cookie holds: the user id, session version and the
+//! server-side session's token (`service::sessions`), the CSRF token and a one-shot flash
+//! message.
 
 use actix_session::Session;
 use rand::RngCore;
@@ -8,12 +9,9 @@ use crate::db::models::User;
 
 const UID: &str = "uid";
 const VERSION: &str = "ver";
-const LOGIN_AT: &str = "at";
+const SID: &str = "sid";
 const CSRF: &str = "csrf";
 const FLASH: &str = "flash";
-
-/// A session lasts this long after login, then asks to log in again.
-pub const SESSION_DAYS: i64 = 14;
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Flash {
@@ -56,14 +54,14 @@ pub fn take_flash(session: &Session) -> Option<Flash> {
 }
 
 /// Logs the user in: a fresh session (the old cookie's contents are dropped), a new CSRF
-/// token, and the user's session version.
-pub fn log_in(session: &Session, user: &User, now_unix: i64) {
+/// token, the user's session version and the token of the server-side session just started.
+pub fn log_in(session: &Session, user: &User, token: &str) {
     let kept_flash = take_flash(session);
     session.clear();
     session.renew();
     let _ = session.insert(UID, user.id);
     let _ = session.insert(VERSION, user.session_version);
-    let _ = session.insert(LOGIN_AT, now_unix);
+    let _ = session.insert(SID, token);
     let _ = session.insert(CSRF, random_token());
     if let Some(f) = kept_flash {
         let _ = session.insert(FLASH, f);
@@ -82,10 +80,15 @@ pub fn log_out(session: &Session) {
     session.renew();
 }
 
-/// (user id, session version, login time) when logged in.
-pub fn identity(session: &Session) -> Option<(i64, i64, i64)> {
+/// (user id, session version, server-side session token) when logged in.
+pub fn identity(session: &Session) -> Option<(i64, i64, String)> {
     let uid = session.get::<i64>(UID).ok().flatten()?;
     let ver = session.get::<i64>(VERSION).ok().flatten()?;
-    let at = session.get::<i64>(LOGIN_AT).ok().flatten()?;
-    Some((uid, ver, at))
+    let sid = session.get::<String>(SID).ok().flatten()?;
+    Some((uid, ver, sid))
+}
+
+/// The server-side session's token, if the cookie holds one.
+pub fn token(session: &Session) -> Option<String> {
+    session.get::<String>(SID).ok().flatten()
 }

@@ -21,3 +21,4 @@ mod pages;
 mod password_reset;
 mod postbacks;
 mod settings;
+mod sign_in;
