@@ -196,7 +196,7 @@ fn load_demo(conn: &mut db::DbConn, base_url: &str) -> anyhow::Result<()> {
 fn read_password() -> anyhow::Result<String> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
-        eprint!("Password (at least 10 characters; it will be shown as you type): ");
+        eprint!("Password (at least 10 characters, hard to guess; it will be shown as you type): ");
         std::io::stderr().flush().ok();
     }
     let mut line = String::new();

@@ -127,7 +127,10 @@ pub fn signup_merchant(
     let mut errors = FieldErrors::new();
     let name = errors.check("name", validate::name(&form.name, "your name"));
     let email = errors.check("email", EmailAddress::parse(&form.email));
-    let pw_ok = errors.check("password", password::check_new(&form.password));
+    let pw_ok = errors.check(
+        "password",
+        password::check_new(&form.password, &[&form.email, &form.name, &form.org_name]),
+    );
     let org_name = errors.check("org_name", validate::org_name(&form.org_name));
     let currency = errors.check(
         "currency",
@@ -206,7 +209,10 @@ pub fn signup_influencer(
     let name = errors.check("name", validate::name(&form.name, "your display name"));
     let handle = errors.check("handle", validate::handle(&form.handle));
     let email = errors.check("email", EmailAddress::parse(&form.email));
-    let pw_ok = errors.check("password", password::check_new(&form.password));
+    let pw_ok = errors.check(
+        "password",
+        password::check_new(&form.password, &[&form.email, &form.name, &form.handle]),
+    );
     let (Some(name), Some(handle), Some(email), Some(())) = (name, handle, email, pw_ok) else {
         return Err(AppError::Validation(errors));
     };
@@ -260,8 +266,11 @@ pub fn add_staff_user(
     display_name: &str,
 ) -> AppResult<User> {
     let mut errors = FieldErrors::new();
+    let pw_ok = errors.check(
+        "password",
+        password::check_new(password_text, &[email, display_name]),
+    );
     let email = errors.check("email", EmailAddress::parse(email));
-    let pw_ok = errors.check("password", password::check_new(password_text));
     let name = errors.check("name", validate::name(display_name, "a name"));
     if !matches!(role, Role::Finance | Role::Admin) {
         errors.add("role", "Only finance and admin users are created here.");
@@ -522,8 +531,8 @@ pub enum ResetOutcome {
     InvalidToken,
 }
 
-fn check_new_pair(errors: &mut FieldErrors, password_text: &str, confirm: &str) {
-    if let Err(e) = password::check_new(password_text) {
+fn check_new_pair(errors: &mut FieldErrors, password_text: &str, confirm: &str, known: &[&str]) {
+    if let Err(e) = password::check_new(password_text, known) {
         errors.add("password", e);
     } else if password_text != confirm {
         errors.add("confirm", "The two passwords differ.");
@@ -537,11 +546,16 @@ pub fn reset_password(
     base_url: &str,
     form: &NewPasswordForm,
 ) -> AppResult<ResetOutcome> {
-    if check_reset_token(conn, now, &form.token)?.is_none() {
+    let Some(owner) = check_reset_token(conn, now, &form.token)? else {
         return Ok(ResetOutcome::InvalidToken);
-    }
+    };
     let mut errors = FieldErrors::new();
-    check_new_pair(&mut errors, &form.password, &form.confirm);
+    check_new_pair(
+        &mut errors,
+        &form.password,
+        &form.confirm,
+        &[&owner.email, &owner.display_name],
+    );
     errors.into_result().map_err(AppError::Validation)?;
     let hash = password::hash(&form.password)?;
     let token_hash = hash_token(&form.token);
@@ -644,7 +658,12 @@ pub fn change_password(
     if !current_ok {
         errors.add("current", "This is not your current password.");
     }
-    check_new_pair(&mut errors, &form.password, &form.confirm);
+    check_new_pair(
+        &mut errors,
+        &form.password,
+        &form.confirm,
+        &[&user.email, &user.display_name],
+    );
     errors.into_result().map_err(AppError::Validation)?;
     let hash = password::hash(&form.password)?;
     db::write_tx(conn, |conn| {

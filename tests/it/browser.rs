@@ -618,3 +618,82 @@ async fn merchant_campaign_to_influencer_coupon_journey() {
     .unwrap();
     c.close().await.ok();
 }
+
+/// The pages' script is served and acts: a Copy button copies and says so, a button with a
+/// confirmation does nothing when the prompt is dismissed and acts when it is accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_buttons_and_confirmations_work() {
+    let Some(driver) = start_driver() else { return };
+    let app = TestApp::spawn().await;
+    let c = browser(&driver).await;
+    c.goto(&app.url("/signup/merchant")).await.unwrap();
+    fill(&c, "name", "Lin Wei").await;
+    fill(&c, "email", "lin@browser.test").await;
+    fill(&c, "password", PASSWORD).await;
+    fill(&c, "org_name", "Jade Leaf Tea").await;
+    submit(&c, "/signup/merchant").await;
+    wait_for_path(&c, "/merchant").await;
+
+    c.goto(&app.url("/merchant/integration")).await.unwrap();
+    submit(&c, "/merchant/integration/secret").await;
+    flash_starting(&c, "Your new postback secret").await;
+    let copy = c.find(Locator::Css("[data-copy]")).await.unwrap();
+    copy.click().await.unwrap();
+    assert_eq!(copy.text().await.unwrap(), "Copied", "the script ran");
+    let first = c
+        .find(Locator::Css("code.secret"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+
+    // Rotating asks first: dismissed, nothing happens.
+    let before = c.current_url().await.unwrap();
+    c.find(Locator::Css(
+        "form[action=\"/merchant/integration/secret\"] button",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    let prompt = c.get_alert_text().await.expect("a confirmation prompt");
+    assert!(prompt.starts_with("Make a new secret?"), "{prompt}");
+    c.dismiss_alert().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(c.current_url().await.unwrap(), before, "no navigation");
+    assert_eq!(
+        c.find_all(Locator::Css("ul.plain li")).await.unwrap().len(),
+        1,
+        "still one secret"
+    );
+    // Accepted: a new secret.
+    c.find(Locator::Css(
+        "form[action=\"/merchant/integration/secret\"] button",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    c.accept_alert().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(el) = c.find(Locator::Css("code.secret")).await
+            && let Ok(text) = el.text().await
+            && text != first
+            && text.starts_with("tps_")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no new secret shown");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        c.find_all(Locator::Css("ul.plain li")).await.unwrap().len(),
+        2,
+        "the previous secret keeps working for a while"
+    );
+    c.close().await.ok();
+}

@@ -163,3 +163,41 @@ async fn logged_in_users_skip_the_public_auth_pages() {
     let home = get_with(&client, &app.url("/")).await.text().await.unwrap();
     assert!(home.contains("Go to your dashboard"));
 }
+
+/// Every `/static/...` file a template names is served (a missing one silently breaks the
+/// pages that use it, as `/static/app.js` once did).
+#[tokio::test]
+async fn every_static_file_a_page_names_is_served() {
+    let app = TestApp::spawn().await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    let mut names = std::collections::BTreeSet::new();
+    let mut stack = vec![dir];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for part in text.split("/static/").skip(1) {
+                let name: String = part
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+                    .collect();
+                names.insert(name);
+            }
+        }
+    }
+    assert!(
+        names.contains("app.js") && names.contains("app.css"),
+        "{names:?}"
+    );
+    for name in &names {
+        let res = app.get(&format!("/static/{name}")).await;
+        assert_eq!(res.status(), StatusCode::OK, "/static/{name}");
+    }
+    // And the pages load the script.
+    let home = app.get("/login").await.text().await.unwrap();
+    assert!(home.contains("<script src=\"/static/app.js\" defer></script>"));
+}

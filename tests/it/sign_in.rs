@@ -428,3 +428,28 @@ async fn the_password_change_form_is_throttled_too() {
     let html = res.text().await.unwrap();
     assert!(html.contains("Too many wrong passwords"), "{html}");
 }
+
+#[tokio::test]
+async fn guessable_passwords_are_refused_with_a_reason() {
+    let app = TestApp::spawn().await;
+    for weak in ["aaaaaaaaaa", "password12", "weakling@creators.test"] {
+        let res = post_form_with(
+            &app.client,
+            &app.url("/signup/influencer"),
+            &app.url("/signup/influencer"),
+            &[
+                ("name", "Weak Ling"),
+                ("handle", "weakling"),
+                ("email", "weakling@creators.test"),
+                ("password", weak),
+            ],
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{weak}");
+        let html = res.text().await.unwrap();
+        assert!(
+            html.contains("This password is too easy to guess"),
+            "{weak}: {html}"
+        );
+    }
+}
