@@ -61,6 +61,12 @@ impl Settings {
                 data_dir.display()
             )
         })?;
+        keep_private(&data_dir).with_context(|| {
+            format!(
+                "TANDEM_DATA_DIR: cannot make the data folder {} private",
+                data_dir.display()
+            )
+        })?;
 
         let database_url = match non_empty(&raw.database_url) {
             Some(url) => {
@@ -175,6 +181,39 @@ impl Settings {
             .as_ref()
             .is_some_and(|u| u.scheme() == "https")
     }
+}
+
+/// Makes the data folder and what it holds readable by this user only (folders 0700, files
+/// 0600): the database, its WAL and shared-memory files, and the emails under `mail/`
+/// (which hold live password-reset links). Files made before this rule are fixed too.
+fn keep_private(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let tighten = |path: &Path, mode: u32| -> std::io::Result<()> {
+        let meta = std::fs::symlink_metadata(path)?;
+        if meta.file_type().is_symlink() {
+            return Ok(());
+        }
+        if meta.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+        }
+        Ok(())
+    };
+    tighten(dir, 0o700)?;
+    for sub in [dir.to_owned(), dir.join("mail")] {
+        let Ok(entries) = std::fs::read_dir(&sub) else {
+            continue;
+        };
+        if sub != dir {
+            tighten(&sub, 0o700)?;
+        }
+        for entry in entries {
+            let path = entry?.path();
+            if path.is_file() {
+                tighten(&path, 0o600)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The secret kept in `<data dir>/secret.key`, created (mode 0600) on first start.

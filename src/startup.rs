@@ -168,6 +168,7 @@ impl Application {
                                 ))
                                 .build(),
                         )
+                        .wrap(from_fn(portal::middleware::query_limits))
                         .wrap(portal::middleware::security_headers(secure))
                         .wrap(NormalizePath::new(TrailingSlash::Trim))
                         .wrap(from_fn(portal::middleware::request_id))

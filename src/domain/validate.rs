@@ -60,7 +60,31 @@ impl FieldErrors {
 }
 
 fn has_control(s: &str) -> bool {
-    s.chars().any(|c| c.is_control())
+    s.chars().any(|c| c.is_control() || is_bidi_control(c))
+}
+
+/// Characters that change the direction text is shown in (U+202E "right-to-left override"
+/// makes "gpj.exe" read "exe.jpg"): never wanted in a name, label or note.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
+/// The first character of `s` that no text field takes: a control character (tabs and line
+/// breaks aside) or a text-direction control.
+pub fn hidden_char(s: &str) -> Option<char> {
+    s.chars()
+        .find(|c| (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || is_bidi_control(*c))
+}
+
+/// The message for a field holding [`hidden_char`] `c`.
+pub fn hidden_char_message(c: char) -> String {
+    format!(
+        "contains an invisible control or text-direction character (U+{:04X}); remove it",
+        u32::from(c)
+    )
 }
 
 /// A person's or a display name: 1 to 80 characters, no control characters.

@@ -244,6 +244,16 @@ pub fn create_link(
     if label.chars().count() > 120 {
         return Err(field("label", "Use at most 120 characters."));
     }
+    // The links API sends labels too: the same rule as every form's text field.
+    if let Some(c) = crate::domain::validate::hidden_char(label) {
+        return Err(field(
+            "label",
+            &format!(
+                "The label {}.",
+                crate::domain::validate::hidden_char_message(c)
+            ),
+        ));
+    }
     db::write_tx(conn, |conn| {
         for _ in 0..5 {
             let code = new_code();

@@ -193,6 +193,19 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
                 csrf_token: String::new(),
             });
             check_csrf(&session, &field.csrf_token)?;
+            // No text field takes control or text-direction characters (passwords aside:
+            // refusing them could lock someone out of the one they have; and a login's
+            // `next`, which is checked on its own and falls back to the role's home).
+            for (name, value) in url::form_urlencoded::parse(&body) {
+                if matches!(name.as_ref(), "password" | "current" | "confirm" | "next") {
+                    continue;
+                }
+                if let Some(c) = crate::domain::validate::hidden_char(&value) {
+                    let mut errors = crate::domain::validate::FieldErrors::new();
+                    errors.add(&name, crate::domain::validate::hidden_char_message(c));
+                    return Err(AppError::Validation(errors));
+                }
+            }
             let value: T = serde_html_form::from_bytes(&body)
                 .map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}.")))?;
             Ok(CsrfForm(value))

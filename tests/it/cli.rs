@@ -305,3 +305,40 @@ fn merchants_and_ledger_commands() {
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(report.contains("does not sum to zero"), "{report}");
 }
+
+/// The data folder and what Tandem writes in it are its user's alone: the folder 0700, the
+/// database (and WAL), the secret key and emails 0600; files left readable by an older
+/// version are tightened at start.
+#[test]
+fn the_data_folder_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("data");
+    std::fs::create_dir_all(dir.join("mail")).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let old_mail = dir.join("mail").join("old.eml");
+    std::fs::write(&old_mail, "Subject: reset link").unwrap();
+    std::fs::set_permissions(&old_mail, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let db = dir.join("tandem.db");
+    let out = tandem(&dir, db.to_str().unwrap())
+        .args(["demo"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&dir.join("mail")), 0o700);
+    assert_eq!(mode(&old_mail), 0o600);
+    assert_eq!(mode(&db), 0o600);
+    assert_eq!(mode(&dir.join("secret.key")), 0o600);
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_file() {
+            assert_eq!(mode(&p), 0o600, "{}", p.display());
+        }
+    }
+}
