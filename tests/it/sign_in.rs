@@ -453,3 +453,27 @@ async fn guessable_passwords_are_refused_with_a_reason() {
         );
     }
 }
+
+#[tokio::test]
+async fn login_attempts_are_forgotten_after_30_days() {
+    let app = TestApp::spawn().await;
+    app.login_with(&new_client(), "who@example.com", "guess guess guess")
+        .await;
+    let count = || async {
+        app.state
+            .db(|conn| {
+                use diesel::prelude::*;
+                use tandem::db::schema::login_attempts as a;
+                Ok(a::table.count().get_result::<i64>(conn)?)
+            })
+            .await
+            .unwrap()
+    };
+    assert_eq!(count().await, 1);
+    let later = app.clock_now() + chrono::TimeDelta::days(31);
+    app.state
+        .db(move |conn| tandem::service::accounts::forget_old_attempts(conn, later))
+        .await
+        .unwrap();
+    assert_eq!(count().await, 0);
+}
