@@ -20,6 +20,37 @@ pub struct OrderRow {
     pub commission: Option<CommissionRow>,
     pub refunded_minor: i64,
     pub influencer: Option<String>,
+    /// What the merchant owes for the order: gross (commission + fee as earned) and net.
+    pub owed: Owed,
+}
+
+/// What a merchant owes for one order, as the ledger has it: the commission and fee as
+/// earned (gross) and what is left after refunds took back their share and a rejection the
+/// rest (net). The nets of a merchant's orders add up to its receivable (before payments).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Owed {
+    pub gross_minor: i64,
+    pub net_minor: i64,
+}
+
+pub fn owed(commission: Option<&CommissionRow>, refunds: &[Refund]) -> Owed {
+    let Some(c) = commission else {
+        return Owed::default();
+    };
+    let gross_minor = c.amount_minor + c.fee_minor;
+    let net_minor = if c.state == "rejected" {
+        0
+    } else {
+        gross_minor
+            - refunds
+                .iter()
+                .map(|r| r.commission_minor + r.fee_minor)
+                .sum::<i64>()
+    };
+    Owed {
+        gross_minor,
+        net_minor,
+    }
 }
 
 fn handle_of(conn: &mut DbConn, influencer_id: Option<i64>) -> AppResult<Option<String>> {
@@ -39,12 +70,11 @@ pub fn merchant_orders(
     let mut rows = Vec::new();
     for c in db::orders::conversions_of(conn, merchant.id, attributed, PAGE)? {
         let commission = db::orders::commission_of_conversion(conn, c.id)?;
-        let refunded_minor = db::orders::refunds_of(conn, c.id)?
-            .iter()
-            .map(|r| r.amount_minor)
-            .sum();
+        let refunds = db::orders::refunds_of(conn, c.id)?;
+        let refunded_minor = refunds.iter().map(|r| r.amount_minor).sum();
         let influencer = handle_of(conn, c.influencer_id)?;
         rows.push(OrderRow {
+            owed: owed(commission.as_ref(), &refunds),
             conversion: c,
             commission,
             refunded_minor,

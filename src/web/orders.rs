@@ -96,7 +96,10 @@ struct OrderLine {
     influencer: String,
     base: String,
     refunded: String,
-    commission: String,
+    /// What the merchant owes for it now, and (when refunds or a rejection changed it) as
+    /// earned.
+    owed: String,
+    owed_gross: String,
     state: &'static str,
 }
 
@@ -108,6 +111,10 @@ struct OrdersPage {
     filters: Vec<SelectOption>,
     filtered: bool,
     owed: Vec<String>,
+    /// The "You owe" column added up, per currency.
+    column_total: Vec<String>,
+    /// Whether every order is listed (then the column adds up to what is owed).
+    complete: bool,
     query_string: String,
 }
 
@@ -143,10 +150,16 @@ async fn orders(
                     } else {
                         show(r.refunded_minor, &c.currency)
                     },
-                    commission: r
+                    owed: r
                         .commission
                         .as_ref()
-                        .map(|k| show(k.amount_minor + k.fee_minor, &k.currency))
+                        .map(|k| show(r.owed.net_minor, &k.currency))
+                        .unwrap_or_default(),
+                    owed_gross: r
+                        .commission
+                        .as_ref()
+                        .filter(|_| r.owed.gross_minor != r.owed.net_minor)
+                        .map(|k| show(r.owed.gross_minor, &k.currency))
                         .unwrap_or_default(),
                     state: r.commission.as_ref().map_or("", |k| state_label(&k.state)),
                 }
@@ -164,6 +177,14 @@ async fn orders(
             selected: query.attributed == *v,
         })
         .collect(),
+        column_total: {
+            let mut totals: std::collections::BTreeMap<&str, i64> = Default::default();
+            for r in rows.iter().filter(|r| r.commission.is_some()) {
+                *totals.entry(r.conversion.currency.as_str()).or_default() += r.owed.net_minor;
+            }
+            totals.iter().map(|(c, v)| show(*v, c)).collect()
+        },
+        complete: filter.is_none() && i64::try_from(rows.len()).unwrap_or(i64::MAX) < reports::PAGE,
         filtered: filter.is_some(),
         owed: owed
             .iter()
@@ -211,22 +232,24 @@ async fn orders_csv(
         "influencer",
         "commission",
         "platform_fee",
+        "owed",
         "commission_state",
         "attribution_note",
     ])
     .map_err(io)?;
     for r in &rows {
         let c = &r.conversion;
-        let (amount, fee, st) =
-            r.commission
-                .as_ref()
-                .map_or((String::new(), String::new(), String::new()), |k| {
-                    (
-                        plain(k.amount_minor, &k.currency),
-                        plain(k.fee_minor, &k.currency),
-                        k.state.clone(),
-                    )
-                });
+        let (amount, fee, owed, st) = r.commission.as_ref().map_or(
+            (String::new(), String::new(), String::new(), String::new()),
+            |k| {
+                (
+                    plain(k.amount_minor, &k.currency),
+                    plain(k.fee_minor, &k.currency),
+                    plain(r.owed.net_minor, &k.currency),
+                    k.state.clone(),
+                )
+            },
+        );
         w.write_record([
             cell(&c.order_id),
             c.occurred_at.format("%Y-%m-%d %H:%M:%S").to_string(),
@@ -237,6 +260,7 @@ async fn orders_csv(
             r.influencer.clone().unwrap_or_default(),
             amount,
             fee,
+            owed,
             st,
             cell(&c.attribution_note),
         ])
@@ -277,6 +301,10 @@ struct DetailRefund {
 struct CommissionView {
     amount: String,
     fee: String,
+    /// What the merchant owes for the order now (commission + fee, less what refunds and a
+    /// rejection took back), and what was taken back (empty: nothing).
+    owed: String,
+    taken_back: String,
     state: &'static str,
     available: String,
     explanation: String,
@@ -372,6 +400,15 @@ async fn order(
             })
             .collect(),
         commission: d.recorded.commission.as_ref().map(|k| CommissionView {
+            owed: show(reports::owed(Some(k), &d.refunds).net_minor, cur),
+            taken_back: {
+                let o = reports::owed(Some(k), &d.refunds);
+                if o.gross_minor == o.net_minor {
+                    String::new()
+                } else {
+                    show(o.gross_minor - o.net_minor, cur)
+                }
+            },
             amount: show(k.amount_minor, cur),
             fee: if k.fee_minor == 0 {
                 String::new()

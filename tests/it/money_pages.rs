@@ -271,3 +271,106 @@ async fn admins_set_platform_fees() {
     let res = get_with(&m, &app.url("/admin/merchants")).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
+
+/// A money string on a page ("¥1,108.14", "-¥3.00") in minor units.
+fn minor(text: &str) -> i64 {
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    let v: i64 = digits
+        .parse()
+        .unwrap_or_else(|_| panic!("money in {text:?}"));
+    if text.contains('-') { -v } else { v }
+}
+
+/// The merchant's orders page: each row's "You owe" (net), the column's total row and the
+/// header's total (from the ledger). One currency, as the demo merchant's.
+fn owed_figures(html: &str) -> (Vec<i64>, i64, i64) {
+    let body = html.split("<tbody>").nth(1).unwrap();
+    let (rows, foot) = body.split_once("</tbody>").unwrap();
+    let cells: Vec<i64> = rows
+        .split("<td data-label=\"You owe\" class=\"num\">")
+        .skip(1)
+        .map(|cell| {
+            let cell = cell.split("</td>").next().unwrap();
+            // A struck-through gross comes first: the net follows it.
+            let net = cell.rsplit("</s>").next().unwrap().trim();
+            if net.is_empty() { 0 } else { minor(net) }
+        })
+        .collect();
+    let total = foot
+        .split("data-label=\"You owe\">")
+        .nth(1)
+        .unwrap()
+        .split("</th>")
+        .next()
+        .unwrap();
+    let header = html
+        .split("You owe (commissions + platform fees)</p>")
+        .nth(1)
+        .unwrap()
+        .split("</p>")
+        .next()
+        .unwrap();
+    (cells, minor(total), minor(header))
+}
+
+#[tokio::test]
+async fn the_owed_column_adds_up_to_what_is_owed_also_after_refunds() {
+    let app = demo_app().await;
+    let m = demo_login(&app, "merchant").await;
+    let html = page(&m, &app, "/merchant/orders").await;
+    let (cells, total, header) = owed_figures(&html);
+    assert_eq!(cells.iter().sum::<i64>(), total, "the column adds up");
+    assert_eq!(total, header, "to what the ledger says is owed");
+    // A fully refunded order shows nothing owed, its gross struck through.
+    assert!(
+        html.contains("<s class=\"muted\""),
+        "refunded orders show their gross struck"
+    );
+
+    // Random refunds of the merchant's attributed orders: still adds up.
+    let merchant = tandem::service::demo::ACCOUNTS
+        .iter()
+        .find(|a| a.role.as_str() == "merchant")
+        .unwrap()
+        .email;
+    let now = app.clock_now();
+    app.state
+        .db(move |conn| {
+            use diesel::prelude::*;
+            use tandem::db::schema::{conversions, merchant_members, users};
+            let merchant_id: i64 = merchant_members::table
+                .inner_join(users::table)
+                .filter(users::email.eq(merchant))
+                .select(merchant_members::merchant_id)
+                .first(conn)?;
+            let orders: Vec<(String, i64)> = conversions::table
+                .filter(conversions::merchant_id.eq(merchant_id))
+                .filter(conversions::signal.ne("none"))
+                .order(conversions::id.asc())
+                .select((conversions::order_id, conversions::base_minor))
+                .load(conn)?;
+            let mut seed: u64 = 0x00de_c0de;
+            for (n, (order_id, base)) in orders.iter().enumerate() {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                if seed % 3 != 0 || *base < 2 {
+                    continue;
+                }
+                let part = 1 + (seed >> 33) as i64 % (*base - 1);
+                let input = tandem::domain::order::RefundInput {
+                    order_id: order_id.clone(),
+                    refund_id: format!("RAND-{n}"),
+                    amount: format!("{}.{:02}", part / 100, part % 100),
+                    occurred_at: now,
+                };
+                tandem::service::orders::record_refund(conn, now, merchant_id, "api", &input)?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let html = page(&m, &app, "/merchant/orders").await;
+    let (cells, total, header) = owed_figures(&html);
+    assert_eq!(cells.iter().sum::<i64>(), total);
+    assert_eq!(total, header);
+    crate::postbacks::ledger_ok(&app).await;
+}
