@@ -697,3 +697,147 @@ async fn copy_buttons_and_confirmations_work() {
     );
     c.close().await.ok();
 }
+
+/// A browser the size of a phone (390 × 844 CSS pixels, as an iPhone 14).
+async fn phone(driver: &Driver) -> Client {
+    let mut chrome = serde_json::json!({
+        "args": [
+            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--no-first-run", "--disable-quic"
+        ],
+        "mobileEmulation": {"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 1}}
+    });
+    if let Some(bin) = find_on_path("chromium") {
+        chrome["binary"] = serde_json::Value::String(bin.to_string_lossy().into_owned());
+    }
+    let mut caps = serde_json::Map::new();
+    caps.insert("goog:chromeOptions".to_owned(), chrome);
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("WebDriver session")
+}
+
+/// Every page of every role of the demo fits a 390 px wide phone: no page is wider than the
+/// screen (long codes and URLs wrap, tables become cards).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_fits_a_phone() {
+    let Some(driver) = start_driver() else { return };
+    let app = TestApp::spawn().await;
+    let (now, base) = (app.state.now(), app.address.clone());
+    let ids = app
+        .state
+        .db(move |conn| {
+            tandem::service::demo::load(conn, now, &base)?;
+            use diesel::prelude::*;
+            use tandem::db::schema::{campaigns, conversions, products};
+            let campaign: i64 = campaigns::table
+                .filter(campaigns::merchant_id.eq(1))
+                .select(campaigns::id)
+                .first(conn)?;
+            let order: i64 = conversions::table
+                .filter(conversions::merchant_id.eq(1))
+                .filter(conversions::link_id.is_not_null())
+                .select(conversions::id)
+                .first(conn)?;
+            let product: i64 = products::table
+                .filter(products::merchant_id.eq(1))
+                .select(products::id)
+                .first(conn)?;
+            Ok((campaign, order, product))
+        })
+        .await
+        .unwrap();
+    let (campaign, order, product) = ids;
+    let roles: Vec<(&str, Vec<String>)> = vec![
+        (
+            "merchant",
+            [
+                "/merchant".to_owned(),
+                "/merchant/campaigns".into(),
+                format!("/merchant/campaigns/{campaign}"),
+                "/merchant/campaigns/new".into(),
+                format!("/merchant/campaigns/{campaign}/edit"),
+                format!("/merchant/campaigns/{campaign}/discover"),
+                "/merchant/products".into(),
+                "/merchant/products/new".into(),
+                format!("/merchant/products/{product}/edit"),
+                "/merchant/products/import".into(),
+                "/merchant/domains".into(),
+                "/merchant/orders".into(),
+                format!("/merchant/orders/{order}"),
+                "/merchant/orders/import".into(),
+                "/merchant/integration".into(),
+                "/account".into(),
+            ]
+            .to_vec(),
+        ),
+        (
+            "influencer",
+            vec![
+                "/influencer".to_owned(),
+                "/influencer/marketplace".into(),
+                format!("/influencer/campaigns/{campaign}"),
+                "/influencer/collaborations".into(),
+                "/influencer/links".into(),
+                "/influencer/earnings".into(),
+                "/account".into(),
+            ],
+        ),
+        (
+            "finance",
+            vec![
+                "/finance".to_owned(),
+                "/finance/review".into(),
+                "/account".into(),
+            ],
+        ),
+        (
+            "admin",
+            vec![
+                "/admin".to_owned(),
+                "/admin/domains".into(),
+                "/admin/merchants".into(),
+                "/account".into(),
+            ],
+        ),
+    ];
+    for (role, pages) in roles {
+        let account = tandem::service::demo::ACCOUNTS
+            .iter()
+            .find(|a| a.role.as_str() == role)
+            .unwrap();
+        let c = phone(&driver).await;
+        c.goto(&app.url("/login")).await.unwrap();
+        fill(&c, "email", account.email).await;
+        fill(&c, "password", account.password).await;
+        submit(&c, "/login").await;
+        wait_for_path(&c, &format!("/{role}")).await;
+        for path in pages {
+            c.goto(&app.url(&path)).await.unwrap();
+            let title = c.title().await.unwrap();
+            assert!(
+                !title.starts_with("Page not found") && !title.starts_with("Not allowed"),
+                "{role} {path}: {title}"
+            );
+            let widths = c
+                .execute(
+                    "return [document.documentElement.scrollWidth, window.innerWidth];",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            let width = widths[0].as_i64().unwrap();
+            if width > 390 {
+                c.screenshot()
+                    .await
+                    .ok()
+                    .map(|png| std::fs::write(artifact(&format!("too-wide-{role}.png")), png));
+            }
+            assert!(width <= 390, "{role} {path} is {width} px wide at 390 px");
+        }
+        c.close().await.ok();
+    }
+}
