@@ -17,6 +17,16 @@
       if (!window.confirm(el.dataset.confirm)) e.preventDefault();
     });
   });
+  // The message after an action can be closed.
+  document.querySelectorAll('.flash-toast').forEach(function (el) {
+    var close = document.createElement('button');
+    close.type = 'button';
+    close.className = 'flash-close';
+    close.setAttribute('aria-label', 'Close this message');
+    close.textContent = '\u00d7';
+    close.addEventListener('click', function () { el.remove(); });
+    el.appendChild(close);
+  });
   // Copy buttons: data-copy="text".
   document.querySelectorAll('[data-copy]').forEach(function (el) {
     el.addEventListener('click', function () {

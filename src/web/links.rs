@@ -65,6 +65,11 @@ struct LinksPage {
     stream_errors: FieldErrors,
     tokens: Vec<TokenRow>,
     base_url: String,
+    /// A token just made: shown once, at the top of the page.
+    new_token: Option<String>,
+    /// The token form as sent, with its error.
+    token_name: String,
+    token_error: Option<String>,
 }
 
 struct TokenRow {
@@ -80,6 +85,8 @@ struct TokenRow {
 struct Sent {
     link: Option<(LinkForm, FieldErrors)>,
     stream: Option<(StreamForm, FieldErrors)>,
+    /// A new token, or the token form with its error.
+    token: Option<Result<String, (String, String)>>,
 }
 
 async fn links_page(
@@ -207,6 +214,16 @@ async fn links_page(
             })
             .collect(),
         base_url: state.base_url.clone(),
+        new_token: sent.token.as_ref().and_then(|t| t.as_ref().ok().cloned()),
+        token_name: sent
+            .token
+            .as_ref()
+            .and_then(|t| t.as_ref().err().map(|(name, _)| name.clone()))
+            .unwrap_or_default(),
+        token_error: sent
+            .token
+            .as_ref()
+            .and_then(|t| t.as_ref().err().map(|(_, e)| e.clone())),
     })
 }
 
@@ -388,23 +405,30 @@ async fn create_token(
     form: CsrfForm<TokenForm>,
 ) -> AppResult<HttpResponse> {
     let (now, uid, name) = (state.now(), user.0.id, form.0.token_name);
-    match state
+    let typed = name.clone();
+    // Rendered, not redirected: the token is shown once, in a box at the top of the page;
+    // an error comes back under the field with what was typed.
+    let token = match state
         .db(move |conn| svc::create_token(conn, now, uid, &name))
         .await
     {
-        Ok(token) => session::flash(
-            &session,
-            "success",
-            format!("Your new API token (copy it now; it is not shown again): {token}"),
-        ),
-        Err(AppError::Validation(e)) => session::flash(
-            &session,
-            "error",
+        Ok(token) => Ok(token),
+        Err(AppError::Validation(e)) => Err((
+            typed,
             e.get("token_name").unwrap_or("Name the token.").to_owned(),
-        ),
+        )),
         Err(e) => return Err(e),
-    }
-    Ok(pages::redirect("/influencer/links#api"))
+    };
+    let status = if token.is_ok() {
+        actix_web::http::StatusCode::OK
+    } else {
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let sent = Sent {
+        token: Some(token),
+        ..Sent::default()
+    };
+    pages::render(&links_page(&state, &session, &user, sent).await?, status)
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -206,7 +206,18 @@ async fn influencer_signs_up_logs_out_logs_in_and_sees_the_profile() {
         .text()
         .await
         .unwrap();
-    assert_eq!(flash, "You have logged out.");
+    // The message, and the button that closes it.
+    assert_eq!(flash.trim_end_matches('×').trim(), "You have logged out.");
+    c.find(Locator::Css(".flash-close"))
+        .await
+        .expect("a close button")
+        .click()
+        .await
+        .unwrap();
+    assert!(
+        c.find(Locator::Css(".flash-toast")).await.is_err(),
+        "closed"
+    );
 
     fill(&c, "email", "mia@browser.test").await;
     fill(&c, "password", PASSWORD).await;

@@ -545,17 +545,26 @@ async fn influencer_tools_use_the_links_api_with_a_token() {
         &i,
         &app.url("/influencer/links"),
         &app.url("/influencer/tokens"),
+        &[("token_name", "")],
+    )
+    .await;
+    // No name: the form comes back with the error under the field.
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("id=\"e-token_name\""), "{page}");
+    let res = post_form_with(
+        &i,
+        &app.url("/influencer/links"),
+        &app.url("/influencer/tokens"),
         &[("token_name", "overlay")],
     )
     .await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let page = get_with(&i, &app.url("/influencer/links"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    // Shown once, in view at the top of the page, with a Copy button.
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("you will not see it again"), "{page}");
     let token = page
-        .split("not shown again): ")
+        .split("<code class=\"secret\">")
         .nth(1)
         .unwrap()
         .split('<')
@@ -563,6 +572,7 @@ async fn influencer_tools_use_the_links_api_with_a_token() {
         .unwrap()
         .trim()
         .to_owned();
+    assert!(page.contains(&format!("data-copy=\"{token}\"")));
     assert!(token.starts_with("tdm_"));
     let again = get_with(&i, &app.url("/influencer/links"))
         .await
