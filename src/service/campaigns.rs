@@ -135,6 +135,35 @@ pub fn parse_rules(
     })
 }
 
+/// Refuses SKU rates for products the merchant does not have (a typo would silently never
+/// apply), naming them.
+fn check_skus_known(
+    conn: &mut DbConn,
+    merchant_id: i64,
+    rules: Option<&ParsedRules>,
+    errors: &mut FieldErrors,
+) -> AppResult<()> {
+    let Some(r) = rules else {
+        return Ok(());
+    };
+    let mut unknown = Vec::new();
+    for sku in r.rules.sku_rates.keys() {
+        if db::catalog::find_by_sku(conn, merchant_id, sku)?.is_none() {
+            unknown.push(sku.as_str());
+        }
+    }
+    if !unknown.is_empty() {
+        errors.add(
+            "sku_rates",
+            format!(
+                "Not in your catalogue: {}. Use the SKU of one of your products.",
+                unknown.join(", ")
+            ),
+        );
+    }
+    Ok(())
+}
+
 /// Campaign details after validation.
 struct Details {
     name: String,
@@ -370,6 +399,7 @@ pub fn create_campaign(
     let mut errors = FieldErrors::new();
     let details = parse_details(conn, merchant.id, now, tz, form, currency, &mut errors)?;
     let rules = parse_rules(&form.rules, currency, &mut errors);
+    check_skus_known(conn, merchant.id, rules.as_ref(), &mut errors)?;
     let (Some(details), Some(rules), true) = (details, rules, errors.is_empty()) else {
         return Err(AppError::Validation(errors));
     };
@@ -467,6 +497,7 @@ pub fn update_rules(
     let currency = Currency::parse(&campaign.currency).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut errors = FieldErrors::new();
     let rules = parse_rules(form, currency, &mut errors);
+    check_skus_known(conn, campaign.merchant_id, rules.as_ref(), &mut errors)?;
     let (Some(rules), true) = (rules, errors.is_empty()) else {
         return Err(AppError::Validation(errors));
     };

@@ -706,9 +706,14 @@ struct DiscoverPage {
     can_invite: bool,
 }
 
+/// A follower count as typed ("12,000"): a whole number, not negative.
 fn parse_count(s: &str) -> Option<i64> {
     let t: String = s.trim().chars().filter(|c| *c != ',').collect();
-    if t.is_empty() { None } else { t.parse().ok() }
+    if t.is_empty() {
+        None
+    } else {
+        t.parse().ok().filter(|n: &i64| *n >= 0)
+    }
 }
 
 #[get("/merchant/campaigns/{id}/discover")]
@@ -735,7 +740,7 @@ async fn discover(
     let mut count = |s: &str, what: &str| {
         let v = parse_count(s);
         if v.is_none() && !s.trim().is_empty() {
-            errors.push(format!("{what} must be a whole number."));
+            errors.push(format!("{what} must be a whole number, 0 or more."));
         }
         v
     };

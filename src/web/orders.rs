@@ -822,6 +822,8 @@ struct MerchantFeeRow {
     name: String,
     slug: String,
     fee: String,
+    /// The error of this row's form as sent (its value is then what was typed).
+    error: Option<String>,
 }
 
 #[derive(Template)]
@@ -831,26 +833,48 @@ struct MerchantsPage {
     rows: Vec<MerchantFeeRow>,
 }
 
+/// The merchants page; `sent`: a fee form as sent for one merchant, with its error.
+async fn merchants_page(
+    state: &AppState,
+    session: &Session,
+    user: &AdminUser,
+    sent: Option<(i64, String, String)>,
+) -> AppResult<HttpResponse> {
+    let rows = state.db(crate::service::admin::merchant_fees).await?;
+    let status = if sent.is_some() {
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        actix_web::http::StatusCode::OK
+    };
+    let page = MerchantsPage {
+        ctx: PageCtx::new(session, Some(&user.0), "Merchants", "merchants"),
+        rows: rows
+            .into_iter()
+            .map(|(m, fee)| {
+                let mine = sent.as_ref().filter(|(id, _, _)| *id == m.id);
+                MerchantFeeRow {
+                    id: m.id,
+                    name: m.name,
+                    slug: m.slug,
+                    fee: mine.map_or_else(
+                        || RateBps::saturating(fee).form_value(),
+                        |(_, typed, _)| typed.clone(),
+                    ),
+                    error: mine.map(|(_, _, e)| e.clone()),
+                }
+            })
+            .collect(),
+    };
+    pages::render(&page, status)
+}
+
 #[get("/admin/merchants")]
 async fn admin_merchants(
     state: web::Data<AppState>,
     session: Session,
     user: AdminUser,
 ) -> AppResult<HttpResponse> {
-    let rows = state.db(crate::service::admin::merchant_fees).await?;
-    let page = MerchantsPage {
-        ctx: PageCtx::new(&session, Some(&user.0), "Merchants", "merchants"),
-        rows: rows
-            .into_iter()
-            .map(|(m, fee)| MerchantFeeRow {
-                id: m.id,
-                name: m.name,
-                slug: m.slug,
-                fee: RateBps::saturating(fee).form_value(),
-            })
-            .collect(),
-    };
-    pages::render(&page, actix_web::http::StatusCode::OK)
+    merchants_page(&state, &session, &user, None).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -868,9 +892,22 @@ async fn admin_fee(
     form: CsrfForm<FeeForm>,
 ) -> AppResult<HttpResponse> {
     let (id, actor, now, fee) = (path.into_inner(), user.0.id, state.now(), form.0.fee);
-    let rate = state
+    let typed = fee.clone();
+    let rate = match state
         .db(move |conn| crate::service::admin::set_platform_fee(conn, now, actor, id, &fee))
-        .await?;
+        .await
+    {
+        Ok(rate) => rate,
+        // Back to the page, the error under this merchant's field and what was typed kept.
+        Err(AppError::Validation(e)) => {
+            let message = e
+                .iter()
+                .next()
+                .map_or_else(|| "Check the fee.".to_owned(), |f| f.message.clone());
+            return merchants_page(&state, &session, &user, Some((id, typed, message))).await;
+        }
+        Err(e) => return Err(e),
+    };
     session::flash(
         &session,
         "success",

@@ -374,3 +374,81 @@ async fn the_owed_column_adds_up_to_what_is_owed_also_after_refunds() {
     assert_eq!(total, header);
     crate::postbacks::ledger_ok(&app).await;
 }
+
+/// A bad value in a form of each role comes back on a page with the navigation and the
+/// field's message, never a bare error page; what was typed is kept where the form
+/// re-renders.
+#[tokio::test]
+async fn bad_input_comes_back_with_the_navigation_and_the_message() {
+    let app = demo_app().await;
+    let m = demo_login(&app, "merchant").await;
+    let i = demo_login(&app, "influencer").await;
+    let a = demo_login(&app, "admin").await;
+    let campaign = 1;
+    // (client, page with the form, action, fields, what the answer must say)
+    type Case<'a> = (&'a Client, String, String, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            &a,
+            "/admin/merchants".into(),
+            "/admin/merchants/1/fee".into(),
+            vec![("fee", "150")],
+            "value=\"150\"",
+        ),
+        (
+            &m,
+            format!("/merchant/campaigns/{campaign}"),
+            format!("/merchant/campaigns/{campaign}/rules"),
+            vec![("default_rate", "12.5"), ("sku_rates", "NOPE-9 = 5")],
+            "Not in your catalogue: NOPE-9",
+        ),
+        (
+            &m,
+            "/merchant".into(),
+            "/merchant/settings".into(),
+            vec![("name", ""), ("website", ""), ("currency", "CNY")],
+            "id=\"e-name\"",
+        ),
+        (
+            &i,
+            "/influencer".into(),
+            "/influencer/payout".into(),
+            vec![("method", "paypal"), ("paypal_email", "not an email")],
+            "id=\"e-paypal_email\"",
+        ),
+        (
+            &i,
+            "/influencer/links".into(),
+            "/influencer/links".into(),
+            vec![("target", "nope"), ("label", "x")],
+            "class=\"field-error\"",
+        ),
+    ];
+    for (client, page, action, fields, want) in cases {
+        let res = post_form_with(client, &app.url(&page), &app.url(&action), &fields).await;
+        let status = res.status();
+        let html = if status == StatusCode::SEE_OTHER {
+            let to = crate::helpers::location(&res);
+            get_with(client, &app.url(&to)).await.text().await.unwrap()
+        } else {
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{action}");
+            res.text().await.unwrap()
+        };
+        assert!(
+            html.contains("class=\"mainnav\""),
+            "{action}: no navigation"
+        );
+        assert!(html.contains(want), "{action}: {want} not in {html}");
+    }
+    // Find influencers refuses a negative follower count, saying so.
+    let html = page(
+        &m,
+        &app,
+        &format!("/merchant/campaigns/{campaign}/discover?max_followers=-5"),
+    )
+    .await;
+    assert!(
+        html.contains("Maximum followers must be a whole number, 0 or more."),
+        "{html}"
+    );
+}
