@@ -188,7 +188,7 @@ impl Commission {
             if major.scale() < c.digits() {
                 major.rescale(c.digits());
             }
-            format!("{major} {}", c.code())
+            crate::domain::money::display_plain(&major.to_string(), c)
         };
         let mut lines = Vec::new();
         for (n, (l, sku)) in self.lines.iter().zip(skus).enumerate() {
@@ -492,7 +492,7 @@ mod tests {
         let c = compute(&rules(), None, &[line("CUP-1", "ware", 1, 1460, 0)], cny()).unwrap();
         let text = c.explain(&["CUP-1"]);
         assert!(text.contains("12.5%"), "{text}");
-        assert!(text.contains("1.825 CNY"), "{text}");
+        assert!(text.contains("= ¥1.825"), "{text}");
         assert!(text.contains("rounded once"), "{text}");
     }
 

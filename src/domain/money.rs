@@ -337,10 +337,18 @@ impl Money {
 
     /// For people: symbol, thousands separators and the currency's digits, `¥1,234.50`.
     pub fn display(&self) -> String {
-        let plain = self.to_plain_string();
+        display_plain(&self.to_plain_string(), self.currency)
+    }
+}
+
+/// A plain decimal amount ("-1234.5", "1.825") for people, as [`Money::display`] shows
+/// money: sign, symbol, thousands separators ("-¥1,234.5"). Also for exact values with more
+/// decimals than the currency has, so that every amount reads the same way.
+pub fn display_plain(plain: &str, currency: Currency) -> String {
+    {
         let (sign, unsigned) = match plain.strip_prefix('-') {
             Some(rest) => ("-", rest),
-            None => ("", plain.as_str()),
+            None => ("", plain),
         };
         let (int_part, frac_part) = match unsigned.split_once('.') {
             Some((i, f)) => (i, Some(f)),
@@ -354,8 +362,8 @@ impl Money {
             grouped.push(ch);
         }
         match frac_part {
-            Some(f) => format!("{sign}{}{grouped}.{f}", self.currency.symbol),
-            None => format!("{sign}{}{grouped}", self.currency.symbol),
+            Some(f) => format!("{sign}{}{grouped}.{f}", currency.symbol()),
+            None => format!("{sign}{}{grouped}", currency.symbol()),
         }
     }
 }

@@ -363,7 +363,7 @@ async fn order(
         currency: c.currency.clone(),
         base: show(c.base_minor, cur),
         signal: signal_label(&c.signal),
-        note: c.attribution_note.clone(),
+        note: pages::localize(&c.attribution_note, tz),
         influencer: d.influencer.clone().unwrap_or_default(),
         link: d
             .link_code
@@ -417,7 +417,7 @@ async fn order(
             },
             state: state_label(&k.state),
             available: fmt_date(k.available_at, tz),
-            explanation: k.explanation.clone(),
+            explanation: pages::localize(&k.explanation, tz),
         }),
         refunds: d
             .refunds
@@ -698,7 +698,7 @@ async fn earnings(
                         "frozen" => k.frozen_reason.clone().unwrap_or_default(),
                         _ => String::new(),
                     },
-                    explanation: k.explanation.clone(),
+                    explanation: pages::localize(&k.explanation, tz),
                     refunds: r
                         .refunds
                         .iter()
@@ -760,7 +760,7 @@ async fn review(
                 merchant: r.merchant.clone(),
                 amount: show(r.commission.amount_minor, &r.commission.currency),
                 reason: r.commission.frozen_reason.clone().unwrap_or_default(),
-                explanation: r.commission.explanation.clone(),
+                explanation: pages::localize(&r.commission.explanation, user.0.time_zone),
             })
             .collect(),
     };

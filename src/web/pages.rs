@@ -193,11 +193,44 @@ pub fn time_zone_options(selected: &str) -> Vec<SelectOption> {
 }
 
 /// A time in the viewer's zone, e.g. `2026-11-26 18:09 CST`.
+/// A time in the reader's zone, labelled unambiguously by its offset ("2026-12-05 14:02
+/// UTC+08:00"; "CST" alone could be China or US Central).
 pub fn fmt_datetime(t: NaiveDateTime, tz: Tz) -> String {
-    t.and_utc()
-        .with_timezone(&tz)
-        .format("%Y-%m-%d %H:%M %Z")
-        .to_string()
+    let local = t.and_utc().with_timezone(&tz);
+    let offset = local.format("%:z").to_string();
+    if offset == "+00:00" {
+        local.format("%Y-%m-%d %H:%M UTC").to_string()
+    } else {
+        format!("{} UTC{offset}", local.format("%Y-%m-%d %H:%M"))
+    }
+}
+
+/// Stored texts (a commission's explanation, an order's trace) keep instants in UTC as
+/// "2026-01-01 21:10 UTC"; shown to a person, each is written in their zone instead.
+pub fn localize(text: &str, tz: Tz) -> String {
+    const LEN: usize = "2026-01-01 21:10 UTC".len();
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut rest = text;
+    while let Some(pos) = rest.find(" UTC") {
+        let end = pos + 4;
+        // The 16 characters before " UTC" must be a date and time.
+        let start = pos.checked_sub(LEN - 4);
+        let parsed = start.and_then(|s| {
+            rest.get(s..pos)
+                .and_then(|t| NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M").ok())
+                .map(|t| (s, t))
+        });
+        match parsed {
+            Some((s, t)) => {
+                out.push_str(&rest[..s]);
+                out.push_str(&fmt_datetime(t, tz));
+            }
+            None => out.push_str(&rest[..end]),
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 pub fn fmt_date(t: NaiveDateTime, tz: Tz) -> String {
@@ -261,3 +294,29 @@ pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpRespons
 }
 
 pub type Errors = FieldErrors;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_shown_in_the_readers_zone_with_an_unambiguous_label() {
+        let t = chrono::NaiveDate::from_ymd_opt(2027, 1, 1)
+            .unwrap()
+            .and_hms_opt(21, 10, 0)
+            .unwrap();
+        let shanghai: Tz = "Asia/Shanghai".parse().unwrap();
+        assert_eq!(fmt_datetime(t, shanghai), "2027-01-02 05:10 UTC+08:00");
+        assert_eq!(fmt_datetime(t, Tz::UTC), "2027-01-01 21:10 UTC");
+        let chicago: Tz = "America/Chicago".parse().unwrap();
+        assert_eq!(fmt_datetime(t, chicago), "2027-01-01 15:10 UTC-06:00");
+        assert_eq!(
+            localize(
+                "Held for returns for 30 days: available from 2027-01-01 21:10 UTC.\nIn UTC terms.",
+                shanghai
+            ),
+            "Held for returns for 30 days: available from 2027-01-02 05:10 UTC+08:00.\nIn UTC terms."
+        );
+        assert_eq!(localize(" UTC at the start", shanghai), " UTC at the start");
+    }
+}
