@@ -567,3 +567,16 @@ pub fn counted_clicks_of(conn: &mut DbConn, link_id: i64, limit: i64) -> QueryRe
         .select(Click::as_select())
         .load(conn)
 }
+
+/// The destinations of the merchant's links that are switched on.
+pub fn live_destinations_of_merchant(
+    conn: &mut DbConn,
+    merchant_id: i64,
+) -> QueryResult<Vec<String>> {
+    use super::schema::links;
+    links::table
+        .filter(links::merchant_id.eq(merchant_id))
+        .filter(links::disabled_at.is_null())
+        .select(links::destination)
+        .load(conn)
+}

@@ -25,6 +25,24 @@ pub fn domains(conn: &mut DbConn, merchant_id: i64) -> AppResult<Vec<ShopDomain>
     Ok(db::catalog::domains_of(conn, merchant_id)?)
 }
 
+/// How many of the merchant's live stream links go to each host (what removing a domain
+/// would break).
+pub fn live_links_by_host(
+    conn: &mut DbConn,
+    merchant_id: i64,
+) -> AppResult<std::collections::HashMap<String, usize>> {
+    let mut counts = std::collections::HashMap::new();
+    for destination in db::links::live_destinations_of_merchant(conn, merchant_id)? {
+        if let Some(host) = url::Url::parse(&destination)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        {
+            *counts.entry(host).or_insert(0) += 1;
+        }
+    }
+    Ok(counts)
+}
+
 pub fn add_domain(
     conn: &mut DbConn,
     now: NaiveDateTime,

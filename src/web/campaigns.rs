@@ -399,6 +399,7 @@ struct ShowPage {
     closed: Vec<CollabView>,
     live: bool,
     ended: bool,
+    draft: bool,
 }
 
 async fn show_page(
@@ -577,6 +578,7 @@ async fn show_page(
         closed,
         live: cstate.is_live(),
         ended: cstate == CampaignState::Ended,
+        draft: cstate == CampaignState::Draft,
     })
 }
 
@@ -704,6 +706,8 @@ struct DiscoverPage {
     next_href: Option<String>,
     errors: Vec<String>,
     can_invite: bool,
+    /// This page's address with its filters, where an invitation sent from it comes back.
+    here: String,
 }
 
 /// A follower count as typed ("12,000"): a whole number, not negative.
@@ -866,6 +870,7 @@ async fn discover(
         total: found.total,
         capped: found.capped,
         page: page_no,
+        here: href(page_no),
         prev_href: (page_no > 1).then(|| href(page_no - 1)),
         next_href: (page_no < pages_n).then(|| href(page_no + 1)),
         errors,
@@ -880,6 +885,8 @@ struct InviteForm {
     influencer_id: String,
     rate: String,
     message: String,
+    /// The Find influencers page (with its filters) the invitation was sent from.
+    back: String,
 }
 
 #[post("/merchant/campaigns/{id}/invite")]
@@ -893,6 +900,11 @@ async fn invite(
     let id = path.into_inner();
     let form = form.0;
     let influencer_id: i64 = form.influencer_id.parse().map_err(|_| AppError::NotFound)?;
+    // Back to Find influencers with its filters, at the influencer's card; else the campaign.
+    let back = super::safe_next(Some(&form.back))
+        .filter(|b| b.starts_with(&format!("/merchant/campaigns/{id}/discover")))
+        .map(|b| format!("{b}#c-{influencer_id}"))
+        .unwrap_or_else(|| format!("/merchant/campaigns/{id}#collaborations"));
     let (now, base, uid) = (state.now(), state.base_url.clone(), user.0.id);
     match state
         .db(move |conn| {
@@ -932,9 +944,7 @@ async fn invite(
         Err(AppError::Conflict(msg)) => session::flash(&session, "error", msg),
         Err(e) => return Err(e),
     }
-    Ok(pages::redirect(&format!(
-        "/merchant/campaigns/{id}#collaborations"
-    )))
+    Ok(pages::redirect(&back))
 }
 
 #[derive(Debug, Deserialize, Default)]

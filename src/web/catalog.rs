@@ -498,6 +498,8 @@ struct DomainRow {
     domain: String,
     verified: Option<String>,
     added: String,
+    /// What removing it asks first: how many live links it would break.
+    confirm: String,
 }
 
 #[derive(Template)]
@@ -520,19 +522,40 @@ async fn domains_page(
     let list = state
         .db(move |conn| {
             let (m, _) = org_of(conn, uid)?;
-            svc::domains(conn, m.id)
+            Ok((
+                svc::domains(conn, m.id)?,
+                svc::live_links_by_host(conn, m.id)?,
+            ))
         })
         .await?;
+    let (list, live) = list;
     let tz = user.0.time_zone;
     Ok(DomainsPage {
         ctx: PageCtx::new(session, Some(&user.0), "Shop domains", "domains"),
         rows: list
             .into_iter()
-            .map(|d| DomainRow {
-                id: d.id,
-                domain: d.domain,
-                verified: d.verified_at.map(|t| fmt_date(t, tz)),
-                added: fmt_date(d.created_at, tz),
+            .map(|d| {
+                let n = live
+                    .get(&d.domain.to_ascii_lowercase())
+                    .copied()
+                    .unwrap_or(0);
+                DomainRow {
+                    confirm: match n {
+                        0 => format!("Remove {}? No live link goes to it.", d.domain),
+                        1 => format!(
+                            "Remove {}? 1 live stream link goes to it and will stop working.",
+                            d.domain
+                        ),
+                        n => format!(
+                            "Remove {}? {n} live stream links go to it and will stop working.",
+                            d.domain
+                        ),
+                    },
+                    id: d.id,
+                    domain: d.domain,
+                    verified: d.verified_at.map(|t| fmt_date(t, tz)),
+                    added: fmt_date(d.created_at, tz),
+                }
             })
             .collect(),
         domain,

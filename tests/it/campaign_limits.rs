@@ -375,3 +375,24 @@ async fn concurrent_orders_never_take_more_than_the_budget() {
     assert_eq!(total, 20000);
     ledger_ok(&app).await;
 }
+
+#[tokio::test]
+async fn removing_a_shop_domain_warns_how_many_live_links_it_breaks() {
+    let app = TestApp::spawn().await;
+    let live = live(&app).await;
+    let page = live
+        .merchant
+        .get(app.url("/merchant/domains"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(
+            "data-confirm=\"Remove tea.example? 1 live stream link goes to it and will stop working.\""
+        ),
+        "{page}"
+    );
+}

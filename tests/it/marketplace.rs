@@ -816,10 +816,22 @@ async fn invitations_with_a_personal_rate_and_discovery_ranking() {
             ("influencer_id", &inf_id),
             ("rate", "18"),
             ("message", "We love your show"),
+            (
+                "back",
+                &format!("/merchant/campaigns/{id}/discover?category=any"),
+            ),
         ],
     )
     .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // Back to Find influencers with its filters, at the influencer's card.
+    assert_eq!(
+        crate::helpers::location(&res),
+        format!("/merchant/campaigns/{id}/discover?category=any#c-{inf_id}")
+    );
+    assert!(html.contains(&format!(
+        "name=\"back\" value=\"/merchant/campaigns/{id}/discover?category=any\""
+    )));
     let mail = app
         .wait_for_email("good_fit@creators.test", "invited you")
         .await;
