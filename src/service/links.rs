@@ -321,6 +321,8 @@ pub struct LinksOverview {
     pub streams: Vec<Stream>,
     /// Links whose campaign does not pay now, with why (its links still redirect).
     pub not_paying: std::collections::HashMap<i64, String>,
+    /// What each link goes to, in words: "Dragon Well 100 g · Spring tea festival".
+    pub goes_to: std::collections::HashMap<i64, String>,
 }
 
 pub fn overview(conn: &mut DbConn, user_id: i64, now: NaiveDateTime) -> AppResult<LinksOverview> {
@@ -342,23 +344,39 @@ pub fn overview(conn: &mut DbConn, user_id: i64, now: NaiveDateTime) -> AppResul
             (l, c, u, b)
         })
         .collect();
-    let mut campaigns: std::collections::HashMap<i64, Option<String>> = Default::default();
+    // Per campaign: its name, and why it does not pay now (if it does not).
+    let mut campaigns: std::collections::HashMap<i64, (String, Option<String>)> =
+        Default::default();
     let mut not_paying = std::collections::HashMap::new();
+    let mut goes_to = std::collections::HashMap::new();
     for (l, ..) in &links {
         if let std::collections::hash_map::Entry::Vacant(slot) = campaigns.entry(l.campaign_id) {
-            let why = match db::campaigns::find(conn, l.campaign_id)? {
-                Some(c) => crate::domain::campaign::not_live_at(
-                    &c.name,
-                    c.starts_at,
-                    c.ends_at,
-                    crate::domain::campaign::CampaignState::parse(&c.state),
-                    now,
-                ),
-                None => None,
+            let entry = match db::campaigns::find(conn, l.campaign_id)? {
+                Some(c) => {
+                    let why = crate::domain::campaign::not_live_at(
+                        &c.name,
+                        c.starts_at,
+                        c.ends_at,
+                        crate::domain::campaign::CampaignState::parse(&c.state),
+                        now,
+                    );
+                    (c.name, why)
+                }
+                None => (String::new(), None),
             };
-            slot.insert(why);
+            slot.insert(entry);
         }
-        if let Some(Some(why)) = campaigns.get(&l.campaign_id) {
+        let campaign_name = campaigns
+            .get(&l.campaign_id)
+            .map(|(n, _)| n.clone())
+            .unwrap_or_default();
+        let what = match l.product_id {
+            Some(pid) => db::catalog::find(conn, l.merchant_id, pid)?
+                .map_or_else(|| "A product".to_owned(), |p| p.title),
+            None => "The shop's home page".to_owned(),
+        };
+        goes_to.insert(l.id, format!("{what} · {campaign_name}"));
+        if let Some((_, Some(why))) = campaigns.get(&l.campaign_id) {
             let why = why.replace(" at the order time", "");
             not_paying.insert(
                 l.id,
@@ -370,6 +388,7 @@ pub fn overview(conn: &mut DbConn, user_id: i64, now: NaiveDateTime) -> AppResul
         links,
         streams: db::links::streams_of(conn, me.id)?,
         not_paying,
+        goes_to,
     })
 }
 

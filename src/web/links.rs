@@ -32,6 +32,9 @@ struct LinkRow {
     short_url: String,
     label: String,
     destination: String,
+    /// The product and campaign, and the destination shortened (host and path).
+    goes_to: String,
+    short_destination: String,
     stream: String,
     clicks: i64,
     unique: i64,
@@ -47,6 +50,26 @@ struct StreamRow {
     platform: &'static str,
     when: String,
     url: String,
+}
+
+/// A destination for people: host and path, without the scheme and query, at most 40
+/// characters ("jadeleaf.example/products/tea-001").
+fn shorten_url(url: &str) -> String {
+    let short = match url::Url::parse(url) {
+        Ok(u) => format!(
+            "{}{}",
+            u.host_str().unwrap_or(""),
+            u.path().trim_end_matches('/')
+        ),
+        Err(_) => url.to_owned(),
+    };
+    if short.chars().count() > 40 {
+        let mut s: String = short.chars().take(39).collect();
+        s.push('…');
+        s
+    } else {
+        short
+    }
 }
 
 #[derive(Template)]
@@ -123,6 +146,8 @@ async fn links_page(
                 short_url: format!("{}/l/{}", state.base_url, l.code),
                 label: l.label.clone(),
                 destination: l.destination.clone(),
+                goes_to: overview.goes_to.get(&l.id).cloned().unwrap_or_default(),
+                short_destination: shorten_url(&l.destination),
                 stream: stream_title(l.stream_id),
                 clicks: *c,
                 unique: *u,
