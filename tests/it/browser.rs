@@ -66,6 +66,12 @@ fn start_driver() -> Option<Driver> {
 }
 
 async fn browser(driver: &Driver) -> Client {
+    session(driver, serde_json::Value::Null).await
+}
+
+/// A headless Chromium session; `mobile`: Chrome's device emulation (null: a 1280 × 900
+/// desktop window).
+async fn session(driver: &Driver, mobile: serde_json::Value) -> Client {
     let mut chrome = serde_json::json!({
         "args": [
             "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -73,6 +79,9 @@ async fn browser(driver: &Driver) -> Client {
             "--no-first-run", "--disable-quic", "--window-size=1280,900"
         ]
     });
+    if !mobile.is_null() {
+        chrome["mobileEmulation"] = mobile;
+    }
     if let Some(bin) = find_on_path("chromium") {
         chrome["binary"] = serde_json::Value::String(bin.to_string_lossy().into_owned());
     }
@@ -711,24 +720,11 @@ async fn copy_buttons_and_confirmations_work() {
 
 /// A browser the size of a phone (390 × 844 CSS pixels, as an iPhone 14).
 async fn phone(driver: &Driver) -> Client {
-    let mut chrome = serde_json::json!({
-        "args": [
-            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--no-first-run", "--disable-quic"
-        ],
-        "mobileEmulation": {"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 1}}
-    });
-    if let Some(bin) = find_on_path("chromium") {
-        chrome["binary"] = serde_json::Value::String(bin.to_string_lossy().into_owned());
-    }
-    let mut caps = serde_json::Map::new();
-    caps.insert("goog:chromeOptions".to_owned(), chrome);
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("WebDriver session")
+    session(
+        driver,
+        serde_json::json!({"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 1}}),
+    )
+    .await
 }
 
 /// Every page of every role of the demo fits a 390 px wide phone: no page is wider than the
