@@ -820,8 +820,15 @@ struct Budget {
 /// lock (PostgreSQL; SQLite's write transaction excludes every other writer) makes two
 /// concurrent orders see each other: they can never both take the last of it.
 fn budget_for(conn: &mut DbConn, campaign_id: i64, wanted: i64) -> AppResult<Option<Budget>> {
+    // Only a capped campaign's row is locked: orders of other campaigns never wait.
+    if db::campaigns::find(conn, campaign_id)?
+        .and_then(|c| c.budget_cap_minor)
+        .is_none()
+    {
+        return Ok(None);
+    }
     db::campaigns::lock(conn, campaign_id)?;
-    // Read again under the lock: the cap may have been edited since the order was prepared.
+    // Read again under the lock: the cap may have been edited since.
     let Some(cap) = db::campaigns::find(conn, campaign_id)?.and_then(|c| c.budget_cap_minor) else {
         return Ok(None);
     };
