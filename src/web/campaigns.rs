@@ -228,6 +228,7 @@ async fn form_page(
                 default_rate: "10".into(),
                 ..RulesFormFields::default()
             },
+            category: super::catalog::usual_category(&all_products),
             ..CampaignForm::default()
         },
     });

@@ -40,6 +40,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[derive(Debug, Deserialize, Default)]
 struct Empty {}
 
+/// The category a new campaign or product starts with: the merchant's most common one among
+/// its products (a tea shop's is tea, not the list's first), `""` without products.
+pub fn usual_category(catalogue: &[crate::db::models::Product]) -> String {
+    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    for p in catalogue {
+        *counts.entry(p.category.as_str()).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .max_by_key(|(c, n)| (*n, std::cmp::Reverse(*c)))
+        .map(|(c, _)| c.to_owned())
+        .unwrap_or_default()
+}
+
 pub fn category_options(selected: &str, any_label: Option<&str>) -> Vec<SelectOption> {
     let mut out = Vec::new();
     if let Some(label) = any_label {
@@ -226,14 +240,17 @@ async fn product_form(
                 .into_iter()
                 .map(|d| d.domain)
                 .collect::<Vec<_>>();
-            Ok((m, product, names))
+            let usual = usual_category(&crate::db::catalog::all_of(conn, m.id)?);
+            Ok((m, product, (names, usual)))
         })
         .await?;
+    let (shop_domains, usual) = shop_domains;
     let form = form.unwrap_or_else(|| match &product {
         Some(p) => svc::raw_of(p),
         None => ProductRaw {
             currency: merchant.default_currency.clone(),
             active: "true".into(),
+            category: usual,
             ..ProductRaw::default()
         },
     });

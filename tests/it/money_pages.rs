@@ -452,3 +452,14 @@ async fn bad_input_comes_back_with_the_navigation_and_the_message() {
         "{html}"
     );
 }
+
+/// New campaigns and products start in the merchant's usual category (a tea shop's is tea).
+#[tokio::test]
+async fn new_forms_default_to_the_merchants_usual_category() {
+    let app = demo_app().await;
+    let m = demo_login(&app, "merchant").await;
+    for path in ["/merchant/campaigns/new", "/merchant/products/new"] {
+        let html = page(&m, &app, path).await;
+        assert!(html.contains("<option value=\"tea\" selected>"), "{path}");
+    }
+}
