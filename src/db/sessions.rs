@@ -38,6 +38,22 @@ pub fn insert(
         .get_result(conn)
 }
 
+/// The live (not revoked) session with this token hash, and its user (one query: every
+/// page request asks).
+pub fn find_live_with_user(
+    conn: &mut DbConn,
+    token_hash: &str,
+) -> QueryResult<Option<(SessionRow, super::models::User)>> {
+    use super::schema::users;
+    on_inner!(conn, |c| sessions::table
+        .inner_join(users::table)
+        .filter(sessions::token_hash.eq(token_hash))
+        .filter(sessions::revoked_at.is_null())
+        .select((SessionRow::as_select(), super::models::User::as_select()))
+        .first(c)
+        .optional())
+}
+
 /// The live (not revoked) session with this token hash.
 pub fn find_live(conn: &mut DbConn, token_hash: &str) -> QueryResult<Option<SessionRow>> {
     on_inner!(conn, |c| sessions::table

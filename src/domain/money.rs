@@ -341,6 +341,19 @@ impl Money {
     }
 }
 
+/// Minor units for people ("¥1,234.50"); the bare number if they cannot be money.
+pub fn display_minor(minor: i64, currency: Currency) -> String {
+    Money::from_minor(minor, currency).map_or_else(|_| minor.to_string(), |m| m.display())
+}
+
+/// Minor units in a currency given by its code ("¥1,234.50"; "12 XYZ" for an unknown code).
+pub fn display_in(minor: i64, code: &str) -> String {
+    match Currency::parse(code) {
+        Ok(c) => display_minor(minor, c),
+        Err(_) => format!("{minor} {code}"),
+    }
+}
+
 /// A plain decimal amount ("-1234.5", "1.825") for people, as [`Money::display`] shows
 /// money: sign, symbol, thousands separators ("-¥1,234.5"). Also for exact values with more
 /// decimals than the currency has, so that every amount reads the same way.

@@ -42,7 +42,7 @@ pub struct RefundRow {
     pub result: Result<RefundInput, Vec<RowError>>,
 }
 
-fn reader(text: &str) -> Result<csv::Reader<&[u8]>, String> {
+pub(super) fn reader(text: &str) -> Result<csv::Reader<&[u8]>, String> {
     if text.len() > MAX_CSV_BYTES {
         return Err(format!(
             "The file is larger than {} MB; split it.",

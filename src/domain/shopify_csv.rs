@@ -18,10 +18,7 @@ use super::money::{Currency, Money, allocate};
 const MARKERS: [&str; 3] = ["name", "lineitem sku", "lineitem price"];
 
 fn header_names(text: &str) -> Option<Vec<String>> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .flexible(true)
-        .from_reader(text.as_bytes());
+    let mut rdr = super::order_csv::reader(text).ok()?;
     let headers = rdr.headers().ok()?;
     Some(
         headers
@@ -74,10 +71,7 @@ fn tclid(notes: &str) -> String {
 pub fn translate(text: &str) -> Result<String, String> {
     let names = header_names(text).ok_or("The first line must name the columns.")?;
     let col = |n: &str| names.iter().position(|c| c == n);
-    let mut rdr = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .flexible(true)
-        .from_reader(text.as_bytes());
+    let mut rdr = super::order_csv::reader(text)?;
     let mut rows: Vec<Row> = Vec::new();
     for (n, record) in rdr.records().enumerate() {
         let record = record.map_err(|e| format!("Line {} cannot be read: {e}", n + 2))?;

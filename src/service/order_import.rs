@@ -5,7 +5,7 @@
 use chrono::NaiveDateTime;
 
 use crate::db::{self, DbConn};
-use crate::domain::money::{Currency, Money};
+use crate::domain::money::{Currency, Money, display_minor};
 use crate::domain::order_csv::{self, RowError};
 use crate::domain::validate::FieldErrors;
 use crate::error::{AppError, AppResult};
@@ -53,12 +53,6 @@ fn errors_text(errs: &[RowError]) -> String {
         .map(|e| format!("line {}, {}: {}", e.line, e.field, e.message))
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-fn show(minor: i64, currency: Currency) -> String {
-    Money::from_minor(minor, currency)
-        .map(|m| m.display())
-        .unwrap_or_default()
 }
 
 /// What importing the file would do.
@@ -125,12 +119,12 @@ pub fn preview(
                                     detail: format!(
                                         "{} line(s), {}. {}{}",
                                         input.items.len(),
-                                        show(base, input.currency),
+                                        display_minor(base, input.currency),
                                         if signal == "none" { "" } else { "Attributed: " },
                                         match commission {
                                             Some(c) => format!(
                                                 "{note} Commission {}.",
-                                                show(c, input.currency)
+                                                display_minor(c, input.currency)
                                             ),
                                             None => note,
                                         }
@@ -230,14 +224,14 @@ fn refund_check(
         return Ok(Err(format!(
             "amount: more than what is left to refund on order {} ({})",
             conversion.order_id,
-            show(left, currency)
+            display_minor(left, currency)
         )));
     }
     Ok(Ok(Some(format!(
         "Refund of {} on order {} (of {} left).",
         amount.display(),
         conversion.order_id,
-        show(left, currency)
+        display_minor(left, currency)
     ))))
 }
 

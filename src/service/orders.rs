@@ -17,7 +17,7 @@ use crate::domain::commission::{self, OrderLine};
 use crate::domain::email_address::mailbox;
 use crate::domain::ledger::{self, AccountKind};
 use crate::domain::links::plausible_click_id;
-use crate::domain::money::{Currency, Money, allocate, round_half_away};
+use crate::domain::money::{Currency, Money, allocate, display_in, display_minor, round_half_away};
 use crate::domain::order::{OrderInput, RefundInput, order_alias};
 use crate::domain::rate::{RateBps, show_bps};
 use crate::domain::validate::FieldErrors;
@@ -244,19 +244,13 @@ fn judge_report(
     if existing.currency == input.currency.code() && base == Some(existing.base_minor) {
         return Ok(());
     }
-    let show = |minor: i64, code: &str| {
-        Currency::parse(code)
-            .ok()
-            .and_then(|c| Money::from_minor(minor, c).ok())
-            .map_or_else(|| format!("{minor} {code}"), |m| m.display())
-    };
     Err(format!(
         "Order {} is order {} already recorded from {} for {}; this report says {}. One order is recorded once, whichever channel reports it; send a refund for what was returned.",
         input.order_id,
         existing.order_id,
         channel_name(&existing.source),
-        show(existing.base_minor, &existing.currency),
-        show(base.unwrap_or(0), input.currency.code()),
+        display_in(existing.base_minor, &existing.currency),
+        display_minor(base.unwrap_or(0), input.currency),
     ))
 }
 
@@ -607,7 +601,7 @@ pub fn store_conversion(
     // The campaign's budget, read under its lock: what this order may still earn.
     let budget = match (&attribution.campaign, &p.calc) {
         (Some(campaign), Some(calc)) if calc.amount_minor > 0 => {
-            budget_for(conn, campaign.id, calc.amount_minor)?
+            budget_for(conn, campaign, calc.amount_minor)?
         }
         _ => None,
     };
@@ -632,8 +626,8 @@ pub fn store_conversion(
     if let Some(b) = budget.as_ref().filter(|b| b.granted == 0) {
         note.push_str(&format!(
             " The campaign's budget cap of {} is used up ({} committed): no commission.",
-            show_money(b.cap, input.currency),
-            show_money(b.committed, input.currency)
+            display_minor(b.cap, input.currency),
+            display_minor(b.committed, input.currency)
         ));
     }
     // The rows are built here and inserted as they are, so the answer needs no reload.
@@ -729,11 +723,11 @@ pub fn store_conversion(
     if let Some(b) = budget.as_ref().filter(|b| b.granted < calc.amount_minor) {
         arithmetic.push_str(&format!(
             "\nBudget cap: {}, of which {} was committed before this order: {} left, so this commission is {} (instead of {}).",
-            show_money(b.cap, input.currency),
-            show_money(b.committed, input.currency),
-            show_money(b.cap - b.committed, input.currency),
-            show_money(amount, input.currency),
-            show_money(calc.amount_minor, input.currency),
+            display_minor(b.cap, input.currency),
+            display_minor(b.committed, input.currency),
+            display_minor(b.cap - b.committed, input.currency),
+            display_minor(amount, input.currency),
+            display_minor(calc.amount_minor, input.currency),
         ));
     }
     let explanation = explanation(
@@ -819,14 +813,12 @@ struct Budget {
 /// The campaign's budget for an order that would earn `wanted` (`None`: no cap). The row
 /// lock (PostgreSQL; SQLite's write transaction excludes every other writer) makes two
 /// concurrent orders see each other: they can never both take the last of it.
-fn budget_for(conn: &mut DbConn, campaign_id: i64, wanted: i64) -> AppResult<Option<Budget>> {
+fn budget_for(conn: &mut DbConn, campaign: &Campaign, wanted: i64) -> AppResult<Option<Budget>> {
     // Only a capped campaign's row is locked: orders of other campaigns never wait.
-    if db::campaigns::find(conn, campaign_id)?
-        .and_then(|c| c.budget_cap_minor)
-        .is_none()
-    {
+    if campaign.budget_cap_minor.is_none() {
         return Ok(None);
     }
+    let campaign_id = campaign.id;
     db::campaigns::lock(conn, campaign_id)?;
     // Read again under the lock: the cap may have been edited since.
     let Some(cap) = db::campaigns::find(conn, campaign_id)?.and_then(|c| c.budget_cap_minor) else {
@@ -863,8 +855,8 @@ fn budget_alerts(
                 format!(
                     "“{}” has committed {} of its {} budget cap.",
                     campaign.name,
-                    show_money(after, currency),
-                    show_money(b.cap, currency)
+                    display_minor(after, currency),
+                    display_minor(b.cap, currency)
                 ),
                 "Further orders earn no commission until you raise the cap (or refunds free some of it). Links keep working.".to_owned(),
             ],
@@ -876,8 +868,8 @@ fn budget_alerts(
                 format!(
                     "“{}” has committed {} of its {} budget cap.",
                     campaign.name,
-                    show_money(after, currency),
-                    show_money(b.cap, currency)
+                    display_minor(after, currency),
+                    display_minor(b.cap, currency)
                 ),
                 "When the cap is reached, orders earn no commission; raise it on the campaign page if you want the campaign to keep paying.".to_owned(),
             ],
@@ -893,10 +885,6 @@ fn budget_alerts(
         &lines,
         &format!("{base_url}/merchant/campaigns/{}", campaign.id),
     )
-}
-
-fn show_money(minor: i64, currency: Currency) -> String {
-    Money::from_minor(minor, currency).map_or_else(|_| minor.to_string(), |m| m.display())
 }
 
 /// DESIGN.md §3 "Fraud signals": flags that hold a commission for review. The order's click

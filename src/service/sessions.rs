@@ -50,16 +50,13 @@ pub fn resume(
     now: NaiveDateTime,
     token: &str,
 ) -> AppResult<Option<(SessionRow, User)>> {
-    let Some(s) = db::sessions::find_live(conn, &token_hash(token))? else {
+    let Some((s, user)) = db::sessions::find_live_with_user(conn, &token_hash(token))? else {
         return Ok(None);
     };
     let age = now - s.created_at;
     if age >= TimeDelta::days(SESSION_DAYS) || age < -TimeDelta::minutes(5) {
         return Ok(None);
     }
-    let Some(user) = db::users::find(conn, s.user_id)? else {
-        return Ok(None);
-    };
     if user.disabled_at.is_some() {
         return Ok(None);
     }

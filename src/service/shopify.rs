@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::db::orders::ShopifyDelivery;
 use crate::db::{self, DbConn};
-use crate::domain::money::{Currency, Money};
+use crate::domain::money::{Currency, Money, display_in};
 use crate::domain::order::RefundInput;
 use crate::domain::shopify;
 use crate::domain::validate::FieldErrors;
@@ -149,7 +149,7 @@ fn paid(
             let detail = match &r.commission {
                 Some(c) => format!(
                     "Recorded; commission {}.",
-                    show(c.amount_minor, &c.currency)
+                    display_in(c.amount_minor, &c.currency)
                 ),
                 None => "Recorded; no commission (see the order's trace).".to_owned(),
             };
@@ -243,7 +243,7 @@ fn refund(
                 "ignored",
                 format!(
                     "Shopify refunded {}, but order {} was refunded in full before: nothing is left to take back.",
-                    show(minor, currency.code()),
+                    display_in(minor, currency.code()),
                     conversion.order_id
                 ),
             ),
@@ -254,8 +254,8 @@ fn refund(
     let note = (taken < minor).then(|| {
         format!(
             " Shopify refunded {}, more than the {} left on the order: took back what was left.",
-            show(minor, currency.code()),
-            show(left, currency.code())
+            display_in(minor, currency.code()),
+            display_in(left, currency.code())
         )
     });
     let amount = Money::from_minor(taken, currency)
@@ -273,8 +273,8 @@ fn refund(
         let mut detail = if r.created {
             format!(
                 "Recorded a refund of {}; commission taken back {}.",
-                show(r.refund.amount_minor, currency.code()),
-                show(r.refund.commission_minor, currency.code())
+                display_in(r.refund.amount_minor, currency.code()),
+                display_in(r.refund.commission_minor, currency.code())
             )
         } else {
             "Already recorded; nothing changed.".to_owned()
@@ -287,11 +287,4 @@ fn refund(
         }
     })?;
     Ok((delivery, subject))
-}
-
-fn show(minor: i64, code: &str) -> String {
-    Currency::parse(code)
-        .ok()
-        .and_then(|c| Money::from_minor(minor, c).ok())
-        .map_or_else(|| format!("{minor} {code}"), |m| m.display())
 }

@@ -41,10 +41,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// Money in a campaign's currency, for people.
 pub fn money(currency: &str, minor: i64) -> String {
-    Currency::parse(currency)
-        .ok()
-        .and_then(|c| Money::from_minor(minor, c).ok())
-        .map_or_else(|| format!("{minor} {currency}"), |m| m.display())
+    crate::domain::money::display_in(minor, currency)
 }
 
 /// `part` as a whole percentage of `whole` ("80 %"), rounded down so that a cap is shown as
