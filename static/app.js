@@ -27,6 +27,15 @@
     close.addEventListener('click', function () { el.remove(); });
     el.appendChild(close);
   });
+  // A new account's time zone: this device's, when the list has it and none was chosen.
+  document.querySelectorAll('[data-tz-detect] select').forEach(function (select) {
+    if (select.value !== '') return;
+    var zone = '';
+    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ''; } catch (e) { return; }
+    for (var i = 0; i < select.options.length; i++) {
+      if (select.options[i].value === zone) { select.value = zone; return; }
+    }
+  });
   // Copy buttons: data-copy="text".
   document.querySelectorAll('[data-copy]').forEach(function (el) {
     el.addEventListener('click', function () {

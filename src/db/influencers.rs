@@ -276,3 +276,157 @@ pub fn find_many(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<Influencer>>
         .select(Influencer::as_select())
         .load(conn)
 }
+
+diesel::allow_columns_to_appear_in_same_group_by_clause!(
+    super::schema::links::influencer_id,
+    super::schema::conversions::influencer_id,
+    super::schema::commissions::influencer_id,
+    super::schema::commissions::currency,
+    super::schema::campaigns::category,
+);
+
+/// What an influencer has done in one category, from what Tandem holds: clicks from the
+/// click rollup (non-bot and unique, DESIGN.md §3 "Metrics"), attributed orders, and
+/// commission net of refunds and rejections per currency.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CategoryHistory {
+    pub clicks: i64,
+    pub unique_clicks: i64,
+    pub orders: i64,
+    /// (currency, commission in minor units), largest first.
+    pub earned: Vec<(String, i64)>,
+}
+
+/// Each influencer's history per campaign category, for the given influencers (all when
+/// `None`) and the given category (all when `None`), keyed by (influencer, category).
+pub fn history(
+    conn: &mut DbConn,
+    influencer_ids: Option<&[i64]>,
+    category: Option<&str>,
+) -> QueryResult<std::collections::HashMap<(i64, String), CategoryHistory>> {
+    use super::schema::{campaigns, commissions, conversions, link_daily, links, refunds};
+    use diesel::dsl::sql;
+    use diesel::sql_types::BigInt;
+    let mut out: std::collections::HashMap<(i64, String), CategoryHistory> =
+        std::collections::HashMap::new();
+
+    let ids = influencer_ids.map(<[i64]>::to_vec);
+    let category = category.map(str::to_owned);
+    // Each query below keeps the rows of these influencers (by its own influencer column)
+    // and this category.
+    macro_rules! scoped {
+        ($q:expr, $who:expr) => {{
+            let mut q = $q;
+            if let Some(ids) = &ids {
+                q = q.filter($who.eq_any(ids.clone()));
+            }
+            if let Some(c) = &category {
+                q = q.filter(campaigns::category.eq(c.clone()));
+            }
+            q
+        }};
+    }
+
+    let q = scoped!(
+        link_daily::table
+            .inner_join(links::table)
+            .inner_join(campaigns::table.on(campaigns::id.eq(links::campaign_id)))
+            .group_by((links::influencer_id, campaigns::category))
+            .select((
+                links::influencer_id,
+                campaigns::category,
+                sql::<BigInt>(
+                    "CAST(COALESCE(SUM(link_daily.clicks - link_daily.bot_clicks), 0) AS BIGINT)",
+                ),
+                sql::<BigInt>("CAST(COALESCE(SUM(link_daily.unique_clicks), 0) AS BIGINT)"),
+            ))
+            .into_boxed::<super::MultiBackend>(),
+        links::influencer_id
+    );
+    let clicks: Vec<(i64, String, i64, i64)> = q.load(conn)?;
+    for (id, cat, clicks, unique) in clicks {
+        let h = out.entry((id, cat)).or_default();
+        h.clicks = clicks;
+        h.unique_clicks = unique;
+    }
+
+    let q = scoped!(
+        conversions::table
+            .inner_join(campaigns::table.on(conversions::campaign_id.eq(campaigns::id.nullable())))
+            .filter(conversions::influencer_id.is_not_null())
+            .group_by((conversions::influencer_id, campaigns::category))
+            .select((
+                conversions::influencer_id,
+                campaigns::category,
+                sql::<BigInt>("CAST(COUNT(*) AS BIGINT)"),
+            ))
+            .into_boxed::<super::MultiBackend>(),
+        conversions::influencer_id
+    );
+    let orders: Vec<(Option<i64>, String, i64)> = q.load(conn)?;
+    for (id, cat, orders) in orders {
+        if let Some(id) = id {
+            out.entry((id, cat)).or_default().orders = orders;
+        }
+    }
+
+    let q = scoped!(
+        commissions::table
+            .inner_join(campaigns::table.on(campaigns::id.eq(commissions::campaign_id)))
+            .filter(commissions::state.ne("rejected"))
+            .group_by((
+                commissions::influencer_id,
+                campaigns::category,
+                commissions::currency,
+            ))
+            .select((
+                commissions::influencer_id,
+                campaigns::category,
+                commissions::currency,
+                sql::<BigInt>("CAST(COALESCE(SUM(commissions.amount_minor), 0) AS BIGINT)"),
+            ))
+            .into_boxed::<super::MultiBackend>(),
+        commissions::influencer_id
+    );
+    let earned: Vec<(i64, String, String, i64)> = q.load(conn)?;
+
+    let q = scoped!(
+        refunds::table
+            .inner_join(conversions::table.inner_join(commissions::table))
+            .inner_join(campaigns::table.on(campaigns::id.eq(commissions::campaign_id)))
+            .filter(commissions::state.ne("rejected"))
+            .group_by((
+                commissions::influencer_id,
+                campaigns::category,
+                commissions::currency,
+            ))
+            .select((
+                commissions::influencer_id,
+                campaigns::category,
+                commissions::currency,
+                sql::<BigInt>("CAST(COALESCE(SUM(refunds.commission_minor), 0) AS BIGINT)"),
+            ))
+            .into_boxed::<super::MultiBackend>(),
+        commissions::influencer_id
+    );
+    let taken: std::collections::HashMap<(i64, String, String), i64> = q
+        .load::<(i64, String, String, i64)>(conn)?
+        .into_iter()
+        .map(|(id, cat, currency, n)| ((id, cat, currency), n))
+        .collect();
+
+    for (id, cat, currency, amount) in earned {
+        let back = taken
+            .get(&(id, cat.clone(), currency.clone()))
+            .copied()
+            .unwrap_or(0);
+        out.entry((id, cat))
+            .or_default()
+            .earned
+            .push((currency, amount - back));
+    }
+    for h in out.values_mut() {
+        h.earned.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    }
+    Ok(out)
+}

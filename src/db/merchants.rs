@@ -38,6 +38,16 @@ pub fn add_member(conn: &mut DbConn, new: &NewMerchantMember<'_>) -> QueryResult
         .execute(conn)
 }
 
+/// Takes a user out of the organisation (the owner removing a teammate).
+pub fn remove_member(conn: &mut DbConn, merchant_id: i64, user_id: i64) -> QueryResult<usize> {
+    diesel::delete(
+        merchant_members::table
+            .filter(merchant_members::merchant_id.eq(merchant_id))
+            .filter(merchant_members::user_id.eq(user_id)),
+    )
+    .execute(conn)
+}
+
 /// The membership (and so the organisation) of a merchant user.
 pub fn membership_of(conn: &mut DbConn, user_id: i64) -> QueryResult<Option<MerchantMember>> {
     merchant_members::table

@@ -33,6 +33,7 @@ pub mod outbox;
 pub mod password_resets;
 pub mod schema;
 pub mod sessions;
+pub mod team;
 pub mod users;
 
 use std::time::Duration;

@@ -117,6 +117,32 @@ pub struct NewInfluencer<'a> {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = team_invitations)]
+pub struct TeamInvitation {
+    pub id: i64,
+    pub merchant_id: i64,
+    pub email: String,
+    pub token_hash: String,
+    pub invited_by: i64,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub accepted_at: Option<NaiveDateTime>,
+    pub user_id: Option<i64>,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = team_invitations)]
+pub struct NewTeamInvitation<'a> {
+    pub merchant_id: i64,
+    pub email: &'a str,
+    pub token_hash: &'a str,
+    pub invited_by: i64,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = password_resets)]
 pub struct PasswordReset {
     pub id: i64,

@@ -97,6 +97,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    team_invitations (id) {
+        id -> BigInt,
+        merchant_id -> BigInt,
+        email -> Text,
+        token_hash -> Text,
+        invited_by -> BigInt,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        accepted_at -> Nullable<Timestamp>,
+        user_id -> Nullable<BigInt>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     outbox_emails (id) {
         id -> BigInt,
         kind -> Text,
@@ -523,6 +538,7 @@ diesel::joinable!(products -> merchants (merchant_id));
 diesel::joinable!(campaigns -> merchants (merchant_id));
 diesel::joinable!(campaign_events -> campaigns (campaign_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(team_invitations -> merchants (merchant_id));
 diesel::joinable!(order_ids -> conversions (conversion_id));
 diesel::joinable!(campaign_products -> campaigns (campaign_id));
 diesel::joinable!(campaign_products -> products (product_id));
@@ -551,6 +567,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     password_resets,
     login_attempts,
     sessions,
+    team_invitations,
     outbox_emails,
     audit_events,
     influencer_categories,

@@ -8,7 +8,7 @@
 //! | audience region | 20 | the audience is in a target region (or the campaign targets anywhere) |
 //! | follower fit | 20 | followers reach the campaign minimum; without a minimum, 1M+ followers |
 //! | engagement | 15 | engagement rate of 8 % or more |
-//! | past performance | 10 | conversion rate of 3 % or more in the category; unknown history counts half |
+//! | past performance | 10 | conversion rate of 3 % or more in the category (orders by coupon alone: full); no history counts half |
 //!
 //! Each part is computed in integer arithmetic and rounded half up, so the score is exact and
 //! deterministic. Past performance is an optional input: callers that have no history pass
@@ -45,12 +45,40 @@ pub struct InfluencerFit {
     pub engagement_bps: i64,
 }
 
-/// Past performance of the influencer in the campaign's category.
+/// Past performance of the influencer in the campaign's category (DESIGN.md §3 "Metrics").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Performance {
-    /// Earnings per click, already formatted with its currency (e.g. `¥3.10`).
-    pub epc_display: String,
-    pub conversion_bps: i64,
+    /// Attributed orders.
+    pub orders: i64,
+    /// Non-bot clicks.
+    pub clicks: i64,
+    /// Orders per unique click, in basis points; `None` without unique clicks (coupon sales).
+    pub conversion_bps: Option<i64>,
+    /// Earnings per 100 clicks, formatted with its currency (e.g. `¥3.10`); `None` without
+    /// clicks or earnings.
+    pub epc_display: Option<String>,
+}
+
+impl Performance {
+    /// The performance part's share, as (numerator, denominator) of [`FULL_CONVERSION_BPS`].
+    fn share(&self) -> (i64, i64) {
+        match self.conversion_bps {
+            Some(c) => (c, FULL_CONVERSION_BPS),
+            // Sales without a click to measure them against (coupons): proven, full marks.
+            None if self.orders > 0 => (1, 1),
+            None => (1, 2),
+        }
+    }
+}
+
+/// How a reason reads for the pair: what fits comes first, what does not comes last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Tone {
+    /// Sales in the category: the strongest sign of a fit, so it leads.
+    Proven,
+    Fits,
+    Neutral,
+    Misses,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,7 +149,10 @@ pub fn points(
     total += part(W_FOLLOWERS, num, den);
     total += part(W_ENGAGEMENT, engagement_bps, FULL_ENGAGEMENT_BPS);
     total += match performance {
-        Some(p) => part(W_PERFORMANCE, p.conversion_bps, FULL_CONVERSION_BPS),
+        Some(p) => {
+            let (num, den) = p.share();
+            part(W_PERFORMANCE, num, den)
+        }
         None => W_PERFORMANCE / 2,
     };
     u8::try_from(total.clamp(0, 100)).unwrap_or(100)
@@ -132,7 +163,7 @@ pub fn score(
     influencer: &InfluencerFit,
     performance: Option<&Performance>,
 ) -> MatchScore {
-    let mut reasons = Vec::new();
+    let mut reasons: Vec<(Tone, String)> = Vec::new();
 
     // Category overlap.
     let matched: Vec<&String> = campaign
@@ -141,17 +172,23 @@ pub fn score(
         .filter(|c| influencer.categories.contains(c))
         .collect();
     if campaign.categories.is_empty() {
-        reasons.push("any category".to_owned());
+        reasons.push((Tone::Neutral, "any category".to_owned()));
     } else if matched.is_empty() {
         let names: Vec<&str> = campaign
             .categories
             .iter()
             .map(|c| category_label(c))
             .collect();
-        reasons.push(format!("not in {}", names.join(", ").to_lowercase()));
+        reasons.push((
+            Tone::Misses,
+            format!("not in {}", names.join(", ").to_lowercase()),
+        ));
     } else {
         let names: Vec<&str> = matched.iter().map(|c| category_label(c)).collect();
-        reasons.push(format!("{} matches", names.join(", ").to_lowercase()));
+        reasons.push((
+            Tone::Fits,
+            format!("{} matches", names.join(", ").to_lowercase()),
+        ));
     }
 
     // Audience region.
@@ -162,35 +199,40 @@ pub fn score(
         .cloned()
         .collect();
     if campaign.target_regions.is_empty() {
-        reasons.push("any region".to_owned());
+        reasons.push((Tone::Neutral, "any region".to_owned()));
     } else if shared.is_empty() {
-        reasons.push(format!(
-            "audience not in {}",
-            region_list(&campaign.target_regions)
+        reasons.push((
+            Tone::Misses,
+            format!("audience not in {}", region_list(&campaign.target_regions)),
         ));
     } else {
-        reasons.push(format!("audience in {}", region_list(&shared)));
+        reasons.push((Tone::Fits, format!("audience in {}", region_list(&shared))));
     }
 
     // Follower fit.
     let followers = compact_count(influencer.followers);
     match campaign.min_followers {
         Some(m) if m > 0 && influencer.followers >= m => {
-            reasons.push(format!(
-                "{followers} followers ≥ {} minimum",
-                compact_count(m)
+            reasons.push((
+                Tone::Fits,
+                format!("{followers} followers ≥ {} minimum", compact_count(m)),
             ));
         }
-        Some(m) if m > 0 => reasons.push(format!(
-            "{followers} followers < {} minimum",
-            compact_count(m)
+        Some(m) if m > 0 => reasons.push((
+            Tone::Misses,
+            format!("{followers} followers < {} minimum", compact_count(m)),
         )),
-        _ => reasons.push(format!("{followers} followers")),
+        _ => reasons.push((Tone::Neutral, format!("{followers} followers"))),
     }
 
     // Engagement.
     let engagement = i32::try_from(influencer.engagement_bps.clamp(0, 10_000)).unwrap_or(0);
-    reasons.push(format!("engagement {}", show_bps(engagement)));
+    let tone = if i64::from(engagement) * 2 >= FULL_ENGAGEMENT_BPS {
+        Tone::Fits
+    } else {
+        Tone::Neutral
+    };
+    reasons.push((tone, format!("engagement {}", show_bps(engagement))));
 
     // Past performance.
     let category = campaign
@@ -198,17 +240,34 @@ pub fn score(
         .first()
         .map_or("any category", |c| category_label(c))
         .to_lowercase();
-    match performance {
-        Some(p) => {
-            let conversion = i32::try_from(p.conversion_bps.clamp(0, 10_000)).unwrap_or(0);
-            reasons.push(format!(
-                "EPC in {category} {}, {} conversion",
-                p.epc_display,
-                show_bps(conversion)
-            ));
+    reasons.push(match performance {
+        Some(p) if p.orders > 0 => {
+            let mut text = format!(
+                "{} {} in {category}",
+                p.orders,
+                if p.orders == 1 { "order" } else { "orders" }
+            );
+            if let Some(c) = p.conversion_bps {
+                let c = i32::try_from(c.clamp(0, 10_000)).unwrap_or(0);
+                text.push_str(&format!(", {} conversion", show_bps(c)));
+            }
+            if let Some(epc) = &p.epc_display {
+                text.push_str(&format!(", EPC {epc} per 100 clicks"));
+            }
+            (Tone::Proven, text)
         }
-        None => reasons.push(format!("no sales history in {category} yet")),
-    }
+        Some(p) => (
+            Tone::Misses,
+            format!(
+                "{} clicks in {category}, no orders yet",
+                compact_count(p.clicks)
+            ),
+        ),
+        None => (Tone::Neutral, format!("no sales history in {category} yet")),
+    });
+    // What fits leads; the order within a tone is the table's above.
+    reasons.sort_by_key(|r| r.0);
+    let reasons: Vec<String> = reasons.into_iter().map(|r| r.1).collect();
 
     MatchScore {
         score: points(
@@ -277,14 +336,16 @@ mod tests {
                 engagement_bps: 800,
             },
             Some(&Performance {
-                epc_display: "¥3.10".into(),
-                conversion_bps: 300,
+                orders: 12,
+                clicks: 400,
+                conversion_bps: Some(300),
+                epc_display: Some("¥3.10".into()),
             }),
         );
         assert_eq!(m.score, 100);
         assert_eq!(
             m.summary(),
-            "beauty & skincare matches, audience in CN, 1.2M followers ≥ 100K minimum, engagement 8%, EPC in beauty & skincare ¥3.10, 3% conversion"
+            "12 orders in beauty & skincare, 3% conversion, EPC ¥3.10 per 100 clicks, beauty & skincare matches, audience in CN, 1.2M followers ≥ 100K minimum, engagement 8%"
         );
     }
 
@@ -303,10 +364,45 @@ mod tests {
         // 0 + 0 + 10 (half the minimum) + 4 (2 % of 8 %, rounded) + 5 (no history)
         assert_eq!(m.score, 19);
         assert!(m.reasons.contains(&"audience not in CN".to_owned()));
+        // What fits (nothing here but the neutral facts) leads; the misses come last.
+        assert_eq!(m.reasons[0], "engagement 2%");
+        assert_eq!(m.reasons[4], "50K followers < 100K minimum");
         assert!(
             m.reasons
                 .contains(&"50K followers < 100K minimum".to_owned())
         );
+    }
+
+    #[test]
+    fn clicks_without_orders_and_coupon_sales() {
+        let fit = InfluencerFit {
+            categories: s(&["beauty"]),
+            regions: s(&["CN"]),
+            followers: 100_000,
+            engagement_bps: 0,
+        };
+        let idle = Performance {
+            orders: 0,
+            clicks: 1_500,
+            conversion_bps: Some(0),
+            epc_display: None,
+        };
+        let m = score(&campaign(), &fit, Some(&idle));
+        assert_eq!(
+            m.reasons.last().unwrap(),
+            "1.5K clicks in beauty & skincare, no orders yet"
+        );
+        // 35 + 20 + 20 + 0 + 0: no conversion earns nothing of the history part.
+        assert_eq!(m.score, 75);
+        let coupons = Performance {
+            orders: 3,
+            clicks: 0,
+            conversion_bps: None,
+            epc_display: None,
+        };
+        let m = score(&campaign(), &fit, Some(&coupons));
+        assert_eq!(m.reasons[0], "3 orders in beauty & skincare");
+        assert_eq!(m.score, 85);
     }
 
     #[test]
@@ -350,7 +446,7 @@ mod tests {
     proptest! {
         #[test]
         fn score_is_within_bounds_and_deterministic(c in campaign_strategy(), i in influencer_strategy(), conv in prop::option::of(0i64..1000)) {
-            let perf = conv.map(|c| Performance { epc_display: "$1.00".into(), conversion_bps: c });
+            let perf = conv.map(|c| Performance { orders: c / 10, clicks: 400, conversion_bps: Some(c), epc_display: Some("$1.00".into()) });
             let a = score(&c, &i, perf.as_ref());
             prop_assert!(a.score <= 100);
             prop_assert_eq!(&a, &score(&c, &i, perf.as_ref()));

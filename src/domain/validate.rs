@@ -195,6 +195,131 @@ pub fn time_zone(input: &str) -> Result<String, String> {
         .map_err(|_| "Choose a time zone from the list.".to_owned())
 }
 
+/// A new user's time zone: the one chosen (or detected by the browser), else `fallback`.
+pub fn time_zone_or(input: &str, fallback: &str) -> Result<String, String> {
+    if input.trim().is_empty() {
+        time_zone(fallback)
+    } else {
+        time_zone(input)
+    }
+}
+
+/// The time zone most of a country lives in (its capital's), for a default that a person can
+/// change in their account settings.
+pub fn country_time_zone(code: &str) -> Option<&'static str> {
+    COUNTRY_ZONES
+        .iter()
+        .find(|(c, _)| c.eq_ignore_ascii_case(code))
+        .map(|(_, z)| *z)
+}
+
+/// The zone of the country a currency is the home currency of (EUR: Central Europe), for a
+/// merchant's default.
+pub fn currency_time_zone(code: &str) -> Option<&'static str> {
+    let country = match code.to_ascii_uppercase().as_str() {
+        "CNY" => "CN",
+        "USD" => "US",
+        "EUR" => "DE",
+        "GBP" => "GB",
+        "JPY" => "JP",
+        "KRW" => "KR",
+        "HKD" => "HK",
+        "TWD" => "TW",
+        "SGD" => "SG",
+        "MYR" => "MY",
+        "THB" => "TH",
+        "IDR" => "ID",
+        "PHP" => "PH",
+        "VND" => "VN",
+        "INR" => "IN",
+        "AUD" => "AU",
+        "NZD" => "NZ",
+        "CAD" => "CA",
+        "MXN" => "MX",
+        "BRL" => "BR",
+        "CHF" => "CH",
+        "SEK" => "SE",
+        "NOK" => "NO",
+        "DKK" => "DK",
+        "PLN" => "PL",
+        "CZK" => "CZ",
+        "HUF" => "HU",
+        "TRY" => "TR",
+        "AED" => "AE",
+        "SAR" => "SA",
+        "ZAR" => "ZA",
+        _ => return None,
+    };
+    country_time_zone(country)
+}
+
+const COUNTRY_ZONES: &[(&str, &str)] = &[
+    ("AR", "America/Argentina/Buenos_Aires"),
+    ("AU", "Australia/Sydney"),
+    ("AT", "Europe/Vienna"),
+    ("BD", "Asia/Dhaka"),
+    ("BE", "Europe/Brussels"),
+    ("BR", "America/Sao_Paulo"),
+    ("KH", "Asia/Phnom_Penh"),
+    ("CA", "America/Toronto"),
+    ("CL", "America/Santiago"),
+    ("CN", "Asia/Shanghai"),
+    ("CO", "America/Bogota"),
+    ("CZ", "Europe/Prague"),
+    ("DK", "Europe/Copenhagen"),
+    ("EG", "Africa/Cairo"),
+    ("FI", "Europe/Helsinki"),
+    ("FR", "Europe/Paris"),
+    ("DE", "Europe/Berlin"),
+    ("GR", "Europe/Athens"),
+    ("HK", "Asia/Hong_Kong"),
+    ("HU", "Europe/Budapest"),
+    ("IN", "Asia/Kolkata"),
+    ("ID", "Asia/Jakarta"),
+    ("IE", "Europe/Dublin"),
+    ("IL", "Asia/Jerusalem"),
+    ("IT", "Europe/Rome"),
+    ("JP", "Asia/Tokyo"),
+    ("KZ", "Asia/Almaty"),
+    ("KE", "Africa/Nairobi"),
+    ("KW", "Asia/Kuwait"),
+    ("LA", "Asia/Vientiane"),
+    ("MO", "Asia/Macau"),
+    ("MY", "Asia/Kuala_Lumpur"),
+    ("MX", "America/Mexico_City"),
+    ("MN", "Asia/Ulaanbaatar"),
+    ("MA", "Africa/Casablanca"),
+    ("MM", "Asia/Yangon"),
+    ("NL", "Europe/Amsterdam"),
+    ("NZ", "Pacific/Auckland"),
+    ("NG", "Africa/Lagos"),
+    ("NO", "Europe/Oslo"),
+    ("PK", "Asia/Karachi"),
+    ("PE", "America/Lima"),
+    ("PH", "Asia/Manila"),
+    ("PL", "Europe/Warsaw"),
+    ("PT", "Europe/Lisbon"),
+    ("QA", "Asia/Qatar"),
+    ("RO", "Europe/Bucharest"),
+    ("SA", "Asia/Riyadh"),
+    ("SG", "Asia/Singapore"),
+    ("ZA", "Africa/Johannesburg"),
+    ("KR", "Asia/Seoul"),
+    ("ES", "Europe/Madrid"),
+    ("LK", "Asia/Colombo"),
+    ("SE", "Europe/Stockholm"),
+    ("CH", "Europe/Zurich"),
+    ("TW", "Asia/Taipei"),
+    ("TH", "Asia/Bangkok"),
+    ("TR", "Europe/Istanbul"),
+    ("AE", "Asia/Dubai"),
+    ("UA", "Europe/Kyiv"),
+    ("GB", "Europe/London"),
+    ("US", "America/New_York"),
+    ("UZ", "Asia/Tashkent"),
+    ("VN", "Asia/Ho_Chi_Minh"),
+];
+
 /// URL-safe slug of a name: lower-case ASCII letters and digits separated by dashes.
 pub fn slugify(name: &str) -> String {
     let mut slug = String::new();
@@ -290,6 +415,21 @@ pub const COUNTRIES: &[(&str, &str)] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_country_has_a_valid_time_zone() {
+        for (code, name) in COUNTRIES {
+            let zone = country_time_zone(code).unwrap_or_else(|| panic!("{name} has no zone"));
+            assert!(zone.parse::<chrono_tz::Tz>().is_ok(), "{zone}");
+        }
+        assert_eq!(currency_time_zone("cny"), Some("Asia/Shanghai"));
+        assert_eq!(time_zone_or("", "Asia/Tokyo").unwrap(), "Asia/Tokyo");
+        assert_eq!(
+            time_zone_or("Europe/Berlin", "UTC").unwrap(),
+            "Europe/Berlin"
+        );
+        assert!(time_zone_or("Mars/Olympus", "UTC").is_err());
+    }
 
     #[test]
     fn handles() {

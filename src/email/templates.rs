@@ -86,6 +86,7 @@ pub fn password_reset(name: &str, reset_url: &str, minutes: i64) -> anyhow::Resu
 struct ChangedText<'a> {
     name: &'a str,
     login_url: &'a str,
+    when: &'a str,
 }
 
 #[derive(Template)]
@@ -93,14 +94,26 @@ struct ChangedText<'a> {
 struct ChangedHtml<'a> {
     name: &'a str,
     login_url: &'a str,
+    when: &'a str,
 }
 
-pub fn password_changed(name: &str, login_url: &str) -> anyhow::Result<RenderedEmail> {
+/// `when`: the time of the change in the reader's zone.
+pub fn password_changed(name: &str, login_url: &str, when: &str) -> anyhow::Result<RenderedEmail> {
     Ok(RenderedEmail {
         kind: "password_changed",
         subject: "Your Tandem password was changed".to_owned(),
-        text: ChangedText { name, login_url }.render()?,
-        html: ChangedHtml { name, login_url }.render()?,
+        text: ChangedText {
+            name,
+            login_url,
+            when,
+        }
+        .render()?,
+        html: ChangedHtml {
+            name,
+            login_url,
+            when,
+        }
+        .render()?,
     })
 }
 

@@ -40,6 +40,8 @@ pub struct MerchantSignupForm {
     pub password: String,
     pub org_name: String,
     pub currency: String,
+    /// Chosen, or detected by the browser; empty: the zone of the currency's home country.
+    pub time_zone: String,
 }
 
 /// What an influencer types to sign up.
@@ -50,6 +52,8 @@ pub struct InfluencerSignupForm {
     pub handle: String,
     pub email: String,
     pub password: String,
+    /// Chosen, or detected by the browser; empty: UTC until a country is set on the profile.
+    pub time_zone: String,
 }
 
 fn email_taken(conn: &mut DbConn, email: &str) -> AppResult<bool> {
@@ -77,13 +81,14 @@ fn unique_to(field_error: fn() -> AppError) -> impl Fn(diesel::result::Error) ->
 }
 
 /// Inserts a new user; an email taken meanwhile (a sign-up race) is the field error.
-fn insert_user(
+pub(crate) fn insert_user(
     conn: &mut DbConn,
     now: NaiveDateTime,
     email: &EmailAddress,
     password_hash: &str,
     role: &str,
     name: &str,
+    time_zone: &str,
 ) -> AppResult<User> {
     db::users::insert(
         conn,
@@ -92,13 +97,18 @@ fn insert_user(
             password_hash,
             role,
             display_name: name,
-            time_zone: "UTC",
+            time_zone,
             session_version: 1,
             created_at: now,
             updated_at: now,
         },
     )
     .map_err(unique_to(taken_error))
+}
+
+/// An instant in the user's own time zone, for an email to them.
+fn user_time(user: &User, t: NaiveDateTime) -> String {
+    crate::domain::clock::fmt_datetime(t, user.time_zone.parse().unwrap_or(chrono_tz::Tz::UTC))
 }
 
 fn welcome(
@@ -136,8 +146,15 @@ pub fn signup_merchant(
         "currency",
         Currency::parse(&form.currency).map_err(|e| e.to_string()),
     );
-    let (Some(name), Some(email), Some(()), Some(org_name), Some(currency)) =
-        (name, email, pw_ok, org_name, currency)
+    let fallback = currency
+        .and_then(|c| validate::currency_time_zone(c.code()))
+        .unwrap_or("UTC");
+    let tz = errors.check(
+        "time_zone",
+        validate::time_zone_or(&form.time_zone, fallback),
+    );
+    let (Some(name), Some(email), Some(()), Some(org_name), Some(currency), Some(tz)) =
+        (name, email, pw_ok, org_name, currency, tz)
     else {
         return Err(AppError::Validation(errors));
     };
@@ -146,7 +163,15 @@ pub fn signup_merchant(
     }
     let hash = password::hash(&form.password)?;
     db::write_tx(conn, |conn| {
-        let user = insert_user(conn, now, &email, &hash, Role::Merchant.as_str(), &name)?;
+        let user = insert_user(
+            conn,
+            now,
+            &email,
+            &hash,
+            Role::Merchant.as_str(),
+            &name,
+            &tz,
+        )?;
         let base = validate::slugify(&org_name);
         let mut slug = base.clone();
         let mut n = 2;
@@ -213,7 +238,10 @@ pub fn signup_influencer(
         "password",
         password::check_new(&form.password, &[&form.email, &form.name, &form.handle]),
     );
-    let (Some(name), Some(handle), Some(email), Some(())) = (name, handle, email, pw_ok) else {
+    let tz = errors.check("time_zone", validate::time_zone_or(&form.time_zone, "UTC"));
+    let (Some(name), Some(handle), Some(email), Some(()), Some(tz)) =
+        (name, handle, email, pw_ok, tz)
+    else {
         return Err(AppError::Validation(errors));
     };
     if email_taken(conn, email.as_str())? {
@@ -224,7 +252,15 @@ pub fn signup_influencer(
     }
     let hash = password::hash(&form.password)?;
     db::write_tx(conn, |conn| {
-        let user = insert_user(conn, now, &email, &hash, Role::Influencer.as_str(), &name)?;
+        let user = insert_user(
+            conn,
+            now,
+            &email,
+            &hash,
+            Role::Influencer.as_str(),
+            &name,
+            &tz,
+        )?;
         let influencer = db::influencers::insert(
             conn,
             &NewInfluencer {
@@ -283,7 +319,7 @@ pub fn add_staff_user(
     }
     let hash = password::hash(password_text)?;
     db::write_tx(conn, |conn| {
-        let user = insert_user(conn, now, &email, &hash, role.as_str(), &name)?;
+        let user = insert_user(conn, now, &email, &hash, role.as_str(), &name, "UTC")?;
         audit(
             conn,
             now,
@@ -575,6 +611,7 @@ pub fn reset_password(
         let email = templates::password_changed(
             &user.display_name,
             &format!("{base_url}/forgot-password"),
+            &user_time(&user, now),
         )?;
         enqueue_email(conn, now, &user.email, &email)?;
         audit(
@@ -672,6 +709,7 @@ pub fn change_password(
         let email = templates::password_changed(
             &user.display_name,
             &format!("{base_url}/forgot-password"),
+            &user_time(&user, now),
         )?;
         enqueue_email(conn, now, &user.email, &email)?;
         audit(

@@ -610,11 +610,14 @@ pub fn detail(conn: &mut DbConn, user_id: i64, id: i64) -> AppResult<CampaignDet
     let collaborations = db::collaborations::for_campaign(conn, id)?;
     let fit = super::marketplace::campaign_fit(&campaign);
     let mut scores = std::collections::HashMap::new();
+    let ids: Vec<i64> = collaborations.iter().map(|(_, i)| i.id).collect();
+    let past = super::marketplace::histories_in(conn, Some(&ids), &campaign.category)?;
     for (_, influencer) in &collaborations {
         let f = super::marketplace::influencer_fit(conn, influencer)?;
+        let perf = super::marketplace::performance(past.get(&influencer.id), &campaign.currency);
         scores.insert(
             influencer.id,
-            crate::domain::matching::score(&fit, &f, None),
+            crate::domain::matching::score(&fit, &f, perf.as_ref()),
         );
     }
     let committed_minor = db::campaigns::committed(conn, id)?;

@@ -185,6 +185,14 @@ pub fn update_profile(
                 e.into()
             }
         })?;
+        // A first country sets the time zone of an account still on the UTC default.
+        if profile.country.is_none()
+            && let Some(zone) = country.as_deref().and_then(validate::country_time_zone)
+            && let Some(user) = db::users::find(conn, user_id)?
+            && user.time_zone == "UTC"
+        {
+            db::users::update_account(conn, user_id, &user.display_name, zone, now)?;
+        }
         db::influencers::set_categories(conn, profile.id, &categories)?;
         db::influencers::set_regions(conn, profile.id, &regions)?;
         db::influencers::set_languages(conn, profile.id, &languages.join(","))?;

@@ -39,6 +39,50 @@ pub fn influencer_fit(conn: &mut DbConn, i: &Influencer) -> AppResult<Influencer
     })
 }
 
+/// Past performance from an influencer's history in a category (DESIGN.md §3 "Metrics"):
+/// conversion = orders / unique clicks, EPC = commission / clicks × 100, in the currency
+/// `prefer` when they earned in it, else the one they earned most in. `None` without any
+/// click or order.
+pub fn performance(
+    h: Option<&db::influencers::CategoryHistory>,
+    prefer: &str,
+) -> Option<matching::Performance> {
+    let h = h.filter(|h| h.clicks > 0 || h.orders > 0)?;
+    let half_up = |num: i64, den: i64| (2 * num + den) / (2 * den);
+    let conversion_bps = (h.unique_clicks > 0).then(|| half_up(h.orders * 10_000, h.unique_clicks));
+    let earned = h
+        .earned
+        .iter()
+        .find(|(c, _)| c == prefer)
+        .or_else(|| h.earned.first())
+        .filter(|(_, n)| *n > 0);
+    let epc_display = match earned {
+        Some((currency, minor)) if h.clicks > 0 => Some(crate::domain::money::display_in(
+            half_up(minor * 100, h.clicks),
+            currency,
+        )),
+        _ => None,
+    };
+    Some(matching::Performance {
+        orders: h.orders,
+        clicks: h.clicks,
+        conversion_bps,
+        epc_display,
+    })
+}
+
+/// The history of these influencers in one category, by influencer.
+pub fn histories_in(
+    conn: &mut DbConn,
+    ids: Option<&[i64]>,
+    category: &str,
+) -> AppResult<HashMap<i64, db::influencers::CategoryHistory>> {
+    Ok(db::influencers::history(conn, ids, Some(category))?
+        .into_iter()
+        .map(|((id, _), h)| (id, h))
+        .collect())
+}
+
 /// One ranked influencer on the discovery page.
 pub struct Candidate {
     pub influencer: Influencer,
@@ -101,9 +145,11 @@ pub fn rank_for_campaign(
                 .collect(),
         )
     };
+    let history = histories_in(conn, None, &campaign.category)?;
     let mut scored: Vec<(u8, i64, i64)> = found
         .iter()
         .map(|&(id, followers, engagement)| {
+            let perf = performance(history.get(&id), &campaign.currency);
             let matched = usize::from(in_category.as_ref().is_none_or(|s| s.contains(&id)));
             let region = in_region.as_ref().is_none_or(|s| s.contains(&id));
             (
@@ -113,7 +159,7 @@ pub fn rank_for_campaign(
                     region,
                     followers,
                     i64::from(engagement),
-                    None,
+                    perf.as_ref(),
                 ),
                 followers,
                 id,
@@ -157,7 +203,11 @@ pub fn rank_for_campaign(
                 .collect();
             platforms.dedup();
             Candidate {
-                score: matching::score(&fit, &f, None),
+                score: matching::score(
+                    &fit,
+                    &f,
+                    performance(history.get(&i.id), &campaign.currency).as_ref(),
+                ),
                 categories: f.categories,
                 regions: f.regions,
                 collaboration: collabs
@@ -207,6 +257,7 @@ pub fn marketplace(
     let ids: Vec<i64> = campaigns.iter().map(|(c, _)| c.id).collect();
     let rules = db::campaigns::latest_rules(conn, &ids)?;
     let mine = db::collaborations::for_influencer(conn, me.id)?;
+    let history = db::influencers::history(conn, Some(&[me.id]), None)?;
     let mut cards: Vec<CampaignCard> = campaigns
         .into_iter()
         .filter(|(c, m)| {
@@ -229,8 +280,9 @@ pub fn marketplace(
                 return None;
             }
             let cf = campaign_fit(&c);
+            let perf = performance(history.get(&(me.id, c.category.clone())), &c.currency);
             Some(CampaignCard {
-                score: matching::score(&cf, &fit, None),
+                score: matching::score(&cf, &fit, perf.as_ref()),
                 qualifies: matching::qualifies(&cf, &fit),
                 collaboration: mine
                     .iter()
@@ -298,8 +350,10 @@ pub fn campaign_for_influencer(
         .collect();
     let fit = influencer_fit(conn, &me)?;
     let cf = campaign_fit(&campaign);
+    let history = histories_in(conn, Some(&[me.id]), &campaign.category)?;
+    let perf = performance(history.get(&me.id), &campaign.currency);
     Ok(CampaignView {
-        score: matching::score(&cf, &fit, None),
+        score: matching::score(&cf, &fit, perf.as_ref()),
         qualifies: matching::qualifies(&cf, &fit),
         campaign,
         merchant,
@@ -338,4 +392,37 @@ pub fn my_collaborations(conn: &mut DbConn, user_id: i64) -> AppResult<Vec<MyCol
             }
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::influencers::CategoryHistory;
+
+    #[test]
+    fn performance_follows_the_metric_definitions() {
+        let h = CategoryHistory {
+            clicks: 400,
+            unique_clicks: 300,
+            orders: 7,
+            earned: vec![("USD".into(), 9_000), ("CNY".into(), 12_345)],
+        };
+        let p = performance(Some(&h), "CNY").unwrap();
+        // 7 / 300 = 2.333 % -> 233 bps; ¥123.45 / 400 × 100 = ¥30.86 (30.8625, half up).
+        assert_eq!(p.conversion_bps, Some(233));
+        assert_eq!(p.epc_display.as_deref(), Some("¥30.86"));
+        // Another currency asked for: the one earned in.
+        let p = performance(Some(&h), "EUR").unwrap();
+        assert_eq!(p.epc_display.as_deref(), Some("$22.50"));
+        // Coupon sales without clicks: no rate, no EPC; nothing at all: no history.
+        let coupons = CategoryHistory {
+            orders: 2,
+            earned: vec![("CNY".into(), 500)],
+            ..CategoryHistory::default()
+        };
+        let p = performance(Some(&coupons), "CNY").unwrap();
+        assert_eq!((p.conversion_bps, p.epc_display), (None, None));
+        assert!(performance(Some(&CategoryHistory::default()), "CNY").is_none());
+        assert!(performance(None, "CNY").is_none());
+    }
 }

@@ -17,6 +17,7 @@ pub mod orders;
 pub mod reports;
 pub mod sessions;
 pub mod shopify;
+pub mod team;
 
 use chrono::NaiveDateTime;
 
@@ -69,6 +70,15 @@ pub fn audit(
     )
 }
 
+/// An email's lines with their instants ("… UTC") written in the reader's time zone.
+fn in_zone_of(user: &crate::db::models::User, lines: &[String]) -> Vec<String> {
+    let tz = user.time_zone.parse().unwrap_or(chrono_tz::Tz::UTC);
+    lines
+        .iter()
+        .map(|l| crate::domain::clock::localize(l, tz))
+        .collect()
+}
+
 /// Emails every member of the merchant organisation.
 pub(crate) fn notify_merchant(
     conn: &mut DbConn,
@@ -85,7 +95,7 @@ pub(crate) fn notify_merchant(
         let email = crate::email::templates::notice(
             &user.display_name,
             subject,
-            lines,
+            &in_zone_of(&user, lines),
             url,
             "Open in Tandem",
         )?;
@@ -108,7 +118,7 @@ pub(crate) fn notify_influencer(
         let email = crate::email::templates::notice(
             &user.display_name,
             subject,
-            lines,
+            &in_zone_of(&user, lines),
             url,
             "Open in Tandem",
         )?;

@@ -4,7 +4,7 @@ use actix_session::Session;
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
 
-use super::extract::{ClientAddress, CsrfForm, CurrentUser};
+use super::extract::{ClientAddress, CsrfForm, CurrentUser, Empty};
 use super::pages::{self, PageCtx, SelectOption, fmt_datetime, time_zone_options};
 use super::session;
 use crate::db;
@@ -99,9 +99,6 @@ async fn show(
         .await?,
     )
 }
-
-#[derive(Debug, serde::Deserialize, Default)]
-struct Empty {}
 
 /// Signs out one of the user's other sessions.
 #[post("/account/sessions/{id}/sign-out")]

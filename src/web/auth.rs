@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::extract::{ClientAddress, CsrfForm, MaybeUser};
+use super::extract::{ClientAddress, CsrfForm, Empty, MaybeUser};
 use super::pages::{self, PageCtx, SelectOption, currency_options};
 use super::{safe_next, session};
 use crate::domain::account::Role;
@@ -14,6 +14,7 @@ use crate::error::{AppError, AppResult};
 use crate::service::accounts::{
     self, InfluencerSignupForm, LoginOutcome, MerchantSignupForm, NewPasswordForm, ResetOutcome,
 };
+use crate::service::team::{self, JoinForm, OpenInvitation};
 use crate::startup::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -28,7 +29,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(forgot_form)
         .service(forgot)
         .service(reset_form)
-        .service(reset);
+        .service(reset)
+        .service(join_form)
+        .service(join);
 }
 
 /// Logged-in users who open a public auth page go to their area instead.
@@ -106,6 +109,7 @@ struct SignupMerchantPage {
     form: MerchantSignupForm,
     errors: FieldErrors,
     currencies: Vec<SelectOption>,
+    zones: Vec<SelectOption>,
 }
 
 #[get("/signup/merchant")]
@@ -118,6 +122,7 @@ async fn signup_merchant_form(session: Session, user: MaybeUser) -> AppResult<Ht
         form: MerchantSignupForm::default(),
         errors: FieldErrors::new(),
         currencies: currency_options("CNY"),
+        zones: pages::new_user_zone_options(""),
     })
 }
 
@@ -149,6 +154,7 @@ async fn signup_merchant(
         Err(AppError::Validation(errors)) => pages::invalid(&SignupMerchantPage {
             ctx: PageCtx::new(&session, None, "Sign up as a merchant", "signup"),
             currencies: currency_options(&form.currency),
+            zones: pages::new_user_zone_options(&form.time_zone),
             form: MerchantSignupForm {
                 password: String::new(),
                 ..form
@@ -165,6 +171,7 @@ struct SignupInfluencerPage {
     ctx: PageCtx,
     form: InfluencerSignupForm,
     errors: FieldErrors,
+    zones: Vec<SelectOption>,
 }
 
 #[get("/signup/influencer")]
@@ -176,6 +183,7 @@ async fn signup_influencer_form(session: Session, user: MaybeUser) -> AppResult<
         ctx: PageCtx::new(&session, None, "Sign up as an influencer", "signup"),
         form: InfluencerSignupForm::default(),
         errors: FieldErrors::new(),
+        zones: pages::new_user_zone_options(""),
     })
 }
 
@@ -205,6 +213,7 @@ async fn signup_influencer(
             .await
         }
         Err(AppError::Validation(errors)) => pages::invalid(&SignupInfluencerPage {
+            zones: pages::new_user_zone_options(&form.time_zone),
             ctx: PageCtx::new(&session, None, "Sign up as an influencer", "signup"),
             form: InfluencerSignupForm {
                 password: String::new(),
@@ -305,9 +314,6 @@ async fn login(
         ),
     }
 }
-
-#[derive(Debug, Deserialize, Default)]
-struct Empty {}
 
 #[post("/logout")]
 async fn logout(
@@ -448,6 +454,108 @@ async fn reset(
             valid: true,
             errors,
         }),
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "auth/join.html")]
+struct JoinPage {
+    ctx: PageCtx,
+    valid: bool,
+    token: String,
+    org_name: String,
+    inviter: String,
+    email: String,
+    typed_name: String,
+    zones: Vec<SelectOption>,
+    errors: FieldErrors,
+}
+
+/// The page of an invitation link: the form when it is open, else why it no longer works.
+async fn join_page(
+    state: &AppState,
+    session: &Session,
+    form: JoinForm,
+    errors: FieldErrors,
+) -> AppResult<JoinPage> {
+    let (now, token) = (state.now(), form.token.clone());
+    let found = state.db(move |conn| team::check(conn, now, &token)).await?;
+    let mut page = JoinPage {
+        ctx: PageCtx::new(session, None, "Join your team on Tandem", "signup"),
+        valid: false,
+        token: form.token,
+        org_name: String::new(),
+        inviter: String::new(),
+        email: String::new(),
+        typed_name: form.name,
+        zones: pages::new_user_zone_options(&form.time_zone),
+        errors,
+    };
+    if let Some(OpenInvitation {
+        invitation,
+        org,
+        inviter,
+    }) = found
+    {
+        page.valid = true;
+        page.org_name = org.name;
+        page.inviter = inviter;
+        page.email = invitation.email;
+    }
+    Ok(page)
+}
+
+#[get("/join")]
+async fn join_form(
+    state: web::Data<AppState>,
+    session: Session,
+    query: web::Query<TokenQuery>,
+) -> AppResult<HttpResponse> {
+    let form = JoinForm {
+        token: query.into_inner().token,
+        ..JoinForm::default()
+    };
+    let page = join_page(&state, &session, form, FieldErrors::new()).await?;
+    if page.valid {
+        pages::ok(&page)
+    } else {
+        pages::render(&page, actix_web::http::StatusCode::GONE)
+    }
+}
+
+#[post("/join")]
+async fn join(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    form: CsrfForm<JoinForm>,
+) -> AppResult<HttpResponse> {
+    let form = form.0;
+    let (now, input) = (state.now(), form.clone());
+    match state.db(move |conn| team::join(conn, now, &input)).await {
+        Ok(Some(user)) => {
+            signed_up(
+                &state,
+                &session,
+                &req,
+                &user,
+                Role::Merchant,
+                "Welcome to the team! You can now manage the organisation's products, campaigns and orders.",
+            )
+            .await
+        }
+        Ok(None) => {
+            let page = join_page(&state, &session, form, FieldErrors::new()).await?;
+            pages::render(&page, actix_web::http::StatusCode::GONE)
+        }
+        Err(AppError::Validation(errors)) => {
+            let form = JoinForm {
+                password: String::new(),
+                ..form
+            };
+            pages::invalid(&join_page(&state, &session, form, errors).await?)
+        }
         Err(e) => Err(e),
     }
 }

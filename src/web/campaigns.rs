@@ -372,6 +372,8 @@ struct CollabView {
     state: &'static str,
     rate: String,
     coupon: String,
+    /// Why the coupon code typed for this collaboration was refused (it stays typed).
+    coupon_error: String,
     message: String,
     since: String,
 }
@@ -406,6 +408,7 @@ async fn show_page(
     user: &MerchantUser,
     id: i64,
     rules_form: Option<(RulesFormFields, FieldErrors)>,
+    coupon_retry: Option<CouponRetry>,
 ) -> AppResult<ShowPage> {
     let uid = user.0.id;
     let d = state.db(move |conn| svc::detail(conn, uid, id)).await?;
@@ -516,7 +519,14 @@ async fn show_page(
         followers: compact_count(inf.total_followers),
         state: CollabState::parse(&col.state).map_or("Unknown", |s| s.label()),
         rate: personal_rate(col.custom_rate_bps).unwrap_or_else(|| "campaign rules".into()),
-        coupon: col.coupon_code.clone().unwrap_or_default(),
+        coupon: match &coupon_retry {
+            Some(r) if r.collaboration_id == col.id => r.typed.clone(),
+            _ => col.coupon_code.clone().unwrap_or_default(),
+        },
+        coupon_error: match &coupon_retry {
+            Some(r) if r.collaboration_id == col.id => r.error.clone(),
+            _ => String::new(),
+        },
         message: col.message.clone(),
         since: fmt_date(col.updated_at, tz),
     };
@@ -587,7 +597,7 @@ async fn show(
     user: MerchantUser,
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    pages::ok(&show_page(&state, &session, &user, path.into_inner(), None).await?)
+    pages::ok(&show_page(&state, &session, &user, path.into_inner(), None, None).await?)
 }
 
 #[post("/merchant/campaigns/{id}/rules")]
@@ -616,9 +626,9 @@ async fn update_rules(
             session::flash(&session, "success", msg);
             Ok(pages::redirect(&format!("/merchant/campaigns/{id}#rules")))
         }
-        Err(AppError::Validation(errors)) => {
-            pages::invalid(&show_page(&state, &session, &user, id, Some((form, errors))).await?)
-        }
+        Err(AppError::Validation(errors)) => pages::invalid(
+            &show_page(&state, &session, &user, id, Some((form, errors)), None).await?,
+        ),
         Err(AppError::Conflict(msg)) => {
             session::flash(&session, "error", msg);
             Ok(pages::redirect(&format!("/merchant/campaigns/{id}")))
@@ -684,6 +694,12 @@ struct CandidateView {
     regions: String,
     platforms: String,
     collaboration: Option<&'static str>,
+    /// A refused invitation to this influencer: what was typed and why, the form open.
+    invite_open: bool,
+    invite_rate: String,
+    invite_message: String,
+    rate_error: String,
+    message_error: String,
 }
 
 #[derive(Template)]
@@ -726,8 +742,34 @@ async fn discover(
     path: web::Path<i64>,
     query: web::Query<DiscoverQuery>,
 ) -> AppResult<HttpResponse> {
-    let id = path.into_inner();
-    let query = query.into_inner();
+    let page = discover_page(
+        &state,
+        &session,
+        &user,
+        path.into_inner(),
+        query.into_inner(),
+        None,
+    )
+    .await?;
+    pages::ok(&page)
+}
+
+/// An invitation that was refused for what was typed: shown again, open, on its card.
+struct InviteRetry {
+    influencer_id: i64,
+    rate: String,
+    message: String,
+    errors: FieldErrors,
+}
+
+async fn discover_page(
+    state: &AppState,
+    session: &Session,
+    user: &MerchantUser,
+    id: i64,
+    query: DiscoverQuery,
+    retry: Option<InviteRetry>,
+) -> AppResult<DiscoverPage> {
     let uid = user.0.id;
     let campaign = state
         .db(move |conn| svc::get_for_merchant(conn, uid, id))
@@ -801,9 +843,9 @@ async fn discover(
     if let Some(first) = categories.first_mut() {
         first.value = "any".into();
     }
-    let page = DiscoverPage {
+    Ok(DiscoverPage {
         ctx: PageCtx::new(
-            &session,
+            session,
             Some(&user.0),
             format!("Find influencers · {}", found.campaign.name),
             "campaigns",
@@ -837,32 +879,48 @@ async fn discover(
         rows: found
             .candidates
             .into_iter()
-            .map(|c| CandidateView {
-                id: c.influencer.id,
-                handle: c.influencer.handle.clone(),
-                name: c.influencer.display_name.clone(),
-                score: c.score.score,
-                reasons: c.score.summary(),
-                followers: compact_count(c.influencer.total_followers),
-                engagement: show_bps(c.influencer.engagement_bps),
-                categories: c
-                    .categories
-                    .iter()
-                    .map(|x| category_label(x))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                regions: c.regions.join(", "),
-                platforms: c
-                    .platforms
-                    .iter()
-                    .map(|p| platform_label(p))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                collaboration: c
-                    .collaboration
-                    .as_deref()
-                    .and_then(CollabState::parse)
-                    .map(|s| s.label()),
+            .map(|c| {
+                let retry = retry
+                    .as_ref()
+                    .filter(|r| r.influencer_id == c.influencer.id);
+                CandidateView {
+                    invite_rate: retry.map(|r| r.rate.clone()).unwrap_or_default(),
+                    invite_message: retry.map(|r| r.message.clone()).unwrap_or_default(),
+                    rate_error: retry
+                        .and_then(|r| r.errors.get("rate"))
+                        .unwrap_or_default()
+                        .to_owned(),
+                    message_error: retry
+                        .and_then(|r| r.errors.get("message"))
+                        .unwrap_or_default()
+                        .to_owned(),
+                    invite_open: retry.is_some(),
+                    id: c.influencer.id,
+                    handle: c.influencer.handle.clone(),
+                    name: c.influencer.display_name.clone(),
+                    score: c.score.score,
+                    reasons: c.score.summary(),
+                    followers: compact_count(c.influencer.total_followers),
+                    engagement: show_bps(c.influencer.engagement_bps),
+                    categories: c
+                        .categories
+                        .iter()
+                        .map(|x| category_label(x))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    regions: c.regions.join(", "),
+                    platforms: c
+                        .platforms
+                        .iter()
+                        .map(|p| platform_label(p))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    collaboration: c
+                        .collaboration
+                        .as_deref()
+                        .and_then(CollabState::parse)
+                        .map(|s| s.label()),
+                }
             })
             .collect(),
         total: found.total,
@@ -873,8 +931,7 @@ async fn discover(
         next_href: (page_no < pages_n).then(|| href(page_no + 1)),
         errors,
         query,
-    };
-    pages::ok(&page)
+    })
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -899,11 +956,15 @@ async fn invite(
     let form = form.0;
     let influencer_id: i64 = form.influencer_id.parse().map_err(|_| AppError::NotFound)?;
     // Back to Find influencers with its filters, at the influencer's card; else the campaign.
-    let back = super::safe_next(Some(&form.back))
-        .filter(|b| b.starts_with(&format!("/merchant/campaigns/{id}/discover")))
+    let discover_path = format!("/merchant/campaigns/{id}/discover");
+    let from_discover =
+        super::safe_next(Some(&form.back)).filter(|b| b.starts_with(&discover_path));
+    let back = from_discover
+        .as_ref()
         .map(|b| format!("{b}#c-{influencer_id}"))
         .unwrap_or_else(|| format!("/merchant/campaigns/{id}#collaborations"));
     let (now, base, uid) = (state.now(), state.base_url.clone(), user.0.id);
+    let (rate, message) = (form.rate.clone(), form.message.clone());
     match state
         .db(move |conn| {
             collaborations::invite(
@@ -915,8 +976,8 @@ async fn invite(
                 },
                 id,
                 influencer_id,
-                &form.rate,
-                &form.message,
+                &rate,
+                &message,
             )
         })
         .await
@@ -929,16 +990,23 @@ async fn invite(
                 "Invitation sent. The influencer gets an email and can accept or decline.",
             );
         }
-        Err(AppError::Validation(e)) => session::flash(
-            &session,
-            "error",
-            format!(
-                "Invitation not sent: {}",
-                e.get("rate")
-                    .or(e.get("message"))
-                    .unwrap_or("check the form")
-            ),
-        ),
+        Err(AppError::Validation(errors)) => {
+            // The same page again, the invitation open with what was typed and why.
+            let query = from_discover
+                .as_deref()
+                .and_then(|b| b.split_once('?'))
+                .and_then(|(_, q)| web::Query::<DiscoverQuery>::from_query(q).ok())
+                .map(web::Query::into_inner)
+                .unwrap_or_default();
+            let retry = InviteRetry {
+                influencer_id,
+                rate: form.rate,
+                message: form.message,
+                errors,
+            };
+            let page = discover_page(&state, &session, &user, id, query, Some(retry)).await?;
+            return pages::invalid(&page);
+        }
         Err(AppError::Conflict(msg)) => session::flash(&session, "error", msg),
         Err(e) => return Err(e),
     }
@@ -1021,6 +1089,13 @@ struct CouponForm {
     campaign_id: String,
 }
 
+/// A coupon code that was refused: shown again in its row with the reason.
+struct CouponRetry {
+    collaboration_id: i64,
+    typed: String,
+    error: String,
+}
+
 #[post("/merchant/collaborations/{id}/coupon")]
 async fn coupon(
     state: web::Data<AppState>,
@@ -1031,22 +1106,33 @@ async fn coupon(
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let (now, uid, code) = (state.now(), user.0.id, form.0.coupon_code.clone());
+    let campaign = state
+        .db(move |conn| {
+            let (m, _) = crate::service::merchant::org_of(conn, uid)?;
+            crate::db::collaborations::find_for_merchant(conn, m.id, id)?
+                .map(|c| c.campaign_id)
+                .ok_or(AppError::NotFound)
+        })
+        .await?;
     match state
         .db(move |conn| collaborations::set_coupon(conn, now, uid, id, &code))
         .await
     {
         Ok(code) => session::flash(&session, "success", format!("Coupon code set to {code}.")),
-        Err(AppError::Validation(e)) => session::flash(
-            &session,
-            "error",
-            format!(
-                "Coupon not changed: {}",
-                e.get("coupon_code").unwrap_or("invalid code")
-            ),
-        ),
+        Err(AppError::Validation(e)) => {
+            let retry = CouponRetry {
+                collaboration_id: id,
+                typed: form.0.coupon_code,
+                error: e
+                    .get("coupon_code")
+                    .unwrap_or("This code cannot be used.")
+                    .to_owned(),
+            };
+            let page = show_page(&state, &session, &user, campaign, None, Some(retry)).await?;
+            return pages::invalid(&page);
+        }
         Err(e) => return Err(e),
     }
-    let campaign: i64 = form.0.campaign_id.parse().unwrap_or(0);
     Ok(pages::redirect(&format!(
         "/merchant/campaigns/{campaign}#collaborations"
     )))

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::extract::{AdminUser, CsrfForm, MerchantUser};
+use super::extract::{AdminUser, CsrfForm, Empty, MerchantUser};
 use super::pages::{self, PageCtx, SelectOption, fmt_date, fmt_datetime};
 use super::{session, urlencode};
 use crate::db::catalog::ProductFilter;
@@ -36,9 +36,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(admin_domains)
         .service(admin_verify);
 }
-
-#[derive(Debug, Deserialize, Default)]
-struct Empty {}
 
 /// The category a new campaign or product starts with: the merchant's most common one among
 /// its products (a tea shop's is tea, not the list's first), `""` without products.

@@ -17,6 +17,10 @@ use crate::domain::account::Role;
 use crate::error::AppError;
 use crate::startup::AppState;
 
+/// A form with no fields but its CSRF token (a button that acts).
+#[derive(Debug, serde::Deserialize, Default)]
+pub struct Empty {}
+
 /// The logged-in user, loaded from the database on every request (so a disabled account or
 /// a changed password ends old sessions at once).
 #[derive(Debug, Clone)]

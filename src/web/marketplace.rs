@@ -151,6 +151,9 @@ struct ProductLine {
 #[template(path = "influencer/campaign.html")]
 struct CampaignPage {
     ctx: PageCtx,
+    /// The application's message as typed, and why it was refused.
+    message: String,
+    message_error: String,
     id: i64,
     name: String,
     merchant: String,
@@ -174,7 +177,23 @@ async fn campaign(
     user: InfluencerUser,
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let (uid, id) = (user.0.id, path.into_inner());
+    pages::ok(&campaign_page(&state, &session, &user, path.into_inner(), None).await?)
+}
+
+/// An application refused for its message: the message kept, the reason under it.
+struct ApplyRetry {
+    message: String,
+    error: String,
+}
+
+async fn campaign_page(
+    state: &AppState,
+    session: &Session,
+    user: &InfluencerUser,
+    id: i64,
+    retry: Option<ApplyRetry>,
+) -> AppResult<CampaignPage> {
+    let uid = user.0.id;
     let v = state
         .db(move |conn| svc::campaign_for_influencer(conn, uid, id))
         .await?;
@@ -203,8 +222,11 @@ async fn campaign(
         .collaboration
         .as_ref()
         .and_then(|col| CollabState::parse(&col.state));
-    let page = CampaignPage {
-        ctx: PageCtx::new(&session, Some(&user.0), c.name.clone(), "marketplace"),
+    let (message, message_error) = retry.map_or_else(Default::default, |r| (r.message, r.error));
+    Ok(CampaignPage {
+        ctx: PageCtx::new(session, Some(&user.0), c.name.clone(), "marketplace"),
+        message,
+        message_error,
         id: c.id,
         name: c.name.clone(),
         merchant: v.merchant.clone(),
@@ -242,8 +264,7 @@ async fn campaign(
             && c.state == "active"
             && c.visibility == "open",
         facts,
-    };
-    pages::ok(&page)
+    })
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -261,11 +282,12 @@ async fn apply(
     form: CsrfForm<ApplyForm>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
+    let message = form.0.message;
     let (now, base, uid, text) = (
         state.now(),
         state.base_url.clone(),
         user.0.id,
-        form.0.message,
+        message.clone(),
     );
     match state
         .db(move |conn| {
@@ -291,11 +313,13 @@ async fn apply(
             );
         }
         Err(AppError::Conflict(msg)) => session::flash(&session, "error", msg),
-        Err(AppError::Validation(e)) => session::flash(
-            &session,
-            "error",
-            e.get("message").unwrap_or("Check your message.").to_owned(),
-        ),
+        Err(AppError::Validation(e)) => {
+            let retry = ApplyRetry {
+                message: message.clone(),
+                error: e.get("message").unwrap_or("Check your message.").to_owned(),
+            };
+            return pages::invalid(&campaign_page(&state, &session, &user, id, Some(retry)).await?);
+        }
         Err(e) => return Err(e),
     }
     Ok(pages::redirect(&format!("/influencer/campaigns/{id}")))

@@ -215,7 +215,7 @@ async fn orders_csv(
     user: MerchantUser,
     query: web::Query<OrdersQuery>,
 ) -> AppResult<HttpResponse> {
-    let uid = user.0.id;
+    let (uid, tz) = (user.0.id, user.0.time_zone);
     let filter = query.filter();
     let (_, rows, _) = state
         .db(move |conn| reports::merchant_orders(conn, uid, filter))
@@ -224,7 +224,7 @@ async fn orders_csv(
     let io = |e: csv::Error| AppError::Internal(e.into());
     w.write_record([
         "order_id",
-        "occurred_at_utc",
+        "occurred_at",
         "currency",
         "base",
         "refunded",
@@ -252,7 +252,12 @@ async fn orders_csv(
         );
         w.write_record([
             cell(&c.order_id),
-            c.occurred_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            // The reader's zone, with its offset: unambiguous and machine-readable.
+            c.occurred_at
+                .and_utc()
+                .with_timezone(&tz)
+                .format("%Y-%m-%d %H:%M:%S%:z")
+                .to_string(),
             c.currency.clone(),
             plain(c.base_minor, &c.currency),
             plain(r.refunded_minor, &c.currency),

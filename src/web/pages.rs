@@ -5,8 +5,6 @@ use actix_session::Session;
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use askama::Template;
-use chrono::NaiveDateTime;
-use chrono_tz::Tz;
 
 use super::extract::CurrentUser;
 use super::session::{self, Flash};
@@ -192,53 +190,19 @@ pub fn time_zone_options(selected: &str) -> Vec<SelectOption> {
         .collect()
 }
 
-/// A time in the viewer's zone, e.g. `2026-11-26 18:09 CST`.
-/// A time in the reader's zone, labelled unambiguously by its offset ("2026-12-05 14:02
-/// UTC+08:00"; "CST" alone could be China or US Central).
-pub fn fmt_datetime(t: NaiveDateTime, tz: Tz) -> String {
-    let local = t.and_utc().with_timezone(&tz);
-    let offset = local.format("%:z").to_string();
-    if offset == "+00:00" {
-        local.format("%Y-%m-%d %H:%M UTC").to_string()
-    } else {
-        format!("{} UTC{offset}", local.format("%Y-%m-%d %H:%M"))
-    }
+/// The zones for a new account: first "Automatic" (the browser's zone, filled in by
+/// `app.js`; without it, the region's), then every zone.
+pub fn new_user_zone_options(selected: &str) -> Vec<SelectOption> {
+    std::iter::once(SelectOption {
+        value: String::new(),
+        label: "Automatic (this device's time zone)".to_owned(),
+        selected: selected.is_empty(),
+    })
+    .chain(time_zone_options(selected))
+    .collect()
 }
 
-/// Stored texts (a commission's explanation, an order's trace) keep instants in UTC as
-/// "2026-01-01 21:10 UTC"; shown to a person, each is written in their zone instead.
-pub fn localize(text: &str, tz: Tz) -> String {
-    const LEN: usize = "2026-01-01 21:10 UTC".len();
-    let mut out = String::with_capacity(text.len() + 16);
-    let mut rest = text;
-    while let Some(pos) = rest.find(" UTC") {
-        let end = pos + 4;
-        // The 16 characters before " UTC" must be a date and time.
-        let start = pos.checked_sub(LEN - 4);
-        let parsed = start.and_then(|s| {
-            rest.get(s..pos)
-                .and_then(|t| NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M").ok())
-                .map(|t| (s, t))
-        });
-        match parsed {
-            Some((s, t)) => {
-                out.push_str(&rest[..s]);
-                out.push_str(&fmt_datetime(t, tz));
-            }
-            None => out.push_str(&rest[..end]),
-        }
-        rest = &rest[end..];
-    }
-    out.push_str(rest);
-    out
-}
-
-pub fn fmt_date(t: NaiveDateTime, tz: Tz) -> String {
-    t.and_utc()
-        .with_timezone(&tz)
-        .format("%Y-%m-%d")
-        .to_string()
-}
+pub use crate::domain::clock::{fmt_date, fmt_datetime, localize};
 
 pub fn render<T: Template>(page: &T, status: StatusCode) -> AppResult<HttpResponse> {
     let body = page
@@ -298,6 +262,7 @@ pub type Errors = FieldErrors;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono_tz::Tz;
 
     #[test]
     fn times_are_shown_in_the_readers_zone_with_an_unambiguous_label() {

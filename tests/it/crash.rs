@@ -42,6 +42,7 @@ fn prepare(url: &str) -> String {
             password: PASSWORD.into(),
             org_name: "Crash Tea".into(),
             currency: "CNY".into(),
+            ..Default::default()
         },
     )
     .unwrap();
@@ -93,6 +94,7 @@ fn prepare(url: &str) -> String {
             handle: "crash.creator".into(),
             email: "i@crash.test".into(),
             password: PASSWORD.into(),
+            ..Default::default()
         },
     )
     .unwrap();

@@ -22,3 +22,4 @@ mod password_reset;
 mod postbacks;
 mod settings;
 mod sign_in;
+mod team;

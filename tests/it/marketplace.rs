@@ -611,6 +611,19 @@ async fn apply_approve_and_the_state_machine_holds_against_crafted_posts() {
         page.contains("15%") && page.contains("product rate"),
         "TEA-1 shows its SKU rate"
     );
+    // A message too long comes back on the campaign's page, kept, with the reason.
+    let long = "tea ".repeat(300);
+    let res = post_form_with(
+        &i,
+        &app.url(&format!("/influencer/campaigns/{id}")),
+        &app.url(&format!("/influencer/campaigns/{id}/apply")),
+        &[("message", long.as_str())],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("class=\"mainnav\"") && html.contains("id=\"e-message\""));
+    assert!(html.contains(long.trim_end()), "the message is kept");
     let res = post_form_with(
         &i,
         &app.url(&format!("/influencer/campaigns/{id}")),

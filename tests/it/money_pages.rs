@@ -61,8 +61,12 @@ async fn merchants_see_orders_export_them_and_get_a_secret_once() {
         lines
             .next()
             .unwrap()
-            .starts_with("order_id,occurred_at_utc,currency,base")
+            .starts_with("order_id,occurred_at,currency,base")
     );
+    // Times are in the reader's zone (the demo merchant's Asia/Shanghai), offset included.
+    let first = csv.lines().nth(1).unwrap();
+    let when = first.split(',').nth(1).unwrap();
+    assert!(when.ends_with("+08:00") && when.len() == 25, "{first}");
     assert!(
         lines.all(|l| l.contains(",coupon,") || l.contains(",click,")),
         "{csv}"
@@ -440,6 +444,66 @@ async fn bad_input_comes_back_with_the_navigation_and_the_message() {
         );
         assert!(html.contains(want), "{action}: {want} not in {html}");
     }
+    // A refused invitation comes back open on its card with the filters, what was typed
+    // and the rate's message under the field.
+    let discover = format!("/merchant/campaigns/{campaign}/discover?category=any&region=CN");
+    let html = page(&m, &app, &discover).await;
+    let who = html
+        .split("name=\"influencer_id\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let res = post_form_with(
+        &m,
+        &app.url(&discover),
+        &app.url(&format!("/merchant/campaigns/{campaign}/invite")),
+        &[
+            ("influencer_id", who.as_str()),
+            ("rate", "150"),
+            ("message", "Our spring teas would suit you"),
+            ("back", discover.as_str()),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("class=\"mainnav\""));
+    assert!(html.contains(&format!("id=\"e-r-{who}\"")), "{html}");
+    assert!(
+        html.contains("value=\"150\"")
+            && html.contains(">Our spring teas would suit you</textarea>")
+    );
+    assert!(html.contains("<details open>"));
+    assert!(
+        html.contains("<option value=\"CN\" selected>"),
+        "the filters are kept"
+    );
+
+    // A refused coupon code stays typed in its row, with the reason beside it.
+    let html = page(&m, &app, &format!("/merchant/campaigns/{campaign}")).await;
+    let collab = html
+        .split("action=\"/merchant/collaborations/")
+        .find_map(|s| s.split_once("/coupon\"").map(|(id, _)| id.to_owned()))
+        .expect("an active collaboration with a coupon form");
+    let res = post_form_with(
+        &m,
+        &app.url(&format!("/merchant/campaigns/{campaign}")),
+        &app.url(&format!("/merchant/collaborations/{collab}/coupon")),
+        &[("coupon_code", "no spaces!"), ("campaign_id", "1")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("class=\"mainnav\""));
+    assert!(
+        html.contains(&format!("id=\"e-coupon-{collab}\"")),
+        "{html}"
+    );
+    assert!(html.contains("value=\"no spaces!\""));
+
     // Find influencers refuses a negative follower count, saying so.
     let html = page(
         &m,
@@ -461,5 +525,100 @@ async fn new_forms_default_to_the_merchants_usual_category() {
     for path in ["/merchant/campaigns/new", "/merchant/products/new"] {
         let html = page(&m, &app, path).await;
         assert!(html.contains("<option value=\"tea\" selected>"), "{path}");
+    }
+}
+
+/// Discovery knows each creator's sales in the campaign's category: every candidate's
+/// order count equals the attributed orders counted here from the raw rows, and a creator
+/// with sales reads it first.
+#[tokio::test]
+async fn matching_reasons_come_from_the_order_history() {
+    let app = demo_app().await;
+    let m = demo_login(&app, "merchant").await;
+    let (campaign, category) = app
+        .state
+        .db(|conn| {
+            use diesel::prelude::*;
+            use tandem::db::schema::campaigns;
+            Ok(campaigns::table
+                .order(campaigns::id)
+                .select((campaigns::id, campaigns::category))
+                .first::<(i64, String)>(conn)?)
+        })
+        .await
+        .unwrap();
+    let label = tandem::domain::catalog::category_label(&category)
+        .to_lowercase()
+        .replace('&', "&#38;");
+    let html = page(
+        &m,
+        &app,
+        &format!("/merchant/campaigns/{campaign}/discover"),
+    )
+    .await;
+    let mut with_sales = 0;
+    for article in html
+        .split("<article class=\"card candidate\" id=\"c-")
+        .skip(1)
+    {
+        let id: i64 = article.split('"').next().unwrap().parse().unwrap();
+        let reasons = article
+            .split("<p class=\"reasons\">")
+            .nth(1)
+            .unwrap()
+            .split("</p>")
+            .next()
+            .unwrap();
+        let cat = category.clone();
+        let orders = app
+            .state
+            .db(move |conn| {
+                use diesel::prelude::*;
+                use tandem::db::schema::{campaigns, conversions};
+                Ok(conversions::table
+                    .inner_join(
+                        campaigns::table.on(conversions::campaign_id.eq(campaigns::id.nullable())),
+                    )
+                    .filter(conversions::influencer_id.eq(id))
+                    .filter(campaigns::category.eq(cat))
+                    .count()
+                    .get_result::<i64>(conn)?)
+            })
+            .await
+            .unwrap();
+        if orders > 0 {
+            with_sales += 1;
+            let plural = if orders == 1 { "order" } else { "orders" };
+            assert!(
+                reasons.starts_with(&format!("{orders} {plural} in {label}")),
+                "{id}: {reasons}"
+            );
+            assert!(!reasons.contains("no sales history"), "{reasons}");
+        } else {
+            assert!(!reasons.contains(" orders in "), "{id}: {reasons}");
+        }
+    }
+    assert!(with_sales >= 2, "the demo's creators have sales: {html}");
+
+    // The creator's own view of a campaign leads with what fits.
+    let i = demo_login(&app, "influencer").await;
+    let market = page(&i, &app, "/influencer/marketplace").await;
+    let first = market
+        .split("<p class=\"reasons\">")
+        .nth(1)
+        .unwrap()
+        .split("</p>")
+        .next()
+        .unwrap();
+    assert!(
+        first.contains(" orders in ") && !first.starts_with("not in"),
+        "{first}"
+    );
+    for reasons in market.split("<p class=\"reasons\">").skip(1) {
+        let reasons = reasons.split("</p>").next().unwrap();
+        if let Some(miss) = reasons.find("not in ") {
+            // Nothing that fits comes after a miss.
+            assert!(!reasons[miss..].contains("matches"), "{reasons}");
+        }
     }
 }

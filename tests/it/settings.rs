@@ -224,6 +224,100 @@ async fn account_time_zone_and_password_change() {
         get_with(&other, &app.url("/account")).await.status(),
         StatusCode::SEE_OTHER
     );
-    app.wait_for_email("tzuser@example.com", "password was changed")
+    // The email tells the time in the reader's zone (Asia/Shanghai by now), labelled.
+    let email = app
+        .wait_for_email("tzuser@example.com", "password was changed")
         .await;
+    assert!(email.text.contains(" UTC+08:00, and"), "{}", email.text);
+}
+
+/// A new account's time zone: the one chosen (or detected by the browser), else the region's:
+/// a merchant's currency's home zone, an influencer's country once set.
+#[tokio::test]
+async fn new_accounts_take_a_time_zone_from_their_choice_or_their_region() {
+    let app = TestApp::spawn().await;
+    let zone_of = |email: &'static str| {
+        let state = app.state.clone();
+        async move {
+            state
+                .db(move |conn| {
+                    use diesel::prelude::*;
+                    use tandem::db::schema::users;
+                    Ok(users::table
+                        .filter(users::email.eq(email))
+                        .select(users::time_zone)
+                        .first::<String>(conn)?)
+                })
+                .await
+                .unwrap()
+        }
+    };
+    // A CNY merchant with no zone sent (no JavaScript): China's.
+    let c = new_client();
+    let res = app
+        .signup_merchant_with(&c, "Zone Tea", "zone@shop.test")
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(zone_of("zone@shop.test").await, "Asia/Shanghai");
+    // The form offers the zones, "Automatic" first.
+    let form = app.get("/signup/influencer").await.text().await.unwrap();
+    assert!(
+        form.contains("<option value=\"\" selected>Automatic"),
+        "{form}"
+    );
+    // A zone sent with the form is kept; a bad one is refused by name.
+    let fields = |tz: &'static str| {
+        vec![
+            ("name", "Zoe Zone"),
+            ("handle", "zoe.zone"),
+            ("email", "zoe@creators.test"),
+            ("password", PASSWORD),
+            ("time_zone", tz),
+        ]
+    };
+    let res = app
+        .post_form(
+            "/signup/influencer",
+            "/signup/influencer",
+            &fields("Mars/Base"),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("id=\"e-time_zone\"") && html.contains("Choose a time zone from the list."),
+        "{html}"
+    );
+    let res = app
+        .post_form(
+            "/signup/influencer",
+            "/signup/influencer",
+            &fields("Europe/Berlin"),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(zone_of("zoe@creators.test").await, "Europe/Berlin");
+
+    // An influencer on the UTC default takes their country's zone when they first set it.
+    let i = app.logged_in(Role::Influencer, "kenji@creators.test").await;
+    assert_eq!(zone_of("kenji@creators.test").await, "UTC");
+    let res = post_form_with(
+        &i,
+        &app.url("/influencer"),
+        &app.url("/influencer/profile"),
+        &[
+            ("display_name", "Kenji"),
+            ("handle", "kenji"),
+            ("bio", ""),
+            ("country", "JP"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        res.text().await.unwrap()
+    );
+    assert_eq!(zone_of("kenji@creators.test").await, "Asia/Tokyo");
 }

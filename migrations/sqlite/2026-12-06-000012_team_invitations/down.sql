@@ -1,0 +1,2 @@
+DROP INDEX team_invitations_merchant;
+DROP TABLE team_invitations;
