@@ -11,7 +11,7 @@ use super::DbConn;
 use super::schema::{entries, journals, ledger_accounts};
 use crate::domain::ledger::{
     AccountKind, AccountRow, Books, CommissionFacts, EntryRow, JournalDraft, JournalRow, Owner,
-    RefundFacts, StoredEntry,
+    PayoutFacts, PayoutItemFacts, RefundFacts, StoredEntry,
 };
 use crate::error::{AppError, AppResult};
 
@@ -378,11 +378,34 @@ pub fn books(conn: &mut DbConn) -> QueryResult<Books> {
             },
         )
         .collect();
+    let payout_items = super::payouts::all_items(conn)?
+        .into_iter()
+        .map(|i| PayoutItemFacts {
+            id: i.id,
+            payout_id: i.payout_id,
+            commission_id: i.commission_id,
+            refund_id: i.refund_id,
+            amount_minor: i.amount_minor,
+            active: i.active,
+        })
+        .collect();
+    let payouts = super::payouts::all_payouts(conn)?
+        .into_iter()
+        .map(|p| PayoutFacts {
+            id: p.id,
+            influencer_id: p.influencer_id,
+            currency: p.currency,
+            amount_minor: p.amount_minor,
+            state: p.state,
+        })
+        .collect();
     Ok(Books {
         accounts,
         journals,
         entries,
         commissions,
         refunds,
+        payouts,
+        payout_items,
     })
 }

@@ -31,6 +31,7 @@ pub mod models;
 pub mod orders;
 pub mod outbox;
 pub mod password_resets;
+pub mod payouts;
 pub mod schema;
 pub mod sessions;
 pub mod team;

@@ -845,3 +845,70 @@ pub struct RefundLine {
     pub amount_minor: i64,
     pub commission_minor: i64,
 }
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = payout_schedules)]
+pub struct PayoutSchedule {
+    pub id: i64,
+    pub name: String,
+    pub cron: String,
+    pub time_zone: String,
+    pub currency: String,
+    pub minimum_minor: i64,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub last_fire_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = payout_runs)]
+pub struct PayoutRun {
+    pub id: i64,
+    pub schedule_id: i64,
+    pub fire_at: NaiveDateTime,
+    pub currency: String,
+    pub minimum_minor: i64,
+    pub state: String,
+    pub started_by: Option<i64>,
+    pub approved_by: Option<i64>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = payouts)]
+pub struct Payout {
+    pub id: i64,
+    pub run_id: i64,
+    pub influencer_id: i64,
+    pub currency: String,
+    pub amount_minor: i64,
+    pub state: String,
+    pub method: String,
+    pub reference: Option<String>,
+    pub failure_reason: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = payout_items)]
+pub struct PayoutItem {
+    pub id: i64,
+    pub payout_id: i64,
+    pub commission_id: Option<i64>,
+    pub refund_id: Option<i64>,
+    pub amount_minor: i64,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = payout_exclusions)]
+pub struct PayoutExclusion {
+    pub run_id: i64,
+    pub influencer_id: i64,
+    pub currency: String,
+    pub available_minor: i64,
+    pub reason: String,
+}

@@ -559,6 +559,81 @@ diesel::joinable!(refund_lines -> refunds (refund_ref));
 diesel::joinable!(entries -> journals (journal_id));
 diesel::joinable!(entries -> ledger_accounts (account_id));
 
+diesel::table! {
+    payout_schedules (id) {
+        id -> BigInt,
+        name -> Text,
+        cron -> Text,
+        time_zone -> Text,
+        currency -> Text,
+        minimum_minor -> BigInt,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        last_fire_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    payout_runs (id) {
+        id -> BigInt,
+        schedule_id -> BigInt,
+        fire_at -> Timestamp,
+        currency -> Text,
+        minimum_minor -> BigInt,
+        state -> Text,
+        started_by -> Nullable<BigInt>,
+        approved_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    payouts (id) {
+        id -> BigInt,
+        run_id -> BigInt,
+        influencer_id -> BigInt,
+        currency -> Text,
+        amount_minor -> BigInt,
+        state -> Text,
+        method -> Text,
+        reference -> Nullable<Text>,
+        failure_reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    payout_items (id) {
+        id -> BigInt,
+        payout_id -> BigInt,
+        commission_id -> Nullable<BigInt>,
+        refund_id -> Nullable<BigInt>,
+        amount_minor -> BigInt,
+        active -> Bool,
+    }
+}
+
+diesel::table! {
+    payout_exclusions (id) {
+        id -> BigInt,
+        run_id -> BigInt,
+        influencer_id -> BigInt,
+        currency -> Text,
+        available_minor -> BigInt,
+        reason -> Text,
+    }
+}
+
+diesel::joinable!(payout_runs -> payout_schedules (schedule_id));
+diesel::joinable!(payouts -> payout_runs (run_id));
+diesel::joinable!(payouts -> influencers (influencer_id));
+diesel::joinable!(payout_items -> payouts (payout_id));
+diesel::joinable!(payout_exclusions -> payout_runs (run_id));
+diesel::joinable!(payout_exclusions -> influencers (influencer_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     merchants,
@@ -568,6 +643,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_attempts,
     sessions,
     team_invitations,
+    payout_schedules,
+    payout_runs,
+    payouts,
+    payout_items,
+    payout_exclusions,
     outbox_emails,
     audit_events,
     influencer_categories,

@@ -168,3 +168,12 @@ pub fn list(
     let rows = query.offset(offset).limit(limit).load(conn)?;
     Ok((rows, total))
 }
+
+/// Every user of a role (finance users, to tell them a payout run waits for review).
+pub fn with_role(conn: &mut DbConn, role: &str) -> QueryResult<Vec<User>> {
+    users::table
+        .filter(users::role.eq(role))
+        .order(users::id)
+        .select(User::as_select())
+        .load(conn)
+}

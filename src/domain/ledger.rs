@@ -442,6 +442,27 @@ pub struct Books {
     pub entries: Vec<StoredEntry>,
     pub commissions: Vec<CommissionFacts>,
     pub refunds: Vec<RefundFacts>,
+    pub payouts: Vec<PayoutFacts>,
+    pub payout_items: Vec<PayoutItemFacts>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayoutFacts {
+    pub id: i64,
+    pub influencer_id: i64,
+    pub currency: String,
+    pub amount_minor: i64,
+    pub state: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayoutItemFacts {
+    pub id: i64,
+    pub payout_id: i64,
+    pub commission_id: Option<i64>,
+    pub refund_id: Option<i64>,
+    pub amount_minor: i64,
+    pub active: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -619,8 +640,43 @@ pub fn audit(books: &Books) -> Audit {
     let refunds: HashMap<i64, &RefundFacts> = books.refunds.iter().map(|r| (r.id, r)).collect();
     let mut of_commission: BTreeMap<i64, Vec<&JournalRow>> = BTreeMap::new();
     let mut refund_journal: HashMap<i64, &JournalRow> = HashMap::new();
+    let items: HashMap<i64, &PayoutItemFacts> =
+        books.payout_items.iter().map(|i| (i.id, i)).collect();
+    let payouts: HashMap<i64, &PayoutFacts> = books.payouts.iter().map(|p| (p.id, p)).collect();
+    // The payout journals of each clawback (netted by a payout), and of each item.
+    let mut of_clawback: BTreeMap<i64, Vec<&JournalRow>> = BTreeMap::new();
+    let mut of_item: BTreeMap<i64, Vec<&JournalRow>> = BTreeMap::new();
     for j in &books.journals {
         let commission_ref = j.ref_kind == "commission" || j.ref_kind == "demo_payout";
+        if j.ref_kind == "payout_item"
+            && matches!(
+                j.kind.as_str(),
+                "payout_start" | "payout_settle" | "payout_fail"
+            )
+        {
+            match items.get(&j.ref_id) {
+                Some(it) => {
+                    of_item.entry(it.id).or_default().push(j);
+                    match (it.commission_id, it.refund_id) {
+                        (Some(c), None) if commissions.contains_key(&c) => {
+                            of_commission.entry(c).or_default().push(j);
+                        }
+                        (None, Some(r)) if refunds.contains_key(&r) => {
+                            of_clawback.entry(r).or_default().push(j);
+                        }
+                        _ => brk(format!(
+                            "journal {} ({}) is for payout item {}, which settles nothing the ledger knows",
+                            j.id, j.kind, it.id
+                        )),
+                    }
+                }
+                None => brk(format!(
+                    "journal {} ({}) is for payout item {}, which does not exist",
+                    j.id, j.kind, j.ref_id
+                )),
+            }
+            continue;
+        }
         match (j.kind.as_str(), commission_ref, j.ref_kind.as_str()) {
             (
                 "accrual" | "maturation" | "reject" | "payout_start" | "payout_settle"
@@ -786,6 +842,170 @@ pub fn audit(books: &Books) -> Audit {
         }
     }
 
+    // Each clawback a payout netted: start (its negative amount into in payout), then
+    // settle or fail, and again after a fail.
+    for (refund_id, mut js) in of_clawback {
+        js.sort_by_key(|j| j.id);
+        let r = refunds[&refund_id];
+        let Some(c) = by_conversion.get(&r.conversion_id) else {
+            continue;
+        };
+        if r.effect != "clawback" {
+            brk(format!(
+                "refund {refund_id} is a {}, but a payout settles it as a clawback",
+                r.effect
+            ));
+        }
+        let i = c.influencer_id;
+        let mut state = "open";
+        for j in js {
+            let expected = match (j.kind.as_str(), state) {
+                ("payout_start", "open") => {
+                    state = "in_payout";
+                    payout_start(i, -r.commission_minor, String::new())
+                }
+                ("payout_settle", "in_payout") => {
+                    state = "settled";
+                    payout_settle(i, -r.commission_minor, String::new())
+                }
+                ("payout_fail", "in_payout") => {
+                    state = "open";
+                    JournalDraft {
+                        kind: JournalKind::PayoutFail,
+                        postings: payout_start(i, r.commission_minor, String::new()).postings,
+                        memo: String::new(),
+                    }
+                }
+                (kind, at) => {
+                    brk(format!(
+                        "clawback {refund_id}: journal {} ({kind}) comes when it is {at}",
+                        j.id
+                    ));
+                    continue;
+                }
+            };
+            let stored = postings.get(&j.id).map(Vec::as_slice).unwrap_or(&[]);
+            if shape(stored) != shape(&expected.postings) {
+                brk(format!(
+                    "clawback {refund_id}: journal {} ({}) moves {:?}, but it must move {:?}",
+                    j.id,
+                    j.kind,
+                    shape(stored),
+                    shape(&expected.postings)
+                ));
+            }
+        }
+        if state != "open" {
+            // Netted by a payout: no longer a negative in available.
+            *clawbacks.entry((i, c.currency.clone())).or_default() -= r.commission_minor;
+        }
+    }
+
+    // Each payout: its amount is the sum of what it settles; its items' journals agree
+    // with its state; nothing is settled by two payouts; in payout is what approved and
+    // draft payouts hold.
+    let mut item_sums: HashMap<i64, i64> = HashMap::new();
+    let mut settled_by: HashMap<(bool, i64), i64> = HashMap::new();
+    for it in &books.payout_items {
+        *item_sums.entry(it.payout_id).or_default() += it.amount_minor;
+        let Some(p) = payouts.get(&it.payout_id) else {
+            brk(format!(
+                "payout item {} is of payout {}, which does not exist",
+                it.id, it.payout_id
+            ));
+            continue;
+        };
+        if it.active {
+            let key = match (it.commission_id, it.refund_id) {
+                (Some(c), _) => (true, c),
+                (_, Some(r)) => (false, r),
+                _ => continue,
+            };
+            if let Some(other) = settled_by.insert(key, p.id) {
+                brk(format!(
+                    "{} {} is settled by payouts {other} and {}",
+                    if key.0 { "commission" } else { "clawback" },
+                    key.1,
+                    p.id
+                ));
+            }
+        }
+        let kinds: Vec<&str> = of_item
+            .get(&it.id)
+            .map(|v| v.iter().map(|j| j.kind.as_str()).collect())
+            .unwrap_or_default();
+        let want: &[&str] = match p.state.as_str() {
+            "draft" | "approved" | "exported" => &["payout_start"],
+            "paid" => &["payout_start", "payout_settle"],
+            _ => &["payout_start", "payout_fail"],
+        };
+        let mut sorted = kinds.clone();
+        sorted.sort_unstable();
+        let mut want_sorted = want.to_vec();
+        want_sorted.sort_unstable();
+        if sorted != want_sorted {
+            brk(format!(
+                "payout {} is {}, but its item {} has journals {kinds:?}",
+                p.id, p.state, it.id
+            ));
+        }
+        let should_be_active = !matches!(p.state.as_str(), "failed" | "cancelled");
+        if it.active != should_be_active {
+            brk(format!(
+                "payout {} is {}, but its item {} is {}",
+                p.id,
+                p.state,
+                it.id,
+                if it.active { "active" } else { "released" }
+            ));
+        }
+    }
+    let mut open_payouts: BTreeMap<(i64, String), i64> = BTreeMap::new();
+    for p in &books.payouts {
+        let sum = item_sums.get(&p.id).copied().unwrap_or(0);
+        if sum != p.amount_minor {
+            brk(format!(
+                "payout {} is for {}, but what it settles adds up to {sum}",
+                p.id, p.amount_minor
+            ));
+        }
+        if matches!(p.state.as_str(), "draft" | "approved" | "exported") {
+            *open_payouts
+                .entry((p.influencer_id, p.currency.clone()))
+                .or_default() += p.amount_minor;
+        }
+    }
+    let mut in_payout_by_items: BTreeMap<(i64, String), i64> = BTreeMap::new();
+    for j in books
+        .journals
+        .iter()
+        .filter(|j| j.ref_kind == "payout_item")
+    {
+        for p in postings.get(&j.id).map(Vec::as_slice).unwrap_or(&[]) {
+            if let (Owner::Influencer(i), AccountKind::InPayout) = (p.owner, p.kind) {
+                *in_payout_by_items
+                    .entry((i, j.currency.clone()))
+                    .or_default() -= p.amount_minor;
+            }
+        }
+    }
+    in_payout_by_items.retain(|_, v| *v != 0);
+    open_payouts.retain(|_, v| *v != 0);
+    if in_payout_by_items != open_payouts {
+        for key in in_payout_by_items.keys().chain(open_payouts.keys()) {
+            let (got, want) = (
+                in_payout_by_items.get(key).copied().unwrap_or(0),
+                open_payouts.get(key).copied().unwrap_or(0),
+            );
+            if got != want {
+                brk(format!(
+                    "influencer {} ({}): payouts hold {got} in payout, but the unsettled payouts add up to {want}",
+                    key.0, key.1
+                ));
+            }
+        }
+    }
+
     // Each refund.
     let mut refunded: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
     for r in &books.refunds {
@@ -892,6 +1112,7 @@ pub fn audit(books: &Books) -> Audit {
             ("entries", books.entries.len()),
             ("commissions", books.commissions.len()),
             ("refunds", books.refunds.len()),
+            ("payouts", books.payouts.len()),
             (
                 "merchant balances",
                 stored_receivable.len().max(receivable.len()),

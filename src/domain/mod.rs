@@ -16,6 +16,7 @@ pub mod net;
 pub mod order;
 pub mod order_csv;
 pub mod password;
+pub mod payout;
 pub mod product_csv;
 pub mod qr;
 pub mod rate;

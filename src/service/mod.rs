@@ -14,6 +14,7 @@ pub mod marketplace;
 pub mod merchant;
 pub mod order_import;
 pub mod orders;
+pub mod payouts;
 pub mod reports;
 pub mod sessions;
 pub mod shopify;

@@ -106,6 +106,26 @@ impl TestApp {
         }
     }
 
+    /// A new app with the demo data loaded.
+    pub async fn demo() -> TestApp {
+        let app = TestApp::spawn().await;
+        let (now, base) = (app.state.now(), app.address.clone());
+        app.state
+            .db(move |conn| tandem::service::demo::load(conn, now, &base))
+            .await
+            .unwrap();
+        app
+    }
+
+    /// Runs `f` on a database connection of the app.
+    pub async fn with_db<T, F>(&self, f: F) -> T
+    where
+        F: FnOnce(&mut tandem::db::DbConn) -> tandem::error::AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.state.db(f).await.expect("database work")
+    }
+
     pub fn clock_now(&self) -> chrono::NaiveDateTime {
         self.clock.now()
     }
@@ -254,6 +274,25 @@ impl TestApp {
             "no email to {to} with subject containing {subject:?}; sent: {:?}",
             self.state.mailer.sent()
         );
+    }
+
+    /// Waits (up to 10 s) for an email, to anyone, whose subject contains `subject`.
+    pub async fn wait_for_email_containing(&self, subject: &str) -> SentEmail {
+        for _ in 0..100 {
+            if let Some(e) = self
+                .state
+                .mailer
+                .sent()
+                .into_iter()
+                .rev()
+                .find(|e| e.subject.contains(subject))
+            {
+                return e;
+            }
+            self.state.wake_mailer();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no email with subject containing {subject:?}");
     }
 
     pub fn emails_to(&self, to: &str) -> Vec<SentEmail> {

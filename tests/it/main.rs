@@ -19,6 +19,7 @@ mod order_identity;
 mod order_import;
 mod pages;
 mod password_reset;
+mod payouts;
 mod postbacks;
 mod settings;
 mod sign_in;

@@ -6,13 +6,7 @@ use reqwest::{Client, StatusCode};
 use crate::helpers::{TestApp, get_with, new_client, post_form_with};
 
 async fn demo_app() -> TestApp {
-    let app = TestApp::spawn().await;
-    let (now, base) = (app.state.now(), app.address.clone());
-    app.state
-        .db(move |conn| tandem::service::demo::load(conn, now, &base))
-        .await
-        .unwrap();
-    app
+    TestApp::demo().await
 }
 
 async fn demo_login(app: &TestApp, role: &str) -> Client {

@@ -1,0 +1,460 @@
+//! Payout schedules, runs, payouts and what each payout settles.
+
+use chrono::NaiveDateTime;
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+
+use super::DbConn;
+use super::models::{Payout, PayoutExclusion, PayoutItem, PayoutRun, PayoutSchedule};
+use super::schema::{
+    commissions, conversions, influencers, payout_exclusions, payout_items, payout_runs,
+    payout_schedules, payouts, refunds,
+};
+
+pub fn schedules(conn: &mut DbConn) -> QueryResult<Vec<PayoutSchedule>> {
+    payout_schedules::table
+        .order(payout_schedules::name)
+        .select(PayoutSchedule::as_select())
+        .load(conn)
+}
+
+pub fn schedule(conn: &mut DbConn, id: i64) -> QueryResult<Option<PayoutSchedule>> {
+    payout_schedules::table
+        .find(id)
+        .select(PayoutSchedule::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn schedule_by_name(conn: &mut DbConn, name: &str) -> QueryResult<Option<PayoutSchedule>> {
+    payout_schedules::table
+        .filter(payout_schedules::name.eq(name))
+        .select(PayoutSchedule::as_select())
+        .first(conn)
+        .optional()
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn insert_schedule(
+    conn: &mut DbConn,
+    name: &str,
+    cron: &str,
+    time_zone: &str,
+    currency: &str,
+    minimum_minor: i64,
+    active: bool,
+    now: NaiveDateTime,
+) -> QueryResult<i64> {
+    diesel::insert_into(payout_schedules::table)
+        .values((
+            payout_schedules::name.eq(name),
+            payout_schedules::cron.eq(cron),
+            payout_schedules::time_zone.eq(time_zone),
+            payout_schedules::currency.eq(currency),
+            payout_schedules::minimum_minor.eq(minimum_minor),
+            payout_schedules::active.eq(active),
+            payout_schedules::created_at.eq(now),
+            payout_schedules::updated_at.eq(now),
+            // A new schedule starts counting from now: it does not catch up the past.
+            payout_schedules::last_fire_at.eq(Some(now)),
+        ))
+        .returning(payout_schedules::id)
+        .get_result(conn)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn update_schedule(
+    conn: &mut DbConn,
+    id: i64,
+    name: &str,
+    cron: &str,
+    time_zone: &str,
+    currency: &str,
+    minimum_minor: i64,
+    active: bool,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(payout_schedules::table.find(id))
+        .set((
+            payout_schedules::name.eq(name),
+            payout_schedules::cron.eq(cron),
+            payout_schedules::time_zone.eq(time_zone),
+            payout_schedules::currency.eq(currency),
+            payout_schedules::minimum_minor.eq(minimum_minor),
+            payout_schedules::active.eq(active),
+            payout_schedules::updated_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+/// Moves the schedule's mark forward (never back): the slots up to `fire_at` are done.
+pub fn mark_fired(conn: &mut DbConn, id: i64, fire_at: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        payout_schedules::table.find(id).filter(
+            payout_schedules::last_fire_at
+                .is_null()
+                .or(payout_schedules::last_fire_at.lt(fire_at)),
+        ),
+    )
+    .set(payout_schedules::last_fire_at.eq(Some(fire_at)))
+    .execute(conn)
+}
+
+/// Inserts the run for (schedule, fire time); `None` when it exists already (another node,
+/// a restart or the command line made it first).
+pub fn insert_run(
+    conn: &mut DbConn,
+    schedule: &PayoutSchedule,
+    fire_at: NaiveDateTime,
+    started_by: Option<i64>,
+    now: NaiveDateTime,
+) -> QueryResult<Option<i64>> {
+    let values = (
+        payout_runs::schedule_id.eq(schedule.id),
+        payout_runs::fire_at.eq(fire_at),
+        payout_runs::currency.eq(&schedule.currency),
+        payout_runs::minimum_minor.eq(schedule.minimum_minor),
+        payout_runs::state.eq("draft"),
+        payout_runs::started_by.eq(started_by),
+        payout_runs::created_at.eq(now),
+        payout_runs::updated_at.eq(now),
+    );
+    match conn {
+        DbConn::Pg(c) => diesel::insert_into(payout_runs::table)
+            .values(values)
+            .on_conflict_do_nothing()
+            .returning(payout_runs::id)
+            .get_result(c)
+            .optional(),
+        DbConn::Sqlite(c) => diesel::insert_into(payout_runs::table)
+            .values(values)
+            .on_conflict_do_nothing()
+            .returning(payout_runs::id)
+            .get_result(c)
+            .optional(),
+    }
+}
+
+pub fn run(conn: &mut DbConn, id: i64) -> QueryResult<Option<PayoutRun>> {
+    payout_runs::table
+        .find(id)
+        .select(PayoutRun::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn run_at(
+    conn: &mut DbConn,
+    schedule_id: i64,
+    fire_at: NaiveDateTime,
+) -> QueryResult<Option<PayoutRun>> {
+    payout_runs::table
+        .filter(payout_runs::schedule_id.eq(schedule_id))
+        .filter(payout_runs::fire_at.eq(fire_at))
+        .select(PayoutRun::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn runs(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<(PayoutRun, String)>> {
+    payout_runs::table
+        .inner_join(payout_schedules::table)
+        .order(payout_runs::id.desc())
+        .limit(limit)
+        .select((PayoutRun::as_select(), payout_schedules::name))
+        .load(conn)
+}
+
+/// Moves a run from one state to another (compare-and-set); whether it moved.
+pub fn move_run(
+    conn: &mut DbConn,
+    id: i64,
+    from: &[&str],
+    to: &str,
+    approved_by: Option<i64>,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let q = diesel::update(
+        payout_runs::table
+            .find(id)
+            .filter(payout_runs::state.eq_any(from.to_vec())),
+    );
+    let n = match approved_by {
+        Some(a) => q
+            .set((
+                payout_runs::state.eq(to),
+                payout_runs::approved_by.eq(Some(a)),
+                payout_runs::updated_at.eq(now),
+            ))
+            .execute(conn)?,
+        None => q
+            .set((payout_runs::state.eq(to), payout_runs::updated_at.eq(now)))
+            .execute(conn)?,
+    };
+    Ok(n == 1)
+}
+
+pub fn insert_payout(
+    conn: &mut DbConn,
+    run_id: i64,
+    influencer_id: i64,
+    currency: &str,
+    amount_minor: i64,
+    method: &str,
+    now: NaiveDateTime,
+) -> QueryResult<i64> {
+    diesel::insert_into(payouts::table)
+        .values((
+            payouts::run_id.eq(run_id),
+            payouts::influencer_id.eq(influencer_id),
+            payouts::currency.eq(currency),
+            payouts::amount_minor.eq(amount_minor),
+            payouts::state.eq("draft"),
+            payouts::method.eq(method),
+            payouts::created_at.eq(now),
+            payouts::updated_at.eq(now),
+        ))
+        .returning(payouts::id)
+        .get_result(conn)
+}
+
+/// Inserts an item; the partial unique indexes refuse a commission or clawback that an
+/// active item of another payout already settles.
+pub fn insert_item(
+    conn: &mut DbConn,
+    payout_id: i64,
+    commission_id: Option<i64>,
+    refund_id: Option<i64>,
+    amount_minor: i64,
+) -> QueryResult<i64> {
+    diesel::insert_into(payout_items::table)
+        .values((
+            payout_items::payout_id.eq(payout_id),
+            payout_items::commission_id.eq(commission_id),
+            payout_items::refund_id.eq(refund_id),
+            payout_items::amount_minor.eq(amount_minor),
+            payout_items::active.eq(true),
+        ))
+        .returning(payout_items::id)
+        .get_result(conn)
+}
+
+pub fn insert_exclusion(
+    conn: &mut DbConn,
+    run_id: i64,
+    influencer_id: i64,
+    currency: &str,
+    available_minor: i64,
+    reason: &str,
+) -> QueryResult<usize> {
+    diesel::insert_into(payout_exclusions::table)
+        .values((
+            payout_exclusions::run_id.eq(run_id),
+            payout_exclusions::influencer_id.eq(influencer_id),
+            payout_exclusions::currency.eq(currency),
+            payout_exclusions::available_minor.eq(available_minor),
+            payout_exclusions::reason.eq(reason),
+        ))
+        .execute(conn)
+}
+
+pub fn payouts_of_run(conn: &mut DbConn, run_id: i64) -> QueryResult<Vec<(Payout, String)>> {
+    payouts::table
+        .inner_join(influencers::table)
+        .filter(payouts::run_id.eq(run_id))
+        .order(payouts::id)
+        .select((Payout::as_select(), influencers::handle))
+        .load(conn)
+}
+
+pub fn exclusions_of_run(
+    conn: &mut DbConn,
+    run_id: i64,
+) -> QueryResult<Vec<(PayoutExclusion, String)>> {
+    payout_exclusions::table
+        .inner_join(influencers::table)
+        .filter(payout_exclusions::run_id.eq(run_id))
+        .order(payout_exclusions::influencer_id)
+        .select((PayoutExclusion::as_select(), influencers::handle))
+        .load(conn)
+}
+
+/// The latest reason an influencer was left out, per currency (their earnings page).
+pub fn latest_exclusions(
+    conn: &mut DbConn,
+    influencer_id: i64,
+) -> QueryResult<Vec<(PayoutExclusion, NaiveDateTime)>> {
+    let rows: Vec<(PayoutExclusion, NaiveDateTime)> = payout_exclusions::table
+        .inner_join(payout_runs::table)
+        .filter(payout_exclusions::influencer_id.eq(influencer_id))
+        .order(payout_runs::fire_at.desc())
+        .select((PayoutExclusion::as_select(), payout_runs::fire_at))
+        .limit(50)
+        .load(conn)?;
+    let mut seen = std::collections::HashSet::new();
+    Ok(rows
+        .into_iter()
+        .filter(|(e, _)| seen.insert(e.currency.clone()))
+        .collect())
+}
+
+pub fn payout(conn: &mut DbConn, id: i64) -> QueryResult<Option<Payout>> {
+    payouts::table
+        .find(id)
+        .select(Payout::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn payouts_of_influencer(conn: &mut DbConn, influencer_id: i64) -> QueryResult<Vec<Payout>> {
+    payouts::table
+        .filter(payouts::influencer_id.eq(influencer_id))
+        .order(payouts::id.desc())
+        .select(Payout::as_select())
+        .load(conn)
+}
+
+pub fn items_of(conn: &mut DbConn, payout_id: i64) -> QueryResult<Vec<PayoutItem>> {
+    payout_items::table
+        .filter(payout_items::payout_id.eq(payout_id))
+        .order(payout_items::id)
+        .select(PayoutItem::as_select())
+        .load(conn)
+}
+
+pub fn all_items(conn: &mut DbConn) -> QueryResult<Vec<PayoutItem>> {
+    payout_items::table
+        .order(payout_items::id)
+        .select(PayoutItem::as_select())
+        .load(conn)
+}
+
+pub fn all_payouts(conn: &mut DbConn) -> QueryResult<Vec<Payout>> {
+    payouts::table
+        .order(payouts::id)
+        .select(Payout::as_select())
+        .load(conn)
+}
+
+/// Moves a payout between states (compare-and-set), with its reference or failure reason.
+pub fn move_payout(
+    conn: &mut DbConn,
+    id: i64,
+    from: &[&str],
+    to: &str,
+    reference: Option<&str>,
+    failure_reason: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        payouts::table
+            .find(id)
+            .filter(payouts::state.eq_any(from.to_vec())),
+    )
+    .set((
+        payouts::state.eq(to),
+        payouts::reference.eq(reference),
+        payouts::failure_reason.eq(failure_reason),
+        payouts::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Moves every payout of a run in `from` to `to`; how many.
+pub fn move_run_payouts(
+    conn: &mut DbConn,
+    run_id: i64,
+    from: &[&str],
+    to: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        payouts::table
+            .filter(payouts::run_id.eq(run_id))
+            .filter(payouts::state.eq_any(from.to_vec())),
+    )
+    .set((payouts::state.eq(to), payouts::updated_at.eq(now)))
+    .execute(conn)
+}
+
+/// An item stops settling anything (its payout failed or was cancelled).
+pub fn release_items(conn: &mut DbConn, payout_id: i64) -> QueryResult<usize> {
+    diesel::update(payout_items::table.filter(payout_items::payout_id.eq(payout_id)))
+        .set(payout_items::active.eq(false))
+        .execute(conn)
+}
+
+/// Available commissions in `currency` not settled by an active item: (commission, influencer,
+/// what is left of it after refunds).
+pub fn available_commissions(
+    conn: &mut DbConn,
+    currency: &str,
+) -> QueryResult<Vec<(i64, i64, i64)>> {
+    commissions::table
+        .filter(commissions::state.eq("available"))
+        .filter(commissions::currency.eq(currency))
+        .filter(
+            commissions::id.nullable().ne_all(
+                payout_items::table
+                    .filter(payout_items::active.eq(true))
+                    .filter(payout_items::commission_id.is_not_null())
+                    .select(payout_items::commission_id),
+            ),
+        )
+        .order(commissions::id)
+        .select((
+            commissions::id,
+            commissions::influencer_id,
+            sql::<BigInt>(
+                "commissions.amount_minor - CAST(COALESCE((SELECT SUM(r.commission_minor) FROM refunds r WHERE r.conversion_id = commissions.conversion_id), 0) AS BIGINT)",
+            ),
+        ))
+        .load(conn)
+}
+
+/// Clawbacks in `currency` not yet offset by an active item: (refund, influencer, amount).
+pub fn open_clawbacks(conn: &mut DbConn, currency: &str) -> QueryResult<Vec<(i64, i64, i64)>> {
+    refunds::table
+        .inner_join(conversions::table.inner_join(commissions::table))
+        .filter(refunds::effect.eq("clawback"))
+        .filter(refunds::commission_minor.gt(0))
+        .filter(commissions::currency.eq(currency))
+        .filter(
+            refunds::id.nullable().ne_all(
+                payout_items::table
+                    .filter(payout_items::active.eq(true))
+                    .filter(payout_items::refund_id.is_not_null())
+                    .select(payout_items::refund_id),
+            ),
+        )
+        .order(refunds::id)
+        .select((
+            refunds::id,
+            commissions::influencer_id,
+            refunds::commission_minor,
+        ))
+        .load(conn)
+}
+
+/// Commissions frozen for review in `currency`, summed per influencer.
+pub fn frozen_totals(conn: &mut DbConn, currency: &str) -> QueryResult<Vec<(i64, i64)>> {
+    commissions::table
+        .filter(commissions::state.eq("frozen"))
+        .filter(commissions::currency.eq(currency))
+        .group_by(commissions::influencer_id)
+        .select((
+            commissions::influencer_id,
+            sql::<BigInt>("CAST(COALESCE(SUM(commissions.amount_minor), 0) AS BIGINT)"),
+        ))
+        .load(conn)
+}
+
+/// Each influencer's payout method (`None`: none chosen).
+pub fn methods(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<(i64, Option<String>)>> {
+    influencers::table
+        .filter(influencers::id.eq_any(ids))
+        .select((influencers::id, influencers::payout_method))
+        .load(conn)
+}

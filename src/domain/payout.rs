@@ -1,0 +1,513 @@
+//! Payouts (DESIGN.md §3 "Payouts"): when a schedule fires, and who a run pays and why not.
+//!
+//! Both are pure functions, so they are property-tested; the service reads balances from the
+//! database, calls [`plan`], and writes what it returns.
+//!
+//! **Time zones and DST.** A schedule's cron expression is read on the wall clock of its
+//! zone. A local time that a spring-forward skips (02:30 on the night the clocks jump from
+//! 02:00 to 03:00) fires at the first instant after the gap (03:00 local): a weekly payout
+//! is late by the gap, never skipped. A local time that a fall-back repeats (01:30 twice)
+//! fires once, at its first occurrence.
+
+use std::collections::{BTreeMap, HashMap};
+use std::str::FromStr;
+
+use chrono::{DateTime, LocalResult, NaiveDateTime, TimeDelta, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use super::money::display_in;
+
+/// A parsed schedule: a cron expression (the `cron` crate's form, seconds first) read in a
+/// time zone.
+#[derive(Debug, Clone)]
+pub struct FireRule {
+    cron: cron::Schedule,
+    tz: Tz,
+}
+
+impl FireRule {
+    /// Parses the expression and the zone, with a message that says what is wrong.
+    pub fn parse(expression: &str, zone: &str) -> Result<FireRule, (&'static str, String)> {
+        let tz: Tz = zone
+            .trim()
+            .parse()
+            .map_err(|_| ("time_zone", "Choose a time zone from the list.".to_owned()))?;
+        let fields = expression.split_whitespace().count();
+        if !(6..=7).contains(&fields) {
+            return Err((
+                "cron",
+                format!(
+                    "A schedule has 6 or 7 fields, seconds first: sec min hour day month weekday [year], e.g. \"0 0 9 * * Mon\" (Mondays at 09:00). This one has {fields}."
+                ),
+            ));
+        }
+        let cron = cron::Schedule::from_str(expression.trim()).map_err(|e| {
+            (
+                "cron",
+                format!(
+                    "Not a schedule: {e}. Fields are sec min hour day month weekday [year], e.g. \"0 0 9 * * Mon\"."
+                ),
+            )
+        })?;
+        Ok(FireRule { cron, tz })
+    }
+
+    pub fn tz(&self) -> Tz {
+        self.tz
+    }
+
+    /// The next `n` fire times strictly after `after`, as instants.
+    pub fn next_fires(&self, after: NaiveDateTime, n: usize) -> Vec<NaiveDateTime> {
+        let mut out: Vec<NaiveDateTime> = Vec::with_capacity(n);
+        // The wall clock, carried as if it were UTC so the cron crate reads it as is; start
+        // an hour early so a repeated hour is seen from its first pass.
+        let local_after = Utc
+            .from_utc_datetime(&after)
+            .with_timezone(&self.tz)
+            .naive_local();
+        let start = Utc.from_utc_datetime(&(local_after - TimeDelta::hours(3)));
+        for wall in self.cron.after(&start).take(n * 4 + 64) {
+            let Some(at) = self.instant_of(wall.naive_utc()) else {
+                continue;
+            };
+            if at <= after || out.last().is_some_and(|l| *l >= at) {
+                continue;
+            }
+            out.push(at);
+            if out.len() == n {
+                break;
+            }
+        }
+        out
+    }
+
+    /// Every fire time in `(after, until]`, at most `limit` of them (a catch-up counts them).
+    pub fn fires_between(
+        &self,
+        after: NaiveDateTime,
+        until: NaiveDateTime,
+        limit: usize,
+    ) -> Vec<NaiveDateTime> {
+        let mut out = Vec::new();
+        let mut from = after;
+        while out.len() < limit {
+            let next = self.next_fires(from, 1);
+            match next.first() {
+                Some(t) if *t <= until => {
+                    out.push(*t);
+                    from = *t;
+                }
+                _ => break,
+            }
+        }
+        out
+    }
+
+    /// The instant (UTC) a wall-clock time stands for: itself; the first of two (fall-back);
+    /// the end of the gap it falls in (spring-forward).
+    fn instant_of(&self, wall: NaiveDateTime) -> Option<NaiveDateTime> {
+        match self.tz.from_local_datetime(&wall) {
+            LocalResult::Single(t) => Some(t.naive_utc()),
+            LocalResult::Ambiguous(first, _) => Some(first.naive_utc()),
+            LocalResult::None => {
+                // The gap ends on a whole minute: the first wall-clock minute that exists
+                // after it (gaps are at most a few hours).
+                use chrono::Timelike;
+                let minute = wall.with_second(0)?.with_nanosecond(0)?;
+                (1..=6 * 60).find_map(|m| {
+                    self.tz
+                        .from_local_datetime(&(minute + TimeDelta::minutes(m)))
+                        .earliest()
+                        .map(|t| t.naive_utc())
+                })
+            }
+        }
+    }
+}
+
+/// A fire time in the schedule's zone and in UTC, for the schedule form's preview.
+pub fn describe_fire(at: NaiveDateTime, tz: Tz) -> (String, String) {
+    let local: DateTime<Tz> = Utc.from_utc_datetime(&at).with_timezone(&tz);
+    (
+        format!(
+            "{} {}",
+            local.format("%a %Y-%m-%d %H:%M"),
+            local.format("%Z (UTC%:z)")
+        ),
+        at.format("%Y-%m-%d %H:%M UTC").to_string(),
+    )
+}
+
+/// What a payout can settle: an available commission (what is left of it after refunds) or
+/// a clawback not yet offset (negative).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Settles {
+    Commission(i64),
+    Clawback(i64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settleable {
+    pub influencer_id: i64,
+    pub settles: Settles,
+    /// Positive for a commission, negative for a clawback.
+    pub amount_minor: i64,
+}
+
+/// What planning needs to know about an influencer besides their balance.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Payee {
+    /// Their payout method (`bank`, `paypal`, ...), when they have one.
+    pub method: Option<String>,
+    /// Commissions frozen for review, in the run's currency.
+    pub frozen_minor: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedPayout {
+    pub influencer_id: i64,
+    pub amount_minor: i64,
+    pub method: String,
+    pub items: Vec<Settleable>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftOut {
+    pub influencer_id: i64,
+    pub available_minor: i64,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub payouts: Vec<PlannedPayout>,
+    pub left_out: Vec<LeftOut>,
+}
+
+impl Plan {
+    pub fn total_minor(&self) -> i64 {
+        self.payouts.iter().map(|p| p.amount_minor).sum()
+    }
+}
+
+/// Who a run pays and who it leaves out, and why. Every influencer whose items add up to at
+/// least `minimum` (and more than zero) and who has a payout method gets one payout that
+/// settles exactly those items; everyone else with something available, negative or frozen
+/// gets a reason they will read on their earnings page.
+pub fn plan(
+    currency: &str,
+    minimum_minor: i64,
+    items: &[Settleable],
+    payees: &HashMap<i64, Payee>,
+) -> Plan {
+    let mut by_influencer: BTreeMap<i64, Vec<Settleable>> = BTreeMap::new();
+    for it in items {
+        by_influencer.entry(it.influencer_id).or_default().push(*it);
+    }
+    let money = |minor: i64| display_in(minor, currency);
+    let mut plan = Plan::default();
+    for (influencer_id, mut its) in by_influencer {
+        its.sort_by_key(|i| i.settles);
+        let total: i64 = its.iter().map(|i| i.amount_minor).sum();
+        let clawed: i64 = its
+            .iter()
+            .filter(|i| matches!(i.settles, Settles::Clawback(_)))
+            .map(|i| -i.amount_minor)
+            .sum();
+        let payee = payees.get(&influencer_id).cloned().unwrap_or_default();
+        let reason = if total < 0 {
+            Some(format!(
+                "balance negative after a clawback of {}: {} available",
+                money(clawed),
+                money(total)
+            ))
+        } else if total == 0 {
+            Some(if clawed > 0 {
+                format!(
+                    "nothing to pay: a clawback of {} took all {} earned",
+                    money(clawed),
+                    money(clawed)
+                )
+            } else {
+                "nothing available".to_owned()
+            })
+        } else if total < minimum_minor {
+            Some(format!(
+                "below the minimum {}: {} available",
+                money(minimum_minor),
+                money(total)
+            ))
+        } else if payee.method.is_none() {
+            Some(format!(
+                "no payout method: add one on your profile to be paid {}",
+                money(total)
+            ))
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => plan.left_out.push(LeftOut {
+                influencer_id,
+                available_minor: total,
+                reason,
+            }),
+            None => plan.payouts.push(PlannedPayout {
+                influencer_id,
+                amount_minor: total,
+                method: payee.method.unwrap_or_default(),
+                items: its,
+            }),
+        }
+    }
+    // Those with only frozen amounts are told why nothing moves.
+    let mut frozen: Vec<(&i64, &Payee)> = payees
+        .iter()
+        .filter(|(id, p)| {
+            p.frozen_minor > 0
+                && !plan.payouts.iter().any(|x| x.influencer_id == **id)
+                && !plan.left_out.iter().any(|x| x.influencer_id == **id)
+        })
+        .collect();
+    frozen.sort_by_key(|(id, _)| **id);
+    for (id, p) in frozen {
+        plan.left_out.push(LeftOut {
+            influencer_id: *id,
+            available_minor: 0,
+            reason: format!(
+                "frozen for review: {} held until finance releases it",
+                money(p.frozen_minor)
+            ),
+        });
+    }
+    plan.left_out.sort_by_key(|l| l.influencer_id);
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn utc(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
+    }
+
+    #[test]
+    fn a_skipped_local_time_fires_when_the_gap_ends() {
+        // Los Angeles springs forward on 2027-03-14: 02:00 PST becomes 03:00 PDT.
+        let r = FireRule::parse("0 30 2 * * *", "America/Los_Angeles").unwrap();
+        let fires = r.next_fires(utc("2027-03-13 00:00"), 3);
+        // 13th 02:30 PST = 10:30 UTC; 14th: no 02:30, fires at 03:00 PDT = 10:00 UTC;
+        // 15th 02:30 PDT = 09:30 UTC.
+        assert_eq!(
+            fires,
+            vec![
+                utc("2027-03-13 10:30"),
+                utc("2027-03-14 10:00"),
+                utc("2027-03-15 09:30")
+            ]
+        );
+        // Berlin springs forward on 2027-03-28: 02:00 CET becomes 03:00 CEST.
+        let r = FireRule::parse("0 30 2 * * *", "Europe/Berlin").unwrap();
+        let fires = r.next_fires(utc("2027-03-27 00:00"), 3);
+        assert_eq!(
+            fires,
+            vec![
+                utc("2027-03-27 01:30"),
+                utc("2027-03-28 01:00"),
+                utc("2027-03-29 00:30")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_repeated_local_time_fires_once() {
+        // Los Angeles falls back on 2027-11-07: 01:00-02:00 happens twice.
+        let r = FireRule::parse("0 30 1 * * *", "America/Los_Angeles").unwrap();
+        let fires = r.next_fires(utc("2027-11-06 00:00"), 3);
+        // 6th 01:30 PDT = 08:30 UTC; 7th the first 01:30 (PDT) = 08:30 UTC, not again at
+        // 09:30; 8th 01:30 PST = 09:30 UTC.
+        assert_eq!(
+            fires,
+            vec![
+                utc("2027-11-06 08:30"),
+                utc("2027-11-07 08:30"),
+                utc("2027-11-08 09:30")
+            ]
+        );
+        // Berlin falls back on 2027-10-31: 02:00-03:00 happens twice. Every 30 minutes
+        // through the night fires at each wall-clock time once.
+        let r = FireRule::parse("0 0/30 1-3 * * *", "Europe/Berlin").unwrap();
+        let fires = r.fires_between(utc("2027-10-30 22:00"), utc("2027-10-31 03:00"), 100);
+        assert_eq!(
+            fires,
+            vec![
+                utc("2027-10-30 23:00"), // 01:00 CEST
+                utc("2027-10-30 23:30"), // 01:30 CEST
+                utc("2027-10-31 00:00"), // 02:00 CEST (first pass)
+                utc("2027-10-31 00:30"), // 02:30 CEST (first pass)
+                utc("2027-10-31 02:00"), // 03:00 CET
+                utc("2027-10-31 02:30"), // 03:30 CET
+            ]
+        );
+    }
+
+    #[test]
+    fn schedules_are_validated_with_a_message() {
+        let e = FireRule::parse("0 9 * * Mon", "UTC").unwrap_err();
+        assert_eq!(e.0, "cron");
+        assert!(
+            e.1.contains("seconds first") && e.1.contains("has 5"),
+            "{}",
+            e.1
+        );
+        let e = FireRule::parse("0 0 25 * * *", "UTC").unwrap_err();
+        assert!(e.1.starts_with("Not a schedule"), "{}", e.1);
+        let e = FireRule::parse("0 0 9 * * Mon", "Mars/Base").unwrap_err();
+        assert_eq!(e.0, "time_zone");
+        let r = FireRule::parse("0 0 9 * * Mon", "Asia/Shanghai").unwrap();
+        // 2026-12-07 is a Monday: 09:00 in Shanghai is 01:00 UTC.
+        assert_eq!(
+            r.next_fires(utc("2026-12-06 12:00"), 1),
+            vec![utc("2026-12-07 01:00")]
+        );
+        assert_eq!(
+            describe_fire(utc("2026-12-07 01:00"), r.tz()).0,
+            "Mon 2026-12-07 09:00 CST (UTC+08:00)"
+        );
+    }
+
+    fn c(influencer_id: i64, id: i64, amount_minor: i64) -> Settleable {
+        Settleable {
+            influencer_id,
+            settles: Settles::Commission(id),
+            amount_minor,
+        }
+    }
+
+    fn k(influencer_id: i64, id: i64, amount_minor: i64) -> Settleable {
+        Settleable {
+            influencer_id,
+            settles: Settles::Clawback(id),
+            amount_minor: -amount_minor,
+        }
+    }
+
+    fn with_method(ids: &[i64]) -> HashMap<i64, Payee> {
+        ids.iter()
+            .map(|i| {
+                (
+                    *i,
+                    Payee {
+                        method: Some("bank".into()),
+                        frozen_minor: 0,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_reason_reads_as_the_issue_says() {
+        let mut payees = with_method(&[1, 2, 4, 5]);
+        payees.insert(3, Payee::default());
+        payees.insert(
+            6,
+            Payee {
+                method: Some("bank".into()),
+                frozen_minor: 9_900,
+            },
+        );
+        let items = [
+            c(1, 1, 3_120),
+            c(2, 2, 6_000),
+            k(2, 1, 1_000),
+            c(3, 3, 8_000),
+            c(4, 4, 500),
+            k(4, 2, 1_700),
+            c(5, 5, 5_000),
+        ];
+        let p = plan("CNY", 5_000, &items, &payees);
+        assert_eq!(
+            p.payouts
+                .iter()
+                .map(|x| (x.influencer_id, x.amount_minor))
+                .collect::<Vec<_>>(),
+            vec![(2, 5_000), (5, 5_000)]
+        );
+        let reasons: Vec<(i64, &str)> = p
+            .left_out
+            .iter()
+            .map(|l| (l.influencer_id, l.reason.as_str()))
+            .collect();
+        assert_eq!(
+            reasons,
+            vec![
+                (1, "below the minimum ¥50.00: ¥31.20 available"),
+                (
+                    3,
+                    "no payout method: add one on your profile to be paid ¥80.00"
+                ),
+                (
+                    4,
+                    "balance negative after a clawback of ¥17.00: -¥12.00 available"
+                ),
+                (
+                    6,
+                    "frozen for review: ¥99.00 held until finance releases it"
+                ),
+            ]
+        );
+    }
+
+    fn arb_items() -> impl Strategy<Value = Vec<Settleable>> {
+        prop::collection::vec((1i64..8, 1i64..=1_000_000, any::<bool>()), 0..60).prop_map(|v| {
+            v.into_iter()
+                .enumerate()
+                .map(|(n, (who, amount, claw))| {
+                    let id = i64::try_from(n).unwrap() + 1;
+                    if claw && amount % 3 == 0 {
+                        k(who, id, amount / 3)
+                    } else {
+                        c(who, id, amount)
+                    }
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn every_item_is_paid_once_or_explained(items in arb_items(), minimum in 0i64..2_000_000, no_method in prop::collection::vec(1i64..8, 0..3)) {
+            let mut payees = with_method(&[1, 2, 3, 4, 5, 6, 7]);
+            for n in &no_method {
+                payees.insert(*n, Payee::default());
+            }
+            let p = plan("USD", minimum, &items, &payees);
+            let mut seen = std::collections::HashSet::new();
+            for x in &p.payouts {
+                prop_assert!(x.amount_minor > 0 && x.amount_minor >= minimum);
+                prop_assert_eq!(x.amount_minor, x.items.iter().map(|i| i.amount_minor).sum::<i64>());
+                prop_assert!(payees[&x.influencer_id].method.is_some());
+                for i in &x.items {
+                    prop_assert_eq!(i.influencer_id, x.influencer_id);
+                    prop_assert!(seen.insert(i.settles), "settled twice");
+                }
+            }
+            // Paid plus left out is everything available, to the cent.
+            let all: i64 = items.iter().map(|i| i.amount_minor).sum();
+            let left: i64 = p.left_out.iter().map(|l| l.available_minor).sum();
+            prop_assert_eq!(p.total_minor() + left, all);
+            // Nobody is both paid and left out; everyone with items is one of them.
+            for l in &p.left_out {
+                prop_assert!(!p.payouts.iter().any(|x| x.influencer_id == l.influencer_id));
+            }
+            let mut who: Vec<i64> = items.iter().map(|i| i.influencer_id).collect();
+            who.sort_unstable();
+            who.dedup();
+            prop_assert_eq!(who.len(), p.payouts.len() + p.left_out.len());
+            // The same input plans the same run.
+            prop_assert_eq!(&p, &plan("USD", minimum, &items, &payees));
+        }
+    }
+}

@@ -1,0 +1,812 @@
+//! Payouts (DESIGN.md §3 "Payouts"): schedules, runs that happen once per (schedule, fire
+//! time), finance's review (approve, cancel), settlement (paid or failed, per payout or the
+//! whole run), and what influencers see.
+//!
+//! Money moves only by ledger journals, one per payout item (`ref_kind` `payout_item`): a
+//! run's `payout_start` moves each settled amount from available to in payout (a clawback
+//! item moves its negative amount, so the payout nets it); `payout_settle` moves it on to
+//! paid; `payout_fail` (a failed or cancelled payout) moves it back to available.
+//!
+//! A run is written in one transaction: killed at any point, either nothing of it is stored
+//! (the next attempt plans it again from the same balances) or all of it is.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+
+use crate::db::models::{Payout, PayoutRun, PayoutSchedule};
+use crate::db::{self, DbConn};
+use crate::domain::ledger::{self, JournalDraft, JournalKind, Posting};
+use crate::domain::money::{Currency, Money, display_in};
+use crate::domain::payout::{self, FireRule, Payee, Plan, Settleable, Settles};
+use crate::domain::validate::FieldErrors;
+use crate::error::{AppError, AppResult};
+
+use super::audit;
+
+/// At most this many missed slots are counted when catching up (they make one run anyway).
+const MAX_CATCH_UP_SLOTS: usize = 10_000;
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct ScheduleForm {
+    pub name: String,
+    pub cron: String,
+    pub time_zone: String,
+    pub currency: String,
+    pub minimum: String,
+    /// A checkbox: "on" when ticked.
+    pub active: String,
+}
+
+impl ScheduleForm {
+    pub fn from_schedule(s: &PayoutSchedule) -> ScheduleForm {
+        ScheduleForm {
+            name: s.name.clone(),
+            cron: s.cron.clone(),
+            time_zone: s.time_zone.clone(),
+            currency: s.currency.clone(),
+            minimum: Currency::parse(&s.currency)
+                .ok()
+                .and_then(|c| Money::from_minor(s.minimum_minor, c).ok())
+                .map(|m| m.to_plain_string())
+                .unwrap_or_default(),
+            active: if s.active { "on".into() } else { String::new() },
+        }
+    }
+}
+
+/// A schedule's fields, checked.
+pub struct ValidSchedule {
+    pub name: String,
+    pub cron: String,
+    pub time_zone: String,
+    pub currency: Currency,
+    pub minimum_minor: i64,
+    pub active: bool,
+    pub rule: FireRule,
+}
+
+pub fn validate_schedule(form: &ScheduleForm) -> Result<ValidSchedule, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let name = form.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 60 {
+        errors.add("name", "Give the schedule a name of 1 to 60 characters.");
+    }
+    let rule = match FireRule::parse(&form.cron, &form.time_zone) {
+        Ok(r) => Some(r),
+        Err((field, msg)) => {
+            errors.add(field, msg);
+            None
+        }
+    };
+    let currency = errors.check(
+        "currency",
+        Currency::parse(&form.currency).map_err(|e| e.to_string()),
+    );
+    let minimum = currency.and_then(|c| {
+        let text = if form.minimum.trim().is_empty() {
+            "0"
+        } else {
+            form.minimum.trim()
+        };
+        errors.check(
+            "minimum",
+            Money::parse(text, c)
+                .map_err(|e| e.to_string())
+                .and_then(|m| {
+                    if m.is_negative() {
+                        Err("The minimum is 0 or more.".to_owned())
+                    } else {
+                        Ok(m.minor())
+                    }
+                }),
+        )
+    });
+    match (rule, currency, minimum, errors.is_empty()) {
+        (Some(rule), Some(currency), Some(minimum_minor), true) => Ok(ValidSchedule {
+            name,
+            cron: form.cron.split_whitespace().collect::<Vec<_>>().join(" "),
+            time_zone: rule.tz().name().to_owned(),
+            currency,
+            minimum_minor,
+            active: form.active == "on" || form.active == "true",
+            rule,
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// Creates (`id` `None`) or edits a schedule; its id.
+pub fn save_schedule(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    actor: i64,
+    id: Option<i64>,
+    form: &ScheduleForm,
+) -> AppResult<i64> {
+    let v = validate_schedule(form).map_err(AppError::Validation)?;
+    if let Some(other) = db::payouts::schedule_by_name(conn, &v.name)?
+        && Some(other.id) != id
+    {
+        let mut errors = FieldErrors::new();
+        errors.add("name", "Another schedule has this name.");
+        return Err(AppError::Validation(errors));
+    }
+    db::write_tx(conn, |conn| {
+        let (id, before) = match id {
+            Some(id) => {
+                let before = db::payouts::schedule(conn, id)?.ok_or(AppError::NotFound)?;
+                db::payouts::update_schedule(
+                    conn,
+                    id,
+                    &v.name,
+                    &v.cron,
+                    &v.time_zone,
+                    v.currency.code(),
+                    v.minimum_minor,
+                    v.active,
+                    now,
+                )?;
+                (id, Some(before))
+            }
+            None => (
+                db::payouts::insert_schedule(
+                    conn,
+                    &v.name,
+                    &v.cron,
+                    &v.time_zone,
+                    v.currency.code(),
+                    v.minimum_minor,
+                    v.active,
+                    now,
+                )?,
+                None,
+            ),
+        };
+        let describe = |name: &str, cron: &str, tz: &str, cur: &str, min: i64, active: bool| {
+            format!(
+                "\"{name}\" {cron} ({tz}), {cur}, minimum {}, {}",
+                display_in(min, cur),
+                if active { "active" } else { "paused" }
+            )
+        };
+        let after = describe(
+            &v.name,
+            &v.cron,
+            &v.time_zone,
+            v.currency.code(),
+            v.minimum_minor,
+            v.active,
+        );
+        let detail = match before {
+            Some(b) => format!(
+                "schedule edited: {} → {after}",
+                describe(
+                    &b.name,
+                    &b.cron,
+                    &b.time_zone,
+                    &b.currency,
+                    b.minimum_minor,
+                    b.active
+                )
+            ),
+            None => format!("schedule created: {after}"),
+        };
+        audit(
+            conn,
+            now,
+            Some(actor),
+            "payout.schedule",
+            ("payout_schedule", id),
+            &detail,
+        )?;
+        Ok(id)
+    })
+}
+
+/// The balances a run in `currency` would pay, and the plan.
+pub fn plan_for(conn: &mut DbConn, currency: &str, minimum_minor: i64) -> AppResult<Plan> {
+    let mut items: Vec<Settleable> = db::payouts::available_commissions(conn, currency)?
+        .into_iter()
+        .map(|(id, influencer_id, left)| Settleable {
+            influencer_id,
+            settles: Settles::Commission(id),
+            amount_minor: left,
+        })
+        .filter(|s| s.amount_minor != 0)
+        .collect();
+    items.extend(
+        db::payouts::open_clawbacks(conn, currency)?
+            .into_iter()
+            .map(|(id, influencer_id, amount)| Settleable {
+                influencer_id,
+                settles: Settles::Clawback(id),
+                amount_minor: -amount,
+            }),
+    );
+    let frozen = db::payouts::frozen_totals(conn, currency)?;
+    let mut ids: Vec<i64> = items.iter().map(|i| i.influencer_id).collect();
+    ids.extend(frozen.iter().map(|f| f.0));
+    ids.sort_unstable();
+    ids.dedup();
+    let mut payees: HashMap<i64, Payee> = db::payouts::methods(conn, &ids)?
+        .into_iter()
+        .map(|(id, method)| {
+            (
+                id,
+                Payee {
+                    method,
+                    frozen_minor: 0,
+                },
+            )
+        })
+        .collect();
+    for (id, sum) in frozen {
+        payees.entry(id).or_default().frozen_minor = sum;
+    }
+    Ok(payout::plan(currency, minimum_minor, &items, &payees))
+}
+
+/// What became of asking for a run.
+#[derive(Debug)]
+pub enum RunOutcome {
+    /// The run was planned and written now.
+    Created(PayoutRun, Plan),
+    /// The run for this (schedule, fire time) exists already (another node, a restart or
+    /// the command line made it): nothing was written.
+    Exists(PayoutRun),
+}
+
+impl RunOutcome {
+    pub fn run(&self) -> &PayoutRun {
+        match self {
+            RunOutcome::Created(r, _) | RunOutcome::Exists(r) => r,
+        }
+    }
+}
+
+/// Makes the run of `schedule` for `fire_at`, exactly once: plans it from the balances and
+/// writes the run, its payouts, their items and journals, and who was left out, in one
+/// transaction. `progress` hears (done, of) as payouts are written.
+pub fn run_schedule(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    base_url: &str,
+    schedule: &PayoutSchedule,
+    fire_at: NaiveDateTime,
+    started_by: Option<i64>,
+    progress: &mut dyn FnMut(usize, usize),
+) -> AppResult<RunOutcome> {
+    if let Some(existing) = db::payouts::run_at(conn, schedule.id, fire_at)? {
+        return Ok(RunOutcome::Exists(existing));
+    }
+    let outcome = db::write_tx(conn, |conn| {
+        let Some(run_id) = db::payouts::insert_run(conn, schedule, fire_at, started_by, now)?
+        else {
+            let run = db::payouts::run_at(conn, schedule.id, fire_at)?.ok_or(AppError::NotFound)?;
+            return Ok(RunOutcome::Exists(run));
+        };
+        // Planned inside the transaction, so what it reads is what it writes.
+        let plan = plan_for(conn, &schedule.currency, schedule.minimum_minor)?;
+        let of = plan.payouts.len();
+        for (n, p) in plan.payouts.iter().enumerate() {
+            write_payout(conn, now, run_id, &schedule.currency, p)?;
+            progress(n + 1, of);
+        }
+        for l in &plan.left_out {
+            db::payouts::insert_exclusion(
+                conn,
+                run_id,
+                l.influencer_id,
+                &schedule.currency,
+                l.available_minor,
+                &l.reason,
+            )?;
+        }
+        db::payouts::mark_fired(conn, schedule.id, fire_at)?;
+        audit(
+            conn,
+            now,
+            started_by,
+            "payout.run",
+            ("payout_run", run_id),
+            &format!(
+                "run planned for \"{}\" at {}: {} payouts, {}, {} left out",
+                schedule.name,
+                fire_at.format("%Y-%m-%d %H:%M UTC"),
+                plan.payouts.len(),
+                display_in(plan.total_minor(), &schedule.currency),
+                plan.left_out.len()
+            ),
+        )?;
+        if !plan.payouts.is_empty() {
+            notify_finance(
+                conn,
+                now,
+                &format!("Payout run ready for review: {}", schedule.name),
+                &[
+                    format!(
+                        "The run of \"{}\" for {} holds {} payouts, {} in all; {} left out.",
+                        schedule.name,
+                        fire_at.format("%Y-%m-%d %H:%M UTC"),
+                        plan.payouts.len(),
+                        display_in(plan.total_minor(), &schedule.currency),
+                        plan.left_out.len()
+                    ),
+                    "Review and approve it before it is exported and paid.".to_owned(),
+                ],
+                &format!("{base_url}/finance/payouts/{run_id}"),
+            )?;
+        }
+        let run = db::payouts::run(conn, run_id)?.ok_or(AppError::NotFound)?;
+        Ok(RunOutcome::Created(run, plan))
+    });
+    match outcome {
+        // Two runners of different schedules raced for the same commission: the database
+        // refused the second (payout_items' unique index). Nothing of it was written.
+        Err(AppError::Internal(e))
+            if e
+                .downcast_ref::<diesel::result::Error>()
+                .is_some_and(db::is_unique_violation) =>
+        {
+            Err(AppError::Conflict(
+            "Another run settled some of these balances at the same moment; run again to plan what is left.".to_owned(),
+        ))
+        }
+        other => other,
+    }
+}
+
+fn write_payout(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    run_id: i64,
+    currency: &str,
+    p: &payout::PlannedPayout,
+) -> AppResult<i64> {
+    let payout_id = db::payouts::insert_payout(
+        conn,
+        run_id,
+        p.influencer_id,
+        currency,
+        p.amount_minor,
+        &p.method,
+        now,
+    )?;
+    for it in &p.items {
+        let (commission, refund) = match it.settles {
+            Settles::Commission(id) => (Some(id), None),
+            Settles::Clawback(id) => (None, Some(id)),
+        };
+        let item_id =
+            db::payouts::insert_item(conn, payout_id, commission, refund, it.amount_minor)?;
+        if let Some(c) = commission
+            && !db::orders::move_commission(
+                conn,
+                c,
+                "available",
+                "in_payout",
+                None,
+                None,
+                &format!("In payout #{payout_id}."),
+                now,
+            )?
+        {
+            return Err(AppError::Conflict(format!(
+                "Commission #{c} changed while the run was planned; run again."
+            )));
+        }
+        db::ledger::post(
+            conn,
+            &ledger::payout_start(
+                p.influencer_id,
+                it.amount_minor,
+                format!("Payout #{payout_id}"),
+            ),
+            currency,
+            "payout_item",
+            item_id,
+            now,
+        )?;
+    }
+    Ok(payout_id)
+}
+
+/// The journal that undoes a payout_start (a failed or cancelled payout).
+fn payout_fail(influencer: i64, amount: i64, memo: String) -> JournalDraft {
+    JournalDraft {
+        kind: JournalKind::PayoutFail,
+        postings: ledger::payout_start(influencer, amount, String::new())
+            .postings
+            .iter()
+            .map(|p| Posting {
+                amount_minor: -p.amount_minor,
+                ..*p
+            })
+            .collect(),
+        memo,
+    }
+}
+
+/// Ends a payout that will not be paid (failed at the bank or cancelled with its run):
+/// everything it settled is available again and may be paid by a later run.
+fn unwind(conn: &mut DbConn, now: NaiveDateTime, p: &Payout, why: &str) -> AppResult<()> {
+    for it in db::payouts::items_of(conn, p.id)? {
+        if !it.active {
+            continue;
+        }
+        if let Some(c) = it.commission_id {
+            db::orders::move_commission(conn, c, "in_payout", "available", None, None, why, now)?;
+        }
+        db::ledger::post(
+            conn,
+            &payout_fail(
+                p.influencer_id,
+                it.amount_minor,
+                format!("Payout #{}: {why}", p.id),
+            ),
+            &p.currency,
+            "payout_item",
+            it.id,
+            now,
+        )?;
+    }
+    db::payouts::release_items(conn, p.id)?;
+    Ok(())
+}
+
+fn settle(conn: &mut DbConn, now: NaiveDateTime, p: &Payout, reference: &str) -> AppResult<()> {
+    for it in db::payouts::items_of(conn, p.id)? {
+        if let Some(c) = it.commission_id {
+            db::orders::move_commission(
+                conn,
+                c,
+                "in_payout",
+                "paid",
+                None,
+                None,
+                &format!("Paid by payout #{} ({reference}).", p.id),
+                now,
+            )?;
+        }
+        db::ledger::post(
+            conn,
+            &ledger::payout_settle(
+                p.influencer_id,
+                it.amount_minor,
+                format!("Payout #{} paid: {reference}", p.id),
+            ),
+            &p.currency,
+            "payout_item",
+            it.id,
+            now,
+        )?;
+    }
+    Ok(())
+}
+
+/// Finance approves a draft run. With maker-checker on, not the person who started it.
+pub fn approve(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    actor: i64,
+    run_id: i64,
+    maker_checker: bool,
+) -> AppResult<()> {
+    db::write_tx(conn, |conn| {
+        let run = db::payouts::run(conn, run_id)?.ok_or(AppError::NotFound)?;
+        if maker_checker && run.started_by == Some(actor) {
+            return Err(AppError::Conflict(
+                "You started this run: another finance user approves it (maker-checker)."
+                    .to_owned(),
+            ));
+        }
+        if !db::payouts::move_run(conn, run_id, &["draft"], "approved", Some(actor), now)? {
+            return Err(AppError::Conflict(format!(
+                "Only a draft run can be approved; this one is {}.",
+                run.state
+            )));
+        }
+        db::payouts::move_run_payouts(conn, run_id, &["draft"], "approved", now)?;
+        audit(
+            conn,
+            now,
+            Some(actor),
+            "payout.approve",
+            ("payout_run", run_id),
+            "run approved: draft → approved",
+        )?;
+        Ok(())
+    })
+}
+
+/// Finance cancels a draft run: every payout of it is cancelled and what it settled is
+/// available again.
+pub fn cancel(conn: &mut DbConn, now: NaiveDateTime, actor: i64, run_id: i64) -> AppResult<()> {
+    db::write_tx(conn, |conn| {
+        let run = db::payouts::run(conn, run_id)?.ok_or(AppError::NotFound)?;
+        if !db::payouts::move_run(conn, run_id, &["draft"], "cancelled", None, now)? {
+            return Err(AppError::Conflict(format!(
+                "Only a draft run can be cancelled; this one is {}.",
+                run.state
+            )));
+        }
+        for (p, _) in db::payouts::payouts_of_run(conn, run_id)? {
+            unwind(conn, now, &p, "the run was cancelled")?;
+            db::payouts::move_payout(conn, p.id, &["draft"], "cancelled", None, None, now)?;
+        }
+        audit(
+            conn,
+            now,
+            Some(actor),
+            "payout.cancel",
+            ("payout_run", run_id),
+            "run cancelled: draft → cancelled; its amounts are available again",
+        )?;
+        Ok(())
+    })
+}
+
+/// The run was exported for the bank: approved → exported (an export of an exported run
+/// changes nothing).
+pub fn mark_exported(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    actor: i64,
+    run_id: i64,
+    format: &str,
+) -> AppResult<()> {
+    db::write_tx(conn, |conn| {
+        let run = db::payouts::run(conn, run_id)?.ok_or(AppError::NotFound)?;
+        if !matches!(run.state.as_str(), "approved" | "exported" | "paid") {
+            return Err(AppError::Conflict(
+                "Approve the run before exporting it.".to_owned(),
+            ));
+        }
+        if db::payouts::move_run(conn, run_id, &["approved"], "exported", None, now)? {
+            db::payouts::move_run_payouts(conn, run_id, &["approved"], "exported", now)?;
+        }
+        audit(
+            conn,
+            now,
+            Some(actor),
+            "payout.export",
+            ("payout_run", run_id),
+            &format!(
+                "run exported as {format} (state {} → {})",
+                run.state,
+                if run.state == "approved" {
+                    "exported"
+                } else {
+                    run.state.as_str()
+                }
+            ),
+        )?;
+        Ok(())
+    })
+}
+
+/// What finance says of one payout.
+#[derive(Debug, Clone)]
+pub enum Settlement {
+    Paid { reference: String },
+    Failed { reason: String },
+}
+
+/// Marks payouts of a run paid or failed (each by id), all or nothing. The run is paid when
+/// none is left to settle.
+pub fn settle_payouts(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    base_url: &str,
+    actor: i64,
+    run_id: i64,
+    outcomes: &[(i64, Settlement)],
+) -> AppResult<usize> {
+    db::write_tx(conn, |conn| {
+        let run = db::payouts::run(conn, run_id)?.ok_or(AppError::NotFound)?;
+        if !matches!(run.state.as_str(), "approved" | "exported") {
+            return Err(AppError::Conflict(format!(
+                "Only an approved or exported run is settled; this one is {}.",
+                run.state
+            )));
+        }
+        let payouts: HashMap<i64, Payout> = db::payouts::payouts_of_run(conn, run_id)?
+            .into_iter()
+            .map(|(p, _)| (p.id, p))
+            .collect();
+        for (id, outcome) in outcomes {
+            let Some(p) = payouts.get(id) else {
+                return Err(AppError::BadRequest(format!(
+                    "Payout #{id} is not in this run."
+                )));
+            };
+            if !matches!(p.state.as_str(), "approved" | "exported") {
+                return Err(AppError::Conflict(format!(
+                    "Payout #{id} is {} already.",
+                    p.state
+                )));
+            }
+            match outcome {
+                Settlement::Paid { reference } => {
+                    settle(conn, now, p, reference)?;
+                    db::payouts::move_payout(
+                        conn,
+                        p.id,
+                        &["approved", "exported"],
+                        "paid",
+                        Some(reference),
+                        None,
+                        now,
+                    )?;
+                    audit(
+                        conn,
+                        now,
+                        Some(actor),
+                        "payout.paid",
+                        ("payout", p.id),
+                        &format!("payout paid: {} → paid, reference {reference}", p.state),
+                    )?;
+                    notify_paid(conn, now, base_url, p, reference)?;
+                }
+                Settlement::Failed { reason } => {
+                    unwind(conn, now, p, reason)?;
+                    db::payouts::move_payout(
+                        conn,
+                        p.id,
+                        &["approved", "exported"],
+                        "failed",
+                        None,
+                        Some(reason),
+                        now,
+                    )?;
+                    audit(
+                        conn,
+                        now,
+                        Some(actor),
+                        "payout.failed",
+                        ("payout", p.id),
+                        &format!("payout failed: {} → failed, {reason}", p.state),
+                    )?;
+                    notify_failed(conn, now, base_url, p, reason)?;
+                }
+            }
+        }
+        let open = db::payouts::payouts_of_run(conn, run_id)?
+            .iter()
+            .any(|(p, _)| matches!(p.state.as_str(), "approved" | "exported"));
+        if !open {
+            db::payouts::move_run(conn, run_id, &["approved", "exported"], "paid", None, now)?;
+        }
+        Ok(outcomes.len())
+    })
+}
+
+fn influencer_user(conn: &mut DbConn, influencer_id: i64) -> AppResult<crate::db::models::User> {
+    let i = db::influencers::find(conn, influencer_id)?.ok_or(AppError::NotFound)?;
+    db::users::find(conn, i.user_id)?.ok_or(AppError::NotFound)
+}
+
+fn notify_paid(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    base_url: &str,
+    p: &Payout,
+    reference: &str,
+) -> AppResult<()> {
+    super::notify_influencer(
+        conn,
+        now,
+        p.influencer_id,
+        &format!("You were paid {}", display_in(p.amount_minor, &p.currency)),
+        &[
+            format!(
+                "Payout #{} of {} was sent by {}, reference {reference}.",
+                p.id,
+                display_in(p.amount_minor, &p.currency),
+                method_label(&p.method)
+            ),
+            "Its statement lists every commission and clawback it settles.".to_owned(),
+        ],
+        &format!("{base_url}/influencer/payouts/{}", p.id),
+    )
+}
+
+fn notify_failed(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    base_url: &str,
+    p: &Payout,
+    reason: &str,
+) -> AppResult<()> {
+    let _ = influencer_user(conn, p.influencer_id)?;
+    super::notify_influencer(
+        conn,
+        now,
+        p.influencer_id,
+        &format!(
+            "Your payout of {} could not be paid",
+            display_in(p.amount_minor, &p.currency)
+        ),
+        &[
+            format!(
+                "Payout #{} by {} failed: {reason}.",
+                p.id,
+                method_label(&p.method)
+            ),
+            "The amount is available again and goes out with the next run. Check your payout details on your profile so that it can be paid.".to_owned(),
+        ],
+        &format!("{base_url}/influencer"),
+    )
+}
+
+fn notify_finance(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    subject: &str,
+    lines: &[String],
+    url: &str,
+) -> AppResult<()> {
+    for user in db::users::with_role(conn, "finance")? {
+        if user.disabled_at.is_some() {
+            continue;
+        }
+        let email = crate::email::templates::notice(
+            &user.display_name,
+            subject,
+            lines,
+            url,
+            "Review the run",
+        )?;
+        super::enqueue_email(conn, now, &user.email, &email)?;
+    }
+    Ok(())
+}
+
+pub fn method_label(method: &str) -> &'static str {
+    match method {
+        "bank" => "bank transfer",
+        "paypal" => "PayPal",
+        "alipay" => "Alipay",
+        "wechat" => "WeChat Pay",
+        _ => "the payout method on file",
+    }
+}
+
+/// The scheduler's pass: for each active schedule whose next slot has come, one run for the
+/// latest slot due (missed slots make one catch-up run). Returns the runs made now.
+pub fn run_due(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<Vec<PayoutRun>> {
+    let mut made = Vec::new();
+    for s in db::payouts::schedules(conn)? {
+        if !s.active {
+            continue;
+        }
+        let Ok(rule) = FireRule::parse(&s.cron, &s.time_zone) else {
+            tracing::error!(
+                schedule = s.id,
+                "payout schedule has an unreadable cron expression"
+            );
+            continue;
+        };
+        let since = s.last_fire_at.unwrap_or(s.created_at);
+        let due = rule.fires_between(since, now, MAX_CATCH_UP_SLOTS);
+        let Some(latest) = due.last().copied() else {
+            continue;
+        };
+        if due.len() > 1 {
+            tracing::info!(
+                schedule = s.id,
+                missed = due.len(),
+                "catching up missed payout slots in one run"
+            );
+        }
+        match run_schedule(conn, now, base_url, &s, latest, None, &mut |_, _| {})? {
+            RunOutcome::Created(run, _) => made.push(run),
+            RunOutcome::Exists(_) => {
+                db::payouts::mark_fired(conn, s.id, latest)?;
+            }
+        }
+    }
+    Ok(made)
+}
