@@ -59,6 +59,12 @@ pub struct SettingsArgs {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "TANDEM_WORKERS", global = true)]
     pub workers: Option<usize>,
+    /// Run the payout schedules in `serve` (on/off; default on; off on extra app nodes).
+    #[arg(long, env = "TANDEM_SCHEDULER", global = true)]
+    pub scheduler: Option<String>,
+    /// A payout run is approved by someone other than who started it (on/off; default on).
+    #[arg(long, env = "TANDEM_MAKER_CHECKER", global = true)]
+    pub maker_checker: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,6 +93,25 @@ pub enum Command {
     Ledger {
         #[command(subcommand)]
         command: LedgerCommand,
+    },
+    /// Payout runs.
+    Payouts {
+        #[command(subcommand)]
+        command: PayoutsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PayoutsCommand {
+    /// Run the payout schedules for their latest slot (each slot runs once, whoever asks:
+    /// the scheduler, another node or this command), then print what each run holds.
+    Run {
+        /// Only this schedule (by name), even if paused.
+        #[arg(long)]
+        schedule: Option<String>,
+        /// Print the plan and write nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -135,6 +160,8 @@ fn settings(args: &SettingsArgs) -> anyhow::Result<Settings> {
         mail_from: args.mail_from.clone(),
         secret_key: std::env::var("TANDEM_SECRET_KEY").ok(),
         trusted_proxies: args.trusted_proxies.clone(),
+        scheduler: args.scheduler.clone(),
+        maker_checker: args.maker_checker.clone(),
     })?;
     settings.workers = args.workers;
     Ok(settings)
@@ -250,6 +277,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve { demo } => serve(settings, demo),
+        Command::Payouts {
+            command: PayoutsCommand::Run { schedule, dry_run },
+        } => payouts_run(&settings, schedule.as_deref(), dry_run),
         Command::Merchants {
             command: MerchantsCommand::List,
         } => {
@@ -306,6 +336,142 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+fn payouts_run(settings: &Settings, only: Option<&str>, dry_run: bool) -> anyhow::Result<()> {
+    use crate::domain::money::display_in;
+    use crate::domain::payout::FireRule;
+    use crate::service::payouts::{self, RunOutcome};
+    let mut conn = open_migrated(settings)?;
+    let now = SystemClock.now();
+    let base = settings
+        .base_url
+        .as_ref()
+        .map(|u| u.as_str().trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| format!("http://{}", settings.bind));
+    let schedules: Vec<_> = db::payouts::schedules(&mut conn)?
+        .into_iter()
+        .filter(|s| match only {
+            Some(name) => s.name == name,
+            None => s.active,
+        })
+        .collect();
+    if schedules.is_empty() {
+        match only {
+            Some(name) => bail!(
+                "no payout schedule named \"{name}\" (finance creates them at /finance/schedules)"
+            ),
+            None => {
+                println!("no active payout schedule: nothing to run");
+                return Ok(());
+            }
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    for s in schedules {
+        let rule = FireRule::parse(&s.cron, &s.time_zone)
+            .map_err(|(_, e)| anyhow::anyhow!("schedule \"{}\": {e}", s.name))?;
+        let Some(slot) = payouts::latest_slot(&rule, now) else {
+            let _ = writeln!(out, "\"{}\": no slot has come yet", s.name);
+            continue;
+        };
+        let handles = |conn: &mut db::DbConn,
+                       ids: &[i64]|
+         -> anyhow::Result<std::collections::HashMap<i64, String>> {
+            Ok(db::influencers::find_many(conn, ids)?
+                .into_iter()
+                .map(|i| (i.id, i.handle))
+                .collect())
+        };
+        let (title, plan) = if dry_run {
+            let plan =
+                payouts::plan_for(&mut conn, &s.currency, s.minimum_minor).map_err(describe)?;
+            (
+                format!(
+                    "\"{}\" for {} (dry run: nothing written)",
+                    s.name,
+                    slot.format("%Y-%m-%d %H:%M UTC")
+                ),
+                Some(plan),
+            )
+        } else {
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} payouts")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar.set_message(format!("planning \"{}\"", s.name));
+            let outcome =
+                payouts::run_schedule(&mut conn, now, &base, &s, slot, None, &mut |done, of| {
+                    bar.set_length(u64::try_from(of).unwrap_or(0));
+                    bar.set_position(u64::try_from(done).unwrap_or(0));
+                })
+                .map_err(describe)?;
+            bar.finish_and_clear();
+            match outcome {
+                RunOutcome::Created(run, plan) => (
+                    format!(
+                        "\"{}\" for {}: run #{} planned, awaiting approval at {base}/finance/payouts/{}",
+                        s.name,
+                        slot.format("%Y-%m-%d %H:%M UTC"),
+                        run.id,
+                        run.id
+                    ),
+                    Some(plan),
+                ),
+                RunOutcome::Exists(run) => (
+                    format!(
+                        "\"{}\" for {}: run #{} exists already ({}); nothing written",
+                        s.name,
+                        slot.format("%Y-%m-%d %H:%M UTC"),
+                        run.id,
+                        run.state
+                    ),
+                    None,
+                ),
+            }
+        };
+        let _ = writeln!(out, "{title}");
+        if let Some(plan) = plan {
+            let mut ids: Vec<i64> = plan.payouts.iter().map(|p| p.influencer_id).collect();
+            ids.extend(plan.left_out.iter().map(|l| l.influencer_id));
+            let names = handles(&mut conn, &ids)?;
+            let name = |id: i64| {
+                names
+                    .get(&id)
+                    .map_or_else(|| format!("#{id}"), |h| format!("@{h}"))
+            };
+            let _ = writeln!(
+                out,
+                "  {:<10} {:>8}  {:>16}",
+                "currency", "payouts", "total"
+            );
+            let _ = writeln!(
+                out,
+                "  {:<10} {:>8}  {:>16}",
+                s.currency,
+                plan.payouts.len(),
+                display_in(plan.total_minor(), &s.currency)
+            );
+            for p in &plan.payouts {
+                let _ = writeln!(
+                    out,
+                    "    pays {:<24} {:>14}  ({} items, {})",
+                    name(p.influencer_id),
+                    display_in(p.amount_minor, &s.currency),
+                    p.items.len(),
+                    payouts::method_label(&p.method)
+                );
+            }
+            if !plan.left_out.is_empty() {
+                let _ = writeln!(out, "  left out ({}):", plan.left_out.len());
+                for l in &plan.left_out {
+                    let _ = writeln!(out, "    {:<29} {}", name(l.influencer_id), l.reason);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn serve(settings: Settings, load_demo_data: bool) -> anyhow::Result<()> {

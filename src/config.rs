@@ -33,6 +33,12 @@ pub struct Settings {
     pub workers: Option<usize>,
     /// Peers whose forwarding headers give the client's address (`TANDEM_TRUSTED_PROXIES`).
     pub trusted_proxies: Vec<crate::domain::net::Cidr>,
+    /// Whether `serve` runs the payout schedules (`TANDEM_SCHEDULER=off` on extra app nodes;
+    /// several on at once still make one run per slot).
+    pub scheduler: bool,
+    /// Payout runs are approved by a finance user other than the one who started them
+    /// (`TANDEM_MAKER_CHECKER=off` to allow the same person).
+    pub maker_checker: bool,
 }
 
 /// The raw values, from flags or environment variables (clap reads both).
@@ -46,6 +52,18 @@ pub struct RawSettings {
     pub mail_from: Option<String>,
     pub secret_key: Option<String>,
     pub trusted_proxies: Option<String>,
+    pub scheduler: Option<String>,
+    pub maker_checker: Option<String>,
+}
+
+/// An on/off setting: on, off, true, false, 1, 0, yes, no.
+fn switch(name: &str, v: &Option<String>, default: bool) -> anyhow::Result<bool> {
+    match non_empty(v).map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("on" | "true" | "1" | "yes") => Ok(true),
+        Some("off" | "false" | "0" | "no") => Ok(false),
+        Some(other) => bail!("{name}: \"{other}\" is neither on nor off"),
+    }
 }
 
 fn non_empty(v: &Option<String>) -> Option<&str> {
@@ -145,6 +163,9 @@ impl Settings {
             None => Vec::new(),
         };
 
+        let scheduler = switch("TANDEM_SCHEDULER", &raw.scheduler, true)?;
+        let maker_checker = switch("TANDEM_MAKER_CHECKER", &raw.maker_checker, true)?;
+
         Ok(Settings {
             data_dir,
             database_url,
@@ -155,6 +176,8 @@ impl Settings {
             secret_key,
             workers: None,
             trusted_proxies,
+            scheduler,
+            maker_checker,
         })
     }
 
@@ -172,6 +195,9 @@ impl Settings {
             secret_key: key,
             workers: Some(2),
             trusted_proxies: Vec::new(),
+            // Tests run payouts themselves, at the times they choose.
+            scheduler: false,
+            maker_checker: true,
         }
     }
 

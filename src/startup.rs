@@ -38,6 +38,10 @@ pub struct AppState {
     pub link_cache: crate::web::redirect::LinkCache,
     /// Peers whose forwarding headers give the client's address.
     pub trusted_proxies: Vec<crate::domain::net::Cidr>,
+    /// Payout runs need a second finance user to approve them.
+    pub maker_checker: bool,
+    /// Whether this node runs the payout schedules.
+    pub scheduler: bool,
 }
 
 impl AppState {
@@ -121,6 +125,8 @@ impl Application {
             conversions,
             click_salt,
             trusted_proxies: settings.trusted_proxies.clone(),
+            maker_checker: settings.maker_checker,
+            scheduler: settings.scheduler,
             link_cache: crate::web::redirect::LinkCache::default(),
         });
         let jobs = crate::jobs::Jobs::start(

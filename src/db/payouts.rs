@@ -458,3 +458,76 @@ pub fn methods(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<(i64, Option<S
         .select((influencers::id, influencers::payout_method))
         .load(conn)
 }
+
+/// What each item of a payout settles, for its statement: (item amount, commission id,
+/// refund id, order id, link code, stream title, commission's merchant).
+pub type StatementLine = (
+    i64,
+    Option<i64>,
+    Option<i64>,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+);
+
+pub fn statement_lines(conn: &mut DbConn, payout_id: i64) -> QueryResult<Vec<StatementLine>> {
+    use super::schema::{links, merchants, streams};
+    let items = items_of(conn, payout_id)?;
+    let mut out = Vec::with_capacity(items.len());
+    for it in items {
+        let conversion_id: Option<i64> = match (it.commission_id, it.refund_id) {
+            (Some(c), _) => commissions::table
+                .find(c)
+                .select(commissions::conversion_id)
+                .first(conn)
+                .optional()?,
+            (_, Some(r)) => refunds::table
+                .find(r)
+                .select(refunds::conversion_id)
+                .first(conn)
+                .optional()?,
+            _ => None,
+        };
+        let Some(conversion_id) = conversion_id else {
+            continue;
+        };
+        let (order_id, link_id, stream_id, merchant): (String, Option<i64>, Option<i64>, String) =
+            conversions::table
+                .inner_join(merchants::table.on(merchants::id.eq(conversions::merchant_id)))
+                .filter(conversions::id.eq(conversion_id))
+                .select((
+                    conversions::order_id,
+                    conversions::link_id,
+                    conversions::stream_id,
+                    merchants::name,
+                ))
+                .first(conn)?;
+        let code = match link_id {
+            Some(l) => links::table
+                .find(l)
+                .select(links::code)
+                .first(conn)
+                .optional()?,
+            None => None,
+        };
+        let stream = match stream_id {
+            Some(s) => streams::table
+                .find(s)
+                .select(streams::title)
+                .first(conn)
+                .optional()?,
+            None => None,
+        };
+        out.push((
+            it.amount_minor,
+            it.commission_id,
+            it.refund_id,
+            order_id,
+            code,
+            stream,
+            merchant,
+        ));
+    }
+    Ok(out)
+}

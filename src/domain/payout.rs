@@ -56,29 +56,29 @@ impl FireRule {
         self.tz
     }
 
-    /// The next `n` fire times strictly after `after`, as instants.
-    pub fn next_fires(&self, after: NaiveDateTime, n: usize) -> Vec<NaiveDateTime> {
-        let mut out: Vec<NaiveDateTime> = Vec::with_capacity(n);
-        // The wall clock, carried as if it were UTC so the cron crate reads it as is; start
-        // an hour early so a repeated hour is seen from its first pass.
+    /// The fire times strictly after `after`, as instants, in order: the cron expression
+    /// walked once on the zone's wall clock (from a few hours early, so that a repeated hour
+    /// is seen from its first pass), each wall time mapped to its instant.
+    fn fires_after(&self, after: NaiveDateTime) -> impl Iterator<Item = NaiveDateTime> + '_ {
         let local_after = Utc
             .from_utc_datetime(&after)
             .with_timezone(&self.tz)
             .naive_local();
         let start = Utc.from_utc_datetime(&(local_after - TimeDelta::hours(3)));
-        for wall in self.cron.after(&start).take(n * 4 + 64) {
-            let Some(at) = self.instant_of(wall.naive_utc()) else {
-                continue;
-            };
-            if at <= after || out.last().is_some_and(|l| *l >= at) {
-                continue;
+        let mut last: Option<NaiveDateTime> = None;
+        self.cron.after_owned(start).filter_map(move |wall| {
+            let at = self.instant_of(wall.naive_utc())?;
+            if at <= after || last.is_some_and(|l| l >= at) {
+                return None;
             }
-            out.push(at);
-            if out.len() == n {
-                break;
-            }
-        }
-        out
+            last = Some(at);
+            Some(at)
+        })
+    }
+
+    /// The next `n` fire times strictly after `after`.
+    pub fn next_fires(&self, after: NaiveDateTime, n: usize) -> Vec<NaiveDateTime> {
+        self.fires_after(after).take(n).collect()
     }
 
     /// Every fire time in `(after, until]`, at most `limit` of them (a catch-up counts them).
@@ -88,19 +88,10 @@ impl FireRule {
         until: NaiveDateTime,
         limit: usize,
     ) -> Vec<NaiveDateTime> {
-        let mut out = Vec::new();
-        let mut from = after;
-        while out.len() < limit {
-            let next = self.next_fires(from, 1);
-            match next.first() {
-                Some(t) if *t <= until => {
-                    out.push(*t);
-                    from = *t;
-                }
-                _ => break,
-            }
-        }
-        out
+        self.fires_after(after)
+            .take_while(|t| *t <= until)
+            .take(limit)
+            .collect()
     }
 
     /// The instant (UTC) a wall-clock time stands for: itself; the first of two (fall-back);

@@ -9,6 +9,7 @@ pub mod clicks;
 pub mod conversions;
 pub mod mail;
 pub mod maturation;
+pub mod payouts;
 pub mod rollup;
 
 use std::sync::Arc;
@@ -61,10 +62,14 @@ impl Jobs {
             queues.conversions,
         ));
         let (clicks, conversions) = (state.clicks.clone(), state.conversions.clone());
-        let handles = vec![
-            tokio::spawn(maturation::run(state.clone(), stop_rx.clone())),
-            tokio::spawn(mail::dispatcher(state, stop_rx)),
-        ];
+        let mut handles = vec![tokio::spawn(maturation::run(
+            state.clone(),
+            stop_rx.clone(),
+        ))];
+        if state.scheduler {
+            handles.push(tokio::spawn(payouts::run(state.clone(), stop_rx.clone())));
+        }
+        handles.push(tokio::spawn(mail::dispatcher(state, stop_rx)));
         Jobs {
             stop,
             handles,

@@ -844,7 +844,7 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
             let id = campaign_ids[ci];
             let applied = super::collaborations::apply(
                 conn,
-                at(u.id, day(5 + i64::try_from(n % 20).unwrap_or(0))),
+                at(u.id, day(4 + i64::try_from(n % 5).unwrap_or(0))),
                 id,
                 "I'd love to feature this.",
             );
@@ -852,9 +852,11 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
             let owner = &owners[specs[ci].owner];
             match n % 4 {
                 0 | 1 => {
+                    // Approved the day after applying: the earliest have orders old enough
+                    // to be paid out.
                     super::collaborations::act(
                         conn,
-                        at(owner.id, day(26)),
+                        at(owner.id, day(6 + i64::try_from(n % 5).unwrap_or(0))),
                         Side::Merchant,
                         collab,
                         CollabAction::Approve,
@@ -1251,61 +1253,10 @@ fn orders_and_commissions(
     // Held commissions whose hold is over become available.
     mature_due(conn, now)?;
 
-    // Payouts are scheduled runs (a later part of Tandem); here two available commissions are
-    // marked paid and one in payout, with their journals, so refunds after payout show.
-    let available = db::orders::commissions_in_state(conn, "available")?;
-    for (k, c) in available.iter().take(3).enumerate() {
-        let net = super::orders::net_commission(conn, c)?;
-        db::write_tx(conn, |conn| -> AppResult<()> {
-            db::orders::move_commission(
-                conn,
-                c.id,
-                "available",
-                "in_payout",
-                None,
-                Some(finance_id),
-                "Demo payout started.",
-                now,
-            )?;
-            db::ledger::post(
-                conn,
-                &crate::domain::ledger::payout_start(
-                    c.influencer_id,
-                    net,
-                    format!("Demo payout of commission #{}", c.id),
-                ),
-                &c.currency,
-                "demo_payout",
-                c.id,
-                now,
-            )?;
-            if k < 2 {
-                db::orders::move_commission(
-                    conn,
-                    c.id,
-                    "in_payout",
-                    "paid",
-                    None,
-                    Some(finance_id),
-                    "Demo payout settled.",
-                    now,
-                )?;
-                db::ledger::post(
-                    conn,
-                    &crate::domain::ledger::payout_settle(
-                        c.influencer_id,
-                        net,
-                        format!("Demo payout of commission #{}", c.id),
-                    ),
-                    &c.currency,
-                    "demo_payout",
-                    c.id,
-                    now,
-                )?;
-            }
-            Ok(())
-        })?;
-    }
+    // Payouts: a weekly schedule per currency; every creator but the last has a payout
+    // method. Last week's run is approved, exported and paid, but for one payout the bank
+    // returned; this week's run (after the refunds below) waits for approval.
+    let slots = demo_payouts(conn, now, finance_id, base_url)?;
     // Refunds: the whole of a paid order (a clawback), part of an available one and of a
     // pending one (reversals), and the whole of another pending one.
     let refund = |conn: &mut DbConn,
@@ -1404,5 +1355,106 @@ fn orders_and_commissions(
             }
         }
     }
+    // This week's runs wait for finance's approval.
+    for (schedule, slot) in slots {
+        super::payouts::run_schedule(conn, now, base_url, &schedule, slot, None, &mut |_, _| {})?;
+    }
     Ok(())
+}
+
+/// The demo's payout schedules and last week's runs (paid, one payout failed); returns each
+/// schedule with this week's slot.
+fn demo_payouts(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    finance_id: i64,
+    base_url: &str,
+) -> AppResult<Vec<(crate::db::models::PayoutSchedule, NaiveDateTime)>> {
+    use super::payouts::{self, RunOutcome, Settlement};
+    use crate::domain::payout::FireRule;
+    let influencers = {
+        use diesel::prelude::*;
+        crate::db::schema::influencers::table
+            .order(crate::db::schema::influencers::id)
+            .select((
+                crate::db::schema::influencers::id,
+                crate::db::schema::influencers::display_name,
+            ))
+            .load::<(i64, String)>(conn)?
+    };
+    let with_method = influencers.len().saturating_sub(1);
+    for (n, (id, name)) in influencers.iter().take(with_method).enumerate() {
+        let details = serde_json::json!({
+            "method": "bank",
+            "currency": "",
+            "account_holder": name,
+            "bank_name": if n % 2 == 0 { "China Merchants Bank" } else { "Bank of China" },
+            "account_number": format!("62258801{:08}", 4_000_000 + n * 7_919),
+            "paypal_email": "",
+        });
+        db::influencers::set_payout(conn, *id, "bank", "CNY", &details.to_string(), now)?;
+    }
+    let mut slots = Vec::new();
+    for (name, zone, currency, minimum) in [
+        ("Weekly CNY", "Asia/Shanghai", "CNY", "50.00"),
+        ("Weekly USD", "America/New_York", "USD", "25.00"),
+    ] {
+        let id = payouts::save_schedule(
+            conn,
+            now,
+            finance_id,
+            None,
+            &payouts::ScheduleForm {
+                name: name.into(),
+                cron: "0 0 10 * * Mon".into(),
+                time_zone: zone.into(),
+                currency: currency.into(),
+                minimum: minimum.into(),
+                active: "on".into(),
+            },
+        )?;
+        let schedule = db::payouts::schedule(conn, id)?.ok_or(AppError::NotFound)?;
+        let rule = FireRule::parse(&schedule.cron, &schedule.time_zone)
+            .map_err(|(_, e)| AppError::Internal(anyhow::anyhow!(e)))?;
+        let (Some(last_week), Some(this_week)) = (
+            payouts::latest_slot(&rule, now - TimeDelta::days(7)),
+            payouts::latest_slot(&rule, now),
+        ) else {
+            continue;
+        };
+        if let RunOutcome::Created(run, plan) = payouts::run_schedule(
+            conn,
+            now,
+            base_url,
+            &schedule,
+            last_week,
+            None,
+            &mut |_, _| {},
+        )? && !plan.payouts.is_empty()
+        {
+            payouts::approve(conn, now, finance_id, run.id, true)?;
+            payouts::mark_exported(conn, now, finance_id, run.id, "bank CSV")?;
+            let ps = db::payouts::payouts_of_run(conn, run.id)?;
+            let outcomes: Vec<(i64, Settlement)> = ps
+                .iter()
+                .enumerate()
+                .map(|(k, (p, _))| {
+                    let outcome = if k == ps.len() - 1 && ps.len() > 1 {
+                        Settlement::Failed {
+                            reason: "the bank returned it: the account number does not exist"
+                                .into(),
+                        }
+                    } else {
+                        Settlement::Paid {
+                            reference: format!("CMB{}{:05}", last_week.format("%Y%m%d"), p.id),
+                        }
+                    };
+                    (p.id, outcome)
+                })
+                .collect();
+            payouts::settle_payouts(conn, now, base_url, finance_id, run.id, &outcomes)?;
+        }
+        slots.push((schedule, this_week));
+    }
+    Ok(slots)
 }

@@ -774,6 +774,22 @@ pub fn method_label(method: &str) -> &'static str {
     }
 }
 
+/// The schedule's latest slot at or before `now` (the run the command line asks for: the same
+/// one the scheduler makes, so the two never make two runs).
+pub fn latest_slot(rule: &FireRule, now: NaiveDateTime) -> Option<NaiveDateTime> {
+    // Growing windows, so that a schedule firing every minute is not counted for a year.
+    for days in [1, 8, 32, 367, 367 * 8] {
+        let from = now - chrono::TimeDelta::days(days);
+        if let Some(last) = rule
+            .fires_between(from, now, MAX_CATCH_UP_SLOTS * 100)
+            .last()
+        {
+            return Some(*last);
+        }
+    }
+    None
+}
+
 /// The scheduler's pass: for each active schedule whose next slot has come, one run for the
 /// latest slot due (missed slots make one catch-up run). Returns the runs made now.
 pub fn run_due(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<Vec<PayoutRun>> {
@@ -809,4 +825,79 @@ pub fn run_due(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResu
         }
     }
     Ok(made)
+}
+
+/// A payout's statement: what it settles, line by line, and its totals, from the payout's
+/// items (whose journals are the ledger's record of it).
+pub struct Statement {
+    pub payout: Payout,
+    pub lines: Vec<StatementLine>,
+    pub commissions_minor: i64,
+    pub clawbacks_minor: i64,
+}
+
+pub struct StatementLine {
+    pub kind: &'static str,
+    pub order_id: String,
+    pub merchant: String,
+    pub link: Option<String>,
+    pub stream: Option<String>,
+    pub amount: String,
+    pub amount_minor: i64,
+}
+
+impl Statement {
+    pub fn amount(&self) -> String {
+        display_in(self.payout.amount_minor, &self.payout.currency)
+    }
+    pub fn commissions(&self) -> String {
+        display_in(self.commissions_minor, &self.payout.currency)
+    }
+    pub fn clawbacks(&self) -> String {
+        display_in(self.clawbacks_minor, &self.payout.currency)
+    }
+    pub fn method(&self) -> &'static str {
+        method_label(&self.payout.method)
+    }
+}
+
+/// The statement of one of the influencer's payouts (another's is not found).
+pub fn statement(conn: &mut DbConn, influencer_id: i64, payout_id: i64) -> AppResult<Statement> {
+    let payout = db::payouts::payout(conn, payout_id)?
+        .filter(|p| p.influencer_id == influencer_id && p.state != "cancelled")
+        .ok_or(AppError::NotFound)?;
+    let lines: Vec<StatementLine> = db::payouts::statement_lines(conn, payout_id)?
+        .into_iter()
+        .map(
+            |(amount, commission, _refund, order_id, link, stream, merchant)| StatementLine {
+                kind: if commission.is_some() {
+                    "Commission"
+                } else {
+                    "Clawback (refund after payout)"
+                },
+                order_id,
+                merchant,
+                link,
+                stream,
+                amount: display_in(amount, &payout.currency),
+                amount_minor: amount,
+            },
+        )
+        .collect();
+    let commissions_minor = lines
+        .iter()
+        .filter(|l| l.amount_minor > 0)
+        .map(|l| l.amount_minor)
+        .sum();
+    let clawbacks_minor = lines
+        .iter()
+        .filter(|l| l.amount_minor < 0)
+        .map(|l| -l.amount_minor)
+        .sum();
+    Ok(Statement {
+        payout,
+        lines,
+        commissions_minor,
+        clawbacks_minor,
+    })
 }

@@ -14,6 +14,7 @@ pub mod merchant;
 pub mod middleware;
 pub mod orders;
 pub mod pages;
+pub mod payouts;
 pub mod public;
 pub mod redirect;
 pub mod session;
@@ -34,6 +35,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     links::routes(cfg);
     accounts::routes(cfg);
     orders::routes(cfg);
+    payouts::routes(cfg);
 }
 
 /// Percent-encodes a query value.

@@ -59,11 +59,14 @@ fn nav_for(role: Role, active: &str) -> Vec<NavItem> {
             ),
             ("/influencer/links", "Links", "links"),
             ("/influencer/earnings", "Earnings", "earnings"),
+            ("/influencer/payouts", "Payouts", "payouts"),
             ("/influencer", "Profile", "profile"),
         ],
         Role::Finance => &[
-            ("/finance", "Accounts", "accounts"),
+            ("/finance/payouts", "Payouts", "payouts"),
+            ("/finance/schedules", "Schedules", "schedules"),
             ("/finance/review", "Review", "review"),
+            ("/finance", "Accounts", "accounts"),
         ],
         Role::Admin => &[
             ("/admin", "Accounts", "accounts"),

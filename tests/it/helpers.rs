@@ -276,23 +276,16 @@ impl TestApp {
         );
     }
 
-    /// Waits (up to 10 s) for an email, to anyone, whose subject contains `subject`.
-    pub async fn wait_for_email_containing(&self, subject: &str) -> SentEmail {
+    /// Waits (up to 10 s) for an email, to anyone, that `wanted` accepts.
+    pub async fn wait_for_email_where(&self, wanted: impl Fn(&SentEmail) -> bool) -> SentEmail {
         for _ in 0..100 {
-            if let Some(e) = self
-                .state
-                .mailer
-                .sent()
-                .into_iter()
-                .rev()
-                .find(|e| e.subject.contains(subject))
-            {
+            if let Some(e) = self.state.mailer.sent().into_iter().rev().find(&wanted) {
                 return e;
             }
             self.state.wake_mailer();
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("no email with subject containing {subject:?}");
+        panic!("no such email; sent: {:?}", self.state.mailer.sent());
     }
 
     pub fn emails_to(&self, to: &str) -> Vec<SentEmail> {

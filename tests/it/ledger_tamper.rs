@@ -82,22 +82,22 @@ fn every_tamper_of_the_catalogue_fails_the_check() {
 
     type Tamper = (&'static str, fn(&mut DbConn));
     let catalogue: Vec<Tamper> = vec![
-        ("available commission set to rejected", |conn| {
-            let (id, _) = commission_in(conn, "available");
+        ("commission in payout set to rejected", |conn| {
+            let (id, _) = commission_in(conn, "in_payout");
             behind_the_back(
                 conn,
                 &format!("UPDATE commissions SET state = 'rejected' WHERE id = {id}"),
             );
         }),
-        ("available commission set to paid", |conn| {
-            let (id, _) = commission_in(conn, "available");
+        ("commission in payout set to paid", |conn| {
+            let (id, _) = commission_in(conn, "in_payout");
             behind_the_back(
                 conn,
                 &format!("UPDATE commissions SET state = 'paid' WHERE id = {id}"),
             );
         }),
-        ("available commission back to pending", |conn| {
-            let (id, _) = commission_in(conn, "available");
+        ("commission in payout back to pending", |conn| {
+            let (id, _) = commission_in(conn, "in_payout");
             behind_the_back(
                 conn,
                 &format!("UPDATE commissions SET state = 'pending' WHERE id = {id}"),
@@ -107,7 +107,7 @@ fn every_tamper_of_the_catalogue_fails_the_check() {
             "+50.00 on one commission, -50.00 on another of the same influencer",
             |conn| {
                 use tandem::db::schema::commissions as c;
-                let (a, influencer) = commission_in(conn, "available");
+                let (a, influencer) = commission_in(conn, "in_payout");
                 let b: i64 = c::table
                     .filter(c::influencer_id.eq(influencer))
                     .filter(c::id.ne(a))
@@ -166,7 +166,7 @@ fn every_tamper_of_the_catalogue_fails_the_check() {
         (
             "an invented clawback for a refund that does not exist",
             |conn| {
-                let (id, influencer) = commission_in(conn, "available");
+                let (id, influencer) = commission_in(conn, "paid");
                 let c = db::orders::commission(conn, id).unwrap().unwrap();
                 let draft = ledger::clawback(c.merchant_id, influencer, 1000, 0, "invented".into());
                 db::ledger::post(
@@ -197,6 +197,27 @@ fn every_tamper_of_the_catalogue_fails_the_check() {
                 .unwrap();
             },
         ),
+        ("a payout's amount changed", |conn| {
+            behind_the_back(
+                conn,
+                "UPDATE payouts SET amount_minor = amount_minor + 100 WHERE id = (SELECT min(id) FROM payouts WHERE state = 'paid')",
+            );
+        }),
+        (
+            "a paid payout's item released (its commission payable twice)",
+            |conn| {
+                behind_the_back(
+                    conn,
+                    "UPDATE payout_items SET active = FALSE WHERE id = (SELECT min(id) FROM payout_items WHERE payout_id = (SELECT min(id) FROM payouts WHERE state = 'paid'))",
+                );
+            },
+        ),
+        ("a failed payout marked paid", |conn| {
+            behind_the_back(
+                conn,
+                "UPDATE payouts SET state = 'paid' WHERE id = (SELECT min(id) FROM payouts WHERE state = 'failed')",
+            );
+        }),
         ("a maturation journal with no entries", |conn| {
             let (id, _) = commission_in(conn, "pending");
             behind_the_back(

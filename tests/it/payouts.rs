@@ -32,13 +32,19 @@ impl TestApp {
                 tandem::db::influencers::set_payout(conn, id, "bank", "CNY", "{}", now)?;
             }
             let maker = user_id(conn, FINANCE);
+            // The demo's own runs awaiting approval are cancelled: their balances are free.
+            for (run, _) in tandem::db::payouts::runs(conn, 100)? {
+                if run.state == "draft" {
+                    payouts::cancel(conn, now, maker, run.id)?;
+                }
+            }
             payouts::save_schedule(
                 conn,
                 now,
                 maker,
                 None,
                 &ScheduleForm {
-                    name: "Weekly CNY".into(),
+                    name: "Test weekly CNY".into(),
                     cron: "0 0 9 * * Mon".into(),
                     time_zone: "Asia/Shanghai".into(),
                     currency: "CNY".into(),
@@ -118,8 +124,7 @@ async fn one_run_per_slot_paid_once_and_failed_payouts_come_back() {
                         .count()
                 })
                 .sum();
-            // The demo has one commission in payout of its own (not by a run).
-            assert_eq!(i64::try_from(items).unwrap() + 1, in_payout);
+            assert_eq!(i64::try_from(items).unwrap(), in_payout);
             Ok((
                 ps.iter().map(|(p, _)| p.id).collect::<Vec<i64>>(),
                 ps.iter().map(|(p, _)| p.amount_minor).sum::<i64>(),
@@ -213,8 +218,12 @@ async fn one_run_per_slot_paid_once_and_failed_payouts_come_back() {
         .find(|p| p.influencer_id == failed_payout.influencer_id)
         .expect("the failed amount goes out again");
     assert!(repaid.amount_minor >= failed_payout.amount_minor);
-    let mail = app.wait_for_email_containing("could not be paid").await;
-    assert!(mail.text.contains("account closed"), "{}", mail.text);
+    let mail = app
+        .wait_for_email_where(|e| {
+            e.subject.contains("could not be paid") && e.text.contains("account closed")
+        })
+        .await;
+    assert!(mail.text.contains("available again"), "{}", mail.text);
 }
 
 #[tokio::test]
@@ -257,7 +266,19 @@ async fn the_scheduler_catches_up_missed_slots_in_one_run() {
     let made = app
         .with_db(move |conn| payouts::run_due(conn, now, ""))
         .await;
-    assert_eq!(made.len(), 1);
+    // One run per schedule (ours and the demo's two), however many slots each missed.
+    assert_eq!(
+        made.iter().filter(|r| r.schedule_id == schedule_id).count(),
+        1
+    );
+    let mut per_schedule: Vec<i64> = made.iter().map(|r| r.schedule_id).collect();
+    per_schedule.dedup();
+    assert_eq!(per_schedule.len(), made.len());
+    let ours = made
+        .iter()
+        .find(|r| r.schedule_id == schedule_id)
+        .unwrap()
+        .clone();
     let again = app
         .with_db(move |conn| payouts::run_due(conn, now, ""))
         .await;
@@ -265,10 +286,186 @@ async fn the_scheduler_catches_up_missed_slots_in_one_run() {
     let s = app
         .with_db(move |conn| Ok(tandem::db::payouts::schedule(conn, schedule_id)?.unwrap()))
         .await;
-    assert_eq!(s.last_fire_at, Some(made[0].fire_at));
+    assert_eq!(s.last_fire_at, Some(ours.fire_at));
     app.with_db(|conn| {
         ledger_clean(conn);
         Ok(())
     })
     .await;
+}
+
+async fn demo_client(app: &TestApp, email: &str) -> reqwest::Client {
+    let c = crate::helpers::new_client();
+    let res = app
+        .login_with(&c, email, tandem::service::demo::DEMO_PASSWORD)
+        .await;
+    assert_eq!(res.status(), reqwest::StatusCode::SEE_OTHER);
+    c
+}
+
+async fn text(c: &reqwest::Client, app: &TestApp, path: &str) -> (reqwest::StatusCode, String) {
+    let res = crate::helpers::get_with(c, &app.url(path)).await;
+    let status = res.status();
+    (status, res.text().await.unwrap())
+}
+
+/// Finance's pages on the demo: schedules (validated, previewed), the run awaiting approval
+/// approved, exported and paid; the creator's statements, theirs only.
+#[tokio::test]
+async fn finance_reviews_exports_and_pays_a_run_and_creators_read_their_statements() {
+    use crate::helpers::{location, post_form_with};
+    use reqwest::StatusCode;
+    let app = TestApp::demo().await;
+    let f = demo_client(&app, "finance@demo.tandem.test").await;
+
+    let (status, html) = text(&f, &app, "/finance/schedules").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Weekly CNY") && html.contains("0 0 10 * * Mon"),
+        "{html}"
+    );
+    // A bad schedule comes back with the field's message; a preview shows 5 slots.
+    let res = post_form_with(
+        &f,
+        &app.url("/finance/schedules/new"),
+        &app.url("/finance/schedules"),
+        &[
+            ("name", "Bad"),
+            ("cron", "0 9 * * Mon"),
+            ("time_zone", "Europe/Berlin"),
+            ("currency", "EUR"),
+            ("minimum", "-5"),
+            ("active", "on"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("id=\"e-cron\"") && html.contains("seconds first"));
+    assert!(html.contains("id=\"e-minimum\"") && html.contains("class=\"mainnav\""));
+    let res = post_form_with(
+        &f,
+        &app.url("/finance/schedules/new"),
+        &app.url("/finance/schedules"),
+        &[
+            ("name", "Biweekly EUR"),
+            ("cron", "0 30 2 * * Sun"),
+            ("time_zone", "Europe/Berlin"),
+            ("currency", "EUR"),
+            ("minimum", "20"),
+            ("intent", "preview"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    assert_eq!(html.matches("<td data-label=\"UTC\"").count(), 5, "{html}");
+
+    // The run awaiting approval: approve, export, pay.
+    let (_, runs) = text(&f, &app, "/finance/payouts").await;
+    assert!(runs.contains("Awaiting approval"), "{runs}");
+    let run_id = app
+        .with_db(|conn| {
+            Ok(tandem::db::payouts::runs(conn, 10)?
+                .into_iter()
+                .find(|(r, _)| r.state == "draft" && r.currency == "CNY")
+                .unwrap()
+                .0
+                .id)
+        })
+        .await;
+    let page = format!("/finance/payouts/{run_id}");
+    let (_, html) = text(&f, &app, &page).await;
+    assert!(html.contains("Left out") && html.contains("balance negative after a clawback"));
+    let res = post_form_with(
+        &f,
+        &app.url(&page),
+        &app.url(&format!("{page}/approve")),
+        &[],
+    )
+    .await;
+    assert_eq!(location(&res), page);
+    let res = crate::helpers::get_with(&f, &app.url(&format!("{page}/bank.csv"))).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let csv = res.text().await.unwrap();
+    let mut lines = csv.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("payout_id,influencer,account_holder")
+    );
+    let row = lines.next().expect("one payout row");
+    assert!(
+        row.contains("@yuki.teatime52") || row.contains("yuki.teatime52"),
+        "{csv}"
+    );
+    let res = post_form_with(
+        &f,
+        &app.url(&page),
+        &app.url(&format!("{page}/settle")),
+        &[
+            ("payout", "all"),
+            ("outcome", "paid"),
+            ("reference", "CMB-BATCH-42"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (_, html) = text(&f, &app, &page).await;
+    assert!(html.contains("reference CMB-BATCH-42"), "{html}");
+    assert!(
+        html.contains("run exported as bank CSV"),
+        "the export is in the history"
+    );
+    app.with_db(|conn| {
+        let run = tandem::db::payouts::runs(conn, 10)?
+            .into_iter()
+            .find(|(r, _)| r.currency == "CNY" && r.state == "paid" && r.approved_by.is_some());
+        assert!(run.is_some());
+        ledger_clean(conn);
+        Ok(())
+    })
+    .await;
+    let paid = app
+        .wait_for_email_where(|e| {
+            e.subject.starts_with("You were paid") && e.text.contains("CMB-BATCH-42")
+        })
+        .await;
+    assert!(paid.text.contains("/influencer/payouts/"), "{}", paid.text);
+
+    // The demo creator's payouts and statement; another creator's statement is not found.
+    let i = demo_client(&app, "influencer@demo.tandem.test").await;
+    let (status, html) = text(&i, &app, "/influencer/payouts").await;
+    assert_eq!(status, StatusCode::OK);
+    let mine = html
+        .split("href=\"/influencer/payouts/")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (status, statement) = text(&i, &app, &format!("/influencer/payouts/{mine}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        statement.contains("Commission") && statement.contains("Total"),
+        "{statement}"
+    );
+    let others = app
+        .with_db(|conn| {
+            use diesel::prelude::*;
+            use tandem::db::schema::{influencers, payouts};
+            Ok(payouts::table
+                .inner_join(influencers::table)
+                .filter(influencers::handle.ne("mia.streams"))
+                .select(payouts::id)
+                .first::<i64>(conn)?)
+        })
+        .await;
+    let (status, _) = text(&i, &app, &format!("/influencer/payouts/{others}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Creators and merchants do not reach finance's pages.
+    let (status, _) = text(&i, &app, "/finance/payouts").await;
+    assert_ne!(status, StatusCode::OK);
 }

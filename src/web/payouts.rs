@@ -1,0 +1,834 @@
+//! Finance's payouts (schedules, runs: review, approve, export, settle) and the influencer's
+//! payout history with statements.
+
+use actix_session::Session;
+use actix_web::{HttpResponse, get, post, web};
+use askama::Template;
+use chrono::NaiveDateTime;
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+use super::extract::{CsrfForm, Empty, FinanceUser, InfluencerUser};
+use super::pages::{self, PageCtx, SelectOption, currency_options, fmt_datetime};
+use super::session;
+use crate::db;
+use crate::domain::money::display_in;
+use crate::domain::payout::{FireRule, describe_fire};
+use crate::domain::validate::FieldErrors;
+use crate::error::{AppError, AppResult};
+use crate::service::payouts::{self as svc, RunOutcome, ScheduleForm, Settlement};
+use crate::startup::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(schedules)
+        .service(new_schedule)
+        .service(create_schedule)
+        .service(edit_schedule)
+        .service(update_schedule)
+        .service(runs)
+        .service(run_now)
+        .service(run_page)
+        .service(approve)
+        .service(cancel)
+        .service(export_csv)
+        .service(settle)
+        .service(my_payouts)
+        .service(statement);
+}
+
+fn state_label(s: &str) -> &'static str {
+    match s {
+        "draft" => "Awaiting approval",
+        "approved" => "Approved",
+        "exported" => "Exported",
+        "paid" => "Paid",
+        "failed" => "Failed",
+        "cancelled" => "Cancelled",
+        _ => "Unknown",
+    }
+}
+
+fn state_badge(s: &str) -> &'static str {
+    match s {
+        "paid" => "badge-ok",
+        "failed" | "cancelled" => "badge-danger",
+        "draft" => "badge-info",
+        _ => "",
+    }
+}
+
+// ---------- schedules ----------
+
+struct ScheduleRow {
+    id: i64,
+    name: String,
+    cron: String,
+    zone: String,
+    currency: String,
+    minimum: String,
+    active: bool,
+    next: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "finance/schedules.html")]
+struct SchedulesPage {
+    ctx: PageCtx,
+    rows: Vec<ScheduleRow>,
+}
+
+#[get("/finance/schedules")]
+async fn schedules(
+    state: web::Data<AppState>,
+    session: Session,
+    user: FinanceUser,
+) -> AppResult<HttpResponse> {
+    let now = state.now();
+    let list = state.db(|conn| Ok(db::payouts::schedules(conn)?)).await?;
+    let rows = list
+        .into_iter()
+        .map(|s| {
+            let next = FireRule::parse(&s.cron, &s.time_zone)
+                .map(|r| {
+                    r.next_fires(now, 3)
+                        .into_iter()
+                        .map(|t| describe_fire(t, r.tz()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            ScheduleRow {
+                id: s.id,
+                minimum: display_in(s.minimum_minor, &s.currency),
+                name: s.name,
+                cron: s.cron,
+                zone: s.time_zone,
+                currency: s.currency,
+                active: s.active,
+                next,
+            }
+        })
+        .collect();
+    pages::ok(&SchedulesPage {
+        ctx: PageCtx::new(&session, Some(&user.0), "Payout schedules", "schedules"),
+        rows,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "finance/schedule_form.html")]
+struct ScheduleFormPage {
+    ctx: PageCtx,
+    id: Option<i64>,
+    form: ScheduleForm,
+    errors: FieldErrors,
+    zones: Vec<SelectOption>,
+    currencies: Vec<SelectOption>,
+    /// The next 5 fire times (in the zone, in UTC) of what the form holds.
+    preview: Vec<(String, String)>,
+}
+
+fn form_page(
+    session: &Session,
+    user: &FinanceUser,
+    now: NaiveDateTime,
+    id: Option<i64>,
+    form: ScheduleForm,
+    errors: FieldErrors,
+) -> ScheduleFormPage {
+    let preview = FireRule::parse(&form.cron, &form.time_zone)
+        .map(|r| {
+            r.next_fires(now, 5)
+                .into_iter()
+                .map(|t| describe_fire(t, r.tz()))
+                .collect()
+        })
+        .unwrap_or_default();
+    ScheduleFormPage {
+        ctx: PageCtx::new(
+            session,
+            Some(&user.0),
+            if id.is_some() {
+                "Edit payout schedule"
+            } else {
+                "New payout schedule"
+            },
+            "schedules",
+        ),
+        zones: pages::time_zone_options(&form.time_zone),
+        currencies: currency_options(&form.currency),
+        id,
+        form,
+        errors,
+        preview,
+    }
+}
+
+#[get("/finance/schedules/new")]
+async fn new_schedule(
+    state: web::Data<AppState>,
+    session: Session,
+    user: FinanceUser,
+) -> AppResult<HttpResponse> {
+    let form = ScheduleForm {
+        name: "Weekly payouts".into(),
+        cron: "0 0 9 * * Mon".into(),
+        time_zone: user.0.time_zone.name().to_owned(),
+        currency: "CNY".into(),
+        minimum: "50.00".into(),
+        active: "on".into(),
+    };
+    pages::ok(&form_page(
+        &session,
+        &user,
+        state.now(),
+        None,
+        form,
+        FieldErrors::new(),
+    ))
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+struct ScheduleSubmit {
+    #[serde(flatten)]
+    form: ScheduleForm,
+    /// "preview": show the fire times again without saving.
+    intent: String,
+}
+
+async fn save(
+    state: &AppState,
+    session: &Session,
+    user: &FinanceUser,
+    id: Option<i64>,
+    submit: ScheduleSubmit,
+) -> AppResult<HttpResponse> {
+    let now = state.now();
+    if submit.intent == "preview" {
+        let errors = svc::validate_schedule(&submit.form)
+            .err()
+            .unwrap_or_default();
+        return pages::ok(&form_page(session, user, now, id, submit.form, errors));
+    }
+    let (uid, form) = (user.0.id, submit.form.clone());
+    match state
+        .db(move |conn| svc::save_schedule(conn, now, uid, id, &form))
+        .await
+    {
+        Ok(_) => {
+            session::flash(session, "success", "Payout schedule saved.");
+            Ok(pages::redirect("/finance/schedules"))
+        }
+        Err(AppError::Validation(errors)) => {
+            pages::invalid(&form_page(session, user, now, id, submit.form, errors))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[post("/finance/schedules")]
+async fn create_schedule(
+    state: web::Data<AppState>,
+    session: Session,
+    user: FinanceUser,
+    form: CsrfForm<ScheduleSubmit>,
+) -> AppResult<HttpResponse> {
+    save(&state, &session, &user, None, form.0).await
+}
+
+#[get("/finance/schedules/{id}")]
+async fn edit_schedule(
+    state: web::Data<AppState>,
+    session: Session,
+    user: FinanceUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let s = state
+        .db(move |conn| db::payouts::schedule(conn, id)?.ok_or(AppError::NotFound))
+        .await?;
+    pages::ok(&form_page(
+        &session,
+        &user,
+        state.now(),
+        Some(id),
+        ScheduleForm::from_schedule(&s),
+        FieldErrors::new(),
+    ))
+}
+
+#[post("/finance/schedules/{id}")]
+async fn update_schedule(
+    state: web::Data<AppState>,
+    session: Session,
+    user: FinanceUser,
+    path: web::Path<i64>,
+    form: CsrfForm<ScheduleSubmit>,
+) -> AppResult<HttpResponse> {
+    save(&state, &session, &user, Some(path.into_inner()), form.0).await
+}
+
+// ---------- runs ----------
+
+struct RunRow {
+    id: i64,
+    schedule: String,
+    fire_at: String,
+    state: &'static str,
+    badge: &'static str,
+    payouts: usize,
+    total: String,
+}
+
+#[derive(Template)]
+#[template(path = "finance/runs.html")]
+struct RunsPage {
+    ctx: PageCtx,
+    rows: Vec<RunRow>,
+    schedules: Vec<SelectOption>,
+}
+
+#[get("/finance/payouts")]
+async fn runs(
+    state: web::Data<AppState>,
+    session: Session,
+    user: FinanceUser,
+) -> AppResult<HttpResponse> {
+    let tz = user.0.time_zone;
+    let (list, all_schedules) = state
+        .db(|conn| {
+            let runs = db::payouts::runs(conn, 100)?;
+            let mut out = Vec::with_capacity(runs.len());
+            for (r, name) in runs {
+                let ps = db::payouts::payouts_of_run(conn, r.id)?;
+                let total: i64 = ps
+                    .iter()
+                    .filter(|(p, _)| p.state != "cancelled")
+                    .map(|(p, _)| p.amount_minor)
+                    .sum();
+                out.push((r, name, ps.len(), total));
+            }
+            Ok((out, db::payouts::schedules(conn)?))
+        })
+        .await?;
+    pages::ok(&RunsPage {
+        ctx: PageCtx::new(&session, Some(&user.0), "Payout runs", "payouts"),
+        rows: list
+            .into_iter()
+            .map(|(r, schedule, n, total)| RunRow {
+                id: r.id,
+                schedule,
+                fire_at: fmt_datetime(r.fire_at, tz),
+                state: state_label(&r.state),
+                badge: state_badge(&r.state),
+                payouts: n,
+                total: display_in(total, &r.currency),
+            })
+            .collect(),
+        schedules: all_schedules
+            .into_iter()
+            .map(|s| SelectOption {
+                value: s.id.to_string(),
+                label: format!("{} ({})", s.name, s.currency),
+                selected: false,
+            })
+            .collect(),
+    })
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct RunNowForm {
+    schedule_id: String,
+}
+
+/// Runs a schedule's latest slot now (the same run the scheduler would make).
+#[post("/finance/payouts/run")]
+async fn run_now(
+    state: web::Data<AppState>,
+    session: Session,
+    user: FinanceUser,
+    form: CsrfForm<RunNowForm>,
+) -> AppResult<HttpResponse> {
+    let id: i64 = form
+        .0
+        .schedule_id
+        .parse()
+        .map_err(|_| AppError::BadRequest("Choose a schedule.".into()))?;
+    let (now, base, uid) = (state.now(), state.base_url.clone(), user.0.id);
+    let outcome = state
+        .db(move |conn| {
+            let s = db::payouts::schedule(conn, id)?.ok_or(AppError::NotFound)?;
+            let rule =
+                FireRule::parse(&s.cron, &s.time_zone).map_err(|(_, e)| AppError::Conflict(e))?;
+            let slot = svc::latest_slot(&rule, now).ok_or_else(|| {
+                AppError::Conflict("This schedule has no slot yet: nothing to run.".into())
+            })?;
+            svc::run_schedule(conn, now, &base, &s, slot, Some(uid), &mut |_, _| {})
+        })
+        .await;
+    match outcome {
+        Ok(RunOutcome::Created(run, plan)) => {
+            state.wake_mailer();
+            session::flash(
+                &session,
+                "success",
+                format!(
+                    "Run #{} planned: {} payouts, {}; {} left out.",
+                    run.id,
+                    plan.payouts.len(),
+                    display_in(plan.total_minor(), &run.currency),
+                    plan.left_out.len()
+                ),
+            );
+            Ok(pages::redirect(&format!("/finance/payouts/{}", run.id)))
+        }
+        Ok(RunOutcome::Exists(run)) => {
+            session::flash(
+                &session,
+                "info",
+                format!(
+                    "The run for this slot exists already (#{}): a slot runs once.",
+                    run.id
+                ),
+            );
+            Ok(pages::redirect(&format!("/finance/payouts/{}", run.id)))
+        }
+        Err(AppError::Conflict(msg)) => {
+            session::flash(&session, "error", msg);
+            Ok(pages::redirect("/finance/payouts"))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+struct PayoutRow {
+    id: i64,
+    handle: String,
+    amount: String,
+    method: &'static str,
+    state: &'static str,
+    badge: &'static str,
+    open: bool,
+    note: String,
+}
+
+#[derive(Template)]
+#[template(path = "finance/run.html")]
+struct RunPage {
+    ctx: PageCtx,
+    id: i64,
+    schedule: String,
+    fire_at: String,
+    state: &'static str,
+    state_key: String,
+    badge: &'static str,
+    total: String,
+    payouts: Vec<PayoutRow>,
+    left_out: Vec<(String, String, String)>,
+    history: Vec<(String, String)>,
+    can_approve: bool,
+    approve_note: String,
+}
+
+#[get("/finance/payouts/{id}")]
+async fn run_page(
+    state: web::Data<AppState>,
+    session: Session,
+    user: FinanceUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let tz = user.0.time_zone;
+    let (run, schedule, payouts, left, history) = state
+        .db(move |conn| {
+            let run = db::payouts::run(conn, id)?.ok_or(AppError::NotFound)?;
+            let schedule = db::payouts::schedule(conn, run.schedule_id)?
+                .map(|s| s.name)
+                .unwrap_or_default();
+            let payouts = db::payouts::payouts_of_run(conn, id)?;
+            let left = db::payouts::exclusions_of_run(conn, id)?;
+            let mut history = db::audit::for_subject(conn, "payout_run", id)?;
+            for (p, _) in &payouts {
+                history.extend(db::audit::for_subject(conn, "payout", p.id)?);
+            }
+            history.sort_by_key(|e| std::cmp::Reverse(e.id));
+            Ok((run, schedule, payouts, left, history))
+        })
+        .await?;
+    let total: i64 = payouts
+        .iter()
+        .filter(|(p, _)| !matches!(p.state.as_str(), "cancelled" | "failed"))
+        .map(|(p, _)| p.amount_minor)
+        .sum();
+    let maker_checker = state.maker_checker;
+    let mine = run.started_by == Some(user.0.id);
+    pages::ok(&RunPage {
+        ctx: PageCtx::new(
+            &session,
+            Some(&user.0),
+            format!("Payout run #{id}"),
+            "payouts",
+        ),
+        id,
+        schedule,
+        fire_at: fmt_datetime(run.fire_at, tz),
+        state: state_label(&run.state),
+        badge: state_badge(&run.state),
+        total: display_in(total, &run.currency),
+        can_approve: run.state == "draft" && !(maker_checker && mine),
+        approve_note: if run.state == "draft" && maker_checker && mine {
+            "You started this run: another finance user approves it (maker-checker).".into()
+        } else {
+            String::new()
+        },
+        state_key: run.state.clone(),
+        payouts: payouts
+            .into_iter()
+            .map(|(p, handle)| PayoutRow {
+                id: p.id,
+                handle,
+                amount: display_in(p.amount_minor, &p.currency),
+                method: svc::method_label(&p.method),
+                state: state_label(&p.state),
+                badge: state_badge(&p.state),
+                open: matches!(p.state.as_str(), "approved" | "exported"),
+                note: p
+                    .reference
+                    .map(|r| format!("reference {r}"))
+                    .or(p.failure_reason)
+                    .unwrap_or_default(),
+            })
+            .collect(),
+        left_out: left
+            .into_iter()
+            .map(|(e, handle)| (handle, display_in(e.available_minor, &e.currency), e.reason))
+            .collect(),
+        history: history
+            .into_iter()
+            .map(|e| (fmt_datetime(e.created_at, tz), e.detail))
+            .collect(),
+    })
+}
+
+#[post("/finance/payouts/{id}/approve")]
+async fn approve(
+    state: web::Data<AppState>,
+    session: Session,
+    user: FinanceUser,
+    path: web::Path<i64>,
+    _form: CsrfForm<Empty>,
+) -> AppResult<HttpResponse> {
+    let (now, uid, id, mc) = (
+        state.now(),
+        user.0.id,
+        path.into_inner(),
+        state.maker_checker,
+    );
+    match state
+        .db(move |conn| svc::approve(conn, now, uid, id, mc))
+        .await
+    {
+        Ok(()) => session::flash(
+            &session,
+            "success",
+            "Run approved. Export it for the bank, then mark its payouts paid.",
+        ),
+        Err(AppError::Conflict(msg)) => session::flash(&session, "error", msg),
+        Err(e) => return Err(e),
+    }
+    Ok(pages::redirect(&format!("/finance/payouts/{id}")))
+}
+
+#[post("/finance/payouts/{id}/cancel")]
+async fn cancel(
+    state: web::Data<AppState>,
+    session: Session,
+    user: FinanceUser,
+    path: web::Path<i64>,
+    _form: CsrfForm<Empty>,
+) -> AppResult<HttpResponse> {
+    let (now, uid, id) = (state.now(), user.0.id, path.into_inner());
+    match state.db(move |conn| svc::cancel(conn, now, uid, id)).await {
+        Ok(()) => session::flash(
+            &session,
+            "success",
+            "Run cancelled: everything it held is available again.",
+        ),
+        Err(AppError::Conflict(msg)) => session::flash(&session, "error", msg),
+        Err(e) => return Err(e),
+    }
+    Ok(pages::redirect(&format!("/finance/payouts/{id}")))
+}
+
+/// The bank-transfer file: one row per payout still to pay. Downloading it is audited and
+/// moves an approved run to exported.
+#[get("/finance/payouts/{id}/bank.csv")]
+async fn export_csv(
+    state: web::Data<AppState>,
+    user: FinanceUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let (now, uid, id) = (state.now(), user.0.id, path.into_inner());
+    let rows = state
+        .db(move |conn| {
+            svc::mark_exported(conn, now, uid, id, "bank CSV")?;
+            let mut rows = Vec::new();
+            for (p, handle) in db::payouts::payouts_of_run(conn, id)? {
+                if !matches!(p.state.as_str(), "approved" | "exported") {
+                    continue;
+                }
+                let i = db::influencers::find(conn, p.influencer_id)?.ok_or(AppError::NotFound)?;
+                rows.push((p, handle, i));
+            }
+            Ok(rows)
+        })
+        .await;
+    let rows = match rows {
+        Ok(r) => r,
+        Err(AppError::Conflict(msg)) => return Err(AppError::BadRequest(msg)),
+        Err(e) => return Err(e),
+    };
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let io = |e: csv::Error| AppError::Internal(e.into());
+    w.write_record([
+        "payout_id",
+        "influencer",
+        "account_holder",
+        "bank_name",
+        "account_number",
+        "paypal_email",
+        "currency",
+        "amount",
+        "reference",
+    ])
+    .map_err(io)?;
+    for (p, handle, i) in rows {
+        let details: crate::service::influencer::PayoutForm =
+            serde_json::from_str(i.payout_details.as_deref().unwrap_or("{}")).unwrap_or_default();
+        let amount = crate::domain::money::Currency::parse(&p.currency)
+            .ok()
+            .and_then(|c| crate::domain::money::Money::from_minor(p.amount_minor, c).ok())
+            .map(|m| m.to_plain_string())
+            .unwrap_or_default();
+        w.write_record([
+            p.id.to_string(),
+            format!("@{handle}"),
+            details.account_holder,
+            details.bank_name,
+            details.account_number,
+            details.paypal_email,
+            p.currency.clone(),
+            amount,
+            format!("TANDEM-PAYOUT-{}", p.id),
+        ])
+        .map_err(io)?;
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"tandem-payout-run-{id}-bank.csv\""),
+        ))
+        .body(bytes))
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct SettleForm {
+    /// A payout's id, or "all" for every open payout of the run.
+    payout: String,
+    /// "paid" or "failed".
+    outcome: String,
+    reference: String,
+    reason: String,
+}
+
+#[post("/finance/payouts/{id}/settle")]
+async fn settle(
+    state: web::Data<AppState>,
+    session: Session,
+    user: FinanceUser,
+    path: web::Path<i64>,
+    form: CsrfForm<SettleForm>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let f = form.0;
+    let outcome = match f.outcome.as_str() {
+        "paid" if !f.reference.trim().is_empty() => Settlement::Paid {
+            reference: f.reference.trim().chars().take(100).collect(),
+        },
+        "paid" => {
+            session::flash(
+                &session,
+                "error",
+                "Enter the bank's reference to mark a payout paid.",
+            );
+            return Ok(pages::redirect(&format!("/finance/payouts/{id}")));
+        }
+        "failed" if !f.reason.trim().is_empty() => Settlement::Failed {
+            reason: f.reason.trim().chars().take(300).collect(),
+        },
+        "failed" => {
+            session::flash(
+                &session,
+                "error",
+                "Say why the payout failed: the influencer reads it.",
+            );
+            return Ok(pages::redirect(&format!("/finance/payouts/{id}")));
+        }
+        _ => return Err(AppError::BadRequest("Choose paid or failed.".into())),
+    };
+    let (now, base, uid) = (state.now(), state.base_url.clone(), user.0.id);
+    let which = f.payout.clone();
+    let result = state
+        .db(move |conn| {
+            let ids: Vec<i64> = if which == "all" {
+                db::payouts::payouts_of_run(conn, id)?
+                    .into_iter()
+                    .filter(|(p, _)| matches!(p.state.as_str(), "approved" | "exported"))
+                    .map(|(p, _)| p.id)
+                    .collect()
+            } else {
+                vec![
+                    which
+                        .parse()
+                        .map_err(|_| AppError::BadRequest("Choose a payout.".into()))?,
+                ]
+            };
+            let outcomes: Vec<(i64, Settlement)> =
+                ids.into_iter().map(|p| (p, outcome.clone())).collect();
+            svc::settle_payouts(conn, now, &base, uid, id, &outcomes)
+        })
+        .await;
+    match result {
+        Ok(n) => {
+            state.wake_mailer();
+            session::flash(
+                &session,
+                "success",
+                format!("{n} payout(s) settled; the influencers are told by email."),
+            );
+        }
+        Err(AppError::Conflict(msg) | AppError::BadRequest(msg)) => {
+            session::flash(&session, "error", msg)
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(pages::redirect(&format!("/finance/payouts/{id}")))
+}
+
+// ---------- influencer ----------
+
+struct MyPayoutRow {
+    id: i64,
+    date: String,
+    amount: String,
+    method: &'static str,
+    state: &'static str,
+    badge: &'static str,
+    note: String,
+}
+
+#[derive(Template)]
+#[template(path = "influencer/payouts.html")]
+struct MyPayoutsPage {
+    ctx: PageCtx,
+    rows: Vec<MyPayoutRow>,
+    /// Why the latest runs left them out, per currency.
+    left_out: Vec<(String, String)>,
+}
+
+#[get("/influencer/payouts")]
+async fn my_payouts(
+    state: web::Data<AppState>,
+    session: Session,
+    user: InfluencerUser,
+) -> AppResult<HttpResponse> {
+    let (uid, tz) = (user.0.id, user.0.time_zone);
+    let (list, left) = state
+        .db(move |conn| {
+            let me = crate::service::influencer::profile_of(conn, uid)?;
+            Ok((
+                db::payouts::payouts_of_influencer(conn, me.id)?,
+                db::payouts::latest_exclusions(conn, me.id)?,
+            ))
+        })
+        .await?;
+    pages::ok(&MyPayoutsPage {
+        ctx: PageCtx::new(&session, Some(&user.0), "Payouts", "payouts"),
+        rows: list
+            .into_iter()
+            .filter(|p| p.state != "cancelled")
+            .map(|p| MyPayoutRow {
+                id: p.id,
+                date: fmt_datetime(p.created_at, tz),
+                amount: display_in(p.amount_minor, &p.currency),
+                method: svc::method_label(&p.method),
+                state: my_state(&p.state),
+                badge: state_badge(&p.state),
+                note: p
+                    .reference
+                    .map(|r| format!("reference {r}"))
+                    .or(p.failure_reason.map(|r| format!("failed: {r}")))
+                    .unwrap_or_default(),
+            })
+            .collect(),
+        left_out: left
+            .into_iter()
+            .map(|(e, at)| {
+                (
+                    fmt_datetime(at, tz),
+                    format!("{}: {}", e.currency, e.reason),
+                )
+            })
+            .collect(),
+    })
+}
+
+fn my_state(s: &str) -> &'static str {
+    match s {
+        "draft" | "approved" => "Being prepared",
+        "exported" => "Sent to the bank",
+        other => state_label(other),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "influencer/statement.html")]
+struct StatementPage {
+    ctx: PageCtx,
+    s: svc::Statement,
+    tz: Tz,
+}
+
+impl StatementPage {
+    fn when(&self, t: &NaiveDateTime) -> String {
+        fmt_datetime(*t, self.tz)
+    }
+}
+
+#[get("/influencer/payouts/{id}")]
+async fn statement(
+    state: web::Data<AppState>,
+    session: Session,
+    user: InfluencerUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let (uid, id) = (user.0.id, path.into_inner());
+    let s = state
+        .db(move |conn| {
+            let me = crate::service::influencer::profile_of(conn, uid)?;
+            svc::statement(conn, me.id, id)
+        })
+        .await?;
+    pages::ok(&StatementPage {
+        ctx: PageCtx::new(&session, Some(&user.0), format!("Payout #{id}"), "payouts"),
+        tz: user.0.time_zone,
+        s,
+    })
+}
