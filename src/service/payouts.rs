@@ -312,10 +312,10 @@ pub fn run_schedule(
             "payout.run",
             ("payout_run", run_id),
             &format!(
-                "run planned for \"{}\" at {}: {} payouts, {}, {} left out",
+                "run planned for \"{}\" at {}: {}, {}, {} left out",
                 schedule.name,
                 fire_at.format("%Y-%m-%d %H:%M UTC"),
-                plan.payouts.len(),
+                payouts_n(plan.payouts.len()),
                 display_in(plan.total_minor(), &schedule.currency),
                 plan.left_out.len()
             ),
@@ -327,10 +327,10 @@ pub fn run_schedule(
                 &format!("Payout run ready for review: {}", schedule.name),
                 &[
                     format!(
-                        "The run of \"{}\" for {} holds {} payouts, {} in all; {} left out.",
+                        "The run of \"{}\" for {} holds {}, {} in all; {} left out.",
                         schedule.name,
                         fire_at.format("%Y-%m-%d %H:%M UTC"),
-                        plan.payouts.len(),
+                        payouts_n(plan.payouts.len()),
                         display_in(plan.total_minor(), &schedule.currency),
                         plan.left_out.len()
                     ),
@@ -356,6 +356,10 @@ pub fn run_schedule(
         }
         other => other,
     }
+}
+
+fn payouts_n(n: usize) -> String {
+    format!("{n} payout{}", if n == 1 { "" } else { "s" })
 }
 
 fn write_payout(

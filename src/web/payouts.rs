@@ -423,10 +423,11 @@ struct RunPage {
     state: &'static str,
     state_key: String,
     badge: &'static str,
-    total: String,
+    summary: String,
+    can_settle: bool,
     payouts: Vec<PayoutRow>,
     left_out: Vec<(String, String, String)>,
-    history: Vec<(String, String)>,
+    history: Vec<(String, String, String)>,
     can_approve: bool,
     approve_note: String,
 }
@@ -453,14 +454,59 @@ async fn run_page(
                 history.extend(db::audit::for_subject(conn, "payout", p.id)?);
             }
             history.sort_by_key(|e| std::cmp::Reverse(e.id));
+            let mut names = std::collections::HashMap::new();
+            for id in history.iter().filter_map(|e| e.actor_user_id) {
+                if let std::collections::hash_map::Entry::Vacant(v) = names.entry(id)
+                    && let Some(u) = db::users::find(conn, id)?
+                {
+                    v.insert(u.display_name);
+                }
+            }
+            let history: Vec<(NaiveDateTime, String, String)> = history
+                .into_iter()
+                .map(|e| {
+                    let who = e
+                        .actor_user_id
+                        .and_then(|id| names.get(&id).cloned())
+                        .unwrap_or_else(|| "the scheduler".to_owned());
+                    (e.created_at, who, e.detail)
+                })
+                .collect();
             Ok((run, schedule, payouts, left, history))
         })
         .await?;
-    let total: i64 = payouts
-        .iter()
-        .filter(|(p, _)| !matches!(p.state.as_str(), "cancelled" | "failed"))
-        .map(|(p, _)| p.amount_minor)
-        .sum();
+    let sum_of = |states: &[&str]| -> i64 {
+        payouts
+            .iter()
+            .filter(|(p, _)| states.contains(&p.state.as_str()))
+            .map(|(p, _)| p.amount_minor)
+            .sum()
+    };
+    let money = |m: i64| display_in(m, &run.currency);
+    let n = payouts.len();
+    let mut summary = format!("{n} payout{}", if n == 1 { "" } else { "s" });
+    let (open, paid, failed) = (
+        sum_of(&["draft", "approved", "exported"]),
+        sum_of(&["paid"]),
+        sum_of(&["failed"]),
+    );
+    let mut parts = Vec::new();
+    if open > 0 {
+        parts.push(format!("{} to pay", money(open)));
+    }
+    if paid > 0 {
+        parts.push(format!("{} paid", money(paid)));
+    }
+    if failed > 0 {
+        parts.push(format!("{} failed (available again)", money(failed)));
+    }
+    if run.state == "cancelled" {
+        parts.push("cancelled: everything is available again".to_owned());
+    }
+    if !parts.is_empty() {
+        summary.push_str(": ");
+        summary.push_str(&parts.join(", "));
+    }
     let maker_checker = state.maker_checker;
     let mine = run.started_by == Some(user.0.id);
     pages::ok(&RunPage {
@@ -475,7 +521,10 @@ async fn run_page(
         fire_at: fmt_datetime(run.fire_at, tz),
         state: state_label(&run.state),
         badge: state_badge(&run.state),
-        total: display_in(total, &run.currency),
+        summary,
+        can_settle: payouts
+            .iter()
+            .any(|(p, _)| matches!(p.state.as_str(), "approved" | "exported")),
         can_approve: run.state == "draft" && !(maker_checker && mine),
         approve_note: if run.state == "draft" && maker_checker && mine {
             "You started this run: another finance user approves it (maker-checker).".into()
@@ -506,7 +555,7 @@ async fn run_page(
             .collect(),
         history: history
             .into_iter()
-            .map(|e| (fmt_datetime(e.created_at, tz), e.detail))
+            .map(|(at, who, detail)| (fmt_datetime(at, tz), who, pages::localize(&detail, tz)))
             .collect(),
     })
 }

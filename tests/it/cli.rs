@@ -342,3 +342,112 @@ fn the_data_folder_is_private() {
         }
     }
 }
+
+/// Two `tandem payouts run` processes at once make one run; `--dry-run` writes nothing.
+#[test]
+fn two_payout_processes_make_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _pg) = test_database(dir.path());
+    let out = tandem(dir.path(), &url).arg("demo").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Free the demo's balances (cancel its runs awaiting approval) and add a schedule whose
+    // latest slot has no run yet.
+    let schedule_id = {
+        let mut conn = tandem::db::establish(&url).unwrap();
+        let now = chrono::Utc::now().naive_utc();
+        let finance = tandem::db::users::find_by_email(&mut conn, "finance@demo.tandem.test")
+            .unwrap()
+            .unwrap()
+            .id;
+        for (run, _) in tandem::db::payouts::runs(&mut conn, 100).unwrap() {
+            if run.state == "draft" {
+                tandem::service::payouts::cancel(&mut conn, now, finance, run.id).unwrap();
+            }
+        }
+        tandem::service::payouts::save_schedule(
+            &mut conn,
+            now - chrono::TimeDelta::days(1),
+            finance,
+            None,
+            &tandem::service::payouts::ScheduleForm {
+                name: "Hourly CNY".into(),
+                cron: "0 0 * * * *".into(),
+                time_zone: "UTC".into(),
+                currency: "CNY".into(),
+                minimum: "1".into(),
+                active: "on".into(),
+            },
+        )
+        .unwrap()
+    };
+    let out = tandem(dir.path(), &url)
+        .args(["payouts", "run", "--schedule", "Hourly CNY", "--dry-run"])
+        .output()
+        .unwrap();
+    let plan = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        plan.contains("dry run: nothing written") && plan.contains("pays @"),
+        "{plan}"
+    );
+    let runs_of = |url: &str| {
+        let mut conn = tandem::db::establish(url).unwrap();
+        tandem::db::payouts::runs(&mut conn, 100)
+            .unwrap()
+            .into_iter()
+            .filter(|(r, _)| r.schedule_id == schedule_id)
+            .count()
+    };
+    assert_eq!(runs_of(&url), 0, "a dry run writes nothing");
+
+    let spawn = || {
+        tandem(dir.path(), &url)
+            .args(["payouts", "run", "--schedule", "Hourly CNY"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+    let texts: Vec<String> = outs
+        .iter()
+        .map(|o| {
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            String::from_utf8_lossy(&o.stdout).into_owned()
+        })
+        .collect();
+    assert_eq!(
+        texts
+            .iter()
+            .filter(|t| t.contains("planned, awaiting approval"))
+            .count(),
+        1,
+        "{texts:?}"
+    );
+    assert_eq!(
+        texts
+            .iter()
+            .filter(|t| t.contains("exists already"))
+            .count(),
+        1
+    );
+    assert_eq!(runs_of(&url), 1);
+    let out = tandem(dir.path(), &url)
+        .args(["ledger", "check"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
