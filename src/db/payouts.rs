@@ -531,3 +531,22 @@ pub fn statement_lines(conn: &mut DbConn, payout_id: i64) -> QueryResult<Vec<Sta
     }
     Ok(out)
 }
+
+/// Whether the influencer has a payout in `currency` from a run slotted after `at` (which
+/// makes an older reason for being left out stale).
+pub fn paid_after(
+    conn: &mut DbConn,
+    influencer_id: i64,
+    currency: &str,
+    at: NaiveDateTime,
+) -> QueryResult<bool> {
+    let n: i64 = payouts::table
+        .inner_join(payout_runs::table)
+        .filter(payouts::influencer_id.eq(influencer_id))
+        .filter(payouts::currency.eq(currency))
+        .filter(payouts::state.ne("cancelled"))
+        .filter(payout_runs::fire_at.gt(at))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}

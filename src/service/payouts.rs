@@ -293,6 +293,9 @@ pub fn run_schedule(
         for (n, p) in plan.payouts.iter().enumerate() {
             write_payout(conn, now, run_id, &schedule.currency, p)?;
             progress(n + 1, of);
+            if n + 1 == of.div_ceil(2) {
+                crate::failpoint("payouts-mid-run");
+            }
         }
         for l in &plan.left_out {
             db::payouts::insert_exclusion(
@@ -304,6 +307,7 @@ pub fn run_schedule(
                 &l.reason,
             )?;
         }
+        crate::failpoint("payouts-before-commit");
         db::payouts::mark_fired(conn, schedule.id, fire_at)?;
         audit(
             conn,
@@ -904,4 +908,19 @@ pub fn statement(conn: &mut DbConn, influencer_id: i64, payout_id: i64) -> AppRe
         commissions_minor,
         clawbacks_minor,
     })
+}
+
+/// Why the influencer was not paid by the latest run of each currency that left them out
+/// (and has not paid them since): (currency, reason, the run's slot).
+pub fn why_not_paid(
+    conn: &mut DbConn,
+    influencer_id: i64,
+) -> AppResult<Vec<(String, String, NaiveDateTime)>> {
+    let mut out = Vec::new();
+    for (e, at) in db::payouts::latest_exclusions(conn, influencer_id)? {
+        if !db::payouts::paid_after(conn, influencer_id, &e.currency, at)? {
+            out.push((e.currency, e.reason, at));
+        }
+    }
+    Ok(out)
 }

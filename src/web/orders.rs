@@ -635,6 +635,8 @@ struct Balance {
     in_payout: String,
     paid: String,
     negative: bool,
+    /// Why the latest payout run left this balance out.
+    why_not: Option<String>,
 }
 
 struct EarningLine {
@@ -665,8 +667,13 @@ async fn earnings(
     user: InfluencerUser,
 ) -> AppResult<HttpResponse> {
     let uid = user.0.id;
-    let (balances, rows) = state
-        .db(move |conn| reports::influencer_earnings(conn, uid))
+    let (balances, rows, why_not) = state
+        .db(move |conn| {
+            let (balances, rows) = reports::influencer_earnings(conn, uid)?;
+            let me = crate::service::influencer::profile_of(conn, uid)?;
+            let why = crate::service::payouts::why_not_paid(conn, me.id)?;
+            Ok((balances, rows, why))
+        })
         .await?;
     let tz = user.0.time_zone;
     let mut currencies: Vec<String> = balances.keys().map(|(_, c)| c.clone()).collect();
@@ -684,6 +691,15 @@ async fn earnings(
                 in_payout: show(get(AccountKind::InPayout, c), c),
                 paid: show(get(AccountKind::Paid, c), c),
                 negative: get(AccountKind::Available, c) < 0,
+                why_not: why_not
+                    .iter()
+                    .find(|(cur, _, _)| cur == c)
+                    .map(|(_, reason, at)| {
+                        format!(
+                            "Not paid by the run of {}: {reason}.",
+                            pages::fmt_datetime(*at, tz)
+                        )
+                    }),
             })
             .collect(),
         rows: rows

@@ -451,3 +451,88 @@ fn two_payout_processes_make_one_run() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// Killed in the middle of writing a run (a failpoint aborts the process, as `kill -9`
+/// would), `tandem payouts run` leaves nothing half-written: the ledger checks clean and the
+/// next run makes the same payouts as planned.
+#[test]
+fn a_run_killed_mid_write_completes_the_same_on_the_next_try() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _pg) = test_database(dir.path());
+    let out = tandem(dir.path(), &url).arg("demo").output().unwrap();
+    assert!(out.status.success());
+    {
+        let mut conn = tandem::db::establish(&url).unwrap();
+        let now = chrono::Utc::now().naive_utc();
+        let finance = tandem::db::users::find_by_email(&mut conn, "finance@demo.tandem.test")
+            .unwrap()
+            .unwrap()
+            .id;
+        for (run, _) in tandem::db::payouts::runs(&mut conn, 100).unwrap() {
+            if run.state == "draft" {
+                tandem::service::payouts::cancel(&mut conn, now, finance, run.id).unwrap();
+            }
+        }
+        // A schedule whose latest slot has no run yet (the demo's have theirs).
+        tandem::service::payouts::save_schedule(
+            &mut conn,
+            now - chrono::TimeDelta::days(1),
+            finance,
+            None,
+            &tandem::service::payouts::ScheduleForm {
+                name: "Hourly CNY".into(),
+                cron: "0 0 * * * *".into(),
+                time_zone: "UTC".into(),
+                currency: "CNY".into(),
+                minimum: "1".into(),
+                active: "on".into(),
+            },
+        )
+        .unwrap();
+    }
+    let plan_of = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.trim_start().starts_with("pays "))
+            .map(str::to_owned)
+            .collect()
+    };
+    let dry = tandem(dir.path(), &url)
+        .args(["payouts", "run", "--schedule", "Hourly CNY", "--dry-run"])
+        .output()
+        .unwrap();
+    let planned = plan_of(&String::from_utf8_lossy(&dry.stdout));
+    assert!(
+        !planned.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&dry.stdout)
+    );
+    for point in ["payouts-mid-run", "payouts-before-commit"] {
+        let out = tandem(dir.path(), &url)
+            .env("TANDEM_FAILPOINT", point)
+            .args(["payouts", "run", "--schedule", "Hourly CNY"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{point}: the process was aborted");
+        let check = tandem(dir.path(), &url)
+            .args(["ledger", "check"])
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "{point}: {}",
+            String::from_utf8_lossy(&check.stdout)
+        );
+    }
+    let out = tandem(dir.path(), &url)
+        .args(["payouts", "run", "--schedule", "Hourly CNY"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("planned, awaiting approval"), "{text}");
+    assert_eq!(plan_of(&text), planned);
+    let check = tandem(dir.path(), &url)
+        .args(["ledger", "check"])
+        .output()
+        .unwrap();
+    assert!(check.status.success());
+}

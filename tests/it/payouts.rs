@@ -465,6 +465,25 @@ async fn finance_reviews_exports_and_pays_a_run_and_creators_read_their_statemen
         .await;
     let (status, _) = text(&i, &app, &format!("/influencer/payouts/{others}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // A creator the run left out reads why on their earnings page.
+    let kai = app
+        .with_db(|conn| {
+            use diesel::prelude::*;
+            use tandem::db::schema::{influencers, users};
+            Ok(users::table
+                .inner_join(influencers::table.on(influencers::user_id.eq(users::id)))
+                .filter(influencers::handle.eq("kai.teatime35"))
+                .select(users::email)
+                .first::<String>(conn)?)
+        })
+        .await;
+    let k = demo_client(&app, &kai).await;
+    let (_, earnings) = text(&k, &app, "/influencer/earnings").await;
+    assert!(
+        earnings.contains("Not paid by the run of")
+            && earnings.contains("balance negative after a clawback of"),
+        "{earnings}"
+    );
     // Creators and merchants do not reach finance's pages.
     let (status, _) = text(&i, &app, "/finance/payouts").await;
     assert_ne!(status, StatusCode::OK);
