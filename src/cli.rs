@@ -203,8 +203,14 @@ fn print_demo_accounts() {
     let _ = out.flush();
 }
 
-fn load_demo(conn: &mut db::DbConn, base_url: &str) -> anyhow::Result<()> {
-    match demo::load(conn, SystemClock.now(), base_url).map_err(describe)? {
+fn load_demo(conn: &mut db::DbConn, base_url: &str, secret_key: &[u8]) -> anyhow::Result<()> {
+    let outcome = demo::load(conn, SystemClock.now(), base_url).map_err(describe)?;
+    crate::service::influencer::seal_plain_details(
+        conn,
+        &crate::domain::sealed::Sealer::from_secret(secret_key),
+    )
+    .map_err(describe)?;
+    match outcome {
         demo::DemoLoad::Loaded => {
             eprintln!("demo data loaded");
             print_demo_accounts();
@@ -255,7 +261,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 .as_ref()
                 .map(|u| u.as_str().trim_end_matches('/').to_owned())
                 .unwrap_or_else(|| format!("http://{}", settings.bind));
-            load_demo(&mut conn, &base)
+            load_demo(&mut conn, &base, &settings.secret_key)
         }
         Command::Users {
             command: UsersCommand::Add { role, email, name },
@@ -475,6 +481,7 @@ fn payouts_run(settings: &Settings, only: Option<&str>, dry_run: bool) -> anyhow
 }
 
 fn serve(settings: Settings, load_demo_data: bool) -> anyhow::Result<()> {
+    let secret_key = settings.secret_key.clone();
     actix_web::rt::System::new().block_on(async move {
         let db_kind = match db::Backend::of_url(&settings.database_url) {
             db::Backend::Postgres => "PostgreSQL",
@@ -487,7 +494,7 @@ fn serve(settings: Settings, load_demo_data: bool) -> anyhow::Result<()> {
             let pool = state.pool.clone();
             actix_web::web::block(move || {
                 let mut conn = pool.get()?;
-                load_demo(&mut conn, &base)
+                load_demo(&mut conn, &base, &secret_key)
             })
             .await??;
             state.wake_mailer();

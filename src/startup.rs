@@ -42,6 +42,8 @@ pub struct AppState {
     pub maker_checker: bool,
     /// Whether this node runs the payout schedules.
     pub scheduler: bool,
+    /// Seals and opens payout details at rest.
+    pub sealer: crate::domain::sealed::Sealer,
 }
 
 impl AppState {
@@ -95,6 +97,13 @@ impl Application {
                 .get()
                 .context("cannot connect to the database (TANDEM_DATABASE_URL)")?;
             db::run_migrations(&mut conn)?;
+            // Payout details from before sealing are sealed now.
+            let sealer = crate::domain::sealed::Sealer::from_secret(&settings.secret_key);
+            let sealed = crate::service::influencer::seal_plain_details(&mut conn, &sealer)
+                .map_err(|e| anyhow::anyhow!("sealing payout details: {e}"))?;
+            if sealed > 0 {
+                tracing::info!(influencers = sealed, "payout details sealed at rest");
+            }
         }
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("TANDEM_BIND: cannot listen on {}", settings.bind))?;
@@ -127,6 +136,7 @@ impl Application {
             trusted_proxies: settings.trusted_proxies.clone(),
             maker_checker: settings.maker_checker,
             scheduler: settings.scheduler,
+            sealer: crate::domain::sealed::Sealer::from_secret(&settings.secret_key),
             link_cache: crate::web::redirect::LinkCache::default(),
         });
         let jobs = crate::jobs::Jobs::start(

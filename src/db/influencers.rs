@@ -189,6 +189,23 @@ pub fn set_payout(
         .execute(conn)
 }
 
+/// Every stored payout detail: (influencer, details).
+pub fn payout_details_all(conn: &mut DbConn) -> QueryResult<Vec<(i64, String)>> {
+    influencers::table
+        .filter(influencers::payout_details.is_not_null())
+        .select((
+            influencers::id,
+            influencers::payout_details.assume_not_null(),
+        ))
+        .load(conn)
+}
+
+pub fn set_payout_details(conn: &mut DbConn, id: i64, details: &str) -> QueryResult<usize> {
+    diesel::update(influencers::table.find(id))
+        .set(influencers::payout_details.eq(Some(details)))
+        .execute(conn)
+}
+
 /// Hard filters of the discovery page.
 #[derive(Debug, Clone, Default)]
 pub struct DiscoveryFilter {

@@ -20,6 +20,7 @@ pub mod payout;
 pub mod product_csv;
 pub mod qr;
 pub mod rate;
+pub mod sealed;
 pub mod shop_domain;
 pub mod shopify;
 pub mod shopify_csv;

@@ -729,18 +729,24 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
         influencers.push((u, cats, regions, total));
     }
     let mia_user = influencers[0].0.clone();
-    super::influencer::save_payout(
+    // Plain JSON here: whoever loads the demo seals it right after (`seal_plain_details`).
+    let mia_profile =
+        db::influencers::find_by_user(conn, mia_user.id)?.ok_or(AppError::NotFound)?;
+    db::influencers::set_payout(
         conn,
+        mia_profile.id,
+        "bank",
+        "CNY",
+        &serde_json::json!({
+            "method": "bank",
+            "currency": "",
+            "account_holder": "Mia Chen",
+            "bank_name": "China Merchants Bank",
+            "account_number": "6225880212345678",
+            "paypal_email": "",
+        })
+        .to_string(),
         start,
-        mia_user.id,
-        &super::influencer::PayoutForm {
-            method: "bank".into(),
-            currency: "CNY".into(),
-            account_holder: "Mia Chen".into(),
-            bank_name: "China Merchants Bank".into(),
-            account_number: "6225880212345678".into(),
-            paypal_email: String::new(),
-        },
     )?;
 
     // Collaborations in every state.

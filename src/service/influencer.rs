@@ -9,6 +9,7 @@ use crate::domain::catalog::{self, LANGUAGES};
 use crate::domain::email_address::EmailAddress;
 use crate::domain::money::Currency;
 use crate::domain::rate::RateBps;
+use crate::domain::sealed::Sealer;
 use crate::domain::validate::{self, FieldErrors};
 use crate::error::{AppError, AppResult};
 
@@ -340,10 +341,9 @@ pub fn mask_tail(s: &str) -> String {
 
 /// The saved payout method as shown to its owner, masked: e.g. `Bank transfer (CNY) ·
 /// China Merchants Bank ****6789`.
-pub fn payout_summary(p: &Influencer) -> Option<String> {
+pub fn payout_summary(p: &Influencer, sealer: &Sealer) -> Option<String> {
     let method = p.payout_method.as_deref()?;
-    let details: PayoutForm =
-        serde_json::from_str(p.payout_details.as_deref().unwrap_or("{}")).unwrap_or_default();
+    let details = payout_details(p, sealer);
     let currency = p.payout_currency.clone().unwrap_or_default();
     Some(match method {
         "paypal" => format!(
@@ -359,9 +359,38 @@ pub fn payout_summary(p: &Influencer) -> Option<String> {
     })
 }
 
+/// The influencer's payout details, opened (empty when none or when they do not open).
+pub fn payout_details(p: &Influencer, sealer: &Sealer) -> PayoutForm {
+    p.payout_details
+        .as_deref()
+        .and_then(|d| match sealer.open(d) {
+            Ok(plain) => serde_json::from_str(&plain).ok(),
+            Err(e) => {
+                tracing::error!(influencer = p.id, error = %e, "payout details do not open");
+                None
+            }
+        })
+        .unwrap_or_default()
+}
+
+/// Seals every payout detail still stored as plain text (from before sealing, or loaded by
+/// the demo); how many.
+pub fn seal_plain_details(conn: &mut DbConn, sealer: &Sealer) -> AppResult<usize> {
+    let mut n = 0;
+    for (id, details) in db::influencers::payout_details_all(conn)? {
+        if Sealer::is_sealed(&details) {
+            continue;
+        }
+        db::influencers::set_payout_details(conn, id, &sealer.seal(&details))?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 pub fn save_payout(
     conn: &mut DbConn,
     now: NaiveDateTime,
+    sealer: &Sealer,
     user_id: i64,
     form: &PayoutForm,
 ) -> AppResult<()> {
@@ -421,7 +450,7 @@ pub fn save_payout(
         return Err(AppError::Validation(errors));
     };
     errors.into_result().map_err(AppError::Validation)?;
-    let details = serde_json::to_string(&stored).map_err(anyhow::Error::from)?;
+    let details = sealer.seal(&serde_json::to_string(&stored).map_err(anyhow::Error::from)?);
     db::write_tx(conn, |conn| {
         db::influencers::set_payout(
             conn,

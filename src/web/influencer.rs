@@ -159,7 +159,7 @@ async fn profile_page(
             .collect(),
         account_form,
         account_errors,
-        payout_summary: influencer::payout_summary(&full.profile),
+        payout_summary: influencer::payout_summary(&full.profile, &state.sealer),
         payout_currencies: pages::currency_options(&payout_form.currency),
         payout_form,
         payout_errors,
@@ -267,9 +267,9 @@ async fn save_payout(
     form: CsrfForm<PayoutForm>,
 ) -> AppResult<HttpResponse> {
     let form = form.0;
-    let (now, uid, input) = (state.now(), user.0.id, form.clone());
+    let (now, uid, input, sealer) = (state.now(), user.0.id, form.clone(), state.sealer.clone());
     match state
-        .db(move |conn| influencer::save_payout(conn, now, uid, &input))
+        .db(move |conn| influencer::save_payout(conn, now, &sealer, uid, &input))
         .await
     {
         Ok(()) => {

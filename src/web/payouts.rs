@@ -653,8 +653,8 @@ async fn export_csv(
     ])
     .map_err(io)?;
     for (p, handle, i) in rows {
-        let details: crate::service::influencer::PayoutForm =
-            serde_json::from_str(i.payout_details.as_deref().unwrap_or("{}")).unwrap_or_default();
+        // Opened here only, for the bank's file.
+        let details = crate::service::influencer::payout_details(&i, &state.sealer);
         let amount = crate::domain::money::Currency::parse(&p.currency)
             .ok()
             .and_then(|c| crate::domain::money::Money::from_minor(p.amount_minor, c).ok())

@@ -109,9 +109,17 @@ impl TestApp {
     /// A new app with the demo data loaded.
     pub async fn demo() -> TestApp {
         let app = TestApp::spawn().await;
-        let (now, base) = (app.state.now(), app.address.clone());
+        let (now, base, sealer) = (
+            app.state.now(),
+            app.address.clone(),
+            app.state.sealer.clone(),
+        );
         app.state
-            .db(move |conn| tandem::service::demo::load(conn, now, &base))
+            .db(move |conn| {
+                tandem::service::demo::load(conn, now, &base)?;
+                // As `tandem demo` and `serve --demo` do: payout details sealed at rest.
+                tandem::service::influencer::seal_plain_details(conn, &sealer)
+            })
             .await
             .unwrap();
         app

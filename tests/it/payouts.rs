@@ -396,6 +396,20 @@ async fn finance_reviews_exports_and_pays_a_run_and_creators_read_their_statemen
             .starts_with("payout_id,influencer,account_holder")
     );
     let row = lines.next().expect("one payout row");
+    // The bank's file has the account number, opened for it; at rest every detail is sealed.
+    let fields: Vec<&str> = row.split(',').collect();
+    assert!(
+        fields[4].len() >= 12 && fields[4].chars().all(|c| c.is_ascii_digit()),
+        "{row}"
+    );
+    let account = fields[4].to_owned();
+    let stored = app
+        .with_db(|conn| Ok(tandem::db::influencers::payout_details_all(conn)?))
+        .await;
+    assert!(!stored.is_empty());
+    for (_, d) in &stored {
+        assert!(d.starts_with("sealed:v1:") && !d.contains(&account), "{d}");
+    }
     assert!(
         row.contains("@yuki.teatime52") || row.contains("yuki.teatime52"),
         "{csv}"
@@ -487,4 +501,39 @@ async fn finance_reviews_exports_and_pays_a_run_and_creators_read_their_statemen
     // Creators and merchants do not reach finance's pages.
     let (status, _) = text(&i, &app, "/finance/payouts").await;
     assert_ne!(status, StatusCode::OK);
+}
+
+/// Bank details are sealed at rest; their owner sees them masked.
+#[tokio::test]
+async fn payout_details_are_sealed_at_rest_and_shown_masked() {
+    use crate::helpers::post_form_with;
+    let app = TestApp::spawn().await;
+    let i = app
+        .logged_in(Role::Influencer, "sealed@creators.test")
+        .await;
+    let res = post_form_with(
+        &i,
+        &app.url("/influencer"),
+        &app.url("/influencer/payout"),
+        &[
+            ("method", "bank"),
+            ("currency", "CNY"),
+            ("account_holder", "Sea Led"),
+            ("bank_name", "Bank of China"),
+            ("account_number", "6217 0000 1234 5678"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), reqwest::StatusCode::SEE_OTHER);
+    let stored = app
+        .with_db(|conn| Ok(tandem::db::influencers::payout_details_all(conn)?))
+        .await;
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0].1.starts_with("sealed:v1:"));
+    assert!(!stored[0].1.contains("5678") && !stored[0].1.contains("Sea Led"));
+    let (_, html) = text(&i, &app, "/influencer").await;
+    assert!(
+        html.contains("****5678") && !html.contains("6217000012345678"),
+        "{html}"
+    );
 }
