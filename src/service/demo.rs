@@ -1398,7 +1398,23 @@ fn demo_payouts(
             "account_number": format!("62258801{:08}", 4_000_000 + n * 7_919),
             "paypal_email": "",
         });
-        db::influencers::set_payout(conn, *id, "bank", "CNY", &details.to_string(), now)?;
+        // Every third creator is paid by PayPal.
+        let (method, details) = if n % 3 == 2 {
+            (
+                "paypal",
+                serde_json::json!({
+                    "method": "paypal",
+                    "currency": "",
+                    "account_holder": "",
+                    "bank_name": "",
+                    "account_number": "",
+                    "paypal_email": format!("creator{}@paypal.example", id),
+                }),
+            )
+        } else {
+            ("bank", details)
+        };
+        db::influencers::set_payout(conn, *id, method, "CNY", &details.to_string(), now)?;
     }
     let mut slots = Vec::new();
     for (name, zone, currency, minimum) in [
@@ -1447,8 +1463,11 @@ fn demo_payouts(
                 .map(|(k, (p, _))| {
                     let outcome = if k == ps.len() - 1 && ps.len() > 1 {
                         Settlement::Failed {
-                            reason: "the bank returned it: the account number does not exist"
-                                .into(),
+                            reason: if p.method == "paypal" {
+                                "PayPal returned it: the receiver's account is not confirmed".into()
+                            } else {
+                                "the bank returned it: the account number does not exist".into()
+                            },
                         }
                     } else {
                         Settlement::Paid {

@@ -373,6 +373,15 @@ fn write_payout(
     currency: &str,
     p: &payout::PlannedPayout,
 ) -> AppResult<i64> {
+    // Correct when written: the payout is the sum of what it settles.
+    let sum: i64 = p.items.iter().map(|i| i.amount_minor).sum();
+    if sum != p.amount_minor || p.amount_minor <= 0 {
+        return Err(AppError::Internal(anyhow::anyhow!(
+            "payout for influencer {} is {} but its items add up to {sum}",
+            p.influencer_id,
+            p.amount_minor
+        )));
+    }
     let payout_id = db::payouts::insert_payout(
         conn,
         run_id,

@@ -31,6 +31,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(approve)
         .service(cancel)
         .service(export_csv)
+        .service(export_paypal)
         .service(settle)
         .service(my_payouts)
         .service(statement);
@@ -424,6 +425,9 @@ struct RunPage {
     state_key: String,
     badge: &'static str,
     summary: String,
+    /// Open payouts by bank transfer, and the PayPal files (5,000 rows each) to download.
+    bank_count: usize,
+    paypal_parts: Vec<usize>,
     can_settle: bool,
     payouts: Vec<PayoutRow>,
     left_out: Vec<(String, String, String)>,
@@ -522,6 +526,20 @@ async fn run_page(
         state: state_label(&run.state),
         badge: state_badge(&run.state),
         summary,
+        bank_count: payouts
+            .iter()
+            .filter(|(p, _)| {
+                p.method != "paypal" && matches!(p.state.as_str(), "approved" | "exported")
+            })
+            .count(),
+        paypal_parts: (1..=payouts
+            .iter()
+            .filter(|(p, _)| {
+                p.method == "paypal" && matches!(p.state.as_str(), "approved" | "exported")
+            })
+            .count()
+            .div_ceil(PAYPAL_ROWS_PER_FILE))
+            .collect(),
         can_settle: payouts
             .iter()
             .any(|(p, _)| matches!(p.state.as_str(), "approved" | "exported")),
@@ -610,8 +628,8 @@ async fn cancel(
     Ok(pages::redirect(&format!("/finance/payouts/{id}")))
 }
 
-/// The bank-transfer file: one row per payout still to pay. Downloading it is audited and
-/// moves an approved run to exported.
+/// The bank-transfer file: one row per bank payout still to pay. Downloading it is audited
+/// and moves an approved run to exported (it never marks anything paid).
 #[get("/finance/payouts/{id}/bank.csv")]
 async fn export_csv(
     state: web::Data<AppState>,
@@ -624,7 +642,7 @@ async fn export_csv(
             svc::mark_exported(conn, now, uid, id, "bank CSV")?;
             let mut rows = Vec::new();
             for (p, handle) in db::payouts::payouts_of_run(conn, id)? {
-                if !matches!(p.state.as_str(), "approved" | "exported") {
+                if !matches!(p.state.as_str(), "approved" | "exported") || p.method == "paypal" {
                     continue;
                 }
                 let i = db::influencers::find(conn, p.influencer_id)?.ok_or(AppError::NotFound)?;
@@ -682,6 +700,84 @@ async fn export_csv(
         .insert_header((
             "Content-Disposition",
             format!("attachment; filename=\"tandem-payout-run-{id}-bank.csv\""),
+        ))
+        .body(bytes))
+}
+
+/// PayPal Payouts' bulk upload: PayPal payouts still to pay, no header, at most 5,000 rows a
+/// file (`?part=2` for the next 5,000): receiver, amount, currency, recipient id (our
+/// payout's reference, so a file uploaded twice is recognised), note, wallet.
+pub const PAYPAL_ROWS_PER_FILE: usize = 5_000;
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct PartQuery {
+    part: Option<usize>,
+}
+
+#[get("/finance/payouts/{id}/paypal.csv")]
+async fn export_paypal(
+    state: web::Data<AppState>,
+    user: FinanceUser,
+    path: web::Path<i64>,
+    query: web::Query<PartQuery>,
+) -> AppResult<HttpResponse> {
+    let (now, uid, id) = (state.now(), user.0.id, path.into_inner());
+    let part = query.part.unwrap_or(1).max(1);
+    let sealer = state.sealer.clone();
+    let rows = state
+        .db(move |conn| {
+            svc::mark_exported(conn, now, uid, id, &format!("PayPal CSV (part {part})"))?;
+            let mut rows = Vec::new();
+            for (p, _) in db::payouts::payouts_of_run(conn, id)? {
+                if !matches!(p.state.as_str(), "approved" | "exported") || p.method != "paypal" {
+                    continue;
+                }
+                let i = db::influencers::find(conn, p.influencer_id)?.ok_or(AppError::NotFound)?;
+                let email = crate::service::influencer::payout_details(&i, &sealer).paypal_email;
+                rows.push((p, email));
+            }
+            Ok(rows)
+        })
+        .await;
+    let rows = match rows {
+        Ok(r) => r,
+        Err(AppError::Conflict(msg)) => return Err(AppError::BadRequest(msg)),
+        Err(e) => return Err(e),
+    };
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    let io = |e: csv::Error| AppError::Internal(e.into());
+    for (p, email) in rows
+        .into_iter()
+        .skip((part - 1) * PAYPAL_ROWS_PER_FILE)
+        .take(PAYPAL_ROWS_PER_FILE)
+    {
+        let amount = crate::domain::money::Currency::parse(&p.currency)
+            .ok()
+            .and_then(|c| crate::domain::money::Money::from_minor(p.amount_minor, c).ok())
+            .map(|m| m.to_plain_string())
+            .unwrap_or_default();
+        w.write_record([
+            email,
+            amount,
+            p.currency.clone(),
+            format!("TANDEM-PAYOUT-{}", p.id),
+            format!("Tandem payout #{}", p.id),
+            "PAYPAL".to_owned(),
+        ])
+        .map_err(io)?;
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"tandem-payout-run-{id}-paypal-{part}.csv\""),
         ))
         .body(bytes))
 }
