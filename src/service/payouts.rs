@@ -933,3 +933,146 @@ pub fn why_not_paid(
     }
     Ok(out)
 }
+
+/// One row of a bank's result file that could not be applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultRowError {
+    pub line: usize,
+    pub message: String,
+}
+
+/// Reads a bank's result file: a header, then `payout_id,status,reference,reason` rows
+/// (status `paid` with the bank's reference, or `failed` with the reason; the column order
+/// follows the header). Every row is checked against the run first; any error and nothing
+/// is applied (the errors say which rows); otherwise all rows are settled in one
+/// transaction.
+pub fn apply_results(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    base_url: &str,
+    actor: i64,
+    run_id: i64,
+    text: &str,
+) -> AppResult<Result<usize, Vec<ResultRowError>>> {
+    let mut errors = Vec::new();
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = match reader.headers() {
+        Ok(h) => h.iter().map(|s| s.to_ascii_lowercase()).collect(),
+        Err(e) => {
+            return Ok(Err(vec![ResultRowError {
+                line: 1,
+                message: format!("not a CSV file: {e}"),
+            }]));
+        }
+    };
+    let col = |name: &str| headers.iter().position(|h| h == name);
+    let (Some(c_id), Some(c_status)) = (col("payout_id"), col("status")) else {
+        return Ok(Err(vec![ResultRowError {
+            line: 1,
+            message: "the header needs payout_id and status (and reference, reason)".to_owned(),
+        }]));
+    };
+    let (c_ref, c_reason) = (col("reference"), col("reason"));
+    let open: HashMap<i64, String> = db::payouts::payouts_of_run(conn, run_id)?
+        .into_iter()
+        .map(|(p, _)| (p.id, p.state))
+        .collect();
+    let mut outcomes: Vec<(i64, Settlement)> = Vec::new();
+    for (n, record) in reader.records().enumerate() {
+        let line = n + 2;
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(ResultRowError {
+                    line,
+                    message: format!("unreadable: {e}"),
+                });
+                continue;
+            }
+        };
+        let get = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or("").to_owned();
+        let id_text = get(Some(c_id));
+        let id_text = id_text.trim_start_matches("TANDEM-PAYOUT-");
+        let Ok(id) = id_text.parse::<i64>() else {
+            errors.push(ResultRowError {
+                line,
+                message: format!("payout_id \"{id_text}\" is not a payout number"),
+            });
+            continue;
+        };
+        match open.get(&id).map(String::as_str) {
+            None => {
+                errors.push(ResultRowError {
+                    line,
+                    message: format!("payout #{id} is not in this run"),
+                });
+                continue;
+            }
+            Some("approved" | "exported") => {}
+            Some(state) => {
+                errors.push(ResultRowError {
+                    line,
+                    message: format!("payout #{id} is {state} already"),
+                });
+                continue;
+            }
+        }
+        if outcomes.iter().any(|(o, _)| *o == id) {
+            errors.push(ResultRowError {
+                line,
+                message: format!("payout #{id} is in the file twice"),
+            });
+            continue;
+        }
+        let outcome = match get(Some(c_status)).to_ascii_lowercase().as_str() {
+            "paid" | "success" | "completed" => {
+                let reference = get(c_ref);
+                if reference.is_empty() {
+                    errors.push(ResultRowError {
+                        line,
+                        message: format!("payout #{id} is paid but has no reference"),
+                    });
+                    continue;
+                }
+                Settlement::Paid {
+                    reference: reference.chars().take(100).collect(),
+                }
+            }
+            "failed" | "returned" | "rejected" => {
+                let reason = get(c_reason);
+                if reason.is_empty() {
+                    errors.push(ResultRowError {
+                        line,
+                        message: format!("payout #{id} failed but the reason is empty"),
+                    });
+                    continue;
+                }
+                Settlement::Failed {
+                    reason: reason.chars().take(300).collect(),
+                }
+            }
+            other => {
+                errors.push(ResultRowError {
+                    line,
+                    message: format!("status \"{other}\" is neither paid nor failed"),
+                });
+                continue;
+            }
+        };
+        outcomes.push((id, outcome));
+    }
+    if outcomes.is_empty() && errors.is_empty() {
+        errors.push(ResultRowError {
+            line: 1,
+            message: "the file has no rows".to_owned(),
+        });
+    }
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    let n = settle_payouts(conn, now, base_url, actor, run_id, &outcomes)?;
+    Ok(Ok(n))
+}

@@ -33,6 +33,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(export_csv)
         .service(export_paypal)
         .service(settle)
+        .service(results)
         .service(my_payouts)
         .service(statement);
 }
@@ -424,6 +425,9 @@ struct RunPage {
     state: &'static str,
     state_key: String,
     badge: &'static str,
+    /// A refused result file: what was pasted and why, row by row.
+    results_text: String,
+    results_errors: Vec<String>,
     summary: String,
     /// Open payouts by bank transfer, and the PayPal files (5,000 rows each) to download.
     bank_count: usize,
@@ -443,7 +447,22 @@ async fn run_page(
     user: FinanceUser,
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let id = path.into_inner();
+    pages::ok(&run_view(&state, &session, &user, path.into_inner(), None).await?)
+}
+
+/// A bank's result file that was refused: its text and why, row by row.
+struct ResultsRetry {
+    text: String,
+    errors: Vec<String>,
+}
+
+async fn run_view(
+    state: &AppState,
+    session: &Session,
+    user: &FinanceUser,
+    id: i64,
+    retry: Option<ResultsRetry>,
+) -> AppResult<RunPage> {
     let tz = user.0.time_zone;
     let (run, schedule, payouts, left, history) = state
         .db(move |conn| {
@@ -513,13 +532,17 @@ async fn run_page(
     }
     let maker_checker = state.maker_checker;
     let mine = run.started_by == Some(user.0.id);
-    pages::ok(&RunPage {
+    let (results_text, results_errors) =
+        retry.map_or_else(|| (String::new(), Vec::new()), |r| (r.text, r.errors));
+    Ok(RunPage {
         ctx: PageCtx::new(
-            &session,
+            session,
             Some(&user.0),
             format!("Payout run #{id}"),
             "payouts",
         ),
+        results_text,
+        results_errors,
         id,
         schedule,
         fire_at: fmt_datetime(run.fire_at, tz),
@@ -576,6 +599,57 @@ async fn run_page(
             .map(|(at, who, detail)| (fmt_datetime(at, tz), who, pages::localize(&detail, tz)))
             .collect(),
     })
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct ResultsForm {
+    csv: String,
+}
+
+/// The bank's result file: every row applied, or none (the errors say which rows).
+#[post("/finance/payouts/{id}/results")]
+async fn results(
+    state: web::Data<AppState>,
+    session: Session,
+    user: FinanceUser,
+    path: web::Path<i64>,
+    form: CsrfForm<ResultsForm>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let text = form.0.csv;
+    let (now, base, uid, input) = (state.now(), state.base_url.clone(), user.0.id, text.clone());
+    let outcome = state
+        .db(move |conn| svc::apply_results(conn, now, &base, uid, id, &input))
+        .await;
+    let errors = match outcome {
+        Ok(Ok(n)) => {
+            state.wake_mailer();
+            session::flash(
+                &session,
+                "success",
+                format!(
+                    "The bank's file settled {n} payout(s); the influencers are told by email."
+                ),
+            );
+            return Ok(pages::redirect(&format!("/finance/payouts/{id}")));
+        }
+        Ok(Err(rows)) => rows
+            .into_iter()
+            .map(|e| format!("Line {}: {}", e.line, e.message))
+            .collect(),
+        Err(AppError::Conflict(msg) | AppError::BadRequest(msg)) => vec![msg],
+        Err(e) => return Err(e),
+    };
+    let page = run_view(
+        &state,
+        &session,
+        &user,
+        id,
+        Some(ResultsRetry { text, errors }),
+    )
+    .await?;
+    pages::invalid(&page)
 }
 
 #[post("/finance/payouts/{id}/approve")]

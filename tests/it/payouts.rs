@@ -534,3 +534,72 @@ async fn payout_details_are_sealed_at_rest_and_shown_masked() {
         "{html}"
     );
 }
+
+/// The bank's result file: one bad row and nothing is applied (each error names its line);
+/// a good file settles its rows in one go.
+#[tokio::test]
+async fn a_result_file_applies_whole_or_not_at_all() {
+    use crate::helpers::post_form_with;
+    use reqwest::StatusCode;
+    let app = TestApp::demo().await;
+    let f = demo_client(&app, "finance@demo.tandem.test").await;
+    let (run_id, payout_id) = app
+        .with_db(|conn| {
+            let run = tandem::db::payouts::runs(conn, 10)?
+                .into_iter()
+                .find(|(r, _)| r.state == "draft" && r.currency == "CNY")
+                .unwrap()
+                .0;
+            let p = tandem::db::payouts::payouts_of_run(conn, run.id)?[0].0.id;
+            Ok((run.id, p))
+        })
+        .await;
+    let page = format!("/finance/payouts/{run_id}");
+    post_form_with(
+        &f,
+        &app.url(&page),
+        &app.url(&format!("{page}/approve")),
+        &[],
+    )
+    .await;
+    let bad = format!("payout_id,status,reference,reason\n{payout_id},paid,,\n99999,paid,X,\n");
+    let res = post_form_with(
+        &f,
+        &app.url(&page),
+        &app.url(&format!("{page}/results")),
+        &[("csv", bad.as_str())],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Nothing was applied"), "{html}");
+    assert!(html.contains("Line 2: payout #") && html.contains("has no reference"));
+    assert!(html.contains("Line 3: payout #99999 is not in this run"));
+    assert!(html.contains("99999,paid,X,"), "the file is kept");
+    let state = app
+        .with_db(move |conn| Ok(tandem::db::payouts::payout(conn, payout_id)?.unwrap().state))
+        .await;
+    assert_eq!(state, "approved", "nothing applied");
+
+    let good = format!(
+        "payout_id,status,reference,reason\nTANDEM-PAYOUT-{payout_id},failed,,receiver unknown\n"
+    );
+    let res = post_form_with(
+        &f,
+        &app.url(&page),
+        &app.url(&format!("{page}/results")),
+        &[("csv", good.as_str())],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    app.with_db(move |conn| {
+        let p = tandem::db::payouts::payout(conn, payout_id)?.unwrap();
+        assert_eq!(
+            (p.state.as_str(), p.failure_reason.as_deref()),
+            ("failed", Some("receiver unknown"))
+        );
+        ledger_clean(conn);
+        Ok(())
+    })
+    .await;
+}
