@@ -66,6 +66,7 @@ fn nav_for(role: Role, active: &str) -> Vec<NavItem> {
             ("/finance/payouts", "Payouts", "payouts"),
             ("/finance/schedules", "Schedules", "schedules"),
             ("/finance/review", "Review", "review"),
+            ("/finance/audit", "Audit log", "audit"),
             ("/finance", "Accounts", "accounts"),
         ],
         Role::Admin => &[

@@ -34,6 +34,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(export_paypal)
         .service(settle)
         .service(results)
+        .service(audit_log)
         .service(my_payouts)
         .service(statement);
 }
@@ -1049,5 +1050,156 @@ async fn statement(
         ctx: PageCtx::new(&session, Some(&user.0), format!("Payout #{id}"), "payouts"),
         tz: user.0.time_zone,
         s,
+    })
+}
+
+// ---------- audit log ----------
+
+/// The areas the audit log filters by: (action prefix, label).
+const AUDIT_AREAS: &[(&str, &str)] = &[
+    ("payout.", "Payouts"),
+    ("user.", "Accounts"),
+    ("merchant.", "Merchants and fees"),
+    ("team.", "Merchant teams"),
+    ("domain.", "Shop domains"),
+    ("campaign.", "Campaigns"),
+    ("collaboration.", "Collaborations"),
+    ("influencer.", "Influencer profiles"),
+    ("password.", "Passwords"),
+    ("session.", "Sessions"),
+];
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+struct AuditQuery {
+    /// An area's prefix; empty: payouts (finance's own); "all": everything.
+    area: Option<String>,
+    actor: String,
+    q: String,
+    from: String,
+    until: String,
+    page: Option<i64>,
+}
+
+#[derive(Template)]
+#[template(path = "finance/audit.html")]
+struct AuditPage {
+    ctx: PageCtx,
+    query: AuditQuery,
+    areas: Vec<SelectOption>,
+    rows: Vec<(String, String, String, String, String)>,
+    errors: Vec<String>,
+    next_href: Option<String>,
+    prev_href: Option<String>,
+}
+
+const AUDIT_PAGE: i64 = 100;
+
+#[get("/finance/audit")]
+async fn audit_log(
+    state: web::Data<AppState>,
+    session: Session,
+    user: FinanceUser,
+    query: web::Query<AuditQuery>,
+) -> AppResult<HttpResponse> {
+    let query = query.into_inner();
+    let tz = user.0.time_zone;
+    let area = query.area.clone().unwrap_or_else(|| "payout.".to_owned());
+    let mut errors = Vec::new();
+    // Dates are the reader's local days.
+    let day = |s: &str, what: &str, errors: &mut Vec<String>| -> Option<NaiveDateTime> {
+        let s = s.trim();
+        if s.is_empty() {
+            return None;
+        }
+        match chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+            Ok(d) => {
+                use chrono::TimeZone;
+                tz.from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
+                    .earliest()
+                    .map(|t| t.naive_utc())
+            }
+            Err(_) => {
+                errors.push(format!("{what}: use a date like 2026-12-01."));
+                None
+            }
+        }
+    };
+    let from = day(&query.from, "From", &mut errors);
+    let until = day(&query.until, "Until", &mut errors).map(|t| t + chrono::TimeDelta::days(1));
+    let filter = db::audit::AuditFilter {
+        action_prefix: AUDIT_AREAS
+            .iter()
+            .find(|(p, _)| *p == area)
+            .map(|(p, _)| (*p).to_owned()),
+        actor: Some(query.actor.trim().to_lowercase()).filter(|s| !s.is_empty()),
+        text: Some(query.q.trim().to_lowercase()).filter(|s| !s.is_empty()),
+        from,
+        until,
+    };
+    let page_no = query.page.unwrap_or(1).clamp(1, 100_000);
+    let rows = state
+        .db(move |conn| {
+            Ok(db::audit::search(
+                conn,
+                &filter,
+                (page_no - 1) * AUDIT_PAGE,
+                AUDIT_PAGE + 1,
+            )?)
+        })
+        .await?;
+    let more = i64::try_from(rows.len()).unwrap_or(0) > AUDIT_PAGE;
+    let href = |p: i64| {
+        let mut parts = vec![format!("area={}", super::urlencode(&area))];
+        for (k, v) in [
+            ("actor", &query.actor),
+            ("q", &query.q),
+            ("from", &query.from),
+            ("until", &query.until),
+        ] {
+            if !v.is_empty() {
+                parts.push(format!("{k}={}", super::urlencode(v)));
+            }
+        }
+        parts.push(format!("page={p}"));
+        format!("/finance/audit?{}", parts.join("&"))
+    };
+    pages::ok(&AuditPage {
+        ctx: PageCtx::new(&session, Some(&user.0), "Audit log", "audit"),
+        areas: std::iter::once(SelectOption {
+            value: "all".into(),
+            label: "Everything".into(),
+            selected: area == "all",
+        })
+        .chain(AUDIT_AREAS.iter().map(|(p, l)| SelectOption {
+            value: (*p).into(),
+            label: (*l).into(),
+            selected: area == *p,
+        }))
+        .collect(),
+        rows: rows
+            .into_iter()
+            .take(usize::try_from(AUDIT_PAGE).unwrap_or(100))
+            .map(|(e, who)| {
+                (
+                    fmt_datetime(e.created_at, tz),
+                    who.map_or_else(
+                        || "Tandem (scheduler or system)".to_owned(),
+                        |(name, email)| format!("{name} <{email}>"),
+                    ),
+                    e.action,
+                    format!(
+                        "{} #{}",
+                        e.subject_type.replace('_', " "),
+                        e.subject_id.unwrap_or(0)
+                    ),
+                    pages::localize(&e.detail, tz),
+                )
+            })
+            .collect(),
+        errors,
+        next_href: more.then(|| href(page_no + 1)),
+        prev_href: (page_no > 1).then(|| href(page_no - 1)),
+        query,
     })
 }

@@ -603,3 +603,54 @@ async fn a_result_file_applies_whole_or_not_at_all() {
     })
     .await;
 }
+
+/// Finance's audit log: payouts by default, filtered by who, text and local dates; other
+/// roles are refused.
+#[tokio::test]
+async fn the_audit_log_filters_by_area_who_text_and_date() {
+    use reqwest::StatusCode;
+    let app = TestApp::demo().await;
+    let f = demo_client(&app, "finance@demo.tandem.test").await;
+    let (status, html) = text(&f, &app, "/finance/audit").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("payout.approve") && html.contains("payout.failed"),
+        "{html}"
+    );
+    assert!(!html.contains("campaign.create"), "payouts only by default");
+    let (_, html) = text(&f, &app, "/finance/audit?area=all").await;
+    assert!(
+        html.matches("<code>payout.").count() < html.matches("<code>").count(),
+        "everything: other areas too"
+    );
+    assert!(html.contains("Older →"), "a page of 100, then older ones");
+    let (_, html) = text(
+        &f,
+        &app,
+        "/finance/audit?area=payout.&q=account+is+not+confirmed",
+    )
+    .await;
+    assert_eq!(
+        html.matches("<code>payout.failed</code>").count(),
+        1,
+        "{html}"
+    );
+    assert!(!html.contains("<code>payout.approve</code>"));
+    let (_, html) = text(&f, &app, "/finance/audit?area=payout.&actor=farah").await;
+    assert!(
+        html.contains("Farah Finance &#60;finance@demo.tandem.test&#62;"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("Tandem (scheduler or system)"),
+        "the scheduler's runs are not Farah's"
+    );
+    let (status, html) = text(&f, &app, "/finance/audit?from=yesterday").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("From: use a date like 2026-12-01."));
+    let (_, html) = text(&f, &app, "/finance/audit?from=2001-01-01&until=2001-01-02").await;
+    assert!(html.contains("Nothing matches"));
+    let i = demo_client(&app, "influencer@demo.tandem.test").await;
+    let (status, _) = text(&i, &app, "/finance/audit").await;
+    assert_ne!(status, StatusCode::OK);
+}
