@@ -550,3 +550,52 @@ pub fn paid_after(
         .get_result(conn)?;
     Ok(n > 0)
 }
+
+/// The entries of the influencer's pending and available accounts in `currency`, in journal
+/// order: (journal id, journal kind, amount).
+pub fn balance_entries(
+    conn: &mut DbConn,
+    influencer_id: i64,
+    currency: &str,
+) -> QueryResult<Vec<(i64, String, i64)>> {
+    use super::schema::{entries, journals, ledger_accounts};
+    entries::table
+        .inner_join(journals::table)
+        .inner_join(ledger_accounts::table)
+        .filter(ledger_accounts::owner_kind.eq("influencer"))
+        .filter(ledger_accounts::owner_id.eq(influencer_id))
+        .filter(ledger_accounts::currency.eq(currency))
+        .filter(ledger_accounts::kind.eq_any(["pending", "available"]))
+        .order((journals::id, entries::id))
+        .select((journals::id, journals::kind, entries::amount_minor))
+        .load(conn)
+}
+
+/// Each of the influencer's payouts in `currency` with the last journal that started it
+/// (its place in the ledger), in ledger order.
+pub fn payout_markers(
+    conn: &mut DbConn,
+    influencer_id: i64,
+    currency: &str,
+) -> QueryResult<Vec<(i64, i64)>> {
+    use super::schema::journals;
+    let rows: Vec<(i64, i64)> = payouts::table
+        .inner_join(payout_items::table)
+        .inner_join(
+            journals::table.on(journals::ref_id
+                .eq(payout_items::id)
+                .and(journals::ref_kind.eq("payout_item"))
+                .and(journals::kind.eq("payout_start"))),
+        )
+        .filter(payouts::influencer_id.eq(influencer_id))
+        .filter(payouts::currency.eq(currency))
+        .group_by(payouts::id)
+        .select((
+            payouts::id,
+            diesel::dsl::max(journals::id).assume_not_null(),
+        ))
+        .load(conn)?;
+    let mut rows = rows;
+    rows.sort_by_key(|r| r.1);
+    Ok(rows)
+}

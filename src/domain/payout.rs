@@ -502,3 +502,91 @@ mod tests {
         }
     }
 }
+
+/// What a statement says happened to the influencer's unpaid balance (pending + available)
+/// between their previous payout and this one, from ledger entries alone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Period {
+    pub opening_minor: i64,
+    pub earned_minor: i64,
+    pub reversed_minor: i64,
+    pub clawed_back_minor: i64,
+    /// Given back by payouts that failed or were cancelled.
+    pub returned_minor: i64,
+    /// Moved into payouts (this one, and any started and returned in the period).
+    pub paid_out_minor: i64,
+    pub closing_minor: i64,
+}
+
+impl Period {
+    /// opening + earned - reversed - clawed back + returned - paid out = closing.
+    pub fn adds_up(&self) -> bool {
+        self.opening_minor + self.earned_minor - self.reversed_minor - self.clawed_back_minor
+            + self.returned_minor
+            - self.paid_out_minor
+            == self.closing_minor
+    }
+}
+
+/// One ledger entry of the influencer's pending or available account: (journal id, journal
+/// kind, amount; a credit is negative).
+pub type BalanceEntry = (i64, String, i64);
+
+/// The period `(previous, marker]` of journal ids, from the entries on the influencer's
+/// pending and available accounts.
+pub fn period(entries: &[BalanceEntry], previous: i64, marker: i64) -> Period {
+    let mut p = Period::default();
+    for (jid, kind, amount) in entries {
+        if *jid <= previous {
+            p.opening_minor -= amount;
+        }
+        if *jid <= marker {
+            p.closing_minor -= amount;
+        }
+        if *jid <= previous || *jid > marker {
+            continue;
+        }
+        match kind.as_str() {
+            "accrual" => p.earned_minor -= amount,
+            "reversal" | "reject" => p.reversed_minor += amount,
+            "clawback" => p.clawed_back_minor += amount,
+            "payout_start" => p.paid_out_minor += amount,
+            "payout_fail" => p.returned_minor -= amount,
+            _ => {} // maturation moves pending to available: no change to the sum
+        }
+    }
+    p
+}
+
+#[cfg(test)]
+mod period_tests {
+    use super::*;
+
+    #[test]
+    fn a_period_adds_up_from_entries() {
+        let e = |j: i64, k: &str, a: i64| (j, k.to_owned(), a);
+        let entries = vec![
+            e(1, "accrual", -10_000),
+            e(2, "maturation", 10_000),
+            e(2, "maturation", -10_000),
+            e(3, "payout_start", 10_000), // the previous payout
+            e(4, "accrual", -5_000),
+            e(5, "reversal", 1_000),
+            e(6, "clawback", 2_000),
+            e(7, "maturation", 4_000),
+            e(7, "maturation", -4_000),
+            e(8, "payout_start", 4_000),  // this payout: the commission
+            e(8, "payout_start", -2_000), // and the clawback it nets
+            e(9, "accrual", -700),        // after it
+        ];
+        let p = period(&entries, 3, 8);
+        assert_eq!(p.opening_minor, 0);
+        assert_eq!(
+            (p.earned_minor, p.reversed_minor, p.clawed_back_minor),
+            (5_000, 1_000, 2_000)
+        );
+        assert_eq!(p.paid_out_minor, 2_000);
+        assert_eq!(p.closing_minor, 0);
+        assert!(p.adds_up());
+    }
+}

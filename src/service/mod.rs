@@ -72,7 +72,7 @@ pub fn audit(
 }
 
 /// An email's lines with their instants ("… UTC") written in the reader's time zone.
-fn in_zone_of(user: &crate::db::models::User, lines: &[String]) -> Vec<String> {
+pub(crate) fn in_zone_of(user: &crate::db::models::User, lines: &[String]) -> Vec<String> {
     let tz = user.time_zone.parse().unwrap_or(chrono_tz::Tz::UTC);
     lines
         .iter()

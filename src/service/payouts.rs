@@ -851,6 +851,8 @@ pub struct Statement {
     pub lines: Vec<StatementLine>,
     pub commissions_minor: i64,
     pub clawbacks_minor: i64,
+    /// The unpaid balance from the previous payout to this one, from the ledger's entries.
+    pub period: payout::Period,
 }
 
 pub struct StatementLine {
@@ -875,6 +877,54 @@ impl Statement {
     }
     pub fn method(&self) -> &'static str {
         method_label(&self.payout.method)
+    }
+    pub fn money(&self, minor: &i64) -> String {
+        display_in(*minor, &self.payout.currency)
+    }
+
+    /// The statement as CSV: the period's figures, then one row per line.
+    pub fn to_csv(&self) -> AppResult<Vec<u8>> {
+        let plain = |minor: i64| {
+            Currency::parse(&self.payout.currency)
+                .ok()
+                .and_then(|c| Money::from_minor(minor, c).ok())
+                .map(|m| m.to_plain_string())
+                .unwrap_or_default()
+        };
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let io = |e: csv::Error| AppError::Internal(e.into());
+        w.write_record([
+            "line", "order_id", "shop", "link", "stream", "currency", "amount",
+        ])
+        .map_err(io)?;
+        let p = &self.period;
+        let cur = self.payout.currency.as_str();
+        for (label, minor) in [
+            ("opening balance", p.opening_minor),
+            ("earned", p.earned_minor),
+            ("reversed", -p.reversed_minor),
+            ("clawed back", -p.clawed_back_minor),
+            ("returned by failed payouts", p.returned_minor),
+            ("paid out", -p.paid_out_minor),
+            ("closing balance", p.closing_minor),
+        ] {
+            w.write_record([label, "", "", "", "", cur, &plain(minor)])
+                .map_err(io)?;
+        }
+        for l in &self.lines {
+            w.write_record([
+                l.kind,
+                &l.order_id,
+                &l.merchant,
+                l.link.as_deref().unwrap_or(""),
+                l.stream.as_deref().unwrap_or(""),
+                cur,
+                &plain(l.amount_minor),
+            ])
+            .map_err(io)?;
+        }
+        w.into_inner()
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))
     }
 }
 
@@ -911,11 +961,25 @@ pub fn statement(conn: &mut DbConn, influencer_id: i64, payout_id: i64) -> AppRe
         .filter(|l| l.amount_minor < 0)
         .map(|l| -l.amount_minor)
         .sum();
+    let markers = db::payouts::payout_markers(conn, influencer_id, &payout.currency)?;
+    let marker = markers
+        .iter()
+        .find(|(id, _)| *id == payout.id)
+        .map_or(0, |m| m.1);
+    let previous = markers
+        .iter()
+        .map(|m| m.1)
+        .filter(|m| *m < marker)
+        .max()
+        .unwrap_or(0);
+    let entries = db::payouts::balance_entries(conn, influencer_id, &payout.currency)?;
+    let period = payout::period(&entries, previous, marker);
     Ok(Statement {
         payout,
         lines,
         commissions_minor,
         clawbacks_minor,
+        period,
     })
 }
 

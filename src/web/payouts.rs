@@ -35,6 +35,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(settle)
         .service(results)
         .service(audit_log)
+        .service(statement_csv)
         .service(my_payouts)
         .service(statement);
 }
@@ -1202,4 +1203,27 @@ async fn audit_log(
         prev_href: (page_no > 1).then(|| href(page_no - 1)),
         query,
     })
+}
+
+#[get("/influencer/payouts/{id}.csv")]
+async fn statement_csv(
+    state: web::Data<AppState>,
+    user: InfluencerUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let (uid, id) = (user.0.id, path.into_inner());
+    let bytes = state
+        .db(move |conn| {
+            let me = crate::service::influencer::profile_of(conn, uid)?;
+            svc::statement(conn, me.id, id)?.to_csv()
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"tandem-payout-{id}-statement.csv\""),
+        ))
+        .body(bytes))
 }

@@ -654,3 +654,112 @@ async fn the_audit_log_filters_by_area_who_text_and_date() {
     let (status, _) = text(&i, &app, "/finance/audit").await;
     assert_ne!(status, StatusCode::OK);
 }
+
+/// What people receive, snapshotted: a statement's CSV, the PayPal file, and the emails of
+/// a paid payout, a failed one and a run ready for review.
+#[tokio::test]
+async fn statement_files_and_emails_read_as_expected() {
+    use crate::helpers::post_form_with;
+    let app = TestApp::demo().await;
+    // The address and the times (the demo's slots move with today) are redacted.
+    let redact = |s: &str| redact_times(&s.replace(&app.address, "https://tandem.example"));
+    let i = demo_client(&app, "influencer@demo.tandem.test").await;
+    let (_, html) = text(&i, &app, "/influencer/payouts").await;
+    let mine = html
+        .split("href=\"/influencer/payouts/")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let res =
+        crate::helpers::get_with(&i, &app.url(&format!("/influencer/payouts/{mine}.csv"))).await;
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    let csv = res.text().await.unwrap();
+    insta::assert_snapshot!("statement_csv", csv);
+    // The statement's period adds up, on the page as in the file.
+    let (_, page) = text(&i, &app, &format!("/influencer/payouts/{mine}")).await;
+    assert!(page.contains("Opening balance") && page.contains("Closing balance"));
+
+    let failed = app
+        .wait_for_email_where(|e| e.subject.contains("could not be paid"))
+        .await;
+    insta::assert_snapshot!("email_payout_failed", redact(&failed.text));
+    let ready = app
+        .wait_for_email_where(|e| {
+            e.subject
+                .contains("Payout run ready for review: Weekly CNY")
+        })
+        .await;
+    insta::assert_snapshot!("email_run_ready", redact(&ready.text));
+
+    let f = demo_client(&app, "finance@demo.tandem.test").await;
+    let run_id = app
+        .with_db(|conn| {
+            Ok(tandem::db::payouts::runs(conn, 10)?
+                .into_iter()
+                .find(|(r, _)| r.state == "draft" && r.currency == "CNY")
+                .unwrap()
+                .0
+                .id)
+        })
+        .await;
+    let page = format!("/finance/payouts/{run_id}");
+    post_form_with(
+        &f,
+        &app.url(&page),
+        &app.url(&format!("{page}/approve")),
+        &[],
+    )
+    .await;
+    let paypal = crate::helpers::get_with(&f, &app.url(&format!("{page}/paypal.csv")))
+        .await
+        .text()
+        .await
+        .unwrap();
+    insta::assert_snapshot!("paypal_file", paypal);
+    post_form_with(
+        &f,
+        &app.url(&page),
+        &app.url(&format!("{page}/settle")),
+        &[
+            ("payout", "all"),
+            ("outcome", "paid"),
+            ("reference", "PP-7781"),
+        ],
+    )
+    .await;
+    let paid = app
+        .wait_for_email_where(|e| {
+            e.subject.starts_with("You were paid") && e.text.contains("PP-7781")
+        })
+        .await;
+    insta::assert_snapshot!(
+        "email_paid",
+        format!("{}\n\n{}", paid.subject, redact(&paid.text))
+    );
+}
+
+/// Every "YYYY-MM-DD hh:mm" replaced by a placeholder.
+fn redact_times(s: &str) -> String {
+    let shape = "dddd-dd-dd dd:dd";
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let fits = i + shape.len() <= chars.len()
+            && shape.chars().zip(&chars[i..]).all(|(p, c)| match p {
+                'd' => c.is_ascii_digit(),
+                other => other == *c,
+            });
+        if fits {
+            out.push_str("<date time>");
+            i += shape.len();
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
+}
