@@ -790,6 +790,8 @@ async fn every_page_fits_a_phone() {
                 "/influencer/collaborations".into(),
                 "/influencer/links".into(),
                 "/influencer/earnings".into(),
+                "/influencer/payouts".into(),
+                "/influencer/payouts/1".into(),
                 "/account".into(),
             ],
         ),
@@ -798,6 +800,13 @@ async fn every_page_fits_a_phone() {
             vec![
                 "/finance".to_owned(),
                 "/finance/review".into(),
+                "/finance/payouts".into(),
+                "/finance/payouts/1".into(),
+                "/finance/payouts/3".into(),
+                "/finance/schedules".into(),
+                "/finance/schedules/new".into(),
+                "/finance/schedules/1".into(),
+                "/finance/audit".into(),
                 "/account".into(),
             ],
         ),
@@ -845,6 +854,148 @@ async fn every_page_fits_a_phone() {
             }
             assert!(width <= 390, "{role} {path} is {width} px wide at 390 px");
         }
+        c.close().await.ok();
+    }
+}
+
+/// Finance in a browser: creates a schedule (previewing its slots first), approves the run
+/// awaiting approval, downloads its file and marks it paid; the creator then opens a
+/// statement, at desktop and phone width.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finance_pays_a_run_and_the_creator_reads_the_statement() {
+    let Some(driver) = start_driver() else { return };
+    let app = TestApp::demo().await;
+    let run = app
+        .with_db(|conn| {
+            Ok(tandem::db::payouts::runs(conn, 10)?
+                .into_iter()
+                .find(|(r, _)| r.state == "draft" && r.currency == "CNY")
+                .expect("the demo's run awaiting approval")
+                .0
+                .id)
+        })
+        .await;
+    let c = browser(&driver).await;
+    c.goto(&app.url("/login")).await.unwrap();
+    fill(&c, "email", "finance@demo.tandem.test").await;
+    fill(&c, "password", tandem::service::demo::DEMO_PASSWORD).await;
+    submit(&c, "/login").await;
+    wait_for_path(&c, "/finance").await;
+
+    c.goto(&app.url("/finance/schedules/new")).await.unwrap();
+    fill(&c, "name", "Daily CNY").await;
+    fill(&c, "cron", "0 0 9 * * *").await;
+    fill(&c, "minimum", "10").await;
+    c.find(Locator::Css("button[value=preview]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let rows = c
+            .find_all(Locator::Css("td[data-label=UTC]"))
+            .await
+            .unwrap()
+            .len();
+        if rows == 5 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no preview of 5 slots");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    std::fs::write(
+        artifact("finance-schedule-preview.png"),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    c.find(Locator::Css(
+        "form[action=\"/finance/schedules\"] button.btn-primary",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    wait_for_path(&c, "/finance/schedules").await;
+    flash_starting(&c, "Payout schedule saved").await;
+
+    let page = format!("/finance/payouts/{run}");
+    c.goto(&app.url(&page)).await.unwrap();
+    submit(&c, &format!("{page}/approve")).await;
+    flash_starting(&c, "Run approved").await;
+    let file: serde_json::Value = c
+        .execute(
+            "return fetch(arguments[0]).then(r => r.text())",
+            vec![serde_json::Value::String(format!("{page}/paypal.csv"))],
+        )
+        .await
+        .unwrap();
+    assert!(
+        file.as_str().unwrap_or("").contains("TANDEM-PAYOUT-"),
+        "{file}"
+    );
+    fill(&c, "reference", "PP-BATCH-9").await;
+    submit(&c, &format!("{page}/settle")).await;
+    flash_starting(&c, "1 payout(s) settled").await;
+    let state = c
+        .find(Locator::Css("h1 .badge"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(state.to_lowercase(), "paid");
+    std::fs::write(
+        artifact("finance-run-paid.png"),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    c.close().await.ok();
+
+    for (phone_width, name) in [
+        (false, "influencer-statement"),
+        (true, "influencer-statement-phone"),
+    ] {
+        let c = if phone_width {
+            phone(&driver).await
+        } else {
+            browser(&driver).await
+        };
+        c.goto(&app.url("/login")).await.unwrap();
+        fill(&c, "email", "influencer@demo.tandem.test").await;
+        fill(&c, "password", tandem::service::demo::DEMO_PASSWORD).await;
+        submit(&c, "/login").await;
+        wait_for_path(&c, "/influencer").await;
+        c.goto(&app.url("/influencer/payouts")).await.unwrap();
+        c.find(Locator::Css("a[href^=\"/influencer/payouts/\"]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !heading(&c).await.starts_with("Payout #") {
+            assert!(Instant::now() < deadline, "the statement did not open");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let body = c
+            .find(Locator::Css("main"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            body.contains("Closing balance") && body.contains("ORD-"),
+            "{body}"
+        );
+        std::fs::write(
+            artifact(&format!("{name}.png")),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
         c.close().await.ok();
     }
 }
