@@ -599,3 +599,124 @@ pub fn payout_markers(
     rows.sort_by_key(|r| r.1);
     Ok(rows)
 }
+
+/// A value bound to a [`bulk_exec`] statement.
+#[derive(Debug, Clone)]
+pub enum Bind {
+    Int(i64),
+    Text(String),
+    Time(NaiveDateTime),
+}
+
+/// Runs one statement written with `?` placeholders (turned into `$1`, `$2`, ... for
+/// PostgreSQL); how many rows it changed. For the set-based statements of a payout run.
+pub fn bulk_exec(conn: &mut DbConn, sql: &str, binds: &[Bind]) -> QueryResult<usize> {
+    use diesel::sql_types::{BigInt, Text, Timestamp};
+    match conn {
+        DbConn::Pg(c) => {
+            let mut n = 0;
+            let pg_sql: String = sql
+                .split('?')
+                .enumerate()
+                .map(|(i, part)| {
+                    if i == 0 {
+                        part.to_owned()
+                    } else {
+                        n += 1;
+                        format!("${n}{part}")
+                    }
+                })
+                .collect();
+            let mut q = diesel::sql_query(pg_sql).into_boxed::<diesel::pg::Pg>();
+            for b in binds {
+                q = match b {
+                    Bind::Int(v) => q.bind::<BigInt, _>(*v),
+                    Bind::Text(v) => q.bind::<Text, _>(v.clone()),
+                    Bind::Time(v) => q.bind::<Timestamp, _>(*v),
+                };
+            }
+            q.execute(c)
+        }
+        DbConn::Sqlite(c) => {
+            let mut q = diesel::sql_query(sql).into_boxed::<diesel::sqlite::Sqlite>();
+            for b in binds {
+                q = match b {
+                    Bind::Int(v) => q.bind::<BigInt, _>(*v),
+                    Bind::Text(v) => q.bind::<Text, _>(v.clone()),
+                    Bind::Time(v) => q.bind::<Timestamp, _>(*v),
+                };
+            }
+            q.execute(c)
+        }
+    }
+}
+
+/// Inserts a run's payouts, many rows a statement; returns (influencer, payout id).
+pub fn insert_payouts(
+    conn: &mut DbConn,
+    run_id: i64,
+    currency: &str,
+    rows: &[(i64, i64, String)],
+    now: NaiveDateTime,
+) -> QueryResult<Vec<(i64, i64)>> {
+    for chunk in rows.chunks(500) {
+        let values: Vec<_> = chunk
+            .iter()
+            .map(|(influencer, amount, method)| {
+                (
+                    payouts::run_id.eq(run_id),
+                    payouts::influencer_id.eq(*influencer),
+                    payouts::currency.eq(currency),
+                    payouts::amount_minor.eq(*amount),
+                    payouts::state.eq("draft"),
+                    payouts::method.eq(method.as_str()),
+                    payouts::created_at.eq(now),
+                    payouts::updated_at.eq(now),
+                )
+            })
+            .collect();
+        match conn {
+            DbConn::Pg(c) => diesel::insert_into(payouts::table)
+                .values(&values)
+                .execute(c)?,
+            DbConn::Sqlite(c) => diesel::insert_into(payouts::table)
+                .values(&values)
+                .execute(c)?,
+        };
+    }
+    payouts::table
+        .filter(payouts::run_id.eq(run_id))
+        .select((payouts::influencer_id, payouts::id))
+        .load(conn)
+}
+
+/// Inserts payout items (payout, commission, clawback's refund, amount), many a statement.
+pub fn insert_items(
+    conn: &mut DbConn,
+    rows: &[(i64, Option<i64>, Option<i64>, i64)],
+) -> QueryResult<usize> {
+    let mut n = 0;
+    for chunk in rows.chunks(1_000) {
+        let values: Vec<_> = chunk
+            .iter()
+            .map(|(payout, commission, refund, amount)| {
+                (
+                    payout_items::payout_id.eq(*payout),
+                    payout_items::commission_id.eq(*commission),
+                    payout_items::refund_id.eq(*refund),
+                    payout_items::amount_minor.eq(*amount),
+                    payout_items::active.eq(true),
+                )
+            })
+            .collect();
+        n += match conn {
+            DbConn::Pg(c) => diesel::insert_into(payout_items::table)
+                .values(&values)
+                .execute(c)?,
+            DbConn::Sqlite(c) => diesel::insert_into(payout_items::table)
+                .values(&values)
+                .execute(c)?,
+        };
+    }
+    Ok(n)
+}

@@ -289,14 +289,7 @@ pub fn run_schedule(
         };
         // Planned inside the transaction, so what it reads is what it writes.
         let plan = plan_for(conn, &schedule.currency, schedule.minimum_minor)?;
-        let of = plan.payouts.len();
-        for (n, p) in plan.payouts.iter().enumerate() {
-            write_payout(conn, now, run_id, &schedule.currency, p)?;
-            progress(n + 1, of);
-            if n + 1 == of.div_ceil(2) {
-                crate::failpoint("payouts-mid-run");
-            }
-        }
+        write_run(conn, now, run_id, &schedule.currency, &plan, progress)?;
         for l in &plan.left_out {
             db::payouts::insert_exclusion(
                 conn,
@@ -366,68 +359,135 @@ fn payouts_n(n: usize) -> String {
     format!("{n} payout{}", if n == 1 { "" } else { "s" })
 }
 
-fn write_payout(
+/// Writes a planned run, set-based: the payouts and their items many rows a statement,
+/// then one statement each for the items' journals, their two entries, the commissions'
+/// move to in payout and its events. What each item's journal moves is what
+/// [`ledger::payout_start`] would post; `tandem ledger check` verifies every one.
+fn write_run(
     conn: &mut DbConn,
     now: NaiveDateTime,
     run_id: i64,
     currency: &str,
-    p: &payout::PlannedPayout,
-) -> AppResult<i64> {
-    // Correct when written: the payout is the sum of what it settles.
-    let sum: i64 = p.items.iter().map(|i| i.amount_minor).sum();
-    if sum != p.amount_minor || p.amount_minor <= 0 {
-        return Err(AppError::Internal(anyhow::anyhow!(
-            "payout for influencer {} is {} but its items add up to {sum}",
-            p.influencer_id,
-            p.amount_minor
-        )));
-    }
-    let payout_id = db::payouts::insert_payout(
-        conn,
-        run_id,
-        p.influencer_id,
-        currency,
-        p.amount_minor,
-        &p.method,
-        now,
-    )?;
-    for it in &p.items {
-        let (commission, refund) = match it.settles {
-            Settles::Commission(id) => (Some(id), None),
-            Settles::Clawback(id) => (None, Some(id)),
-        };
-        let item_id =
-            db::payouts::insert_item(conn, payout_id, commission, refund, it.amount_minor)?;
-        if let Some(c) = commission
-            && !db::orders::move_commission(
-                conn,
-                c,
-                "available",
-                "in_payout",
-                None,
-                None,
-                &format!("In payout #{payout_id}."),
-                now,
-            )?
-        {
-            return Err(AppError::Conflict(format!(
-                "Commission #{c} changed while the run was planned; run again."
+    plan: &Plan,
+    progress: &mut dyn FnMut(usize, usize),
+) -> AppResult<()> {
+    use db::payouts::{Bind, bulk_exec};
+    // Correct when written: each payout is the sum of what it settles.
+    for p in &plan.payouts {
+        let sum: i64 = p.items.iter().map(|i| i.amount_minor).sum();
+        if sum != p.amount_minor || p.amount_minor <= 0 {
+            return Err(AppError::Internal(anyhow::anyhow!(
+                "payout for influencer {} is {} but its items add up to {sum}",
+                p.influencer_id,
+                p.amount_minor
             )));
         }
-        db::ledger::post(
-            conn,
-            &ledger::payout_start(
-                p.influencer_id,
-                it.amount_minor,
-                format!("Payout #{payout_id}"),
-            ),
-            currency,
-            "payout_item",
-            item_id,
-            now,
-        )?;
     }
-    Ok(payout_id)
+    let of = plan.payouts.len();
+    let rows: Vec<(i64, i64, String)> = plan
+        .payouts
+        .iter()
+        .map(|p| (p.influencer_id, p.amount_minor, p.method.clone()))
+        .collect();
+    let ids: HashMap<i64, i64> = db::payouts::insert_payouts(conn, run_id, currency, &rows, now)?
+        .into_iter()
+        .collect();
+    let mut items: Vec<(i64, Option<i64>, Option<i64>, i64)> = Vec::new();
+    let mut commissions = 0usize;
+    for p in &plan.payouts {
+        let payout_id = ids[&p.influencer_id];
+        for it in &p.items {
+            let (c, r) = match it.settles {
+                Settles::Commission(id) => {
+                    commissions += 1;
+                    (Some(id), None)
+                }
+                Settles::Clawback(id) => (None, Some(id)),
+            };
+            items.push((payout_id, c, r, it.amount_minor));
+        }
+    }
+    for (n, chunk) in items.chunks(20_000).enumerate() {
+        db::payouts::insert_items(conn, chunk)?;
+        progress(
+            ((n + 1) * 20_000).min(items.len()) * of / items.len().max(1),
+            of,
+        );
+        if n == 0 {
+            crate::failpoint("payouts-mid-run");
+        }
+    }
+    if matches!(conn, DbConn::Pg(_)) {
+        // The planner must know how many items and payouts it joins (they were just
+        // written in this transaction), or it loops over them quadratically.
+        bulk_exec(conn, "ANALYZE payout_items, payouts", &[])?;
+    }
+    let run = Bind::Int(run_id);
+    let cur = Bind::Text(currency.to_owned());
+    let at = Bind::Time(now);
+    // The influencers' accounts the entries go to.
+    bulk_exec(
+        conn,
+        "INSERT INTO ledger_accounts (owner_kind, owner_id, kind, currency) \
+         SELECT DISTINCT 'influencer', p.influencer_id, k.kind, ? \
+         FROM payouts p, (SELECT 'available' AS kind UNION ALL SELECT 'in_payout') k \
+         WHERE p.run_id = ? AND NOT EXISTS (SELECT 1 FROM ledger_accounts a \
+           WHERE a.owner_kind = 'influencer' AND a.owner_id = p.influencer_id \
+           AND a.kind = k.kind AND a.currency = ?) \
+         ON CONFLICT DO NOTHING",
+        &[cur.clone(), run.clone(), cur.clone()],
+    )?;
+    let journals = bulk_exec(
+        conn,
+        "INSERT INTO journals (kind, ref_kind, ref_id, currency, memo, created_at) \
+         SELECT 'payout_start', 'payout_item', pi.id, ?, 'Payout #' || p.id, ? \
+         FROM payout_items pi JOIN payouts p ON p.id = pi.payout_id \
+         WHERE p.run_id = ? ORDER BY pi.id",
+        &[cur.clone(), at.clone(), run.clone()],
+    )?;
+    if matches!(conn, DbConn::Pg(_)) {
+        bulk_exec(conn, "ANALYZE journals, ledger_accounts", &[])?;
+    }
+    // payout_start: available is debited (+), in payout credited (-), by the item's amount.
+    for (kind, sign) in [("available", ""), ("in_payout", "-")] {
+        let sql = format!(
+            "INSERT INTO entries (journal_id, account_id, amount_minor) \
+             SELECT j.id, a.id, {sign}pi.amount_minor \
+             FROM payout_items pi JOIN payouts p ON p.id = pi.payout_id \
+             JOIN journals j ON j.kind = 'payout_start' AND j.ref_kind = 'payout_item' AND j.ref_id = pi.id \
+             JOIN ledger_accounts a ON a.owner_kind = 'influencer' AND a.owner_id = p.influencer_id \
+               AND a.kind = '{kind}' AND a.currency = ? \
+             WHERE p.run_id = ? ORDER BY j.id"
+        );
+        let n = bulk_exec(conn, &sql, &[cur.clone(), run.clone()])?;
+        if n != journals {
+            return Err(AppError::Internal(anyhow::anyhow!(
+                "payout run {run_id}: {journals} journals but {n} {kind} entries"
+            )));
+        }
+    }
+    let moved = bulk_exec(
+        conn,
+        "UPDATE commissions SET state = 'in_payout', updated_at = ? \
+         WHERE state = 'available' AND id IN (SELECT pi.commission_id FROM payout_items pi \
+           JOIN payouts p ON p.id = pi.payout_id WHERE p.run_id = ? AND pi.commission_id IS NOT NULL)",
+        &[at.clone(), run.clone()],
+    )?;
+    if moved != commissions {
+        return Err(AppError::Conflict(
+            "Some commissions changed while the run was planned; run again.".to_owned(),
+        ));
+    }
+    bulk_exec(
+        conn,
+        "INSERT INTO commission_events (commission_id, from_state, to_state, actor_user_id, note, created_at) \
+         SELECT pi.commission_id, 'available', 'in_payout', NULL, 'In payout #' || p.id || '.', ? \
+         FROM payout_items pi JOIN payouts p ON p.id = pi.payout_id \
+         WHERE p.run_id = ? AND pi.commission_id IS NOT NULL ORDER BY pi.id",
+        &[at, run],
+    )?;
+    progress(of, of);
+    Ok(())
 }
 
 /// The journal that undoes a payout_start (a failed or cancelled payout).
@@ -834,10 +894,15 @@ pub fn run_due(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResu
                 "catching up missed payout slots in one run"
             );
         }
-        match run_schedule(conn, now, base_url, &s, latest, None, &mut |_, _| {})? {
-            RunOutcome::Created(run, _) => made.push(run),
-            RunOutcome::Exists(_) => {
+        // One schedule's trouble (another run took its balances a moment ago) does not
+        // stop the others; its slot is tried again on the next pass.
+        match run_schedule(conn, now, base_url, &s, latest, None, &mut |_, _| {}) {
+            Ok(RunOutcome::Created(run, _)) => made.push(run),
+            Ok(RunOutcome::Exists(_)) => {
                 db::payouts::mark_fired(conn, s.id, latest)?;
+            }
+            Err(e) => {
+                tracing::warn!(schedule = s.id, error = %e, "payout run not made; retried on the next pass");
             }
         }
     }
