@@ -384,10 +384,7 @@ fn payouts_run(settings: &Settings, only: Option<&str>, dry_run: bool) -> anyhow
         let handles = |conn: &mut db::DbConn,
                        ids: &[i64]|
          -> anyhow::Result<std::collections::HashMap<i64, String>> {
-            Ok(db::influencers::find_many(conn, ids)?
-                .into_iter()
-                .map(|i| (i.id, i.handle))
-                .collect())
+            Ok(db::payouts::handles(conn, ids)?)
         };
         let (title, plan) = if dry_run {
             let plan =

@@ -453,10 +453,34 @@ pub fn frozen_totals(conn: &mut DbConn, currency: &str) -> QueryResult<Vec<(i64,
 
 /// Each influencer's payout method (`None`: none chosen).
 pub fn methods(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<(i64, Option<String>)>> {
-    influencers::table
-        .filter(influencers::id.eq_any(ids))
-        .select((influencers::id, influencers::payout_method))
-        .load(conn)
+    // In slices: SQLite takes at most 32,766 values a statement.
+    let mut out = Vec::with_capacity(ids.len());
+    for slice in ids.chunks(10_000) {
+        out.extend(
+            influencers::table
+                .filter(influencers::id.eq_any(slice))
+                .select((influencers::id, influencers::payout_method))
+                .load::<(i64, Option<String>)>(conn)?,
+        );
+    }
+    Ok(out)
+}
+
+/// Handles of these influencers, by id (in slices, for runs of any size).
+pub fn handles(
+    conn: &mut DbConn,
+    ids: &[i64],
+) -> QueryResult<std::collections::HashMap<i64, String>> {
+    let mut out = std::collections::HashMap::with_capacity(ids.len());
+    for slice in ids.chunks(10_000) {
+        out.extend(
+            influencers::table
+                .filter(influencers::id.eq_any(slice))
+                .select((influencers::id, influencers::handle))
+                .load::<(i64, String)>(conn)?,
+        );
+    }
+    Ok(out)
 }
 
 /// What each item of a payout settles, for its statement: (item amount, commission id,

@@ -320,6 +320,16 @@ const COUNTRY_ZONES: &[(&str, &str)] = &[
     ("VN", "Asia/Ho_Chi_Minh"),
 ];
 
+/// A text cell for a CSV file people open in a spreadsheet: one starting with = + - @ (a
+/// formula) is prefixed with `'` so that it stays text.
+pub fn csv_cell(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    }
+}
+
 /// URL-safe slug of a name: lower-case ASCII letters and digits separated by dashes.
 pub fn slugify(name: &str) -> String {
     let mut slug = String::new();

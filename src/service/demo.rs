@@ -1419,7 +1419,7 @@ fn demo_payouts(
     let mut slots = Vec::new();
     for (name, zone, currency, minimum) in [
         ("Weekly CNY", "Asia/Shanghai", "CNY", "50.00"),
-        ("Weekly USD", "America/New_York", "USD", "25.00"),
+        ("Weekly USD", "America/New_York", "USD", "500.00"),
     ] {
         let id = payouts::save_schedule(
             conn,

@@ -976,13 +976,14 @@ impl Statement {
             w.write_record([label, "", "", "", "", cur, &plain(minor)])
                 .map_err(io)?;
         }
+        let cell = crate::domain::validate::csv_cell;
         for l in &self.lines {
             w.write_record([
                 l.kind,
-                &l.order_id,
-                &l.merchant,
+                &cell(&l.order_id),
+                &cell(&l.merchant),
                 l.link.as_deref().unwrap_or(""),
-                l.stream.as_deref().unwrap_or(""),
+                &cell(l.stream.as_deref().unwrap_or("")),
                 cur,
                 &plain(l.amount_minor),
             ])

@@ -14,6 +14,7 @@ use crate::domain::ledger::AccountKind;
 use crate::domain::money::{Currency, Money};
 use crate::domain::rate::RateBps;
 use crate::domain::validate::FieldErrors;
+use crate::domain::validate::csv_cell as cell;
 use crate::error::{AppError, AppResult};
 use crate::service::reports;
 use crate::startup::AppState;
@@ -198,15 +199,6 @@ async fn orders(
         },
     };
     pages::render(&page, actix_web::http::StatusCode::OK)
-}
-
-/// Formula injection: a cell starting with = + - @ is prefixed with `'` for spreadsheets.
-fn cell(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
-    } else {
-        s.to_owned()
-    }
 }
 
 #[get("/merchant/orders.csv")]

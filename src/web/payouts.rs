@@ -754,13 +754,14 @@ async fn export_csv(
             .and_then(|c| crate::domain::money::Money::from_minor(p.amount_minor, c).ok())
             .map(|m| m.to_plain_string())
             .unwrap_or_default();
+        let cell = crate::domain::validate::csv_cell;
         w.write_record([
             p.id.to_string(),
             format!("@{handle}"),
-            details.account_holder,
-            details.bank_name,
-            details.account_number,
-            details.paypal_email,
+            cell(&details.account_holder),
+            cell(&details.bank_name),
+            cell(&details.account_number),
+            cell(&details.paypal_email),
             p.currency.clone(),
             amount,
             format!("TANDEM-PAYOUT-{}", p.id),
