@@ -357,6 +357,15 @@ pub fn display_in(minor: i64, code: &str) -> String {
 /// A plain decimal amount ("-1234.5", "1.825") for people, as [`Money::display`] shows
 /// money: sign, symbol, thousands separators ("-¥1,234.5"). Also for exact values with more
 /// decimals than the currency has, so that every amount reads the same way.
+/// The plain amount (`1825.50`) of minor units in a currency given by its code, as CSV files
+/// carry it; the bare number when the code is unknown.
+pub fn plain_in(minor: i64, code: &str) -> String {
+    Currency::parse(code)
+        .ok()
+        .and_then(|c| Money::from_minor(minor, c).ok())
+        .map_or_else(|| minor.to_string(), |m| m.to_plain_string())
+}
+
 pub fn display_plain(plain: &str, currency: Currency) -> String {
     {
         let (sign, unsigned) = match plain.strip_prefix('-') {

@@ -949,13 +949,7 @@ impl Statement {
 
     /// The statement as CSV: the period's figures, then one row per line.
     pub fn to_csv(&self) -> AppResult<Vec<u8>> {
-        let plain = |minor: i64| {
-            Currency::parse(&self.payout.currency)
-                .ok()
-                .and_then(|c| Money::from_minor(minor, c).ok())
-                .map(|m| m.to_plain_string())
-                .unwrap_or_default()
-        };
+        let plain = |minor: i64| crate::domain::money::plain_in(minor, &self.payout.currency);
         let mut w = csv::Writer::from_writer(Vec::new());
         let io = |e: csv::Error| AppError::Internal(e.into());
         w.write_record([

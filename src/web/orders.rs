@@ -45,12 +45,7 @@ pub fn show(minor: i64, currency: &str) -> String {
         .map_or_else(|| format!("{minor} {currency}"), |m| m.display())
 }
 
-fn plain(minor: i64, currency: &str) -> String {
-    Currency::parse(currency)
-        .ok()
-        .and_then(|c| Money::from_minor(minor, c).ok())
-        .map_or_else(|| minor.to_string(), |m| m.to_plain_string())
-}
+use crate::domain::money::plain_in as plain;
 
 pub fn state_label(state: &str) -> &'static str {
     match state {
@@ -266,13 +261,7 @@ async fn orders_csv(
     let bytes = w
         .into_inner()
         .map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            "Content-Disposition",
-            "attachment; filename=\"tandem-orders.csv\"",
-        ))
-        .body(bytes))
+    Ok(pages::csv_download(bytes, "tandem-orders.csv"))
 }
 
 struct DetailLine {

@@ -227,6 +227,18 @@ pub fn invalid<T: Template>(page: &T) -> AppResult<HttpResponse> {
     render(page, StatusCode::UNPROCESSABLE_ENTITY)
 }
 
+/// A CSV file to download (never cached: it may hold money and personal details).
+pub fn csv_download(bytes: Vec<u8>, filename: &str) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{filename}\""),
+        ))
+        .body(bytes)
+}
+
 pub fn redirect(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((actix_web::http::header::LOCATION, to.to_owned()))

@@ -749,11 +749,7 @@ async fn export_csv(
     for (p, handle, i) in rows {
         // Opened here only, for the bank's file.
         let details = crate::service::influencer::payout_details(&i, &state.sealer);
-        let amount = crate::domain::money::Currency::parse(&p.currency)
-            .ok()
-            .and_then(|c| crate::domain::money::Money::from_minor(p.amount_minor, c).ok())
-            .map(|m| m.to_plain_string())
-            .unwrap_or_default();
+        let amount = crate::domain::money::plain_in(p.amount_minor, &p.currency);
         let cell = crate::domain::validate::csv_cell;
         w.write_record([
             p.id.to_string(),
@@ -771,14 +767,10 @@ async fn export_csv(
     let bytes = w
         .into_inner()
         .map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header(("Cache-Control", "no-store"))
-        .insert_header((
-            "Content-Disposition",
-            format!("attachment; filename=\"tandem-payout-run-{id}-bank.csv\""),
-        ))
-        .body(bytes))
+    Ok(pages::csv_download(
+        bytes,
+        &format!("tandem-payout-run-{id}-bank.csv"),
+    ))
 }
 
 /// PayPal Payouts' bulk upload: PayPal payouts still to pay, no header, at most 5,000 rows a
@@ -831,11 +823,7 @@ async fn export_paypal(
         .skip((part - 1) * PAYPAL_ROWS_PER_FILE)
         .take(PAYPAL_ROWS_PER_FILE)
     {
-        let amount = crate::domain::money::Currency::parse(&p.currency)
-            .ok()
-            .and_then(|c| crate::domain::money::Money::from_minor(p.amount_minor, c).ok())
-            .map(|m| m.to_plain_string())
-            .unwrap_or_default();
+        let amount = crate::domain::money::plain_in(p.amount_minor, &p.currency);
         w.write_record([
             email,
             amount,
@@ -849,14 +837,10 @@ async fn export_paypal(
     let bytes = w
         .into_inner()
         .map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header(("Cache-Control", "no-store"))
-        .insert_header((
-            "Content-Disposition",
-            format!("attachment; filename=\"tandem-payout-run-{id}-paypal-{part}.csv\""),
-        ))
-        .body(bytes))
+    Ok(pages::csv_download(
+        bytes,
+        &format!("tandem-payout-run-{id}-paypal-{part}.csv"),
+    ))
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -1219,12 +1203,8 @@ async fn statement_csv(
             svc::statement(conn, me.id, id)?.to_csv()
         })
         .await?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header(("Cache-Control", "no-store"))
-        .insert_header((
-            "Content-Disposition",
-            format!("attachment; filename=\"tandem-payout-{id}-statement.csv\""),
-        ))
-        .body(bytes))
+    Ok(pages::csv_download(
+        bytes,
+        &format!("tandem-payout-{id}-statement.csv"),
+    ))
 }

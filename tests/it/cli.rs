@@ -354,36 +354,7 @@ fn two_payout_processes_make_one_run() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // Free the demo's balances (cancel its runs awaiting approval) and add a schedule whose
-    // latest slot has no run yet.
-    let schedule_id = {
-        let mut conn = tandem::db::establish(&url).unwrap();
-        let now = chrono::Utc::now().naive_utc();
-        let finance = tandem::db::users::find_by_email(&mut conn, "finance@demo.tandem.test")
-            .unwrap()
-            .unwrap()
-            .id;
-        for (run, _) in tandem::db::payouts::runs(&mut conn, 100).unwrap() {
-            if run.state == "draft" {
-                tandem::service::payouts::cancel(&mut conn, now, finance, run.id).unwrap();
-            }
-        }
-        tandem::service::payouts::save_schedule(
-            &mut conn,
-            now - chrono::TimeDelta::days(1),
-            finance,
-            None,
-            &tandem::service::payouts::ScheduleForm {
-                name: "Hourly CNY".into(),
-                cron: "0 0 * * * *".into(),
-                time_zone: "UTC".into(),
-                currency: "CNY".into(),
-                minimum: "1".into(),
-                active: "on".into(),
-            },
-        )
-        .unwrap()
-    };
+    let schedule_id = hourly_schedule_on_free_balances(&url);
     let out = tandem(dir.path(), &url)
         .args(["payouts", "run", "--schedule", "Hourly CNY", "--dry-run"])
         .output()
@@ -461,35 +432,7 @@ fn a_run_killed_mid_write_completes_the_same_on_the_next_try() {
     let (url, _pg) = test_database(dir.path());
     let out = tandem(dir.path(), &url).arg("demo").output().unwrap();
     assert!(out.status.success());
-    {
-        let mut conn = tandem::db::establish(&url).unwrap();
-        let now = chrono::Utc::now().naive_utc();
-        let finance = tandem::db::users::find_by_email(&mut conn, "finance@demo.tandem.test")
-            .unwrap()
-            .unwrap()
-            .id;
-        for (run, _) in tandem::db::payouts::runs(&mut conn, 100).unwrap() {
-            if run.state == "draft" {
-                tandem::service::payouts::cancel(&mut conn, now, finance, run.id).unwrap();
-            }
-        }
-        // A schedule whose latest slot has no run yet (the demo's have theirs).
-        tandem::service::payouts::save_schedule(
-            &mut conn,
-            now - chrono::TimeDelta::days(1),
-            finance,
-            None,
-            &tandem::service::payouts::ScheduleForm {
-                name: "Hourly CNY".into(),
-                cron: "0 0 * * * *".into(),
-                time_zone: "UTC".into(),
-                currency: "CNY".into(),
-                minimum: "1".into(),
-                active: "on".into(),
-            },
-        )
-        .unwrap();
-    }
+    hourly_schedule_on_free_balances(&url);
     let plan_of = |text: &str| -> Vec<String> {
         text.lines()
             .filter(|l| l.trim_start().starts_with("pays "))
@@ -535,4 +478,35 @@ fn a_run_killed_mid_write_completes_the_same_on_the_next_try() {
         .output()
         .unwrap();
     assert!(check.status.success());
+}
+
+/// On a demo database: frees the demo's balances (cancels its runs awaiting approval) and
+/// adds an hourly CNY schedule whose latest slot has no run yet; its id.
+fn hourly_schedule_on_free_balances(url: &str) -> i64 {
+    let mut conn = tandem::db::establish(url).unwrap();
+    let now = chrono::Utc::now().naive_utc();
+    let finance = tandem::db::users::find_by_email(&mut conn, "finance@demo.tandem.test")
+        .unwrap()
+        .unwrap()
+        .id;
+    for (run, _) in tandem::db::payouts::runs(&mut conn, 100).unwrap() {
+        if run.state == "draft" {
+            tandem::service::payouts::cancel(&mut conn, now, finance, run.id).unwrap();
+        }
+    }
+    tandem::service::payouts::save_schedule(
+        &mut conn,
+        now - chrono::TimeDelta::days(1),
+        finance,
+        None,
+        &tandem::service::payouts::ScheduleForm {
+            name: "Hourly CNY".into(),
+            cron: "0 0 * * * *".into(),
+            time_zone: "UTC".into(),
+            currency: "CNY".into(),
+            minimum: "1".into(),
+            active: "on".into(),
+        },
+    )
+    .unwrap()
 }

@@ -18,6 +18,19 @@ fn ledger_clean(conn: &mut DbConn) {
 }
 
 impl TestApp {
+    /// The demo's CNY run awaiting approval.
+    async fn demo_cny_run(&self) -> i64 {
+        self.with_db(|conn| {
+            Ok(tandem::db::payouts::runs(conn, 10)?
+                .into_iter()
+                .find(|(r, _)| r.state == "draft" && r.currency == "CNY")
+                .expect("the demo's CNY run awaiting approval")
+                .0
+                .id)
+        })
+        .await
+    }
+
     /// The demo with two finance users, payout methods for every influencer, and a CNY
     /// schedule (minimum ¥50.00); its id.
     async fn payout_ready(&self) -> i64 {
@@ -364,16 +377,7 @@ async fn finance_reviews_exports_and_pays_a_run_and_creators_read_their_statemen
     // The run awaiting approval: approve, export, pay.
     let (_, runs) = text(&f, &app, "/finance/payouts").await;
     assert!(runs.contains("Awaiting approval"), "{runs}");
-    let run_id = app
-        .with_db(|conn| {
-            Ok(tandem::db::payouts::runs(conn, 10)?
-                .into_iter()
-                .find(|(r, _)| r.state == "draft" && r.currency == "CNY")
-                .unwrap()
-                .0
-                .id)
-        })
-        .await;
+    let run_id = app.demo_cny_run().await;
     let page = format!("/finance/payouts/{run_id}");
     let (_, html) = text(&f, &app, &page).await;
     assert!(html.contains("Left out") && html.contains("balance negative after a clawback"));
@@ -695,16 +699,7 @@ async fn statement_files_and_emails_read_as_expected() {
     insta::assert_snapshot!("email_run_ready", redact(&ready.text));
 
     let f = demo_client(&app, "finance@demo.tandem.test").await;
-    let run_id = app
-        .with_db(|conn| {
-            Ok(tandem::db::payouts::runs(conn, 10)?
-                .into_iter()
-                .find(|(r, _)| r.state == "draft" && r.currency == "CNY")
-                .unwrap()
-                .0
-                .id)
-        })
-        .await;
+    let run_id = app.demo_cny_run().await;
     let page = format!("/finance/payouts/{run_id}");
     post_form_with(
         &f,
