@@ -693,7 +693,13 @@ pub fn settle_payouts(
             .into_iter()
             .map(|(p, _)| (p.id, p))
             .collect();
+        let mut seen = std::collections::HashSet::new();
         for (id, outcome) in outcomes {
+            if !seen.insert(*id) {
+                return Err(AppError::BadRequest(format!(
+                    "Payout #{id} is settled twice in one go."
+                )));
+            }
             let Some(p) = payouts.get(id) else {
                 return Err(AppError::BadRequest(format!(
                     "Payout #{id} is not in this run."

@@ -758,3 +758,62 @@ fn redact_times(s: &str) -> String {
     }
     out
 }
+
+/// Below the minimum a balance carries over to the next run, with the reason shown; each
+/// run pays its own currency only.
+#[tokio::test]
+async fn below_the_minimum_carries_over_and_runs_keep_to_their_currency() {
+    let app = TestApp::demo().await;
+    app.staff(Role::Finance, FINANCE).await;
+    let now = app.clock_now();
+    app.with_db(move |conn| {
+        let runs = tandem::db::payouts::runs(conn, 10)?;
+        let (usd, _) = runs
+            .iter()
+            .find(|(r, _)| r.currency == "USD" && r.state == "draft")
+            .expect("the demo's USD run")
+            .clone();
+        let left = tandem::db::payouts::exclusions_of_run(conn, usd.id)?;
+        let (below, handle) = left
+            .iter()
+            .find(|(e, _)| e.reason.starts_with("below the minimum $500.00"))
+            .expect("a creator below the USD minimum")
+            .clone();
+        assert!(tandem::db::payouts::payouts_of_run(conn, usd.id)?.is_empty());
+        // Every CNY payout is in CNY and pays only CNY commissions.
+        for (r, _) in runs.iter().filter(|(r, _)| r.currency == "CNY") {
+            for (p, _) in tandem::db::payouts::payouts_of_run(conn, r.id)? {
+                assert_eq!(p.currency, "CNY");
+                for it in tandem::db::payouts::items_of(conn, p.id)? {
+                    if let Some(c) = it.commission_id {
+                        let c = tandem::db::orders::commission(conn, c)?.unwrap();
+                        assert_eq!(c.currency, "CNY", "commission {} in run {}", c.id, r.id);
+                    }
+                }
+            }
+        }
+        // With a lower minimum the next slot pays what carried over, to the cent.
+        let finance = user_id(conn, FINANCE);
+        let s = tandem::db::payouts::schedule(conn, usd.schedule_id)?.unwrap();
+        let mut form = ScheduleForm::from_schedule(&s);
+        form.minimum = "1.00".into();
+        payouts::save_schedule(conn, now, finance, Some(s.id), &form)?;
+        let s = tandem::db::payouts::schedule(conn, s.id)?.unwrap();
+        let next = usd.fire_at + TimeDelta::days(7);
+        let RunOutcome::Created(run, plan) =
+            payouts::run_schedule(conn, next, "", &s, next, Some(finance), &mut |_, _| {})?
+        else {
+            panic!("a new slot makes a run")
+        };
+        let paid = plan
+            .payouts
+            .iter()
+            .find(|p| p.influencer_id == below.influencer_id)
+            .unwrap_or_else(|| panic!("@{handle} is paid now"));
+        assert_eq!(paid.amount_minor, below.available_minor);
+        assert_eq!(run.currency, "USD");
+        ledger_clean(conn);
+        Ok(())
+    })
+    .await;
+}
