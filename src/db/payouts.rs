@@ -744,3 +744,17 @@ pub fn insert_items(
     }
     Ok(n)
 }
+
+/// Items of the run whose commission no longer has what the item settles (a refund was
+/// recorded between planning and locking): how many.
+pub fn stale_items(conn: &mut DbConn, run_id: i64) -> QueryResult<i64> {
+    payout_items::table
+        .inner_join(payouts::table)
+        .inner_join(commissions::table.on(commissions::id.nullable().eq(payout_items::commission_id)))
+        .filter(payouts::run_id.eq(run_id))
+        .filter(sql::<diesel::sql_types::Bool>(
+            "payout_items.amount_minor <> commissions.amount_minor - CAST(COALESCE((SELECT SUM(r.commission_minor) FROM refunds r WHERE r.conversion_id = commissions.conversion_id), 0) AS BIGINT)",
+        ))
+        .count()
+        .get_result(conn)
+}

@@ -473,7 +473,9 @@ fn write_run(
            JOIN payouts p ON p.id = pi.payout_id WHERE p.run_id = ? AND pi.commission_id IS NOT NULL)",
         &[at.clone(), run.clone()],
     )?;
-    if moved != commissions {
+    // The commissions are locked now (a refund locks its commission first, so none can
+    // slip in any more): what each item settles must still be what is left of it.
+    if moved != commissions || db::payouts::stale_items(conn, run_id)? > 0 {
         return Err(AppError::Conflict(
             "Some commissions changed while the run was planned; run again.".to_owned(),
         ));
