@@ -359,6 +359,26 @@ pub fn payout_summary(p: &Influencer, sealer: &Sealer) -> Option<String> {
     })
 }
 
+/// The influencer's payout details for a payment file: an error naming the influencer when
+/// they are stored but do not open (the secret key changed), never a silently empty row.
+pub fn payout_details_for_payment(p: &Influencer, sealer: &Sealer) -> AppResult<PayoutForm> {
+    let Some(stored) = p.payout_details.as_deref() else {
+        return Ok(PayoutForm::default());
+    };
+    let plain = sealer.open(stored).map_err(|e| {
+        AppError::Conflict(format!(
+            "The payout details of @{} do not open ({e}); nothing was exported.",
+            p.handle
+        ))
+    })?;
+    serde_json::from_str(&plain).map_err(|_| {
+        AppError::Conflict(format!(
+            "The payout details of @{} are unreadable; nothing was exported.",
+            p.handle
+        ))
+    })
+}
+
 /// The influencer's payout details, opened (empty when none or when they do not open).
 pub fn payout_details(p: &Influencer, sealer: &Sealer) -> PayoutForm {
     p.payout_details

@@ -712,18 +712,26 @@ async fn export_csv(
     user: FinanceUser,
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let (now, uid, id) = (state.now(), user.0.id, path.into_inner());
+    let (now, uid, id, sealer) = (
+        state.now(),
+        user.0.id,
+        path.into_inner(),
+        state.sealer.clone(),
+    );
     let rows = state
         .db(move |conn| {
-            svc::mark_exported(conn, now, uid, id, "bank CSV")?;
             let mut rows = Vec::new();
             for (p, handle) in db::payouts::payouts_of_run(conn, id)? {
                 if !matches!(p.state.as_str(), "approved" | "exported") || p.method == "paypal" {
                     continue;
                 }
                 let i = db::influencers::find(conn, p.influencer_id)?.ok_or(AppError::NotFound)?;
-                rows.push((p, handle, i));
+                // Opened here only, for the bank's file.
+                let details = crate::service::influencer::payout_details_for_payment(&i, &sealer)?;
+                rows.push((p, handle, details));
             }
+            // Recorded once the file can be made (and only then).
+            svc::mark_exported(conn, now, uid, id, "bank CSV")?;
             Ok(rows)
         })
         .await;
@@ -746,9 +754,7 @@ async fn export_csv(
         "reference",
     ])
     .map_err(io)?;
-    for (p, handle, i) in rows {
-        // Opened here only, for the bank's file.
-        let details = crate::service::influencer::payout_details(&i, &state.sealer);
+    for (p, handle, details) in rows {
         let amount = crate::domain::money::plain_in(p.amount_minor, &p.currency);
         let cell = crate::domain::validate::csv_cell;
         w.write_record([
@@ -796,16 +802,17 @@ async fn export_paypal(
     let sealer = state.sealer.clone();
     let rows = state
         .db(move |conn| {
-            svc::mark_exported(conn, now, uid, id, &format!("PayPal CSV (part {part})"))?;
             let mut rows = Vec::new();
             for (p, _) in db::payouts::payouts_of_run(conn, id)? {
                 if !matches!(p.state.as_str(), "approved" | "exported") || p.method != "paypal" {
                     continue;
                 }
                 let i = db::influencers::find(conn, p.influencer_id)?.ok_or(AppError::NotFound)?;
-                let email = crate::service::influencer::payout_details(&i, &sealer).paypal_email;
+                let email = crate::service::influencer::payout_details_for_payment(&i, &sealer)?
+                    .paypal_email;
                 rows.push((p, email));
             }
+            svc::mark_exported(conn, now, uid, id, &format!("PayPal CSV (part {part})"))?;
             Ok(rows)
         })
         .await;

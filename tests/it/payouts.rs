@@ -817,3 +817,42 @@ async fn below_the_minimum_carries_over_and_runs_keep_to_their_currency() {
     })
     .await;
 }
+
+/// Details that no longer open (the secret key changed) stop the export with the creator's
+/// name; nothing is recorded as exported.
+#[tokio::test]
+async fn an_export_with_details_that_do_not_open_is_refused() {
+    use crate::helpers::post_form_with;
+    use reqwest::StatusCode;
+    let app = TestApp::demo().await;
+    let f = demo_client(&app, "finance@demo.tandem.test").await;
+    let run_id = app.demo_cny_run().await;
+    let page = format!("/finance/payouts/{run_id}");
+    post_form_with(
+        &f,
+        &app.url(&page),
+        &app.url(&format!("{page}/approve")),
+        &[],
+    )
+    .await;
+    app.with_db(move |conn| {
+        let other =
+            tandem::domain::sealed::Sealer::from_secret(b"another secret key of 32 bytes or more");
+        for (id, _) in tandem::db::influencers::payout_details_all(conn)? {
+            tandem::db::influencers::set_payout_details(conn, id, &other.seal("{}"))?;
+        }
+        Ok(())
+    })
+    .await;
+    let res = crate::helpers::get_with(&f, &app.url(&format!("{page}/paypal.csv"))).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("do not open") && body.contains("@yuki.teatime52"),
+        "{body}"
+    );
+    let state = app
+        .with_db(move |conn| Ok(tandem::db::payouts::run(conn, run_id)?.unwrap().state))
+        .await;
+    assert_eq!(state, "approved", "nothing was exported");
+}
