@@ -195,51 +195,6 @@ pub fn move_run(
     Ok(n == 1)
 }
 
-pub fn insert_payout(
-    conn: &mut DbConn,
-    run_id: i64,
-    influencer_id: i64,
-    currency: &str,
-    amount_minor: i64,
-    method: &str,
-    now: NaiveDateTime,
-) -> QueryResult<i64> {
-    diesel::insert_into(payouts::table)
-        .values((
-            payouts::run_id.eq(run_id),
-            payouts::influencer_id.eq(influencer_id),
-            payouts::currency.eq(currency),
-            payouts::amount_minor.eq(amount_minor),
-            payouts::state.eq("draft"),
-            payouts::method.eq(method),
-            payouts::created_at.eq(now),
-            payouts::updated_at.eq(now),
-        ))
-        .returning(payouts::id)
-        .get_result(conn)
-}
-
-/// Inserts an item; the partial unique indexes refuse a commission or clawback that an
-/// active item of another payout already settles.
-pub fn insert_item(
-    conn: &mut DbConn,
-    payout_id: i64,
-    commission_id: Option<i64>,
-    refund_id: Option<i64>,
-    amount_minor: i64,
-) -> QueryResult<i64> {
-    diesel::insert_into(payout_items::table)
-        .values((
-            payout_items::payout_id.eq(payout_id),
-            payout_items::commission_id.eq(commission_id),
-            payout_items::refund_id.eq(refund_id),
-            payout_items::amount_minor.eq(amount_minor),
-            payout_items::active.eq(true),
-        ))
-        .returning(payout_items::id)
-        .get_result(conn)
-}
-
 pub fn insert_exclusion(
     conn: &mut DbConn,
     run_id: i64,
@@ -714,7 +669,9 @@ pub fn insert_payouts(
         .load(conn)
 }
 
-/// Inserts payout items (payout, commission, clawback's refund, amount), many a statement.
+/// Inserts payout items (payout, commission, clawback's refund, amount), many a statement;
+/// the partial unique indexes refuse a commission or clawback that an active item of another
+/// payout already settles.
 pub fn insert_items(
     conn: &mut DbConn,
     rows: &[(i64, Option<i64>, Option<i64>, i64)],

@@ -768,11 +768,6 @@ pub fn settle_payouts(
     })
 }
 
-fn influencer_user(conn: &mut DbConn, influencer_id: i64) -> AppResult<crate::db::models::User> {
-    let i = db::influencers::find(conn, influencer_id)?.ok_or(AppError::NotFound)?;
-    db::users::find(conn, i.user_id)?.ok_or(AppError::NotFound)
-}
-
 fn notify_paid(
     conn: &mut DbConn,
     now: NaiveDateTime,
@@ -805,7 +800,6 @@ fn notify_failed(
     p: &Payout,
     reason: &str,
 ) -> AppResult<()> {
-    let _ = influencer_user(conn, p.influencer_id)?;
     super::notify_influencer(
         conn,
         now,

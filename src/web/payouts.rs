@@ -668,16 +668,27 @@ async fn approve(
         path.into_inner(),
         state.maker_checker,
     );
-    match state
+    let done = state
         .db(move |conn| svc::approve(conn, now, uid, id, mc))
-        .await
-    {
-        Ok(()) => session::flash(
-            &session,
-            "success",
-            "Run approved. Export it for the bank, then mark its payouts paid.",
-        ),
-        Err(AppError::Conflict(msg)) => session::flash(&session, "error", msg),
+        .await;
+    back_to_run(
+        &session,
+        id,
+        done,
+        "Run approved. Export it for the bank, then mark its payouts paid.",
+    )
+}
+
+/// Back to the run's page, saying what came of the action (a refused move as an error).
+fn back_to_run(
+    session: &Session,
+    id: i64,
+    done: AppResult<()>,
+    success: &str,
+) -> AppResult<HttpResponse> {
+    match done {
+        Ok(()) => session::flash(session, "success", success),
+        Err(AppError::Conflict(msg)) => session::flash(session, "error", msg),
         Err(e) => return Err(e),
     }
     Ok(pages::redirect(&format!("/finance/payouts/{id}")))
@@ -692,16 +703,13 @@ async fn cancel(
     _form: CsrfForm<Empty>,
 ) -> AppResult<HttpResponse> {
     let (now, uid, id) = (state.now(), user.0.id, path.into_inner());
-    match state.db(move |conn| svc::cancel(conn, now, uid, id)).await {
-        Ok(()) => session::flash(
-            &session,
-            "success",
-            "Run cancelled: everything it held is available again.",
-        ),
-        Err(AppError::Conflict(msg)) => session::flash(&session, "error", msg),
-        Err(e) => return Err(e),
-    }
-    Ok(pages::redirect(&format!("/finance/payouts/{id}")))
+    let done = state.db(move |conn| svc::cancel(conn, now, uid, id)).await;
+    back_to_run(
+        &session,
+        id,
+        done,
+        "Run cancelled: everything it held is available again.",
+    )
 }
 
 /// The bank-transfer file: one row per bank payout still to pay. Downloading it is audited
@@ -968,7 +976,7 @@ async fn my_payouts(
             let me = crate::service::influencer::profile_of(conn, uid)?;
             Ok((
                 db::payouts::payouts_of_influencer(conn, me.id)?,
-                db::payouts::latest_exclusions(conn, me.id)?,
+                svc::why_not_paid(conn, me.id)?,
             ))
         })
         .await?;
@@ -993,12 +1001,7 @@ async fn my_payouts(
             .collect(),
         left_out: left
             .into_iter()
-            .map(|(e, at)| {
-                (
-                    fmt_datetime(at, tz),
-                    format!("{}: {}", e.currency, e.reason),
-                )
-            })
+            .map(|(currency, reason, at)| (fmt_datetime(at, tz), format!("{currency}: {reason}")))
             .collect(),
     })
 }
