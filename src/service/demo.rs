@@ -893,6 +893,41 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
             }
         }
     }
+    // A newcomer on the tea festival, approved 25 days ago: nothing of theirs is past the
+    // hold yet, and their first order through the link comes seconds after its click (frozen
+    // for review below), so a run leaves them out for that alone.
+    if let Some((newcomer, _)) = db::collaborations::for_campaign(conn, tea)?
+        .into_iter()
+        .filter(|(c, _)| c.state == "applied")
+        .min_by_key(|(c, _)| c.id)
+    {
+        super::collaborations::act(
+            conn,
+            at(owners[0].id, day(20)),
+            Side::Merchant,
+            newcomer.id,
+            CollabAction::Approve,
+            "Welcome! Your first stream is on us.",
+        )?;
+    }
+    // Another, on the serum launch, approved 37 days ago: their first orders are past the
+    // hold, but they have not added a payout method yet.
+    let mut no_method = None;
+    if let Some((newcomer, inf)) = db::collaborations::for_campaign(conn, campaign_ids[3])?
+        .into_iter()
+        .filter(|(c, _)| c.state == "applied" && c.influencer_id != mia_id)
+        .min_by_key(|(c, _)| c.id)
+    {
+        super::collaborations::act(
+            conn,
+            at(owners[1].id, day(8)),
+            Side::Merchant,
+            newcomer.id,
+            CollabAction::Approve,
+            "Welcome! Samples ship this week.",
+        )?;
+        no_method = Some(inf.id);
+    }
     for (n, (u, cats, _, followers)) in influencers.iter().enumerate().skip(1) {
         if cats.contains(&"tea") && *followers >= 100_000 && n % 2 == 0 {
             let id = inf_id(conn, u)?;
@@ -925,7 +960,15 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
     })?;
     // Orders through those links and coupons, unattributed ones, refunds, and commissions in
     // every state, so the ledger is alive.
-    orders_and_commissions(conn, now, &mut rng, &campaign_ids, finance.id, base_url)?;
+    orders_and_commissions(
+        conn,
+        now,
+        &mut rng,
+        &campaign_ids,
+        finance.id,
+        base_url,
+        no_method,
+    )?;
     // Last year's headphones campaign is over.
     super::campaigns::change_state(
         conn,
@@ -1130,6 +1173,7 @@ fn orders_and_commissions(
     campaign_ids: &[i64],
     finance_id: i64,
     base_url: &str,
+    no_method: Option<i64>,
 ) -> AppResult<()> {
     use super::orders::{mature_due, record_conversion, record_refund, review_frozen};
     use crate::domain::order::{OrderInput, RefundInput};
@@ -1169,8 +1213,10 @@ fn orders_and_commissions(
                 .collect();
             for link in &links {
                 let clicks = db::links::counted_clicks_of(conn, link.id, 40)?;
+                // The newcomer's first order comes 4 s after its click: frozen for review.
+                let newcomer = activated.is_some_and(|a| a > now - TimeDelta::days(30));
                 for (k, click) in clicks.iter().enumerate().filter(|(k, _)| k % 9 == 4) {
-                    let fast = frozen_done == 0 && k == 4;
+                    let fast = newcomer && frozen_done == 0 && k == 4;
                     let gap = if fast {
                         TimeDelta::seconds(4)
                     } else {
@@ -1260,9 +1306,9 @@ fn orders_and_commissions(
     mature_due(conn, now)?;
 
     // Payouts: a weekly schedule per currency; every creator but the last has a payout
-    // method. Last week's run is approved, exported and paid, but for one payout the bank
+    // method, and a creator new on the serum launch has not added one yet. Last week's run is approved, exported and paid, but for one payout the bank
     // returned; this week's run (after the refunds below) waits for approval.
-    let slots = demo_payouts(conn, now, finance_id, base_url)?;
+    let slots = demo_payouts(conn, now, finance_id, base_url, no_method)?;
     // Refunds: the whole of a paid order (a clawback), part of an available one and of a
     // pending one (reversals), and the whole of another pending one.
     let refund = |conn: &mut DbConn,
@@ -1311,7 +1357,7 @@ fn orders_and_commissions(
         refund(conn, c, false, "RF-9004")?;
     }
     // Review: a second frozen commission (a self-purchase) is rejected by finance; the fast
-    // order stays frozen for the newcomer to review.
+    // order (the newcomer's) stays frozen for finance to review.
     if let Some((merchant_id, order_id)) = click_orders.get(1) {
         let conversion =
             db::orders::find_conversion(conn, *merchant_id, order_id)?.ok_or(AppError::NotFound)?;
@@ -1375,6 +1421,7 @@ fn demo_payouts(
     now: NaiveDateTime,
     finance_id: i64,
     base_url: &str,
+    no_method: Option<i64>,
 ) -> AppResult<Vec<(crate::db::models::PayoutSchedule, NaiveDateTime)>> {
     use super::payouts::{self, RunOutcome, Settlement};
     use crate::domain::payout::FireRule;
@@ -1390,6 +1437,9 @@ fn demo_payouts(
     };
     let with_method = influencers.len().saturating_sub(1);
     for (n, (id, name)) in influencers.iter().take(with_method).enumerate() {
+        if Some(*id) == no_method {
+            continue;
+        }
         let details = serde_json::json!({
             "method": "bank",
             "currency": "",

@@ -499,6 +499,24 @@ async fn finance_reviews_exports_and_pays_a_run_and_creators_read_their_statemen
             && earnings.contains("balance negative after a clawback of"),
         "{earnings}"
     );
+    // The demo's runs leave someone out for every reason, each told on the run's page.
+    let runs = app
+        .with_db(|conn| Ok(tandem::db::payouts::runs(conn, 10)?))
+        .await;
+    let mut reasons = String::new();
+    for (run, _) in runs {
+        reasons += &text(&f, &app, &format!("/finance/payouts/{}", run.id))
+            .await
+            .1;
+    }
+    for reason in [
+        "below the minimum $500.00",
+        "no payout method: add one on your profile",
+        "frozen for review: ",
+        "balance negative after a clawback of",
+    ] {
+        assert!(reasons.contains(reason), "{reason} in {reasons}");
+    }
     // Creators and merchants do not reach finance's pages.
     let (status, _) = text(&i, &app, "/finance/payouts").await;
     assert_ne!(status, StatusCode::OK);
