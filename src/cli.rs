@@ -387,8 +387,8 @@ fn payouts_run(settings: &Settings, only: Option<&str>, dry_run: bool) -> anyhow
             Ok(db::payouts::handles(conn, ids)?)
         };
         let (title, plan) = if dry_run {
-            let plan =
-                payouts::plan_for(&mut conn, &s.currency, s.minimum_minor).map_err(describe)?;
+            let plan = payouts::plan_for(&mut conn, &s.currency, s.minimum_minor, None)
+                .map_err(describe)?;
             (
                 format!(
                     "\"{}\" for {} (dry run: nothing written)",

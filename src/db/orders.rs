@@ -511,3 +511,128 @@ pub fn shopify_webhook_seen(
     ))
     .get_result(conn)
 }
+
+/// A commission not paid yet, as the influencer's home groups it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenCommission {
+    pub currency: String,
+    pub state: String,
+    /// What is left of it after refunds.
+    pub net_minor: i64,
+    pub available_at: NaiveDateTime,
+    pub frozen_reason: Option<String>,
+    pub order_id: String,
+    pub campaign: String,
+    pub hold_days: i32,
+    /// The live payout settling it, with that payout's state.
+    pub payout: Option<(i64, String)>,
+}
+
+/// The influencer's commissions that are held, frozen, available or in a payout, with the
+/// order, the campaign and (in a payout) which payout; oldest first.
+pub fn open_commissions(conn: &mut DbConn, influencer_id: i64) -> QueryResult<Vec<OpenCommission>> {
+    use super::schema::{campaigns, payout_items, payouts};
+    use diesel::dsl::sql;
+    use diesel::sql_types::BigInt;
+    type Row = (
+        i64,
+        String,
+        String,
+        i64,
+        NaiveDateTime,
+        Option<String>,
+        String,
+        i64,
+    );
+    let rows: Vec<Row> = commissions::table
+        .inner_join(conversions::table)
+        .filter(commissions::influencer_id.eq(influencer_id))
+        .filter(commissions::state.eq_any(["pending", "frozen", "available", "in_payout"]))
+        .order(commissions::id)
+        .select((
+            commissions::id,
+            commissions::currency,
+            commissions::state,
+            sql::<BigInt>(
+                "commissions.amount_minor - CAST(COALESCE((SELECT SUM(r.commission_minor) FROM refunds r WHERE r.conversion_id = commissions.conversion_id), 0) AS BIGINT)",
+            ),
+            commissions::available_at,
+            commissions::frozen_reason,
+            conversions::order_id,
+            commissions::campaign_id,
+        ))
+        .load(conn)?;
+    let mut campaign_ids: Vec<i64> = rows.iter().map(|r| r.7).collect();
+    campaign_ids.sort_unstable();
+    campaign_ids.dedup();
+    let names: std::collections::HashMap<i64, (String, i32)> = campaigns::table
+        .filter(campaigns::id.eq_any(&campaign_ids))
+        .select((campaigns::id, campaigns::name, campaigns::hold_days))
+        .load::<(i64, String, i32)>(conn)?
+        .into_iter()
+        .map(|(id, name, days)| (id, (name, days)))
+        .collect();
+    let in_payout: Vec<i64> = rows
+        .iter()
+        .filter(|r| r.2 == "in_payout")
+        .map(|r| r.0)
+        .collect();
+    let mut payout_of: std::collections::HashMap<i64, (i64, String)> = Default::default();
+    for slice in in_payout.chunks(10_000) {
+        for (commission, payout, state) in payout_items::table
+            .inner_join(payouts::table)
+            .filter(payout_items::active.eq(true))
+            .filter(payout_items::commission_id.eq_any(slice.iter().map(|c| Some(*c))))
+            .select((
+                payout_items::commission_id.assume_not_null(),
+                payouts::id,
+                payouts::state,
+            ))
+            .load::<(i64, i64, String)>(conn)?
+        {
+            payout_of.insert(commission, (payout, state));
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, currency, state, net, available_at, frozen_reason, order_id, campaign_id)| {
+                let (campaign, hold_days) = names.get(&campaign_id).cloned().unwrap_or_default();
+                OpenCommission {
+                    currency,
+                    state,
+                    net_minor: net,
+                    available_at,
+                    frozen_reason,
+                    order_id,
+                    campaign,
+                    hold_days,
+                    payout: payout_of.remove(&id),
+                }
+            },
+        )
+        .collect())
+}
+
+/// Clawbacks of the influencer in `currency` no payout has offset yet: (refund id, order
+/// id, what it took back).
+pub fn open_clawbacks_of(
+    conn: &mut DbConn,
+    influencer_id: i64,
+    currency: &str,
+) -> QueryResult<Vec<(String, String, i64)>> {
+    let ids: Vec<i64> = super::payouts::open_clawbacks(conn, currency, Some(influencer_id))?
+        .into_iter()
+        .map(|(id, _, _)| id)
+        .collect();
+    refunds::table
+        .inner_join(conversions::table)
+        .filter(refunds::id.eq_any(ids))
+        .order(refunds::id)
+        .select((
+            refunds::refund_id,
+            conversions::order_id,
+            refunds::commission_minor,
+        ))
+        .load(conn)
+}

@@ -346,9 +346,13 @@ pub fn release_items(conn: &mut DbConn, payout_id: i64) -> QueryResult<usize> {
 pub fn available_commissions(
     conn: &mut DbConn,
     currency: &str,
+    only: Option<i64>,
 ) -> QueryResult<Vec<(i64, i64, i64)>> {
-    commissions::table
-        .filter(commissions::state.eq("available"))
+    let mut q = commissions::table.into_boxed();
+    if let Some(id) = only {
+        q = q.filter(commissions::influencer_id.eq(id));
+    }
+    q.filter(commissions::state.eq("available"))
         .filter(commissions::currency.eq(currency))
         .filter(
             commissions::id.nullable().ne_all(
@@ -370,10 +374,18 @@ pub fn available_commissions(
 }
 
 /// Clawbacks in `currency` not yet offset by an active item: (refund, influencer, amount).
-pub fn open_clawbacks(conn: &mut DbConn, currency: &str) -> QueryResult<Vec<(i64, i64, i64)>> {
-    refunds::table
+pub fn open_clawbacks(
+    conn: &mut DbConn,
+    currency: &str,
+    only: Option<i64>,
+) -> QueryResult<Vec<(i64, i64, i64)>> {
+    let mut q = refunds::table
         .inner_join(conversions::table.inner_join(commissions::table))
-        .filter(refunds::effect.eq("clawback"))
+        .into_boxed();
+    if let Some(id) = only {
+        q = q.filter(commissions::influencer_id.eq(id));
+    }
+    q.filter(refunds::effect.eq("clawback"))
         .filter(refunds::commission_minor.gt(0))
         .filter(commissions::currency.eq(currency))
         .filter(
@@ -394,8 +406,15 @@ pub fn open_clawbacks(conn: &mut DbConn, currency: &str) -> QueryResult<Vec<(i64
 }
 
 /// Commissions frozen for review in `currency`, summed per influencer.
-pub fn frozen_totals(conn: &mut DbConn, currency: &str) -> QueryResult<Vec<(i64, i64)>> {
+pub fn frozen_totals(
+    conn: &mut DbConn,
+    currency: &str,
+    only: Option<i64>,
+) -> QueryResult<Vec<(i64, i64)>> {
+    // (Diesel's boxed queries do not group: the one influencer is a range of one.)
+    let (from, to) = only.map_or((i64::MIN, i64::MAX), |id| (id, id));
     commissions::table
+        .filter(commissions::influencer_id.between(from, to))
         .filter(commissions::state.eq("frozen"))
         .filter(commissions::currency.eq(currency))
         .group_by(commissions::influencer_id)

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod campaigns;
 pub mod catalog;
 pub mod collaborations;
+pub mod dashboard;
 pub mod demo;
 pub mod influencer;
 pub mod links;

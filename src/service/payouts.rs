@@ -205,9 +205,15 @@ pub fn save_schedule(
     })
 }
 
-/// The balances a run in `currency` would pay, and the plan.
-pub fn plan_for(conn: &mut DbConn, currency: &str, minimum_minor: i64) -> AppResult<Plan> {
-    let mut items: Vec<Settleable> = db::payouts::available_commissions(conn, currency)?
+/// The balances a run in `currency` would pay, and the plan; `only` one influencer's (what
+/// the next run would do for them, as their dashboard shows it).
+pub fn plan_for(
+    conn: &mut DbConn,
+    currency: &str,
+    minimum_minor: i64,
+    only: Option<i64>,
+) -> AppResult<Plan> {
+    let mut items: Vec<Settleable> = db::payouts::available_commissions(conn, currency, only)?
         .into_iter()
         .map(|(id, influencer_id, left)| Settleable {
             influencer_id,
@@ -217,7 +223,7 @@ pub fn plan_for(conn: &mut DbConn, currency: &str, minimum_minor: i64) -> AppRes
         .filter(|s| s.amount_minor != 0)
         .collect();
     items.extend(
-        db::payouts::open_clawbacks(conn, currency)?
+        db::payouts::open_clawbacks(conn, currency, only)?
             .into_iter()
             .map(|(id, influencer_id, amount)| Settleable {
                 influencer_id,
@@ -225,7 +231,7 @@ pub fn plan_for(conn: &mut DbConn, currency: &str, minimum_minor: i64) -> AppRes
                 amount_minor: -amount,
             }),
     );
-    let frozen = db::payouts::frozen_totals(conn, currency)?;
+    let frozen = db::payouts::frozen_totals(conn, currency, only)?;
     let mut ids: Vec<i64> = items.iter().map(|i| i.influencer_id).collect();
     ids.extend(frozen.iter().map(|f| f.0));
     ids.sort_unstable();
@@ -288,7 +294,7 @@ pub fn run_schedule(
             return Ok(RunOutcome::Exists(run));
         };
         // Planned inside the transaction, so what it reads is what it writes.
-        let plan = plan_for(conn, &schedule.currency, schedule.minimum_minor)?;
+        let plan = plan_for(conn, &schedule.currency, schedule.minimum_minor, None)?;
         write_run(conn, now, run_id, &schedule.currency, &plan, progress)?;
         for l in &plan.left_out {
             db::payouts::insert_exclusion(

@@ -20,6 +20,7 @@ use crate::startup::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(home)
+        .service(dashboard)
         .service(update_profile)
         .service(add_account)
         .service(remove_account)
@@ -173,6 +174,126 @@ async fn home(
     user: InfluencerUser,
 ) -> AppResult<HttpResponse> {
     let page = profile_page(&state, &session, &user, Sent::default()).await?;
+    pages::ok(&page)
+}
+
+struct CurrencyCard {
+    currency: String,
+    pending: String,
+    available: String,
+    in_payout: String,
+    paid: String,
+    negative: bool,
+    clawbacks: Vec<String>,
+    /// (schedule, when in the reader's zone, what it would pay or why not, paid?)
+    next: Option<(String, String, String, bool)>,
+}
+
+struct WhyCard {
+    title: String,
+    total: String,
+    count: usize,
+    kind: &'static str,
+    lines: Vec<(String, String, String, String)>,
+    more: usize,
+}
+
+/// How many lines a group shows; the rest are on the Earnings page.
+const WHY_LINES: usize = 50;
+
+#[derive(Template)]
+#[template(path = "influencer/home.html")]
+struct DashboardPage {
+    ctx: PageCtx,
+    cards: Vec<CurrencyCard>,
+    why: Vec<WhyCard>,
+}
+
+/// The influencer's home: what they earned and when they get it.
+#[get("/influencer/dashboard")]
+async fn dashboard(
+    state: web::Data<AppState>,
+    session: Session,
+    user: InfluencerUser,
+) -> AppResult<HttpResponse> {
+    use crate::service::dashboard::WhyKind;
+    let (uid, now, tz) = (user.0.id, state.now(), user.0.time_zone);
+    let data = state
+        .db(move |conn| {
+            let me = influencer::profile_of(conn, uid)?;
+            crate::service::dashboard::influencer_home(conn, now, me.id, &|t| fmt_date(t, tz))
+        })
+        .await?;
+    let show = super::orders::show;
+    let page = DashboardPage {
+        ctx: PageCtx::new(&session, Some(&user.0), "Home", "dashboard"),
+        cards: data
+            .currencies
+            .iter()
+            .map(|c| CurrencyCard {
+                currency: c.currency.clone(),
+                pending: show(c.pending_minor, &c.currency),
+                available: show(c.available_minor, &c.currency),
+                in_payout: show(c.in_payout_minor, &c.currency),
+                paid: show(c.paid_minor, &c.currency),
+                negative: c.available_minor < 0,
+                clawbacks: c
+                    .clawbacks
+                    .iter()
+                    .map(|(refund, order, amount)| {
+                        format!(
+                            "Refund {refund} of order {order} took back {} after it was paid",
+                            show(*amount, &c.currency)
+                        )
+                    })
+                    .collect(),
+                next: c.next.as_ref().map(|n| {
+                    let (what, pays) = match &n.estimate {
+                        Ok(amount) => (
+                            format!("It would pay you {}.", show(*amount, &c.currency)),
+                            true,
+                        ),
+                        Err(reason) => (format!("It would not pay you: {reason}."), false),
+                    };
+                    (
+                        n.schedule.clone(),
+                        pages::fmt_datetime(n.at, tz),
+                        what,
+                        pays,
+                    )
+                }),
+            })
+            .collect(),
+        why: data
+            .why
+            .iter()
+            .map(|g| WhyCard {
+                title: g.title.clone(),
+                total: show(g.total_minor, &g.currency),
+                count: g.lines.len(),
+                kind: match g.kind {
+                    WhyKind::Hold => "hold",
+                    WhyKind::Frozen => "frozen",
+                    WhyKind::Available => "available",
+                    WhyKind::InPayout => "in_payout",
+                },
+                lines: g
+                    .lines
+                    .iter()
+                    .take(WHY_LINES)
+                    .map(|l| {
+                        (
+                            l.order_id.clone(),
+                            l.campaign.clone(),
+                            show(l.amount_minor, &g.currency),
+                            l.note.clone(),
+                        )
+                    })
+                    .collect(),
+                more: g.lines.len().saturating_sub(WHY_LINES),
+            })
+            .collect(),
+    };
     pages::ok(&page)
 }
 

@@ -51,6 +51,7 @@ fn nav_for(role: Role, active: &str) -> Vec<NavItem> {
             ("/merchant", "Organisation", "org"),
         ],
         Role::Influencer => &[
+            ("/influencer/dashboard", "Home", "dashboard"),
             ("/influencer/marketplace", "Marketplace", "marketplace"),
             (
                 "/influencer/collaborations",

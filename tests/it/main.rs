@@ -8,6 +8,7 @@ mod browser;
 mod campaign_limits;
 mod cli;
 mod crash;
+mod dashboard;
 mod email;
 mod ledger_props;
 mod ledger_tamper;

@@ -33,7 +33,7 @@ impl TestApp {
 
     /// The demo with two finance users, payout methods for every influencer, and a CNY
     /// schedule (minimum ¥50.00); its id.
-    async fn payout_ready(&self) -> i64 {
+    pub(crate) async fn payout_ready(&self) -> i64 {
         self.staff(Role::Finance, FINANCE).await;
         self.staff(Role::Finance, CHECKER).await;
         let now = self.clock_now();
@@ -307,7 +307,7 @@ async fn the_scheduler_catches_up_missed_slots_in_one_run() {
     .await;
 }
 
-async fn demo_client(app: &TestApp, email: &str) -> reqwest::Client {
+pub(crate) async fn demo_client(app: &TestApp, email: &str) -> reqwest::Client {
     let c = crate::helpers::new_client();
     let res = app
         .login_with(&c, email, tandem::service::demo::DEMO_PASSWORD)
@@ -316,7 +316,11 @@ async fn demo_client(app: &TestApp, email: &str) -> reqwest::Client {
     c
 }
 
-async fn text(c: &reqwest::Client, app: &TestApp, path: &str) -> (reqwest::StatusCode, String) {
+pub(crate) async fn text(
+    c: &reqwest::Client,
+    app: &TestApp,
+    path: &str,
+) -> (reqwest::StatusCode, String) {
     let res = crate::helpers::get_with(c, &app.url(path)).await;
     let status = res.status();
     (status, res.text().await.unwrap())
