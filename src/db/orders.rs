@@ -512,6 +512,10 @@ pub fn shopify_webhook_seen(
     .get_result(conn)
 }
 
+/// SQL for what is left of a commission (`commissions` in the query) after its order's
+/// refunds took back their share.
+pub const NET_OF_REFUNDS: &str = "commissions.amount_minor - CAST(COALESCE((SELECT SUM(r.commission_minor) FROM refunds r WHERE r.conversion_id = commissions.conversion_id), 0) AS BIGINT)";
+
 /// A commission not paid yet, as the influencer's home groups it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenCommission {
@@ -553,9 +557,7 @@ pub fn open_commissions(conn: &mut DbConn, influencer_id: i64) -> QueryResult<Ve
             commissions::id,
             commissions::currency,
             commissions::state,
-            sql::<BigInt>(
-                "commissions.amount_minor - CAST(COALESCE((SELECT SUM(r.commission_minor) FROM refunds r WHERE r.conversion_id = commissions.conversion_id), 0) AS BIGINT)",
-            ),
+            sql::<BigInt>(NET_OF_REFUNDS),
             commissions::available_at,
             commissions::frozen_reason,
             conversions::order_id,

@@ -366,9 +366,7 @@ pub fn available_commissions(
         .select((
             commissions::id,
             commissions::influencer_id,
-            sql::<BigInt>(
-                "commissions.amount_minor - CAST(COALESCE((SELECT SUM(r.commission_minor) FROM refunds r WHERE r.conversion_id = commissions.conversion_id), 0) AS BIGINT)",
-            ),
+            sql::<BigInt>(super::orders::NET_OF_REFUNDS),
         ))
         .load(conn)
 }
@@ -755,11 +753,14 @@ pub fn insert_items(
 pub fn stale_items(conn: &mut DbConn, run_id: i64) -> QueryResult<i64> {
     payout_items::table
         .inner_join(payouts::table)
-        .inner_join(commissions::table.on(commissions::id.nullable().eq(payout_items::commission_id)))
+        .inner_join(
+            commissions::table.on(commissions::id.nullable().eq(payout_items::commission_id)),
+        )
         .filter(payouts::run_id.eq(run_id))
-        .filter(sql::<diesel::sql_types::Bool>(
-            "payout_items.amount_minor <> commissions.amount_minor - CAST(COALESCE((SELECT SUM(r.commission_minor) FROM refunds r WHERE r.conversion_id = commissions.conversion_id), 0) AS BIGINT)",
-        ))
+        .filter(sql::<diesel::sql_types::Bool>(&format!(
+            "payout_items.amount_minor <> {}",
+            super::orders::NET_OF_REFUNDS
+        )))
         .count()
         .get_result(conn)
 }
