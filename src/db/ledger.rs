@@ -219,6 +219,64 @@ pub fn balances(
         .collect())
 }
 
+/// Every account with its maintained balance (`ledger_balances`, kept by a trigger on
+/// entries): (owner, kind, currency, raw sum of its entries).
+pub fn account_balances(conn: &mut DbConn) -> QueryResult<Vec<(Owner, AccountKind, String, i64)>> {
+    use super::schema::ledger_balances;
+    let rows: Vec<(String, i64, String, String, i64)> = ledger_balances::table
+        .inner_join(ledger_accounts::table)
+        .select((
+            ledger_accounts::owner_kind,
+            ledger_accounts::owner_id,
+            ledger_accounts::kind,
+            ledger_accounts::currency,
+            ledger_balances::balance_minor,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(ok, oid, kind, currency, raw)| {
+            Some((
+                Owner::from_parts(&ok, oid)?,
+                AccountKind::parse(&kind)?,
+                currency,
+                raw,
+            ))
+        })
+        .collect())
+}
+
+/// Accounts whose maintained balance differs from the sum of their entries: (account id,
+/// maintained, summed). Empty when the trigger kept every one.
+pub fn balance_drift(conn: &mut DbConn) -> QueryResult<Vec<(i64, i64, i64)>> {
+    use super::schema::ledger_balances;
+    let kept: BTreeMap<i64, i64> = ledger_balances::table
+        .select((ledger_balances::account_id, ledger_balances::balance_minor))
+        .load::<(i64, i64)>(conn)?
+        .into_iter()
+        .collect();
+    let mut summed: BTreeMap<i64, i64> = BTreeMap::new();
+    for (account, amount) in entries::table
+        .select((entries::account_id, entries::amount_minor))
+        .load::<(i64, i64)>(conn)?
+    {
+        *summed.entry(account).or_default() += amount;
+    }
+    let mut ids: Vec<i64> = kept.keys().chain(summed.keys()).copied().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids
+        .into_iter()
+        .filter_map(|id| {
+            let (k, s) = (
+                kept.get(&id).copied().unwrap_or(0),
+                summed.get(&id).copied().unwrap_or(0),
+            );
+            (k != s).then_some((id, k, s))
+        })
+        .collect())
+}
+
 /// Every entry with its journal and account, for the invariant check.
 pub fn all_entries(conn: &mut DbConn) -> QueryResult<Vec<EntryRow>> {
     let rows: Vec<(i64, String, String, String, i64, String, i64)> = entries::table

@@ -321,13 +321,15 @@ const DAILY_COLUMNS: &str = "link_id, substr(created_at, 1, 10) AS day, count(*)
      sum(CASE WHEN is_bot <> 0 THEN 1 ELSE 0 END) AS bot_clicks";
 
 /// One committed click transaction, as its writer reports it to the rollup: its row ids
-/// (`first..=last`), its day (as the clicks' stored time begins) and its counts per link:
-/// (link, clicks, unique clicks, bot clicks).
+/// (`first..=last`), its day (as the clicks' stored time begins), its quarter hour
+/// (`db::stats::quarter_of`) and its counts per link: (link, clicks, unique clicks, bot
+/// clicks).
 #[derive(Debug, Clone)]
 pub struct Committed {
     pub first: i64,
     pub last: i64,
     pub day: String,
+    pub quarter: i64,
     pub links: Vec<(i64, i64, i64, i64)>,
 }
 
@@ -377,7 +379,7 @@ pub fn roll_up_clicks(
         }
         QueryResult::Ok(())
     };
-    let mut totals: HashMap<(i64, String), (i64, i64, i64)> = HashMap::new();
+    let mut totals: HashMap<(i64, String, i64), (i64, i64, i64)> = HashMap::new();
     for r in reported {
         if r.first <= through {
             continue;
@@ -388,7 +390,7 @@ pub fn roll_up_clicks(
             break;
         }
         for (link, n, unique, bots) in r.links {
-            let t = totals.entry((link, r.day.clone())).or_default();
+            let t = totals.entry((link, r.day.clone(), r.quarter)).or_default();
             t.0 += n;
             t.1 += unique;
             t.2 += bots;
@@ -399,8 +401,9 @@ pub fn roll_up_clicks(
     if through > mark {
         set_rollup_mark(inner, through)?;
     }
-    for ((link, day), (n, unique, bots)) in totals {
+    for ((link, day, quarter), (n, unique, bots)) in totals {
         bump_daily(conn, link, &day, n, unique, bots)?;
+        super::stats::bump_clicks(conn, link, quarter, n, unique, bots)?;
     }
     Ok(RollUp {
         rolled: through - mark,
@@ -434,8 +437,8 @@ fn last_click_id(conn: &mut SqliteConnection) -> QueryResult<i64> {
     )
 }
 
-/// SQLite: adds the clicks with row ids after `after` up to `through` to `link_daily`,
-/// counted from their rows.
+/// SQLite: adds the clicks with row ids after `after` up to `through` to `link_daily` and
+/// `stats_quarters`, counted from their rows.
 fn add_clicks_to_daily(conn: &mut SqliteConnection, after: i64, through: i64) -> QueryResult<()> {
     diesel::sql_query(format!(
         "INSERT INTO link_daily (link_id, day, clicks, unique_clicks, bot_clicks) \
@@ -449,7 +452,7 @@ fn add_clicks_to_daily(conn: &mut SqliteConnection, after: i64, through: i64) ->
     .bind::<diesel::sql_types::BigInt, _>(after)
     .bind::<diesel::sql_types::BigInt, _>(through)
     .execute(conn)?;
-    Ok(())
+    super::stats::add_clicks_sqlite(conn, after, through)
 }
 
 pub fn click_count(conn: &mut DbConn, link_id: i64) -> QueryResult<i64> {

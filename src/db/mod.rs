@@ -34,6 +34,7 @@ pub mod password_resets;
 pub mod payouts;
 pub mod schema;
 pub mod sessions;
+pub mod stats;
 pub mod team;
 pub mod users;
 

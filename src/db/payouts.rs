@@ -764,3 +764,48 @@ pub fn stale_items(conn: &mut DbConn, run_id: i64) -> QueryResult<i64> {
         .count()
         .get_result(conn)
 }
+
+/// What waits for finance, counted (their home page).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueCounts {
+    pub frozen: i64,
+    pub awaiting_approval: i64,
+    pub awaiting_export: i64,
+    pub unsettled_exports: i64,
+    /// Failed payouts of an influencer and currency not followed by a paid one.
+    pub failed_payouts: i64,
+}
+
+pub fn queue_counts(conn: &mut DbConn) -> QueryResult<QueueCounts> {
+    use super::schema::commissions;
+    let runs_in = |conn: &mut DbConn, state: &str| {
+        payout_runs::table
+            .filter(payout_runs::state.eq(state))
+            .count()
+            .get_result::<i64>(conn)
+    };
+    let (p, q) = diesel::alias!(payouts as p, payouts as q);
+    let failed_payouts = p
+        .filter(p.field(payouts::state).eq("failed"))
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            q.filter(
+                q.field(payouts::influencer_id)
+                    .eq(p.field(payouts::influencer_id)),
+            )
+            .filter(q.field(payouts::currency).eq(p.field(payouts::currency)))
+            .filter(q.field(payouts::state).eq("paid"))
+            .filter(q.field(payouts::id).gt(p.field(payouts::id))),
+        )))
+        .count()
+        .get_result::<i64>(conn)?;
+    Ok(QueueCounts {
+        frozen: commissions::table
+            .filter(commissions::state.eq("frozen"))
+            .count()
+            .get_result(conn)?,
+        awaiting_approval: runs_in(conn, "draft")?,
+        awaiting_export: runs_in(conn, "approved")?,
+        unsettled_exports: runs_in(conn, "exported")?,
+        failed_payouts,
+    })
+}

@@ -679,4 +679,41 @@ diesel::allow_tables_to_appear_in_same_query!(
     ledger_accounts,
     journals,
     entries,
+    stats_quarters,
+    ledger_balances,
 );
+
+diesel::table! {
+    stats_quarters (id) {
+        id -> BigInt,
+        merchant_id -> BigInt,
+        campaign_id -> BigInt,
+        influencer_id -> BigInt,
+        link_id -> BigInt,
+        stream_id -> BigInt,
+        currency -> Text,
+        bucket -> BigInt,
+        clicks -> BigInt,
+        unique_clicks -> BigInt,
+        bot_clicks -> BigInt,
+        orders -> BigInt,
+        gmv_minor -> BigInt,
+        commission_minor -> BigInt,
+        fee_minor -> BigInt,
+        refunds -> BigInt,
+        refund_minor -> BigInt,
+        refund_commission_minor -> BigInt,
+        refund_fee_minor -> BigInt,
+        rejected_commission_minor -> BigInt,
+        rejected_fee_minor -> BigInt,
+    }
+}
+
+diesel::table! {
+    ledger_balances (account_id) {
+        account_id -> BigInt,
+        balance_minor -> BigInt,
+    }
+}
+
+diesel::joinable!(ledger_balances -> ledger_accounts (account_id));

@@ -36,11 +36,22 @@ impl Role {
     }
 
     /// Where the role lands after logging in.
-    pub fn home(&self) -> &'static str {
+    /// Where a new account lands after signing up or joining: the page that sets it up
+    /// (the influencer's profile, the organisation); later sign-ins go [`Role::home`].
+    pub fn setup_page(&self) -> &'static str {
         match self {
             Role::Merchant => "/merchant",
             Role::Influencer => "/influencer",
-            Role::Finance => "/finance",
+            Role::Finance => "/finance/dashboard",
+            Role::Admin => "/admin",
+        }
+    }
+
+    pub fn home(&self) -> &'static str {
+        match self {
+            Role::Merchant => "/merchant/dashboard",
+            Role::Influencer => "/influencer/dashboard",
+            Role::Finance => "/finance/dashboard",
             Role::Admin => "/admin",
         }
     }

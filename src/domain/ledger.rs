@@ -80,6 +80,19 @@ impl AccountKind {
         AccountKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
+    /// What people call the account kind.
+    pub fn label(&self) -> &'static str {
+        match self {
+            AccountKind::Receivable => "Receivable from merchants",
+            AccountKind::Pending => "Influencers: held for returns",
+            AccountKind::Available => "Influencers: available",
+            AccountKind::InPayout => "Influencers: in payout",
+            AccountKind::Paid => "Influencers: paid",
+            AccountKind::FeeRevenue => "Platform fee revenue",
+            AccountKind::Cash => "Cash",
+        }
+    }
+
     /// Whether the account's balance is shown as the negated sum of its entries.
     pub fn is_credit(&self) -> bool {
         !matches!(self, AccountKind::Receivable | AccountKind::Cash)

@@ -481,11 +481,13 @@ impl Commit {
         Ok(ids)
     }
 
-    /// Adds this commit's counts to the daily rollups (PostgreSQL).
+    /// Adds this commit's counts to the rollups, `link_daily` and `stats_quarters` (PostgreSQL).
     fn bump_daily(&self, conn: &mut db::DbConn, now: NaiveDateTime) -> AppResult<()> {
         let day = now.format("%Y-%m-%d").to_string();
+        let quarter = db::stats::quarter_of(now);
         for (&link, &(n, unique, bots)) in &self.daily {
             db::links::bump_daily(conn, link, &day, n, unique, bots)?;
+            db::stats::bump_clicks(conn, link, quarter, n, unique, bots)?;
         }
         Ok(())
     }
@@ -498,6 +500,7 @@ impl Commit {
             first,
             last,
             day: now.format("%Y-%m-%d").to_string(),
+            quarter: db::stats::quarter_of(now),
             links: self
                 .daily
                 .into_iter()

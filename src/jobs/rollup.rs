@@ -327,6 +327,7 @@ mod tests {
                 first,
                 last,
                 day: "2026-11-26".to_owned(),
+                quarter: 1_795_651_200,
                 links: vec![(1, n, 0, 0)],
             });
         }
@@ -343,6 +344,7 @@ mod tests {
             first: 6,
             last: 6,
             day: "2026-11-26".to_owned(),
+            quarter: 1_795_651_200,
             links: vec![(1, 1, 1, 0)],
         });
         clicks(&pool, &[(2, at(27, 0, 0), true, false)]);

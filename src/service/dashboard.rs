@@ -236,3 +236,98 @@ fn why_groups(
     });
     out
 }
+
+/// One account kind's balance in one currency, as shown (credit accounts negated).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KindBalance {
+    pub currency: String,
+    pub kind: AccountKind,
+    pub shown_minor: i64,
+}
+
+/// What the platform owes and is owed in one currency.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Exposure {
+    pub currency: String,
+    /// Influencers' held, available (where positive) and in-payout balances.
+    pub owed_to_influencers_minor: i64,
+    /// Influencers' available balances below zero (refunds after payment, not made up yet).
+    pub owed_by_influencers_minor: i64,
+    /// Merchants' receivable balances.
+    pub receivable_minor: i64,
+}
+
+/// Finance's home: "do the books balance, and what needs me?"
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinanceHome {
+    pub balances: Vec<KindBalance>,
+    /// The raw sum of every account's balance per currency: zero when the books balance.
+    pub trial: BTreeMap<String, i64>,
+    pub exposure: Vec<Exposure>,
+    /// Commissions frozen for review.
+    pub frozen: i64,
+    /// Payout runs in draft, awaiting approval.
+    pub awaiting_approval: i64,
+    /// Approved runs not exported yet.
+    pub awaiting_export: i64,
+    /// Exported runs not settled yet.
+    pub unsettled_exports: i64,
+    /// Payouts the bank or PayPal failed.
+    pub failed_payouts: i64,
+}
+
+impl FinanceHome {
+    /// Whether every currency's trial balance is zero.
+    pub fn balanced(&self) -> bool {
+        self.trial.values().all(|&v| v == 0)
+    }
+}
+
+/// Reads finance's home from the maintained account balances (`ledger_balances`, one row per
+/// account) and counts of the queues.
+pub fn finance_home(conn: &mut DbConn) -> AppResult<FinanceHome> {
+    let accounts = db::ledger::account_balances(conn)?;
+    let mut by_kind: BTreeMap<(String, AccountKind), i64> = BTreeMap::new();
+    let mut trial: BTreeMap<String, i64> = BTreeMap::new();
+    let mut exposure: BTreeMap<String, Exposure> = BTreeMap::new();
+    for (owner, kind, currency, raw) in accounts {
+        *by_kind.entry((currency.clone(), kind)).or_default() += raw;
+        *trial.entry(currency.clone()).or_default() += raw;
+        let shown = kind.shown(raw);
+        let e = exposure
+            .entry(currency.clone())
+            .or_insert_with(|| Exposure {
+                currency: currency.clone(),
+                ..Exposure::default()
+            });
+        match (owner, kind) {
+            (Owner::Influencer(_), AccountKind::Available) if shown < 0 => {
+                e.owed_by_influencers_minor -= shown;
+            }
+            (
+                Owner::Influencer(_),
+                AccountKind::Pending | AccountKind::Available | AccountKind::InPayout,
+            ) => e.owed_to_influencers_minor += shown,
+            (Owner::Merchant(_), AccountKind::Receivable) => e.receivable_minor += shown,
+            _ => {}
+        }
+    }
+    let queues = db::payouts::queue_counts(conn)?;
+    Ok(FinanceHome {
+        balances: by_kind
+            .into_iter()
+            .map(|((currency, kind), raw)| KindBalance {
+                currency,
+                kind,
+                shown_minor: kind.shown(raw),
+            })
+            .collect(),
+        trial,
+        exposure: exposure.into_values().collect(),
+        frozen: queues.frozen,
+        awaiting_approval: queues.awaiting_approval,
+        awaiting_export: queues.awaiting_export,
+        unsettled_exports: queues.unsettled_exports,
+        failed_payouts: queues.failed_payouts,
+    })
+}

@@ -1059,8 +1059,9 @@ fn streams_links_and_clicks(
         // few crawlers pass by (bots).
         let per_day =
             3 + usize::try_from((influencer.total_followers / 40_000).min(60)).unwrap_or(0) + n % 5;
-        // Per day of the clicks' own time: (clicks, unique, bots).
-        let mut daily: std::collections::BTreeMap<String, (i64, i64, i64)> = Default::default();
+        // Per day and quarter hour of the clicks' own time: (clicks, unique, bots).
+        let mut daily: std::collections::BTreeMap<(String, i64), (i64, i64, i64)> =
+            Default::default();
         for d in 0..21_i64 {
             let day_start = stream_at + TimeDelta::days(d);
             let mut visitors: Vec<(String, String)> = Vec::new();
@@ -1099,7 +1100,9 @@ fn streams_links_and_clicks(
                         visitor_key: visitor_key(&ip, &ua),
                     }],
                 )?;
-                let counts = daily.entry(at.format("%Y-%m-%d").to_string()).or_default();
+                let counts = daily
+                    .entry((at.format("%Y-%m-%d").to_string(), db::stats::quarter_of(at)))
+                    .or_default();
                 counts.0 += 1;
                 if bot {
                     counts.2 += 1;
@@ -1112,8 +1115,9 @@ fn streams_links_and_clicks(
         // The daily rollups: on PostgreSQL added here, as the click writer's commits do; on
         // SQLite folded in from the clicks below, as the rollup job does.
         if let DbConn::Pg(_) = conn {
-            for (day, (total, unique, bots)) in daily {
+            for ((day, quarter), (total, unique, bots)) in daily {
                 db::links::bump_daily(conn, link_id, &day, total, unique, bots)?;
+                db::stats::bump_clicks(conn, link_id, quarter, total, unique, bots)?;
             }
         }
     }

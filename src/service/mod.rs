@@ -13,6 +13,7 @@ pub mod influencer;
 pub mod links;
 pub mod marketplace;
 pub mod merchant;
+pub mod metrics;
 pub mod order_import;
 pub mod orders;
 pub mod payouts;

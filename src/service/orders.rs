@@ -696,6 +696,16 @@ pub fn store_conversion(
         })
         .collect();
     db::orders::insert_lines(conn, &mut lines)?;
+    db::stats::bump(
+        conn,
+        &stats_dims(&conversion),
+        db::stats::quarter_of(conversion.occurred_at),
+        &db::stats::Counts {
+            orders: 1,
+            gmv_minor: conversion.base_minor,
+            ..Default::default()
+        },
+    )?;
     let mut recorded = Recorded {
         created: true,
         conversion,
@@ -793,6 +803,16 @@ pub fn store_conversion(
         "commission",
         commission_id,
         now,
+    )?;
+    db::stats::bump(
+        conn,
+        &stats_dims(&recorded.conversion),
+        db::stats::quarter_of(recorded.conversion.occurred_at),
+        &db::stats::Counts {
+            commission_minor: amount,
+            fee_minor: fee,
+            ..Default::default()
+        },
     )?;
     recorded.commission = Some(commission);
     if let Some(b) = &budget {
@@ -1169,6 +1189,18 @@ fn store_refund(
         })
         .collect();
     db::orders::insert_refund_lines(conn, &refund_lines)?;
+    db::stats::bump(
+        conn,
+        &stats_dims(&conversion),
+        db::stats::quarter_of(input.occurred_at),
+        &db::stats::Counts {
+            refunds: 1,
+            refund_minor: amount.minor(),
+            refund_commission_minor: take,
+            refund_fee_minor: fee_take,
+            ..Default::default()
+        },
+    )?;
     if let Some(c) = commission_row
         && effect != "none"
     {
@@ -1189,6 +1221,18 @@ fn store_refund(
         db::ledger::post(conn, &draft, &c.currency, "refund", refund_ref, now)?;
     }
     Ok(())
+}
+
+/// What an order's rows in the dashboards' rollup belong to.
+fn stats_dims(c: &Conversion) -> db::stats::Dims {
+    db::stats::Dims {
+        merchant_id: c.merchant_id,
+        campaign_id: c.campaign_id.unwrap_or(0),
+        influencer_id: c.influencer_id.unwrap_or(0),
+        link_id: c.link_id.unwrap_or(0),
+        stream_id: c.stream_id.unwrap_or(0),
+        currency: c.currency.clone(),
+    }
 }
 
 /// What is still owed on a commission after its refunds (the amount that matures).
@@ -1300,6 +1344,17 @@ pub fn review_frozen(
                 .iter()
                 .map(|r| r.fee_minor)
                 .sum();
+            let order = db::orders::conversion(conn, c.conversion_id)?.ok_or(AppError::NotFound)?;
+            db::stats::bump(
+                conn,
+                &stats_dims(&order),
+                db::stats::quarter_of(now),
+                &db::stats::Counts {
+                    rejected_commission_minor: net,
+                    rejected_fee_minor: c.fee_minor - fee_taken,
+                    ..Default::default()
+                },
+            )?;
             db::ledger::post(
                 conn,
                 &ledger::rejection(

@@ -83,7 +83,7 @@ async fn signed_up(
         .await?;
     start_session(state, session, req, user).await?;
     session::flash(session, "success", greeting);
-    Ok(pages::redirect(role.home()))
+    Ok(pages::redirect(role.setup_page()))
 }
 
 #[derive(Template)]

@@ -207,6 +207,9 @@ struct DashboardPage {
     ctx: PageCtx,
     cards: Vec<CurrencyCard>,
     why: Vec<WhyCard>,
+    rv: super::dashboards::RangeView,
+    charts: Vec<super::charts::Chart>,
+    table: super::dashboards::TableView,
 }
 
 /// The influencer's home: what they earned and when they get it.
@@ -215,8 +218,10 @@ async fn dashboard(
     state: web::Data<AppState>,
     session: Session,
     user: InfluencerUser,
+    query: web::Query<crate::service::metrics::RangeQuery>,
 ) -> AppResult<HttpResponse> {
     use crate::service::dashboard::WhyKind;
+    let perf = super::dashboards::influencer_performance(&state, &user, &query).await?;
     let (uid, now, tz) = (user.0.id, state.now(), user.0.time_zone);
     let data = state
         .db(move |conn| {
@@ -293,6 +298,9 @@ async fn dashboard(
                 more: g.lines.len().saturating_sub(WHY_LINES),
             })
             .collect(),
+        rv: perf.rv,
+        charts: perf.charts,
+        table: perf.table,
     };
     pages::ok(&page)
 }

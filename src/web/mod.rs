@@ -6,6 +6,8 @@ pub mod accounts;
 pub mod auth;
 pub mod campaigns;
 pub mod catalog;
+pub mod charts;
+pub mod dashboards;
 pub mod extract;
 pub mod influencer;
 pub mod links;
@@ -36,6 +38,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     accounts::routes(cfg);
     orders::routes(cfg);
     payouts::routes(cfg);
+    dashboards::routes(cfg);
 }
 
 /// Percent-encodes a query value.

@@ -43,6 +43,7 @@ pub struct PageCtx {
 fn nav_for(role: Role, active: &str) -> Vec<NavItem> {
     let items: &[(&'static str, &'static str, &'static str)] = match role {
         Role::Merchant => &[
+            ("/merchant/dashboard", "Home", "dashboard"),
             ("/merchant/campaigns", "Campaigns", "campaigns"),
             ("/merchant/orders", "Orders", "orders"),
             ("/merchant/products", "Products", "products"),
@@ -64,6 +65,7 @@ fn nav_for(role: Role, active: &str) -> Vec<NavItem> {
             ("/influencer", "Profile", "profile"),
         ],
         Role::Finance => &[
+            ("/finance/dashboard", "Home", "dashboard"),
             ("/finance/payouts", "Payouts", "payouts"),
             ("/finance/schedules", "Schedules", "schedules"),
             ("/finance/review", "Review", "review"),

@@ -34,7 +34,7 @@ async fn influencer_signs_up_logs_out_and_logs_in() {
         .login_with(&app.client, "mia@example.com", PASSWORD)
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&res), "/influencer");
+    assert_eq!(location(&res), "/influencer/dashboard");
     assert_eq!(app.get("/influencer").await.status(), StatusCode::OK);
 }
 
@@ -104,7 +104,7 @@ async fn login_after_redirect_returns_to_the_page_asked_for() {
         ],
     )
     .await;
-    assert_eq!(location(&res), "/finance");
+    assert_eq!(location(&res), "/finance/dashboard");
 }
 
 #[tokio::test]

@@ -231,7 +231,8 @@ async fn influencer_signs_up_logs_out_logs_in_and_sees_the_profile() {
     fill(&c, "email", "mia@browser.test").await;
     fill(&c, "password", PASSWORD).await;
     submit(&c, "/login").await;
-    wait_for_path(&c, "/influencer").await;
+    wait_for_path(&c, "/influencer/dashboard").await;
+    c.goto(&app.url("/influencer")).await.unwrap();
     assert_eq!(heading(&c).await, "@mia.streams");
     let name = c
         .find(Locator::Css("[name=\"display_name\"]"))
@@ -288,9 +289,21 @@ async fn each_demo_role_logs_in_to_a_real_first_page() {
         .expect("demo data");
     let c = browser(&driver).await;
     let pages = [
-        ("merchant", "/merchant", "Jade Leaf Tea Co."),
-        ("influencer", "/influencer", "@mia.streams"),
-        ("finance", "/finance", "Accounts"),
+        (
+            "merchant",
+            "/merchant/dashboard",
+            "What your influencers sold, and what you owe",
+        ),
+        (
+            "influencer",
+            "/influencer/dashboard",
+            "What you earned, and when you get it",
+        ),
+        (
+            "finance",
+            "/finance/dashboard",
+            "Do the books balance, and what needs you?",
+        ),
         ("admin", "/admin", "Accounts"),
     ];
     for (role, path, title) in pages {
@@ -304,6 +317,15 @@ async fn each_demo_role_logs_in_to_a_real_first_page() {
         submit(&c, "/login").await;
         wait_for_path(&c, path).await;
         assert_eq!(heading(&c).await, title, "{role} lands on {path}");
+        if path.ends_with("/dashboard") {
+            // The home at phone width too (the desktop one is saved below).
+            c.set_window_size(390, 844).await.expect("phone width");
+            c.refresh().await.unwrap();
+            let png = c.screenshot().await.expect("phone screenshot");
+            std::fs::write(artifact(&format!("{role}-home-phone.png")), &png).unwrap();
+            c.set_window_size(1280, 900).await.expect("desktop width");
+            c.refresh().await.unwrap();
+        }
         let png = c.screenshot().await.expect("screenshot");
         std::fs::write(artifact(&format!("{role}-home.png")), &png).unwrap();
         // A tour of the role's other pages: each answers with a real page and a heading.
@@ -490,7 +512,7 @@ async fn merchant_campaign_to_influencer_coupon_journey() {
     fill(&c, "email", "journey@shop.test").await;
     fill(&c, "password", PASSWORD).await;
     submit(&c, "/login").await;
-    wait_for_path(&c, "/merchant").await;
+    wait_for_path(&c, "/merchant/dashboard").await;
     c.goto(&app.url("/merchant/campaigns")).await.unwrap();
     c.find(Locator::LinkText("New campaign"))
         .await
@@ -583,7 +605,7 @@ async fn merchant_campaign_to_influencer_coupon_journey() {
     fill(&c, "email", "journey@shop.test").await;
     fill(&c, "password", PASSWORD).await;
     submit(&c, "/login").await;
-    wait_for_path(&c, "/merchant").await;
+    wait_for_path(&c, "/merchant/dashboard").await;
     c.goto(&app.url(&campaign_path)).await.unwrap();
     c.find(Locator::Css(".collab-actions button[value=\"approve\"]"))
         .await
@@ -604,7 +626,7 @@ async fn merchant_campaign_to_influencer_coupon_journey() {
     fill(&c, "email", "creator@journey.test").await;
     fill(&c, "password", PASSWORD).await;
     submit(&c, "/login").await;
-    wait_for_path(&c, "/influencer").await;
+    wait_for_path(&c, "/influencer/dashboard").await;
     c.find(Locator::LinkText("Collaborations"))
         .await
         .unwrap()
@@ -763,6 +785,9 @@ async fn every_page_fits_a_phone() {
             "merchant",
             [
                 "/merchant".to_owned(),
+                "/merchant/dashboard".into(),
+                "/merchant/dashboard?days=90&table=streams".into(),
+                "/merchant/statement".into(),
                 "/merchant/campaigns".into(),
                 format!("/merchant/campaigns/{campaign}"),
                 "/merchant/campaigns/new".into(),
@@ -785,6 +810,8 @@ async fn every_page_fits_a_phone() {
             "influencer",
             vec![
                 "/influencer".to_owned(),
+                "/influencer/dashboard".into(),
+                "/influencer/dashboard?days=90&table=links".into(),
                 "/influencer/marketplace".into(),
                 format!("/influencer/campaigns/{campaign}"),
                 "/influencer/collaborations".into(),
@@ -799,6 +826,7 @@ async fn every_page_fits_a_phone() {
             "finance",
             vec![
                 "/finance".to_owned(),
+                "/finance/dashboard".into(),
                 "/finance/review".into(),
                 "/finance/payouts".into(),
                 "/finance/payouts/1".into(),
@@ -830,7 +858,7 @@ async fn every_page_fits_a_phone() {
         fill(&c, "email", account.email).await;
         fill(&c, "password", account.password).await;
         submit(&c, "/login").await;
-        wait_for_path(&c, &format!("/{role}")).await;
+        wait_for_path(&c, account.role.home()).await;
         for path in pages {
             c.goto(&app.url(&path)).await.unwrap();
             let title = c.title().await.unwrap();
@@ -880,7 +908,7 @@ async fn finance_pays_a_run_and_the_creator_reads_the_statement() {
     fill(&c, "email", "finance@demo.tandem.test").await;
     fill(&c, "password", tandem::service::demo::DEMO_PASSWORD).await;
     submit(&c, "/login").await;
-    wait_for_path(&c, "/finance").await;
+    wait_for_path(&c, "/finance/dashboard").await;
 
     c.goto(&app.url("/finance/schedules/new")).await.unwrap();
     fill(&c, "name", "Daily CNY").await;
@@ -967,7 +995,7 @@ async fn finance_pays_a_run_and_the_creator_reads_the_statement() {
         fill(&c, "email", "influencer@demo.tandem.test").await;
         fill(&c, "password", tandem::service::demo::DEMO_PASSWORD).await;
         submit(&c, "/login").await;
-        wait_for_path(&c, "/influencer").await;
+        wait_for_path(&c, "/influencer/dashboard").await;
         c.goto(&app.url("/influencer/payouts")).await.unwrap();
         c.find(Locator::Css("a[href^=\"/influencer/payouts/\"]"))
             .await

@@ -22,6 +22,7 @@ mod pages;
 mod password_reset;
 mod payouts;
 mod postbacks;
+mod reports;
 mod settings;
 mod sign_in;
 mod team;

@@ -103,7 +103,7 @@ async fn next_never_leaves_tandem() {
         )
         .await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER, "{next:?}");
-        assert_eq!(location(&res), "/merchant", "{next:?}");
+        assert_eq!(location(&res), "/merchant/dashboard", "{next:?}");
     }
     // A page of Tandem is kept.
     let client = new_client();

@@ -1,0 +1,120 @@
+-- The dashboards' rollup (DESIGN.md "Metrics"; issue 16): clicks, orders, refunds and
+-- rejections summed per 15-minute UTC bucket and per what they belong to (merchant,
+-- campaign, influencer, link, stream; 0 where there is none: an unattributed order has no
+-- influencer, a coupon sale no link). Days are the reader's local days, and every time zone's
+-- offset is a whole number of quarter hours, so a local day (or hour) is a whole set of
+-- buckets. Kept as rows arrive (orders, refunds and rejections in their own transaction;
+-- clicks as link_daily is: by the click commit on PostgreSQL, by the rollup job on SQLite).
+-- Click rows have currency ''; order rows carry their order's currency.
+CREATE TABLE stats_quarters (
+    id BIGSERIAL PRIMARY KEY,
+    merchant_id BIGINT NOT NULL,
+    campaign_id BIGINT NOT NULL,
+    influencer_id BIGINT NOT NULL,
+    link_id BIGINT NOT NULL,
+    stream_id BIGINT NOT NULL,
+    currency TEXT NOT NULL,
+    -- UTC start of the quarter hour, seconds since 1970 (a multiple of 900).
+    bucket BIGINT NOT NULL,
+    clicks BIGINT NOT NULL DEFAULT 0,
+    unique_clicks BIGINT NOT NULL DEFAULT 0,
+    bot_clicks BIGINT NOT NULL DEFAULT 0,
+    -- Orders by their order time: count, order value (the commissionable base), the
+    -- commission and platform fee as earned.
+    orders BIGINT NOT NULL DEFAULT 0,
+    gmv_minor BIGINT NOT NULL DEFAULT 0,
+    commission_minor BIGINT NOT NULL DEFAULT 0,
+    fee_minor BIGINT NOT NULL DEFAULT 0,
+    -- Refunds by their refund time: count, amount refunded, commission and fee they took back.
+    refunds BIGINT NOT NULL DEFAULT 0,
+    refund_minor BIGINT NOT NULL DEFAULT 0,
+    refund_commission_minor BIGINT NOT NULL DEFAULT 0,
+    refund_fee_minor BIGINT NOT NULL DEFAULT 0,
+    -- Frozen commissions rejected after review, by the review's time: what it took back.
+    rejected_commission_minor BIGINT NOT NULL DEFAULT 0,
+    rejected_fee_minor BIGINT NOT NULL DEFAULT 0,
+    UNIQUE (merchant_id, influencer_id, campaign_id, link_id, stream_id, currency, bucket)
+);
+CREATE INDEX stats_quarters_influencer ON stats_quarters (influencer_id, bucket);
+CREATE INDEX stats_quarters_merchant ON stats_quarters (merchant_id, bucket);
+
+-- Account balances kept as entries arrive (a trigger below), so finance's home reads one row
+-- per account instead of summing every entry; `tandem ledger check` compares them with the
+-- entries. (ledger_accounts rows are written once, so the balance lives beside them.)
+CREATE TABLE ledger_balances (
+    account_id BIGINT PRIMARY KEY REFERENCES ledger_accounts(id),
+    -- The raw sum of the account's entries (debits positive).
+    balance_minor BIGINT NOT NULL
+);
+INSERT INTO ledger_balances (account_id, balance_minor)
+SELECT account_id, sum(amount_minor) FROM entries GROUP BY account_id;
+CREATE FUNCTION tandem_entry_balance() RETURNS trigger AS $$
+BEGIN
+    INSERT INTO ledger_balances (account_id, balance_minor)
+    VALUES (NEW.account_id, NEW.amount_minor)
+    ON CONFLICT (account_id) DO UPDATE
+    SET balance_minor = ledger_balances.balance_minor + excluded.balance_minor;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER entries_balance AFTER INSERT ON entries
+FOR EACH ROW EXECUTE FUNCTION tandem_entry_balance();
+
+-- What is there already: every click (the click commits add to both rollups from now on),
+-- order, refund and rejection.
+INSERT INTO stats_quarters (merchant_id, campaign_id, influencer_id, link_id, stream_id,
+                            currency, bucket, clicks, unique_clicks, bot_clicks)
+SELECT l.merchant_id, l.campaign_id, l.influencer_id, l.id, coalesce(l.stream_id, 0), '',
+       (floor(extract(epoch FROM c.created_at) / 900) * 900)::bigint AS q,
+       count(*), sum(CASE WHEN NOT c.is_bot AND NOT c.is_repeat THEN 1 ELSE 0 END),
+       sum(CASE WHEN c.is_bot THEN 1 ELSE 0 END)
+FROM clicks c JOIN links l ON l.id = c.link_id
+GROUP BY l.id, q;
+
+INSERT INTO stats_quarters (merchant_id, campaign_id, influencer_id, link_id, stream_id,
+                            currency, bucket, orders, gmv_minor, commission_minor, fee_minor)
+SELECT v.merchant_id, coalesce(v.campaign_id, 0) AS ca, coalesce(v.influencer_id, 0) AS inf,
+       coalesce(v.link_id, 0) AS li, coalesce(v.stream_id, 0) AS st, v.currency,
+       (floor(extract(epoch FROM v.occurred_at) / 900) * 900)::bigint AS q, count(*), sum(v.base_minor),
+       coalesce(sum(m.amount_minor), 0), coalesce(sum(m.fee_minor), 0)
+FROM conversions v LEFT JOIN commissions m ON m.conversion_id = v.id
+WHERE true
+GROUP BY v.merchant_id, ca, inf, li, st, v.currency, q;
+
+INSERT INTO stats_quarters (merchant_id, campaign_id, influencer_id, link_id, stream_id,
+                            currency, bucket, refunds, refund_minor, refund_commission_minor,
+                            refund_fee_minor)
+SELECT v.merchant_id, coalesce(v.campaign_id, 0) AS ca, coalesce(v.influencer_id, 0) AS inf,
+       coalesce(v.link_id, 0) AS li, coalesce(v.stream_id, 0) AS st, v.currency,
+       (floor(extract(epoch FROM r.occurred_at) / 900) * 900)::bigint AS q, count(*), sum(r.amount_minor), sum(r.commission_minor),
+       sum(r.fee_minor)
+FROM refunds r JOIN conversions v ON v.id = r.conversion_id
+WHERE true
+GROUP BY v.merchant_id, ca, inf, li, st, v.currency, q
+ON CONFLICT (merchant_id, influencer_id, campaign_id, link_id, stream_id, currency, bucket)
+DO UPDATE SET refunds = stats_quarters.refunds + excluded.refunds,
+    refund_minor = stats_quarters.refund_minor + excluded.refund_minor,
+    refund_commission_minor = stats_quarters.refund_commission_minor
+        + excluded.refund_commission_minor,
+    refund_fee_minor = stats_quarters.refund_fee_minor + excluded.refund_fee_minor;
+
+-- A rejection takes back what was left after the refunds before it (later refunds take
+-- nothing from a rejected commission).
+INSERT INTO stats_quarters (merchant_id, campaign_id, influencer_id, link_id, stream_id,
+                            currency, bucket, rejected_commission_minor, rejected_fee_minor)
+SELECT v.merchant_id, coalesce(v.campaign_id, 0) AS ca, coalesce(v.influencer_id, 0) AS inf,
+       coalesce(v.link_id, 0) AS li, coalesce(v.stream_id, 0) AS st, v.currency,
+       (floor(extract(epoch FROM e.created_at) / 900) * 900)::bigint AS q,
+       sum(m.amount_minor - coalesce((SELECT sum(r.commission_minor) FROM refunds r
+                                      WHERE r.conversion_id = m.conversion_id), 0)),
+       sum(m.fee_minor - coalesce((SELECT sum(r.fee_minor) FROM refunds r
+                                   WHERE r.conversion_id = m.conversion_id), 0))
+FROM commission_events e
+JOIN commissions m ON m.id = e.commission_id
+JOIN conversions v ON v.id = m.conversion_id
+WHERE e.to_state = 'rejected'
+GROUP BY v.merchant_id, ca, inf, li, st, v.currency, q
+ON CONFLICT (merchant_id, influencer_id, campaign_id, link_id, stream_id, currency, bucket)
+DO UPDATE SET rejected_commission_minor = stats_quarters.rejected_commission_minor
+        + excluded.rejected_commission_minor,
+    rejected_fee_minor = stats_quarters.rejected_fee_minor + excluded.rejected_fee_minor;

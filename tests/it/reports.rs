@@ -1,0 +1,625 @@
+//! The dashboards' figures: the rollup equals the raw rows it sums (clicks, orders,
+//! refunds, rejections, by quarter hour), each home prints figures computed here from raw
+//! rows, days are the reader's local days, CSV exports are stable (snapshots), and nobody
+//! reads another's figures.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use reqwest::StatusCode;
+use tandem::db::DbConn;
+use tandem::db::schema::{
+    campaigns, clicks, commission_events, commissions, conversions, influencers, links, refunds,
+    streams, users,
+};
+use tandem::db::stats::{self, Counts, Dims, Scope, quarter_of};
+
+use crate::helpers::TestApp;
+use crate::payouts::{demo_client, text};
+
+type Sums = BTreeMap<(Dims, i64), Counts>;
+
+fn add(out: &mut Sums, dims: Dims, bucket: i64, c: Counts) {
+    out.entry((dims, bucket)).or_default().add(&c);
+}
+
+/// What the rollup should hold, computed from the raw rows.
+fn raw_sums(conn: &mut DbConn) -> Sums {
+    let mut out = Sums::new();
+    let link_dims: BTreeMap<i64, (i64, i64, i64, Option<i64>)> = links::table
+        .select((
+            links::id,
+            (
+                links::merchant_id,
+                links::campaign_id,
+                links::influencer_id,
+                links::stream_id,
+            ),
+        ))
+        .load::<(i64, (i64, i64, i64, Option<i64>))>(conn)
+        .expect("links")
+        .into_iter()
+        .collect();
+    let all: Vec<(i64, NaiveDateTime, bool, bool)> = clicks::table
+        .select((
+            clicks::link_id,
+            clicks::created_at,
+            clicks::is_bot,
+            clicks::is_repeat,
+        ))
+        .load(conn)
+        .expect("clicks");
+    for (link, at, bot, repeat) in all {
+        let (m, c, i, s) = link_dims[&link];
+        let dims = Dims {
+            merchant_id: m,
+            campaign_id: c,
+            influencer_id: i,
+            link_id: link,
+            stream_id: s.unwrap_or(0),
+            currency: String::new(),
+        };
+        add(
+            &mut out,
+            dims,
+            quarter_of(at),
+            Counts {
+                clicks: 1,
+                unique_clicks: i64::from(!bot && !repeat),
+                bot_clicks: i64::from(bot),
+                ..Counts::default()
+            },
+        );
+    }
+    type Order = (
+        i64,
+        i64,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        String,
+        NaiveDateTime,
+        i64,
+    );
+    let orders: Vec<Order> = conversions::table
+        .select((
+            conversions::id,
+            conversions::merchant_id,
+            conversions::campaign_id,
+            conversions::influencer_id,
+            conversions::link_id,
+            conversions::stream_id,
+            conversions::currency,
+            conversions::occurred_at,
+            conversions::base_minor,
+        ))
+        .load(conn)
+        .expect("orders");
+    let mut dims_of: BTreeMap<i64, (Dims, NaiveDateTime)> = BTreeMap::new();
+    for (id, m, c, i, l, s, cur, at, base) in orders {
+        let dims = Dims {
+            merchant_id: m,
+            campaign_id: c.unwrap_or(0),
+            influencer_id: i.unwrap_or(0),
+            link_id: l.unwrap_or(0),
+            stream_id: s.unwrap_or(0),
+            currency: cur,
+        };
+        add(
+            &mut out,
+            dims.clone(),
+            quarter_of(at),
+            Counts {
+                orders: 1,
+                gmv_minor: base,
+                ..Counts::default()
+            },
+        );
+        dims_of.insert(id, (dims, at));
+    }
+    let earned: Vec<(i64, i64, i64, i64, String)> = commissions::table
+        .select((
+            commissions::id,
+            commissions::conversion_id,
+            commissions::amount_minor,
+            commissions::fee_minor,
+            commissions::state,
+        ))
+        .load(conn)
+        .expect("commissions");
+    let taken: Vec<(i64, i64, i64, i64, NaiveDateTime)> = refunds::table
+        .select((
+            refunds::conversion_id,
+            refunds::amount_minor,
+            refunds::commission_minor,
+            refunds::fee_minor,
+            refunds::occurred_at,
+        ))
+        .load(conn)
+        .expect("refunds");
+    for (conversion, amount, commission, fee, at) in &taken {
+        add(
+            &mut out,
+            dims_of[conversion].0.clone(),
+            quarter_of(*at),
+            Counts {
+                refunds: 1,
+                refund_minor: *amount,
+                refund_commission_minor: *commission,
+                refund_fee_minor: *fee,
+                ..Counts::default()
+            },
+        );
+    }
+    for (id, conversion, amount, fee, state) in earned {
+        let (dims, at) = dims_of[&conversion].clone();
+        add(
+            &mut out,
+            dims.clone(),
+            quarter_of(at),
+            Counts {
+                commission_minor: amount,
+                fee_minor: fee,
+                ..Counts::default()
+            },
+        );
+        if state == "rejected" {
+            let when: NaiveDateTime = commission_events::table
+                .filter(commission_events::commission_id.eq(id))
+                .filter(commission_events::to_state.eq("rejected"))
+                .select(commission_events::created_at)
+                .first(conn)
+                .expect("rejection");
+            let refunded: Vec<&(i64, i64, i64, i64, NaiveDateTime)> =
+                taken.iter().filter(|t| t.0 == conversion).collect();
+            add(
+                &mut out,
+                dims,
+                quarter_of(when),
+                Counts {
+                    rejected_commission_minor: amount - refunded.iter().map(|t| t.2).sum::<i64>(),
+                    rejected_fee_minor: fee - refunded.iter().map(|t| t.3).sum::<i64>(),
+                    ..Counts::default()
+                },
+            );
+        }
+    }
+    out.retain(|_, c| *c != Counts::default());
+    out
+}
+
+/// The rollup as stored (with, on SQLite, the clicks not folded in yet), summed the same way.
+fn rolled_up(conn: &mut DbConn) -> Sums {
+    let mut out = Sums::new();
+    for r in stats::rows(conn, Scope::All, i64::MIN, i64::MAX).expect("rollup") {
+        add(&mut out, r.dims, r.bucket, r.counts);
+    }
+    out.retain(|_, c| *c != Counts::default());
+    out
+}
+
+#[tokio::test]
+async fn the_rollup_holds_exactly_the_raw_rows_by_quarter_hour() {
+    let app = TestApp::demo().await;
+    let (raw, rolled) = app
+        .with_db(|conn| Ok((raw_sums(conn), rolled_up(conn))))
+        .await;
+    assert!(raw.len() > 100, "a real dataset: {} rows", raw.len());
+    assert!(
+        raw.values().any(|c| c.refund_commission_minor > 0)
+            && raw.values().any(|c| c.rejected_commission_minor > 0)
+            && raw.keys().any(|(d, _)| d.currency == "USD")
+            && raw
+                .keys()
+                .any(|(d, _)| d.influencer_id == 0 && !d.currency.is_empty()),
+        "refunds, rejections, two currencies and unattributed orders"
+    );
+    for (k, v) in &raw {
+        assert_eq!(rolled.get(k), Some(v), "{k:?}");
+    }
+    assert_eq!(raw.len(), rolled.len());
+}
+
+/// (id, user's sign-in email) of the demo merchant and influencer, and a link of theirs.
+fn demo_ids(conn: &mut DbConn) -> (i64, i64, i64, i64, i64) {
+    let (link, merchant, campaign, influencer, stream): (i64, i64, i64, i64, Option<i64>) =
+        links::table
+            .inner_join(influencers::table.on(influencers::id.eq(links::influencer_id)))
+            .filter(influencers::handle.eq("mia.streams"))
+            .filter(links::stream_id.is_not_null())
+            .order(links::id.asc())
+            .select((
+                links::id,
+                links::merchant_id,
+                links::campaign_id,
+                links::influencer_id,
+                links::stream_id,
+            ))
+            .first(conn)
+            .expect("Mia's link");
+    (
+        link,
+        merchant,
+        campaign,
+        influencer,
+        stream.expect("stream"),
+    )
+}
+
+fn at(s: &str) -> NaiveDateTime {
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").expect("time")
+}
+
+/// Adds figures in January 2025 (long before the demo's data) for Mia's first stream link:
+/// clicks at 23:30 and 00:15 Shanghai time, an order, a refund, another order.
+async fn january(app: &TestApp) -> (i64, i64) {
+    app.with_db(|conn| {
+        let (link, merchant, campaign, influencer, stream) = demo_ids(conn);
+        let dims = Dims {
+            merchant_id: merchant,
+            campaign_id: campaign,
+            influencer_id: influencer,
+            link_id: link,
+            stream_id: stream,
+            currency: String::new(),
+        };
+        let money = Dims {
+            currency: "CNY".to_owned(),
+            ..dims.clone()
+        };
+        let clicks = |n| Counts {
+            clicks: n,
+            unique_clicks: n - 1,
+            bot_clicks: 1,
+            ..Counts::default()
+        };
+        // 23:30 in Shanghai on 10 January (15:30 UTC), and 00:15 on the 11th (16:15 UTC).
+        stats::bump(
+            conn,
+            &dims,
+            quarter_of(at("2025-01-10 15:30:00")),
+            &clicks(5),
+        )?;
+        stats::bump(
+            conn,
+            &dims,
+            quarter_of(at("2025-01-10 16:15:00")),
+            &clicks(3),
+        )?;
+        stats::bump(
+            conn,
+            &money,
+            quarter_of(at("2025-01-10 15:45:00")),
+            &Counts {
+                orders: 2,
+                gmv_minor: 30_000,
+                commission_minor: 3_000,
+                fee_minor: 300,
+                ..Counts::default()
+            },
+        )?;
+        stats::bump(
+            conn,
+            &money,
+            quarter_of(at("2025-01-20 02:00:00")),
+            &Counts {
+                refunds: 1,
+                refund_minor: 10_000,
+                refund_commission_minor: 1_000,
+                refund_fee_minor: 100,
+                ..Counts::default()
+            },
+        )?;
+        diesel::update(users::table.filter(users::email.like("%@demo.tandem.test")))
+            .set(users::time_zone.eq("Asia/Shanghai"))
+            .execute(conn)?;
+        Ok((link, merchant))
+    })
+    .await
+}
+
+/// The chart table's value for a day ("10 Jan").
+fn day_value(html: &str, chart_id: &str, day: &str) -> String {
+    let chart = &html[html
+        .find(&format!("id=\"{chart_id}-cap\""))
+        .expect(chart_id)..];
+    let row = &chart[chart.find(&format!("<td>{day}</td>")).expect(day)..];
+    let cell = &row[row.find("<td class=\"num\">").expect("value") + 16..];
+    cell[..cell.find("</td>").expect("end")].to_owned()
+}
+
+#[tokio::test]
+async fn days_are_the_readers_local_days_and_csv_exports_are_stable() {
+    let app = TestApp::demo().await;
+    january(&app).await;
+    let mia = demo_client(&app, "influencer@demo.tandem.test").await;
+    let range = "from=2025-01-01&to=2025-01-31";
+    let (status, html) = text(&mia, &app, &format!("/influencer/dashboard?{range}")).await;
+    assert_eq!(status, StatusCode::OK);
+    // 23:30 local on the 10th is the 10th; 00:15 local is the 11th (both the 10th in UTC).
+    assert_eq!(day_value(&html, "chart-clicks", "10 Jan"), "4");
+    assert_eq!(day_value(&html, "chart-clicks", "11 Jan"), "2");
+    assert_eq!(day_value(&html, "chart-orders", "10 Jan"), "2");
+    assert_eq!(day_value(&html, "chart-money-cny", "10 Jan"), "¥30.00");
+    assert_eq!(day_value(&html, "chart-money-cny", "20 Jan"), "-¥10.00");
+    for table in ["campaigns", "streams", "links"] {
+        let (status, csv) = text(
+            &mia,
+            &app,
+            &format!("/influencer/dashboard/{table}.csv?{range}"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        // Link codes are random: the one in a link's detail is redacted.
+        let csv: String = csv
+            .lines()
+            .map(|l| match (l.find(",CNY"), l.find(" · ")) {
+                (Some(_), Some(dot)) => {
+                    let start = l[..dot].rfind(',').map_or(0, |c| c + 1);
+                    format!("{}[code]{}\n", &l[..start], &l[dot..])
+                }
+                _ => format!("{l}\n"),
+            })
+            .collect();
+        insta::assert_snapshot!(format!("influencer_{table}_csv"), csv);
+    }
+    // In UTC the same clicks are all on the 10th.
+    app.with_db(|conn| {
+        diesel::update(users::table.filter(users::email.eq("influencer@demo.tandem.test")))
+            .set(users::time_zone.eq("UTC"))
+            .execute(conn)?;
+        Ok(())
+    })
+    .await;
+    let (_, html) = text(&mia, &app, &format!("/influencer/dashboard?{range}")).await;
+    assert_eq!(day_value(&html, "chart-clicks", "10 Jan"), "6");
+    assert_eq!(day_value(&html, "chart-clicks", "11 Jan"), "0");
+
+    let m = demo_client(&app, "merchant@demo.tandem.test").await;
+    for table in ["influencers", "campaigns", "streams"] {
+        let (status, csv) = text(
+            &m,
+            &app,
+            &format!("/merchant/dashboard/{table}.csv?{range}"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        insta::assert_snapshot!(format!("merchant_{table}_csv"), csv);
+    }
+    let (status, csv) = text(&m, &app, "/merchant/statement.csv?month=2025-01").await;
+    assert_eq!(status, StatusCode::OK);
+    insta::assert_snapshot!("merchant_statement_csv", csv);
+    let (status, html) = text(&m, &app, "/merchant/statement?month=2025-01").await;
+    assert_eq!(status, StatusCode::OK);
+    // Commission 30.00 + fee 3.00 - reversals (10.00 + 1.00) = 22.00.
+    assert!(html.contains("¥22.00"), "{html}");
+
+    // Bad input is a 422 naming the field, never a 500.
+    for (path, field) in [
+        ("/influencer/dashboard?days=12", "days"),
+        (
+            "/influencer/dashboard?from=2025-02-01&to=2025-01-01",
+            "from",
+        ),
+        ("/influencer/dashboard?from=2020-01-01&to=2025-01-01", "to"),
+        ("/influencer/dashboard?from=nope&to=2025-01-01", "from"),
+        ("/influencer/dashboard?table=nope", "table"),
+    ] {
+        let (status, html) = text(&mia, &app, path).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}");
+        assert!(html.contains(field), "{path}: {html}");
+    }
+    let (status, _) = text(&m, &app, "/merchant/statement?month=2025-13").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// The local-day bounds of the last `days` days for a reader in Shanghai, in UTC.
+fn last_days(now: NaiveDateTime, days: i64) -> (NaiveDateTime, NaiveDateTime) {
+    let today = (now + chrono::TimeDelta::hours(8)).date();
+    let from = today - chrono::TimeDelta::days(days - 1);
+    let start = from.and_hms_opt(0, 0, 0).expect("midnight") - chrono::TimeDelta::hours(8);
+    (start, start + chrono::TimeDelta::days(days))
+}
+
+#[tokio::test]
+async fn the_merchant_home_prints_figures_computed_from_raw_orders() {
+    let app = TestApp::demo().await;
+    let now = app.clock_now();
+    let (start, end) = last_days(now, 90);
+    let (gmv, orders, unattributed, refunded, human) = app
+        .with_db(move |conn| {
+            let merchant: i64 = campaigns::table
+                .filter(campaigns::name.eq("Spring green tea festival"))
+                .select(campaigns::merchant_id)
+                .first(conn)?;
+            diesel::update(users::table.filter(users::email.like("%@demo.tandem.test")))
+                .set(users::time_zone.eq("Asia/Shanghai"))
+                .execute(conn)?;
+            let rows: Vec<(i64, String, Option<i64>)> = conversions::table
+                .filter(conversions::merchant_id.eq(merchant))
+                .filter(conversions::occurred_at.ge(start))
+                .filter(conversions::occurred_at.lt(end))
+                .filter(conversions::currency.eq("CNY"))
+                .select((
+                    conversions::base_minor,
+                    conversions::currency,
+                    conversions::influencer_id,
+                ))
+                .load(conn)?;
+            let refunded: i64 = refunds::table
+                .filter(refunds::merchant_id.eq(merchant))
+                .filter(refunds::occurred_at.ge(start))
+                .filter(refunds::occurred_at.lt(end))
+                .select(refunds::amount_minor)
+                .load::<i64>(conn)?
+                .iter()
+                .sum();
+            let human: i64 = clicks::table
+                .inner_join(links::table)
+                .filter(links::merchant_id.eq(merchant))
+                .filter(clicks::created_at.ge(start))
+                .filter(clicks::created_at.lt(end))
+                .filter(clicks::is_bot.eq(false))
+                .count()
+                .get_result(conn)?;
+            Ok((
+                rows.iter().map(|r| r.0).sum::<i64>(),
+                rows.len(),
+                rows.iter().filter(|r| r.2.is_none()).count(),
+                refunded,
+                human,
+            ))
+        })
+        .await;
+    assert!(orders > 0 && unattributed > 0 && refunded > 0);
+    let m = demo_client(&app, "merchant@demo.tandem.test").await;
+    let (status, html) = text(&m, &app, "/merchant/dashboard?days=90").await;
+    assert_eq!(status, StatusCode::OK);
+    let show = |v: i64| tandem::domain::money::display_in(v, "CNY");
+    assert!(
+        html.contains(&format!("<dt>GMV</dt><dd class=\"big\">{}</dd>", show(gmv))),
+        "GMV {gmv}: {html}"
+    );
+    assert!(
+        html.contains(&format!("<dt>Orders</dt><dd>{orders}</dd>")),
+        "orders {orders}"
+    );
+    assert!(
+        html.contains(&format!("<dt>Clicks</dt><dd>{human}</dd>")),
+        "clicks {human}"
+    );
+    assert!(
+        html.contains(&format!("<dt>Refunded</dt><dd>{}</dd>", show(refunded))),
+        "refunded"
+    );
+    assert!(
+        html.contains(&format!("<strong>{unattributed} order")),
+        "unattributed {unattributed}"
+    );
+    // Ren's refunds stand out (the demo refunds more of his orders than of anyone else's).
+    assert!(
+        html.contains("class=\"flagged\""),
+        "a refund outlier is flagged"
+    );
+}
+
+#[tokio::test]
+async fn finance_home_balances_equal_the_entries_and_counts_its_queues() {
+    use tandem::db::schema::{payout_runs, payouts};
+    let app = TestApp::demo().await;
+    let (drift, home, frozen, drafts) = app
+        .with_db(|conn| {
+            let drift = tandem::db::ledger::balance_drift(conn)?;
+            let home = tandem::service::dashboard::finance_home(conn)?;
+            let frozen: i64 = commissions::table
+                .filter(commissions::state.eq("frozen"))
+                .count()
+                .get_result(conn)?;
+            let drafts: i64 = payout_runs::table
+                .filter(payout_runs::state.eq("draft"))
+                .count()
+                .get_result(conn)?;
+            let _failed: i64 = payouts::table
+                .filter(payouts::state.eq("failed"))
+                .count()
+                .get_result(conn)?;
+            Ok((drift, home, frozen, drafts))
+        })
+        .await;
+    assert!(drift.is_empty(), "maintained balances drift: {drift:?}");
+    assert!(home.balanced());
+    assert_eq!(home.frozen, frozen);
+    assert_eq!(home.awaiting_approval, drafts);
+    assert_eq!(home.failed_payouts, 1, "the demo's failed payout");
+    let f = demo_client(&app, "finance@demo.tandem.test").await;
+    let (status, html) = text(&f, &app, "/finance/dashboard").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("The books balance."), "{html}");
+    assert!(html.contains(&format!(
+        "<span class=\"count\">{drafts}</span><span>payout run"
+    )));
+    // The influencers' balances by kind equal the entries' sums.
+    let (entries_pending, shown) = app
+        .with_db(|conn| {
+            let sum: i64 = tandem::db::ledger::all_entries(conn)?
+                .iter()
+                .filter(|e| {
+                    e.currency == "CNY" && e.kind == tandem::domain::ledger::AccountKind::Pending
+                })
+                .map(|e| e.amount_minor)
+                .sum();
+            Ok((-sum, tandem::service::dashboard::finance_home(conn)?))
+        })
+        .await;
+    let pending = shown
+        .balances
+        .iter()
+        .find(|b| b.currency == "CNY" && b.kind == tandem::domain::ledger::AccountKind::Pending)
+        .map(|b| b.shown_minor);
+    assert_eq!(pending, Some(entries_pending));
+}
+
+#[tokio::test]
+async fn nobody_reads_another_ones_figures() {
+    let app = TestApp::demo().await;
+    let (mia_stream, other_stream) = app
+        .with_db(|conn| {
+            let (_, _, _, mia, stream) = demo_ids(conn);
+            let other: i64 = streams::table
+                .filter(streams::influencer_id.ne(mia))
+                .select(streams::id)
+                .first(conn)?;
+            Ok((stream, other))
+        })
+        .await;
+    let mia = demo_client(&app, "influencer@demo.tandem.test").await;
+    let (status, html) = text(&mia, &app, &format!("/influencer/streams/{mia_stream}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Clicks by hour"), "{html}");
+    let (status, _) = text(&mia, &app, &format!("/influencer/streams/{other_stream}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = text(&mia, &app, "/influencer/dashboard/influencers.csv").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let merchant = demo_client(&app, "merchant@demo.tandem.test").await;
+    let finance = demo_client(&app, "finance@demo.tandem.test").await;
+    let anonymous = crate::helpers::new_client();
+    for path in [
+        "/merchant/dashboard",
+        "/merchant/dashboard/influencers.csv",
+        "/merchant/statement",
+        "/merchant/statement.csv",
+        "/finance/dashboard",
+        "/influencer/dashboard/campaigns.csv",
+    ] {
+        for (who, c) in [
+            ("mia", &mia),
+            ("merchant", &merchant),
+            ("finance", &finance),
+            ("anonymous", &anonymous),
+        ] {
+            let allowed = (path.starts_with("/merchant") && who == "merchant")
+                || (path.starts_with("/finance") && who == "finance")
+                || (path.starts_with("/influencer") && who == "mia");
+            let (status, _) = text(c, &app, path).await;
+            assert_eq!(status == StatusCode::OK, allowed, "{who} {path}: {status}");
+        }
+    }
+    // Each merchant's figures are its own: the beauty brand does not see the tea sales.
+    let (_, tea) = text(&merchant, &app, "/merchant/dashboard?days=90").await;
+    assert!(tea.contains("Mia Chen"));
+    let beauty = demo_client(&app, "beauty@demo.tandem.test").await;
+    for path in [
+        "/merchant/dashboard?days=90&table=influencers",
+        "/merchant/dashboard/influencers.csv?days=90",
+        "/merchant/statement.csv",
+    ] {
+        let (status, body) = text(&beauty, &app, path).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            !body.contains("Mia Chen") && !body.contains("Spring green tea"),
+            "{path}"
+        );
+    }
+}
