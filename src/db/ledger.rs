@@ -192,19 +192,22 @@ pub fn posted(conn: &mut DbConn, kind: &str, ref_kind: &str, ref_id: i64) -> Que
     .get_result(conn)
 }
 
-/// An owner's balances as people see them, by (account kind, currency), summed from entries.
+/// An owner's balances as people see them, by (account kind, currency): the maintained
+/// balances of its accounts (`ledger_balances`, kept by a trigger as entries are written and
+/// proved against the entries by `tandem ledger check`).
 pub fn balances(
     conn: &mut DbConn,
     owner: Owner,
 ) -> QueryResult<BTreeMap<(AccountKind, String), i64>> {
-    let rows: Vec<(String, String, i64)> = entries::table
+    use super::schema::ledger_balances;
+    let rows: Vec<(String, String, i64)> = ledger_balances::table
         .inner_join(ledger_accounts::table)
         .filter(ledger_accounts::owner_kind.eq(owner.kind()))
         .filter(ledger_accounts::owner_id.eq(owner.id()))
         .select((
             ledger_accounts::kind,
             ledger_accounts::currency,
-            entries::amount_minor,
+            ledger_balances::balance_minor,
         ))
         .load(conn)?;
     let mut out: BTreeMap<(AccountKind, String), i64> = BTreeMap::new();

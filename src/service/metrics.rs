@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 use diesel::prelude::*;
 use rust_decimal::Decimal;
 
-use crate::db::stats::{Counts, Dims, Scope, StatRow};
+use crate::db::stats::{Counts, Dims, Group, Scope, StatRow};
 use crate::db::{self, DbConn};
 use crate::domain::money::round_half_away;
 use crate::domain::validate::FieldErrors;
@@ -201,10 +201,70 @@ pub fn per_day(rows: &[StatRow], range: &Range, tz: Tz) -> Vec<Day> {
     days
 }
 
-/// A dashboard's rows: what the reader may see in the range.
-pub fn rows_in(conn: &mut DbConn, scope: Scope, range: &Range, tz: Tz) -> AppResult<Vec<StatRow>> {
+/// How to sum a range's rows into groups that each fall in one local day: whole local days
+/// when the zone's offset does not change in the range (one row per day and currency), else
+/// whole hours when every offset is whole hours, else quarter hours.
+pub fn time_group(range: &Range, tz: Tz) -> Group {
+    use chrono::Offset;
+    let offsets: Vec<i64> = (0..=range.days())
+        .map(|d| {
+            let at = local_midnight(range.from + TimeDelta::days(d), tz);
+            DateTime::from_timestamp(at, 0).map_or(0, |t| {
+                i64::from(
+                    tz.offset_from_utc_datetime(&t.naive_utc())
+                        .fix()
+                        .local_minus_utc(),
+                )
+            })
+        })
+        .collect();
+    if offsets.windows(2).all(|w| w[0] == w[1]) {
+        Group::Time {
+            width: 86_400,
+            offset: offsets[0],
+        }
+    } else if offsets.iter().all(|o| o % 3_600 == 0) {
+        Group::Time {
+            width: 3_600,
+            offset: 0,
+        }
+    } else {
+        Group::Time {
+            width: db::stats::QUARTER_SECS,
+            offset: 0,
+        }
+    }
+}
+
+/// The range's rows summed per local day (or per hour or quarter hour within one, see
+/// [`time_group`]) and currency, for [`per_day`].
+pub fn day_rows(conn: &mut DbConn, scope: Scope, range: &Range, tz: Tz) -> AppResult<Vec<StatRow>> {
     let (from, to) = range.bounds(tz);
-    Ok(db::stats::rows(conn, scope, from, to)?)
+    Ok(db::stats::grouped(
+        conn,
+        scope,
+        from,
+        to,
+        time_group(range, tz),
+    )?)
+}
+
+/// The range's rows summed per what `by` groups (and campaign and currency), for [`table`].
+pub fn key_rows(
+    conn: &mut DbConn,
+    scope: Scope,
+    range: &Range,
+    tz: Tz,
+    by: By,
+) -> AppResult<Vec<StatRow>> {
+    let (from, to) = range.bounds(tz);
+    let group = match by {
+        By::Campaign => Group::Campaign,
+        By::Influencer => Group::Influencer,
+        By::Stream => Group::Stream,
+        By::Link => Group::Link,
+    };
+    Ok(db::stats::grouped(conn, scope, from, to, group)?)
 }
 
 /// What a table groups by.

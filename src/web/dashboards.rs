@@ -183,8 +183,13 @@ pub struct Row {
     pub flagged: bool,
 }
 
+/// How many lines a table shows (sorted); the CSV has them all.
+pub const TABLE_ROWS: usize = 100;
+
 pub struct TableView {
     pub caption: String,
+    /// Lines beyond [`TABLE_ROWS`], left to the CSV.
+    pub more: usize,
     pub heads: Vec<Head>,
     pub rows: Vec<Row>,
     pub totals: Vec<Row>,
@@ -243,7 +248,12 @@ fn table_view(
         }
         .to_owned(),
         heads,
-        rows: lines.iter().map(|l| row(l, href(l), flagged(l))).collect(),
+        more: lines.len().saturating_sub(TABLE_ROWS),
+        rows: lines
+            .iter()
+            .take(TABLE_ROWS)
+            .map(|l| row(l, href(l), flagged(l)))
+            .collect(),
         totals: metrics::totals(lines)
             .iter()
             .map(|l| row(l, None, false))
@@ -400,9 +410,11 @@ pub async fn influencer_performance(
     let (rows, lines) = state
         .db(move |conn| {
             let me = crate::service::influencer::profile_of(conn, uid)?;
-            let rows = metrics::rows_in(conn, Scope::Influencer(me.id), &range, tz)?;
-            let currencies = metrics::campaign_currencies(conn, &rows)?;
-            let lines = metrics::table(conn, &rows, by, &currencies, sort)?;
+            let scope = Scope::Influencer(me.id);
+            let rows = metrics::day_rows(conn, scope, &range, tz)?;
+            let keyed = metrics::key_rows(conn, scope, &range, tz, by)?;
+            let currencies = metrics::campaign_currencies(conn, &keyed)?;
+            let lines = metrics::table(conn, &keyed, by, &currencies, sort)?;
             Ok((rows, lines))
         })
         .await?;
@@ -459,7 +471,7 @@ async fn influencer_csv(
     let lines = state
         .db(move |conn| {
             let me = crate::service::influencer::profile_of(conn, uid)?;
-            let rows = metrics::rows_in(conn, Scope::Influencer(me.id), &range, tz)?;
+            let rows = metrics::key_rows(conn, Scope::Influencer(me.id), &range, tz, by)?;
             let currencies = metrics::campaign_currencies(conn, &rows)?;
             metrics::table(conn, &rows, by, &currencies, sort)
         })
@@ -646,15 +658,18 @@ async fn merchant_data(
     state
         .db(move |conn| {
             let (merchant, _) = crate::service::merchant::org_of(conn, uid)?;
-            let rows = metrics::rows_in(conn, Scope::Merchant(merchant.id), &range, tz)?;
-            let currencies = metrics::campaign_currencies(conn, &rows)?;
-            let lines = metrics::table(conn, &rows, by, &currencies, sort)?;
+            let scope = Scope::Merchant(merchant.id);
+            let rows = metrics::day_rows(conn, scope, &range, tz)?;
+            let keyed = metrics::key_rows(conn, scope, &range, tz, by)?;
+            let currencies = metrics::campaign_currencies(conn, &keyed)?;
+            let lines = metrics::table(conn, &keyed, by, &currencies, sort)?;
             let influencers = if by == By::Influencer {
                 lines.clone()
             } else {
+                let keyed = metrics::key_rows(conn, scope, &range, tz, By::Influencer)?;
                 metrics::table(
                     conn,
-                    &rows,
+                    &keyed,
                     By::Influencer,
                     &currencies,
                     Sort {
@@ -867,7 +882,13 @@ async fn statement_lines(
     state
         .db(move |conn| {
             let (merchant, _) = crate::service::merchant::org_of(conn, uid)?;
-            let rows = metrics::rows_in(conn, Scope::Merchant(merchant.id), &range, tz)?;
+            let rows = metrics::key_rows(
+                conn,
+                Scope::Merchant(merchant.id),
+                &range,
+                tz,
+                By::Influencer,
+            )?;
             let mut grouped: std::collections::BTreeMap<
                 (String, i64, i64),
                 crate::db::stats::Counts,

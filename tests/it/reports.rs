@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use reqwest::StatusCode;
 use tandem::db::DbConn;
@@ -622,4 +622,63 @@ async fn nobody_reads_another_ones_figures() {
             "{path}"
         );
     }
+}
+
+/// Days summed in the database (whole local days, hours or quarter hours, by the zone) are
+/// the days summed here from every quarter hour, in zones with and without daylight saving
+/// time and with half- and quarter-hour offsets, over ranges that cross a clock change.
+#[tokio::test]
+async fn days_summed_in_the_database_equal_days_summed_from_quarter_hours() {
+    use tandem::service::metrics::{self, By, Range};
+    let app = TestApp::demo().await;
+    let today = app.clock_now().date();
+    let checked = app
+        .with_db(move |conn| {
+            let merchant: i64 = campaigns::table
+                .filter(campaigns::name.eq("Spring green tea festival"))
+                .select(campaigns::merchant_id)
+                .first(conn)?;
+            let mut checked = 0;
+            for zone in [
+                "UTC",
+                "Asia/Shanghai",
+                "America/New_York",
+                "Asia/Kolkata",
+                "Asia/Kathmandu",
+                "Australia/Adelaide",
+            ] {
+                let tz: chrono_tz::Tz = zone.parse().expect("zone");
+                // Both clock changes of 2026 in the north and the south are in here.
+                let range = Range {
+                    from: NaiveDate::from_ymd_opt(2026, 3, 1).expect("date"),
+                    to: today,
+                    preset: None,
+                };
+                let (from, to) = range.bounds(tz);
+                for scope in [Scope::Merchant(merchant), Scope::All] {
+                    let quarters = stats::rows(conn, scope, from, to)?;
+                    let summed = metrics::day_rows(conn, scope, &range, tz)?;
+                    assert_eq!(
+                        metrics::per_day(&summed, &range, tz),
+                        metrics::per_day(&quarters, &range, tz),
+                        "{zone}"
+                    );
+                    // Tables: whole UTC days plus the partial days at the ends.
+                    let currencies = metrics::campaign_currencies(conn, &quarters)?;
+                    for by in [By::Campaign, By::Influencer, By::Stream, By::Link] {
+                        let keyed = metrics::key_rows(conn, scope, &range, tz, by)?;
+                        let names = std::collections::HashMap::new();
+                        assert_eq!(
+                            metrics::lines(&keyed, by, &currencies, &names),
+                            metrics::lines(&quarters, by, &currencies, &names),
+                            "{zone} {by:?}"
+                        );
+                    }
+                    checked += 1;
+                }
+            }
+            Ok(checked)
+        })
+        .await;
+    assert_eq!(checked, 12);
 }

@@ -118,3 +118,93 @@ ON CONFLICT (merchant_id, influencer_id, campaign_id, link_id, stream_id, curren
 DO UPDATE SET rejected_commission_minor = stats_quarters.rejected_commission_minor
         + excluded.rejected_commission_minor,
     rejected_fee_minor = stats_quarters.rejected_fee_minor + excluded.rejected_fee_minor;
+
+-- Coarser levels of the same figures, so that a merchant's home (hundreds of thousands of
+-- clicks) reads a few thousand rows: per UTC day without the link (tables over a range read
+-- whole days from here and the partial days at its ends from stats_quarters), and per quarter
+-- hour per merchant and currency only (its charts). Both are kept from stats_quarters by the
+-- triggers below, in the same statement that changes it.
+CREATE TABLE stats_days (
+    merchant_id BIGINT NOT NULL,
+    campaign_id BIGINT NOT NULL,
+    influencer_id BIGINT NOT NULL,
+    stream_id BIGINT NOT NULL,
+    currency TEXT NOT NULL,
+    -- UTC midnight, seconds since 1970.
+    bucket BIGINT NOT NULL,
+    clicks BIGINT NOT NULL DEFAULT 0,
+    unique_clicks BIGINT NOT NULL DEFAULT 0,
+    bot_clicks BIGINT NOT NULL DEFAULT 0,
+    orders BIGINT NOT NULL DEFAULT 0,
+    gmv_minor BIGINT NOT NULL DEFAULT 0,
+    commission_minor BIGINT NOT NULL DEFAULT 0,
+    fee_minor BIGINT NOT NULL DEFAULT 0,
+    refunds BIGINT NOT NULL DEFAULT 0,
+    refund_minor BIGINT NOT NULL DEFAULT 0,
+    refund_commission_minor BIGINT NOT NULL DEFAULT 0,
+    refund_fee_minor BIGINT NOT NULL DEFAULT 0,
+    rejected_commission_minor BIGINT NOT NULL DEFAULT 0,
+    rejected_fee_minor BIGINT NOT NULL DEFAULT 0,
+    -- In a merchant's range order, so that a range is read in one sweep (SQLite: the table
+    -- is this key, WITHOUT ROWID).
+    PRIMARY KEY (merchant_id, bucket, influencer_id, campaign_id, stream_id, currency)
+);
+CREATE TABLE stats_merchant_quarters (
+    merchant_id BIGINT NOT NULL,
+    currency TEXT NOT NULL,
+    bucket BIGINT NOT NULL,
+    clicks BIGINT NOT NULL DEFAULT 0,
+    unique_clicks BIGINT NOT NULL DEFAULT 0,
+    bot_clicks BIGINT NOT NULL DEFAULT 0,
+    orders BIGINT NOT NULL DEFAULT 0,
+    gmv_minor BIGINT NOT NULL DEFAULT 0,
+    commission_minor BIGINT NOT NULL DEFAULT 0,
+    fee_minor BIGINT NOT NULL DEFAULT 0,
+    refunds BIGINT NOT NULL DEFAULT 0,
+    refund_minor BIGINT NOT NULL DEFAULT 0,
+    refund_commission_minor BIGINT NOT NULL DEFAULT 0,
+    refund_fee_minor BIGINT NOT NULL DEFAULT 0,
+    rejected_commission_minor BIGINT NOT NULL DEFAULT 0,
+    rejected_fee_minor BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (merchant_id, bucket, currency)
+);
+
+-- The coarser levels of what is there already, then the triggers that keep them.
+INSERT INTO stats_days (merchant_id, campaign_id, influencer_id, stream_id, currency, bucket,
+                        clicks, unique_clicks, bot_clicks, orders, gmv_minor, commission_minor, fee_minor, refunds, refund_minor, refund_commission_minor, refund_fee_minor, rejected_commission_minor, rejected_fee_minor)
+SELECT merchant_id, campaign_id, influencer_id, stream_id, currency, bucket / 86400 * 86400 AS d,
+       sum(clicks), sum(unique_clicks), sum(bot_clicks), sum(orders), sum(gmv_minor), sum(commission_minor), sum(fee_minor), sum(refunds), sum(refund_minor), sum(refund_commission_minor), sum(refund_fee_minor), sum(rejected_commission_minor), sum(rejected_fee_minor)
+FROM stats_quarters GROUP BY merchant_id, campaign_id, influencer_id, stream_id, currency, d;
+INSERT INTO stats_merchant_quarters (merchant_id, currency, bucket, clicks, unique_clicks, bot_clicks, orders, gmv_minor, commission_minor, fee_minor, refunds, refund_minor, refund_commission_minor, refund_fee_minor, rejected_commission_minor, rejected_fee_minor)
+SELECT merchant_id, currency, bucket, sum(clicks), sum(unique_clicks), sum(bot_clicks), sum(orders), sum(gmv_minor), sum(commission_minor), sum(fee_minor), sum(refunds), sum(refund_minor), sum(refund_commission_minor), sum(refund_fee_minor), sum(rejected_commission_minor), sum(rejected_fee_minor)
+FROM stats_quarters GROUP BY merchant_id, currency, bucket;
+CREATE FUNCTION tandem_stats_levels() RETURNS trigger AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+    INSERT INTO stats_days (merchant_id, campaign_id, influencer_id, stream_id, currency,
+                            bucket, clicks, unique_clicks, bot_clicks, orders, gmv_minor, commission_minor, fee_minor, refunds, refund_minor, refund_commission_minor, refund_fee_minor, rejected_commission_minor, rejected_fee_minor)
+    VALUES (NEW.merchant_id, NEW.campaign_id, NEW.influencer_id, NEW.stream_id,
+            NEW.currency, NEW.bucket / 86400 * 86400, NEW.clicks, NEW.unique_clicks, NEW.bot_clicks, NEW.orders, NEW.gmv_minor, NEW.commission_minor, NEW.fee_minor, NEW.refunds, NEW.refund_minor, NEW.refund_commission_minor, NEW.refund_fee_minor, NEW.rejected_commission_minor, NEW.rejected_fee_minor)
+    ON CONFLICT (merchant_id, influencer_id, campaign_id, stream_id, currency, bucket)
+    DO UPDATE SET clicks = stats_days.clicks + excluded.clicks, unique_clicks = stats_days.unique_clicks + excluded.unique_clicks, bot_clicks = stats_days.bot_clicks + excluded.bot_clicks, orders = stats_days.orders + excluded.orders, gmv_minor = stats_days.gmv_minor + excluded.gmv_minor, commission_minor = stats_days.commission_minor + excluded.commission_minor, fee_minor = stats_days.fee_minor + excluded.fee_minor, refunds = stats_days.refunds + excluded.refunds, refund_minor = stats_days.refund_minor + excluded.refund_minor, refund_commission_minor = stats_days.refund_commission_minor + excluded.refund_commission_minor, refund_fee_minor = stats_days.refund_fee_minor + excluded.refund_fee_minor, rejected_commission_minor = stats_days.rejected_commission_minor + excluded.rejected_commission_minor, rejected_fee_minor = stats_days.rejected_fee_minor + excluded.rejected_fee_minor;
+    INSERT INTO stats_merchant_quarters (merchant_id, currency, bucket, clicks, unique_clicks, bot_clicks, orders, gmv_minor, commission_minor, fee_minor, refunds, refund_minor, refund_commission_minor, refund_fee_minor, rejected_commission_minor, rejected_fee_minor)
+    VALUES (NEW.merchant_id, NEW.currency, NEW.bucket, NEW.clicks, NEW.unique_clicks, NEW.bot_clicks, NEW.orders, NEW.gmv_minor, NEW.commission_minor, NEW.fee_minor, NEW.refunds, NEW.refund_minor, NEW.refund_commission_minor, NEW.refund_fee_minor, NEW.rejected_commission_minor, NEW.rejected_fee_minor)
+    ON CONFLICT (merchant_id, currency, bucket)
+    DO UPDATE SET clicks = stats_merchant_quarters.clicks + excluded.clicks, unique_clicks = stats_merchant_quarters.unique_clicks + excluded.unique_clicks, bot_clicks = stats_merchant_quarters.bot_clicks + excluded.bot_clicks, orders = stats_merchant_quarters.orders + excluded.orders, gmv_minor = stats_merchant_quarters.gmv_minor + excluded.gmv_minor, commission_minor = stats_merchant_quarters.commission_minor + excluded.commission_minor, fee_minor = stats_merchant_quarters.fee_minor + excluded.fee_minor, refunds = stats_merchant_quarters.refunds + excluded.refunds, refund_minor = stats_merchant_quarters.refund_minor + excluded.refund_minor, refund_commission_minor = stats_merchant_quarters.refund_commission_minor + excluded.refund_commission_minor, refund_fee_minor = stats_merchant_quarters.refund_fee_minor + excluded.refund_fee_minor, rejected_commission_minor = stats_merchant_quarters.rejected_commission_minor + excluded.rejected_commission_minor, rejected_fee_minor = stats_merchant_quarters.rejected_fee_minor + excluded.rejected_fee_minor;
+    ELSE
+    INSERT INTO stats_days (merchant_id, campaign_id, influencer_id, stream_id, currency,
+                            bucket, clicks, unique_clicks, bot_clicks, orders, gmv_minor, commission_minor, fee_minor, refunds, refund_minor, refund_commission_minor, refund_fee_minor, rejected_commission_minor, rejected_fee_minor)
+    VALUES (NEW.merchant_id, NEW.campaign_id, NEW.influencer_id, NEW.stream_id,
+            NEW.currency, NEW.bucket / 86400 * 86400, NEW.clicks - OLD.clicks, NEW.unique_clicks - OLD.unique_clicks, NEW.bot_clicks - OLD.bot_clicks, NEW.orders - OLD.orders, NEW.gmv_minor - OLD.gmv_minor, NEW.commission_minor - OLD.commission_minor, NEW.fee_minor - OLD.fee_minor, NEW.refunds - OLD.refunds, NEW.refund_minor - OLD.refund_minor, NEW.refund_commission_minor - OLD.refund_commission_minor, NEW.refund_fee_minor - OLD.refund_fee_minor, NEW.rejected_commission_minor - OLD.rejected_commission_minor, NEW.rejected_fee_minor - OLD.rejected_fee_minor)
+    ON CONFLICT (merchant_id, influencer_id, campaign_id, stream_id, currency, bucket)
+    DO UPDATE SET clicks = stats_days.clicks + excluded.clicks, unique_clicks = stats_days.unique_clicks + excluded.unique_clicks, bot_clicks = stats_days.bot_clicks + excluded.bot_clicks, orders = stats_days.orders + excluded.orders, gmv_minor = stats_days.gmv_minor + excluded.gmv_minor, commission_minor = stats_days.commission_minor + excluded.commission_minor, fee_minor = stats_days.fee_minor + excluded.fee_minor, refunds = stats_days.refunds + excluded.refunds, refund_minor = stats_days.refund_minor + excluded.refund_minor, refund_commission_minor = stats_days.refund_commission_minor + excluded.refund_commission_minor, refund_fee_minor = stats_days.refund_fee_minor + excluded.refund_fee_minor, rejected_commission_minor = stats_days.rejected_commission_minor + excluded.rejected_commission_minor, rejected_fee_minor = stats_days.rejected_fee_minor + excluded.rejected_fee_minor;
+    INSERT INTO stats_merchant_quarters (merchant_id, currency, bucket, clicks, unique_clicks, bot_clicks, orders, gmv_minor, commission_minor, fee_minor, refunds, refund_minor, refund_commission_minor, refund_fee_minor, rejected_commission_minor, rejected_fee_minor)
+    VALUES (NEW.merchant_id, NEW.currency, NEW.bucket, NEW.clicks - OLD.clicks, NEW.unique_clicks - OLD.unique_clicks, NEW.bot_clicks - OLD.bot_clicks, NEW.orders - OLD.orders, NEW.gmv_minor - OLD.gmv_minor, NEW.commission_minor - OLD.commission_minor, NEW.fee_minor - OLD.fee_minor, NEW.refunds - OLD.refunds, NEW.refund_minor - OLD.refund_minor, NEW.refund_commission_minor - OLD.refund_commission_minor, NEW.refund_fee_minor - OLD.refund_fee_minor, NEW.rejected_commission_minor - OLD.rejected_commission_minor, NEW.rejected_fee_minor - OLD.rejected_fee_minor)
+    ON CONFLICT (merchant_id, currency, bucket)
+    DO UPDATE SET clicks = stats_merchant_quarters.clicks + excluded.clicks, unique_clicks = stats_merchant_quarters.unique_clicks + excluded.unique_clicks, bot_clicks = stats_merchant_quarters.bot_clicks + excluded.bot_clicks, orders = stats_merchant_quarters.orders + excluded.orders, gmv_minor = stats_merchant_quarters.gmv_minor + excluded.gmv_minor, commission_minor = stats_merchant_quarters.commission_minor + excluded.commission_minor, fee_minor = stats_merchant_quarters.fee_minor + excluded.fee_minor, refunds = stats_merchant_quarters.refunds + excluded.refunds, refund_minor = stats_merchant_quarters.refund_minor + excluded.refund_minor, refund_commission_minor = stats_merchant_quarters.refund_commission_minor + excluded.refund_commission_minor, refund_fee_minor = stats_merchant_quarters.refund_fee_minor + excluded.refund_fee_minor, rejected_commission_minor = stats_merchant_quarters.rejected_commission_minor + excluded.rejected_commission_minor, rejected_fee_minor = stats_merchant_quarters.rejected_fee_minor + excluded.rejected_fee_minor;
+    END IF;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER stats_quarters_levels AFTER INSERT OR UPDATE ON stats_quarters
+FOR EACH ROW EXECUTE FUNCTION tandem_stats_levels();
