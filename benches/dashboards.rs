@@ -297,21 +297,35 @@ async fn main() {
         if pg { "PostgreSQL" } else { "SQLite" }
     );
     let mut conn = db::establish(&url).expect("database");
-    migrate_before_rollup(&mut conn);
+    // TANDEM_BENCH_REUSE=1: time the pages of a database an earlier run loaded (loading 10M
+    // clicks into PostgreSQL takes minutes).
+    let reuse = std::env::var("TANDEM_BENCH_REUSE").is_ok_and(|v| v == "1");
+    if reuse {
+        println!("  reusing the loaded database");
+    } else {
+        load_all(&mut conn, pg, clicks, orders);
+    }
+    drop(conn);
+    time_pages(&url, dir.path()).await;
+}
+
+/// Loads everything into the fresh database at `conn` and builds the rollup.
+fn load_all(conn: &mut DbConn, pg: bool, clicks: usize, orders: usize) {
+    migrate_before_rollup(conn);
     let hash = tandem::domain::password::hash(PASSWORD).expect("hash");
     let t0 = Instant::now();
-    load(&mut conn, pg, clicks, orders, &hash);
+    load(conn, pg, clicks, orders, &hash);
     println!("  loaded in {:.1} s", t0.elapsed().as_secs_f64());
     let t0 = Instant::now();
-    db::run_migrations(&mut conn).expect("the rollup's migration");
+    db::run_migrations(conn).expect("the rollup's migration");
     println!(
         "  rollup built from them (its migration's backfill) in {:.1} s",
         t0.elapsed().as_secs_f64()
     );
-    ledger(&mut conn, pg);
+    ledger(conn, pg);
     // A payout schedule, so the influencer's home plans their next payout.
     tandem::service::payouts::save_schedule(
-        &mut conn,
+        conn,
         chrono::Utc::now().naive_utc(),
         1,
         None,
@@ -335,13 +349,15 @@ async fn main() {
         use diesel::prelude::*;
         tandem::db::schema::stats_quarters::table
             .count()
-            .get_result::<i64>(&mut conn)
+            .get_result::<i64>(conn)
             .expect("count")
     };
     println!("  rollup rows: {rows}");
-    drop(conn);
+}
 
-    let settings = Settings::for_tests(dir.path(), &url);
+/// Starts the app on the loaded database and times its pages.
+async fn time_pages(url: &str, dir: &std::path::Path) {
+    let settings = Settings::for_tests(dir, url);
     let app = Application::build_with_clock(settings, Arc::new(SystemClock) as Arc<dyn Clock>)
         .expect("app");
     let base = format!("http://127.0.0.1:{}", app.port());

@@ -410,36 +410,37 @@ pub fn grouped(
     from: i64,
     to: i64,
     group: Group,
+    campaign: Option<i64>,
 ) -> QueryResult<Vec<StatRow>> {
     let (dims, group_by) = match group {
         Group::Time { width, offset } => (
             format!(
-                "0 AS merchant_id, 0 AS campaign_id, 0 AS influencer_id, 0 AS link_id, \
-                 0 AS stream_id, currency, \
+                "CAST(0 AS BIGINT) AS merchant_id, CAST(0 AS BIGINT) AS campaign_id, CAST(0 AS BIGINT) AS influencer_id, CAST(0 AS BIGINT) AS link_id, \
+                 CAST(0 AS BIGINT) AS stream_id, currency, \
                  CAST(((bucket + {offset}) / {width}) * {width} - {offset} AS BIGINT) AS bucket"
             ),
             format!("currency, ((bucket + {offset}) / {width})"),
         ),
         Group::Campaign => (
-            "0 AS merchant_id, campaign_id, 0 AS influencer_id, 0 AS link_id, 0 AS stream_id, \
+            "CAST(0 AS BIGINT) AS merchant_id, campaign_id, CAST(0 AS BIGINT) AS influencer_id, CAST(0 AS BIGINT) AS link_id, CAST(0 AS BIGINT) AS stream_id, \
              currency, CAST(0 AS BIGINT) AS bucket"
                 .to_owned(),
             "campaign_id, currency".to_owned(),
         ),
         Group::Influencer => (
-            "0 AS merchant_id, campaign_id, influencer_id, 0 AS link_id, 0 AS stream_id, \
+            "CAST(0 AS BIGINT) AS merchant_id, campaign_id, influencer_id, CAST(0 AS BIGINT) AS link_id, CAST(0 AS BIGINT) AS stream_id, \
              currency, CAST(0 AS BIGINT) AS bucket"
                 .to_owned(),
             "influencer_id, campaign_id, currency".to_owned(),
         ),
         Group::Stream => (
-            "0 AS merchant_id, campaign_id, 0 AS influencer_id, 0 AS link_id, stream_id, \
+            "CAST(0 AS BIGINT) AS merchant_id, campaign_id, CAST(0 AS BIGINT) AS influencer_id, CAST(0 AS BIGINT) AS link_id, stream_id, \
              currency, CAST(0 AS BIGINT) AS bucket"
                 .to_owned(),
             "stream_id, campaign_id, currency".to_owned(),
         ),
         Group::Link => (
-            "0 AS merchant_id, campaign_id, 0 AS influencer_id, link_id, 0 AS stream_id, \
+            "CAST(0 AS BIGINT) AS merchant_id, campaign_id, CAST(0 AS BIGINT) AS influencer_id, link_id, CAST(0 AS BIGINT) AS stream_id, \
              currency, CAST(0 AS BIGINT) AS bucket"
                 .to_owned(),
             "link_id, campaign_id, currency".to_owned(),
@@ -454,6 +455,11 @@ pub fn grouped(
         Scope::Influencer(id) => ("influencer_id = ?3", id),
         Scope::Merchant(id) => ("merchant_id = ?3", id),
         Scope::All => ("?3 = ?3", 0),
+    };
+    // One campaign only (an integer, written into the statement).
+    let filter = match campaign {
+        Some(c) => format!("{filter} AND campaign_id = {c}"),
+        None => filter.to_owned(),
     };
     let sql = |source: &str| {
         format!(
@@ -471,9 +477,9 @@ pub fn grouped(
         to.div_euclid(DAY_SECS) * DAY_SECS,
     );
     let source = match (scope, group) {
-        (Scope::Merchant(_), Group::Time { .. }) => format!(
-            "(SELECT merchant_id, 0 AS campaign_id, 0 AS influencer_id, 0 AS link_id, \
-             0 AS stream_id, currency, bucket, {counts} FROM stats_merchant_quarters \
+        (Scope::Merchant(_), Group::Time { .. }) if campaign.is_none() => format!(
+            "(SELECT merchant_id, CAST(0 AS BIGINT) AS campaign_id, CAST(0 AS BIGINT) AS influencer_id, CAST(0 AS BIGINT) AS link_id, \
+             CAST(0 AS BIGINT) AS stream_id, currency, bucket, {counts} FROM stats_merchant_quarters \
              WHERE {filter} AND bucket >= ?1 AND bucket < ?2) AS m"
         ),
         (Scope::Merchant(_), Group::Campaign | Group::Influencer | Group::Stream) if d1 < d2 => {
@@ -487,7 +493,11 @@ pub fn grouped(
             format!(
                 "({} UNION ALL {} UNION ALL {}) AS u",
                 arm("stats_quarters", "link_id", "bucket >= ?1 AND bucket < ?4"),
-                arm("stats_days", "0", "bucket >= ?4 AND bucket < ?5"),
+                arm(
+                    "stats_days",
+                    "CAST(0 AS BIGINT)",
+                    "bucket >= ?4 AND bucket < ?5"
+                ),
                 arm("stats_quarters", "link_id", "bucket >= ?5 AND bucket < ?2"),
             )
         }

@@ -28,6 +28,8 @@ pub struct Range {
     pub to: NaiveDate,
     /// 7, 30 or 90 when picked from the presets (ending today), else `None`.
     pub preset: Option<i64>,
+    /// One campaign only (`campaign=<id>`); else every campaign.
+    pub campaign: Option<i64>,
 }
 
 /// The range as asked in a query string: `days=7|30|90`, or `from` and `to` (YYYY-MM-DD).
@@ -40,6 +42,8 @@ pub struct RangeQuery {
     pub dir: Option<String>,
     /// Which table a page shows (`campaigns`, `influencers`, `streams`, `links`).
     pub table: Option<String>,
+    /// One campaign's figures only.
+    pub campaign: Option<String>,
 }
 
 /// A query value, trimmed; `None` when absent or blank.
@@ -51,6 +55,22 @@ impl Range {
     /// The range `q` asks for, ending at most on `today` (the reader's local date); a clear
     /// error naming the field when it cannot be read.
     pub fn parse(q: &RangeQuery, today: NaiveDate) -> Result<Range, FieldErrors> {
+        let mut range = Range::parse_days(q, today)?;
+        range.campaign = match given(&q.campaign) {
+            None => None,
+            Some(c) => match c.parse::<i64>() {
+                Ok(id) if id > 0 => Some(id),
+                _ => {
+                    let mut errors = FieldErrors::new();
+                    errors.add("campaign", "Choose a campaign from the list.");
+                    return Err(errors);
+                }
+            },
+        };
+        Ok(range)
+    }
+
+    fn parse_days(q: &RangeQuery, today: NaiveDate) -> Result<Range, FieldErrors> {
         let mut errors = FieldErrors::new();
         if given(&q.from).is_some() || given(&q.to).is_some() {
             let date = |field: &str, v: Option<&str>, errors: &mut FieldErrors| match v {
@@ -75,6 +95,7 @@ impl Range {
                         from,
                         to,
                         preset: None,
+                        campaign: None,
                     });
                 }
             }
@@ -94,6 +115,7 @@ impl Range {
             from: today - TimeDelta::days(days - 1),
             to: today,
             preset: Some(days),
+            campaign: None,
         })
     }
 
@@ -118,11 +140,15 @@ impl Range {
             .collect()
     }
 
-    /// The query string that asks for it again (links keep the range).
+    /// The query string that asks for it again (links keep the range and the campaign).
     pub fn query(&self) -> String {
-        match self.preset {
+        let days = match self.preset {
             Some(d) => format!("days={d}"),
             None => format!("from={}&to={}", self.from, self.to),
+        };
+        match self.campaign {
+            Some(c) => format!("{days}&campaign={c}"),
+            None => days,
         }
     }
 
@@ -246,6 +272,7 @@ pub fn day_rows(conn: &mut DbConn, scope: Scope, range: &Range, tz: Tz) -> AppRe
         from,
         to,
         time_group(range, tz),
+        range.campaign,
     )?)
 }
 
@@ -264,7 +291,14 @@ pub fn key_rows(
         By::Stream => Group::Stream,
         By::Link => Group::Link,
     };
-    Ok(db::stats::grouped(conn, scope, from, to, group)?)
+    Ok(db::stats::grouped(
+        conn,
+        scope,
+        from,
+        to,
+        group,
+        range.campaign,
+    )?)
 }
 
 /// What a table groups by.

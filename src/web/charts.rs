@@ -21,7 +21,8 @@ pub struct Chart {
     /// Unique on the page (ids of its title and description).
     pub id: String,
     pub title: String,
-    /// One sentence for screen readers and the caption: the total and the busiest point.
+    /// One sentence for screen readers and the caption (after the title): the total and the
+    /// busiest point.
     pub summary: String,
     pub bars: Vec<Bar>,
     /// Grid lines: (y, label).
@@ -54,10 +55,15 @@ pub fn bars(
     let total: i64 = points.iter().map(|p| p.2).sum();
     let busiest = points.iter().filter(|p| p.2 > 0).max_by_key(|p| p.2);
     let summary = match busiest {
-        None => format!("{title}: none in these {} days.", points.len()),
+        None => format!(
+            "None in these {} {}s.",
+            points.len(),
+            label_head.to_lowercase()
+        ),
         Some(b) => format!(
-            "{title}: {} in total; the most on {} ({}).",
+            "{} in total; the most {} {} ({}).",
             show(total),
+            if label_head == "Hour" { "at" } else { "on" },
             b.0,
             show(b.2)
         ),
@@ -81,8 +87,10 @@ pub fn bars(
             }
         })
         .collect();
-    let ticks = [0, top / 2, top]
+    // A middle line only where it is a round value.
+    let ticks = [Some(0), (top % 2 == 0).then_some(top / 2), Some(top)]
         .into_iter()
+        .flatten()
         .map(|v| {
             let y = if top > 0 {
                 TOP + plot_h - (v as f64 / top as f64) * plot_h
@@ -160,7 +168,7 @@ mod tests {
             ("3 Dec".to_owned(), "3".to_owned(), 10),
         ];
         let c = bars("c", "Clicks", "Day", "Clicks", &points, &|v| v.to_string());
-        assert_eq!(c.summary, "Clicks: 50 in total; the most on 2 Dec (40).");
+        assert_eq!(c.summary, "50 in total; the most on 2 Dec (40).");
         assert_eq!(c.bars.len(), 2);
         assert_eq!(c.table.len(), 3);
         assert_eq!(c.ticks.last().map(|t| t.1.as_str()), Some("50"));

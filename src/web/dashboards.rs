@@ -25,6 +25,7 @@ use super::orders::show;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(influencer_csv)
         .service(stream_page)
+        .service(stream_csv)
         .service(merchant_dashboard)
         .service(merchant_csv)
         .service(merchant_statement)
@@ -290,24 +291,72 @@ fn lines_csv(cols: &[Col], lines: &[Line]) -> AppResult<Vec<u8>> {
     Ok(w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)
 }
 
-/// The range picker's state.
+/// The range picker's state, with the campaign filter.
 pub struct RangeView {
     pub range: Range,
     pub range_action: String,
-    pub presets: Vec<(i64, bool)>,
+    /// (days, chosen, link keeping the campaign and table)
+    pub presets: Vec<(i64, bool, String)>,
     pub zone: String,
+    /// (id, name, chosen)
+    pub campaigns: Vec<(i64, String, bool)>,
+    /// The table shown, kept when the range changes.
+    pub table: String,
 }
 
-fn range_view(range: Range, action: &str, tz: Tz) -> RangeView {
+fn range_view(
+    range: Range,
+    action: &str,
+    tz: Tz,
+    campaigns: Vec<(i64, String)>,
+    table: By,
+) -> RangeView {
+    let keep = match range.campaign {
+        Some(c) => format!("&campaign={c}"),
+        None => String::new(),
+    };
+    let t = table.as_str();
     RangeView {
         range,
         range_action: action.to_owned(),
         presets: [7, 30, 90]
             .into_iter()
-            .map(|d| (d, range.preset == Some(d)))
+            .map(|d| {
+                (
+                    d,
+                    range.preset == Some(d),
+                    format!("{action}?days={d}{keep}&table={t}"),
+                )
+            })
             .collect(),
         zone: tz.name().to_owned(),
+        campaigns: campaigns
+            .into_iter()
+            .map(|(id, name)| (id, name, range.campaign == Some(id)))
+            .collect(),
+        table: t.to_owned(),
     }
+}
+
+/// The campaigns a reader may filter by: the merchant's, or those the influencer works on.
+fn campaign_choices(conn: &mut crate::db::DbConn, scope: Scope) -> AppResult<Vec<(i64, String)>> {
+    use crate::db::schema::{campaigns, collaborations};
+    use diesel::prelude::*;
+    Ok(match scope {
+        Scope::Merchant(id) => campaigns::table
+            .filter(campaigns::merchant_id.eq(id))
+            .order(campaigns::name.asc())
+            .select((campaigns::id, campaigns::name))
+            .load(conn)?,
+        Scope::Influencer(id) => campaigns::table
+            .inner_join(collaborations::table.on(collaborations::campaign_id.eq(campaigns::id)))
+            .filter(collaborations::influencer_id.eq(id))
+            .order(campaigns::name.asc())
+            .select((campaigns::id, campaigns::name))
+            .distinct()
+            .load(conn)?,
+        Scope::All => Vec::new(),
+    })
 }
 
 /// The reader's range, or a 422 naming the field.
@@ -407,7 +456,7 @@ pub async fn influencer_performance(
     let by = influencer_table(q)?;
     let sort = Sort::parse(q, Col::Gmv);
     let uid = user.0.id;
-    let (rows, lines) = state
+    let (rows, lines, campaigns) = state
         .db(move |conn| {
             let me = crate::service::influencer::profile_of(conn, uid)?;
             let scope = Scope::Influencer(me.id);
@@ -415,12 +464,12 @@ pub async fn influencer_performance(
             let keyed = metrics::key_rows(conn, scope, &range, tz, by)?;
             let currencies = metrics::campaign_currencies(conn, &keyed)?;
             let lines = metrics::table(conn, &keyed, by, &currencies, sort)?;
-            Ok((rows, lines))
+            Ok((rows, lines, campaign_choices(conn, scope)?))
         })
         .await?;
     let base = "/influencer/dashboard";
     Ok(Performance {
-        rv: range_view(range, base, tz),
+        rv: range_view(range, base, tz, campaigns, by),
         charts: day_charts(&rows, &range, tz, "Earnings", &|c| c.net_commission()),
         table: table_view(
             base,
@@ -482,6 +531,54 @@ async fn influencer_csv(
     ))
 }
 
+/// A stream of the influencer's (else a 404), its rollup rows since it was set up and its
+/// links' lines.
+async fn stream_data(
+    state: &AppState,
+    user: &InfluencerUser,
+    id: i64,
+    sort: Sort,
+) -> AppResult<(crate::db::models::Stream, Vec<StatRow>, Vec<Line>)> {
+    let (uid, now) = (user.0.id, state.now());
+    state
+        .db(move |conn| {
+            let me = crate::service::influencer::profile_of(conn, uid)?;
+            let stream = crate::db::links::find_stream(conn, id)?
+                .filter(|s| s.influencer_id == me.id)
+                .ok_or(AppError::NotFound)?;
+            let from = crate::db::stats::quarter_of(
+                stream
+                    .created_at
+                    .min(stream.scheduled_at.unwrap_or(stream.created_at)),
+            );
+            let to = now.and_utc().timestamp() + crate::db::stats::QUARTER_SECS;
+            let rows: Vec<StatRow> =
+                crate::db::stats::rows(conn, Scope::Influencer(me.id), from, to)?
+                    .into_iter()
+                    .filter(|r| r.dims.stream_id == id)
+                    .collect();
+            let currencies = metrics::campaign_currencies(conn, &rows)?;
+            let lines = metrics::table(conn, &rows, By::Link, &currencies, sort)?;
+            Ok((stream, rows, lines))
+        })
+        .await
+}
+
+#[get("/influencer/streams/{id}/links.csv")]
+async fn stream_csv(
+    state: web::Data<AppState>,
+    user: InfluencerUser,
+    path: web::Path<i64>,
+    query: web::Query<RangeQuery>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let (_, _, lines) = stream_data(&state, &user, id, Sort::parse(&query, Col::Clicks)).await?;
+    Ok(pages::csv_download(
+        lines_csv(&INFLUENCER_COLS, &lines)?,
+        &format!("tandem-stream-{id}-links.csv"),
+    ))
+}
+
 #[derive(Template)]
 #[template(path = "influencer/stream.html")]
 struct StreamPage {
@@ -504,30 +601,9 @@ async fn stream_page(
     path: web::Path<i64>,
     query: web::Query<RangeQuery>,
 ) -> AppResult<HttpResponse> {
-    let (uid, id, tz, now) = (user.0.id, path.into_inner(), user.0.time_zone, state.now());
+    let (id, tz, now) = (path.into_inner(), user.0.time_zone, state.now());
     let sort = Sort::parse(&query, Col::Clicks);
-    let (stream, rows, lines) = state
-        .db(move |conn| {
-            let me = crate::service::influencer::profile_of(conn, uid)?;
-            let stream = crate::db::links::find_stream(conn, id)?
-                .filter(|s| s.influencer_id == me.id)
-                .ok_or(AppError::NotFound)?;
-            let from = crate::db::stats::quarter_of(
-                stream
-                    .created_at
-                    .min(stream.scheduled_at.unwrap_or(stream.created_at)),
-            );
-            let to = now.and_utc().timestamp() + crate::db::stats::QUARTER_SECS;
-            let rows: Vec<StatRow> =
-                crate::db::stats::rows(conn, Scope::Influencer(me.id), from, to)?
-                    .into_iter()
-                    .filter(|r| r.dims.stream_id == id)
-                    .collect();
-            let currencies = metrics::campaign_currencies(conn, &rows)?;
-            let lines = metrics::table(conn, &rows, By::Link, &currencies, sort)?;
-            Ok((stream, rows, lines))
-        })
-        .await?;
+    let (stream, rows, lines) = stream_data(&state, &user, id, sort).await?;
     // Clicks by hour: the 12 hours from the hour the stream was scheduled (or created) in.
     let start = stream.scheduled_at.unwrap_or(stream.created_at);
     let start_hour = start.and_utc().timestamp().div_euclid(3600) * 3600;
@@ -553,6 +629,7 @@ async fn stream_page(
         from: start.and_utc().with_timezone(&tz).date_naive(),
         to: now.and_utc().with_timezone(&tz).date_naive(),
         preset: None,
+        campaign: None,
     };
     let base = format!("/influencer/streams/{id}");
     let links = table_view(
@@ -642,6 +719,7 @@ struct MerchantDashboard {
 /// Everything the merchant's home reads, in one database call.
 struct MerchantData {
     merchant: String,
+    campaigns: Vec<(i64, String)>,
     rows: Vec<StatRow>,
     lines: Vec<Line>,
     influencers: Vec<Line>,
@@ -679,6 +757,7 @@ async fn merchant_data(
                 )?
             };
             Ok(MerchantData {
+                campaigns: campaign_choices(conn, scope)?,
                 merchant: merchant.name,
                 rows,
                 lines,
@@ -728,7 +807,7 @@ async fn merchant_dashboard(
     let page = MerchantDashboard {
         ctx: PageCtx::new(&session, Some(&user.0), "Home", "dashboard"),
         merchant: data.merchant,
-        rv: range_view(range, base, tz),
+        rv: range_view(range, base, tz, data.campaigns, by),
         summaries: totals
             .iter()
             .map(|t| Summary {
@@ -850,6 +929,7 @@ fn month_range(q: &MonthQuery, tz: Tz, now: chrono::NaiveDateTime) -> AppResult<
         from: first,
         to: next - TimeDelta::days(1),
         preset: None,
+        campaign: None,
     })
 }
 

@@ -388,6 +388,39 @@ async fn days_are_the_readers_local_days_and_csv_exports_are_stable() {
         assert_eq!(status, StatusCode::OK);
         insta::assert_snapshot!(format!("merchant_{table}_csv"), csv);
     }
+    // Filtered to one campaign: the tea campaign has them all, a campaign not theirs none.
+    let tea: i64 = app.with_db(|conn| Ok(demo_ids(conn).2)).await;
+    let (_, all) = text(
+        &m,
+        &app,
+        &format!("/merchant/dashboard/influencers.csv?{range}"),
+    )
+    .await;
+    let (_, only_tea) = text(
+        &m,
+        &app,
+        &format!("/merchant/dashboard/influencers.csv?{range}&campaign={tea}"),
+    )
+    .await;
+    assert_eq!(all, only_tea);
+    let (_, none) = text(
+        &m,
+        &app,
+        &format!("/merchant/dashboard/influencers.csv?{range}&campaign=999999"),
+    )
+    .await;
+    assert_eq!(none.lines().count(), 1, "{none}");
+    let (_, html) = text(
+        &m,
+        &app,
+        &format!("/merchant/dashboard?{range}&campaign={tea}"),
+    )
+    .await;
+    assert!(
+        html.contains(&format!("<option value=\"{tea}\" selected>")),
+        "{html}"
+    );
+    assert_eq!(day_value(&html, "chart-clicks", "10 Jan"), "4");
     let (status, csv) = text(&m, &app, "/merchant/statement.csv?month=2025-01").await;
     assert_eq!(status, StatusCode::OK);
     insta::assert_snapshot!("merchant_statement_csv", csv);
@@ -406,6 +439,7 @@ async fn days_are_the_readers_local_days_and_csv_exports_are_stable() {
         ("/influencer/dashboard?from=2020-01-01&to=2025-01-01", "to"),
         ("/influencer/dashboard?from=nope&to=2025-01-01", "from"),
         ("/influencer/dashboard?table=nope", "table"),
+        ("/influencer/dashboard?campaign=abc", "campaign"),
     ] {
         let (status, html) = text(&mia, &app, path).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}");
@@ -578,8 +612,21 @@ async fn nobody_reads_another_ones_figures() {
     let (status, html) = text(&mia, &app, &format!("/influencer/streams/{mia_stream}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Clicks by hour"), "{html}");
-    let (status, _) = text(&mia, &app, &format!("/influencer/streams/{other_stream}")).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, csv) = text(
+        &mia,
+        &app,
+        &format!("/influencer/streams/{mia_stream}/links.csv"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(csv.starts_with("name,detail,currency,clicks"), "{csv}");
+    for path in [
+        format!("/influencer/streams/{other_stream}"),
+        format!("/influencer/streams/{other_stream}/links.csv"),
+    ] {
+        let (status, _) = text(&mia, &app, &path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
     let (status, _) = text(&mia, &app, "/influencer/dashboard/influencers.csv").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let merchant = demo_client(&app, "merchant@demo.tandem.test").await;
@@ -653,6 +700,7 @@ async fn days_summed_in_the_database_equal_days_summed_from_quarter_hours() {
                     from: NaiveDate::from_ymd_opt(2026, 3, 1).expect("date"),
                     to: today,
                     preset: None,
+                    campaign: None,
                 };
                 let (from, to) = range.bounds(tz);
                 for scope in [Scope::Merchant(merchant), Scope::All] {
