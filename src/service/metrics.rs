@@ -617,7 +617,7 @@ pub fn names(conn: &mut DbConn, by: By, ids: &[i64]) -> AppResult<HashMap<i64, (
             ))
             .load::<(i64, String, String)>(conn)?
             .into_iter()
-            .map(|(id, name, handle)| (id, (name, format!("@{handle}"))))
+            .map(|(id, name, handle)| (id, (name, handle)))
             .collect(),
         By::Stream => streams::table
             .filter(streams::id.eq_any(&ids))

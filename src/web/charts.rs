@@ -15,6 +15,8 @@ pub struct Bar {
     pub h: String,
     /// "6 Dec: 120 clicks" (the bar's tooltip).
     pub title: String,
+    /// Below zero.
+    pub negative: bool,
 }
 
 pub struct Chart {
@@ -46,9 +48,14 @@ pub fn bars(
     show: &dyn Fn(i64) -> String,
 ) -> Chart {
     let max = points.iter().map(|p| p.2).max().unwrap_or(0).max(0);
+    let min = points.iter().map(|p| p.2).min().unwrap_or(0).min(0);
+    // Below zero too when a value is (a day whose refunds took back more than it earned).
     let top = nice_ceiling(max);
+    let bottom = -nice_ceiling(min.saturating_neg());
+    let span = (top - bottom).max(1) as f64;
     let plot_w = WIDTH - LEFT - 8.0;
     let plot_h = HEIGHT - TOP - BOTTOM;
+    let y_of = |v: i64| TOP + plot_h * (top - v) as f64 / span;
     let n = points.len().max(1) as f64;
     let slot = plot_w / n;
     let gap = (slot * 0.2).min(6.0);
@@ -71,35 +78,31 @@ pub fn bars(
     let bars = points
         .iter()
         .enumerate()
-        .filter(|(_, p)| p.2 > 0)
+        .filter(|(_, p)| p.2 != 0)
         .map(|(i, p)| {
-            let h = if top > 0 {
-                (p.2 as f64 / top as f64) * plot_h
-            } else {
-                0.0
-            };
+            let (y0, y1) = (y_of(p.2.max(0)), y_of(p.2.min(0)));
             Bar {
                 x: fmt(LEFT + slot * i as f64 + gap / 2.0),
-                y: fmt(TOP + plot_h - h),
+                y: fmt(y0),
                 w: fmt((slot - gap).max(1.0)),
-                h: fmt(h.max(1.0)),
+                h: fmt((y1 - y0).max(1.0)),
                 title: format!("{}: {}", p.0, show(p.2)),
+                negative: p.2 < 0,
             }
         })
         .collect();
-    // A middle line only where it is a round value.
-    let ticks = [Some(0), (top % 2 == 0).then_some(top / 2), Some(top)]
-        .into_iter()
-        .flatten()
-        .map(|v| {
-            let y = if top > 0 {
-                TOP + plot_h - (v as f64 / top as f64) * plot_h
-            } else {
-                TOP + plot_h
-            };
-            (fmt(y), show(v))
-        })
-        .collect();
+    // Zero, the extremes, and a middle line where it is a round value.
+    let middle = (bottom == 0 && top % 2 == 0).then_some(top / 2);
+    let ticks = [
+        (bottom < 0).then_some(bottom),
+        Some(0),
+        middle,
+        (top > 0).then_some(top),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|v| (fmt(y_of(v)), show(v)))
+    .collect();
     // At most about eight labels under the bars.
     let every = points.len().div_ceil(8).max(1);
     let x_labels = points
@@ -172,5 +175,23 @@ mod tests {
         assert_eq!(c.bars.len(), 2);
         assert_eq!(c.table.len(), 3);
         assert_eq!(c.ticks.last().map(|t| t.1.as_str()), Some("50"));
+    }
+
+    #[test]
+    fn a_negative_day_is_drawn_below_zero() {
+        let points = vec![
+            ("1 Dec".to_owned(), "1".to_owned(), 30),
+            ("2 Dec".to_owned(), "2".to_owned(), -10),
+        ];
+        let c = bars("m", "Earnings", "Day", "Earnings", &points, &|v| {
+            v.to_string()
+        });
+        let labels: Vec<&str> = c.ticks.iter().map(|t| t.1.as_str()).collect();
+        assert_eq!(labels, ["-10", "0", "50"]);
+        let zero: f64 = c.ticks[1].0.parse().unwrap();
+        let neg = &c.bars[1];
+        assert!(neg.negative);
+        assert_eq!(neg.y.parse::<f64>().unwrap(), zero);
+        assert!(c.bars[0].y.parse::<f64>().unwrap() < zero);
     }
 }

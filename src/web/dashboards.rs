@@ -16,6 +16,7 @@ use super::extract::{FinanceUser, InfluencerUser, MerchantUser};
 use super::pages::{self, PageCtx};
 use crate::db::stats::{Scope, StatRow};
 use crate::domain::money::plain_in;
+use crate::domain::validate::csv_cell as csv_text;
 use crate::error::{AppError, AppResult};
 use crate::service::metrics::{self, By, Col, Line, Range, RangeQuery, Sort};
 use crate::startup::AppState;
@@ -234,7 +235,12 @@ fn table_view(
         .collect();
     let row = |l: &Line, link: Option<String>, flag: bool| Row {
         name: l.name.clone(),
-        detail: l.detail.clone(),
+        // An influencer's detail is their handle (plain in the CSV).
+        detail: if by == By::Influencer && !l.detail.is_empty() {
+            format!("@{}", l.detail)
+        } else {
+            l.detail.clone()
+        },
         href: link,
         currency: l.currency.clone(),
         cells: cols[1..].iter().map(|&c| cell(c, l)).collect(),
@@ -284,7 +290,8 @@ fn lines_csv(cols: &[Col], lines: &[Line]) -> AppResult<Vec<u8>> {
     head.extend(cols[1..].iter().map(|&c| csv_head(c)));
     w.write_record(&head).map_err(anyhow::Error::from)?;
     for l in lines {
-        let mut rec = vec![l.name.clone(), l.detail.clone(), l.currency.clone()];
+        // Names are people's text: kept as text in a spreadsheet.
+        let mut rec = vec![csv_text(&l.name), csv_text(&l.detail), l.currency.clone()];
         rec.extend(cols[1..].iter().map(|&c| csv_cell(c, l)));
         w.write_record(&rec).map_err(anyhow::Error::from)?;
     }
@@ -1128,8 +1135,8 @@ async fn merchant_statement_csv(
         w.write_record([
             month.clone(),
             l.currency.clone(),
-            l.campaign.clone(),
-            l.influencer.clone(),
+            csv_text(&l.campaign),
+            csv_text(&l.influencer),
             l.orders.to_string(),
             m(l.gmv_minor),
             m(l.commission_minor),

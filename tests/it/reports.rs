@@ -730,3 +730,28 @@ async fn days_summed_in_the_database_equal_days_summed_from_quarter_hours() {
         .await;
     assert_eq!(checked, 12);
 }
+
+/// A name that a spreadsheet would run as a formula stays text in the exports.
+#[tokio::test]
+async fn exported_names_never_run_as_formulas() {
+    let app = TestApp::demo().await;
+    app.with_db(|conn| {
+        diesel::update(campaigns::table.filter(campaigns::name.eq("Spring green tea festival")))
+            .set(campaigns::name.eq("=HYPERLINK(\"http://evil.test\")"))
+            .execute(conn)?;
+        Ok(())
+    })
+    .await;
+    let m = demo_client(&app, "merchant@demo.tandem.test").await;
+    let (status, csv) = text(&m, &app, "/merchant/dashboard/campaigns.csv?days=90").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        csv.contains("\"'=HYPERLINK(\"\"http://evil.test\"\")\""),
+        "{csv}"
+    );
+    let (_, csv) = text(&m, &app, "/merchant/statement.csv").await;
+    assert!(
+        !csv.contains(",=HYPERLINK") && !csv.contains("\"=HYPERLINK"),
+        "{csv}"
+    );
+}
