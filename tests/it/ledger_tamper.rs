@@ -218,6 +218,12 @@ fn every_tamper_of_the_catalogue_fails_the_check() {
                 "UPDATE payouts SET state = 'paid' WHERE id = (SELECT min(id) FROM payouts WHERE state = 'failed')",
             );
         }),
+        ("a kept balance changed (what dashboards read)", |conn| {
+            behind_the_back(
+                conn,
+                "UPDATE ledger_balances SET balance_minor = balance_minor + 1 WHERE account_id = (SELECT min(account_id) FROM ledger_balances)",
+            );
+        }),
         ("a maturation journal with no entries", |conn| {
             let (id, _) = commission_in(conn, "pending");
             behind_the_back(
