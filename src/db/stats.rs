@@ -504,48 +504,47 @@ pub fn grouped(
         _ => "stats_quarters".to_owned(),
     };
     use diesel::sql_types::BigInt;
-    conn.transaction::<_, diesel::result::Error, _>(|c| {
-        let stored = sql(&source);
-        let mut out: Vec<Raw> = match c {
-            DbConn::Pg(inner) => diesel::sql_query(
-                stored
-                    .replace("?1", "$1")
-                    .replace("?2", "$2")
-                    .replace("?3", "$3")
-                    .replace("?4", "$4")
-                    .replace("?5", "$5"),
-            )
-            .bind::<BigInt, _>(from)
-            .bind::<BigInt, _>(to)
-            .bind::<BigInt, _>(id)
-            .bind::<BigInt, _>(d1)
-            .bind::<BigInt, _>(d2)
-            .load(inner)?,
-            DbConn::Sqlite(inner) => {
-                let mut rows: Vec<Raw> = diesel::sql_query(stored)
+    let stored = sql(&source);
+    let rows: Vec<Raw> = match conn {
+        // One statement (its click commits keep the rollup themselves: nothing to add).
+        DbConn::Pg(inner) => diesel::sql_query(
+            stored
+                .replace("?1", "$1")
+                .replace("?2", "$2")
+                .replace("?3", "$3")
+                .replace("?4", "$4")
+                .replace("?5", "$5"),
+        )
+        .bind::<BigInt, _>(from)
+        .bind::<BigInt, _>(to)
+        .bind::<BigInt, _>(id)
+        .bind::<BigInt, _>(d1)
+        .bind::<BigInt, _>(d2)
+        .load(inner)?,
+        // The stored rows and the clicks after the rollup job's mark, in one transaction.
+        DbConn::Sqlite(inner) => inner.transaction::<_, diesel::result::Error, _>(|inner| {
+            let mut rows: Vec<Raw> = diesel::sql_query(stored)
+                .bind::<BigInt, _>(from)
+                .bind::<BigInt, _>(to)
+                .bind::<BigInt, _>(id)
+                .bind::<BigInt, _>(d1)
+                .bind::<BigInt, _>(d2)
+                .load(inner)?;
+            let tail = sql(&format!(
+                "({CLICK_ROWS} WHERE c.id > (SELECT through_id FROM click_rollup) \
+                 GROUP BY l.id, bucket) AS t"
+            ));
+            rows.extend(
+                diesel::sql_query(tail)
                     .bind::<BigInt, _>(from)
                     .bind::<BigInt, _>(to)
                     .bind::<BigInt, _>(id)
                     .bind::<BigInt, _>(d1)
                     .bind::<BigInt, _>(d2)
-                    .load(inner)?;
-                // The clicks after the rollup job's mark, as rows of the same shape.
-                let tail = sql(&format!(
-                    "({CLICK_ROWS} WHERE c.id > (SELECT through_id FROM click_rollup) \
-                     GROUP BY l.id, bucket) AS t"
-                ));
-                rows.extend(
-                    diesel::sql_query(tail)
-                        .bind::<BigInt, _>(from)
-                        .bind::<BigInt, _>(to)
-                        .bind::<BigInt, _>(id)
-                        .bind::<BigInt, _>(d1)
-                        .bind::<BigInt, _>(d2)
-                        .load::<Raw>(inner)?,
-                );
-                rows
-            }
-        };
-        Ok(out.drain(..).map(StatRow::from).collect())
-    })
+                    .load::<Raw>(inner)?,
+            );
+            Ok(rows)
+        })?,
+    };
+    Ok(rows.into_iter().map(StatRow::from).collect())
 }
