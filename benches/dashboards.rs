@@ -10,6 +10,9 @@
 //! and 1,000,000; `-- 1000000 100000` for a quick look). SQLite in a temp dir by default; set
 //! TANDEM_BENCH_DATABASE_URL to a postgres:// URL of an empty database for PostgreSQL.
 
+mod common;
+use common::series;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,17 +30,6 @@ const COLLABS: usize = 5;
 /// Live streams per influencer, one stream link each.
 const STREAMS: usize = 10;
 const PASSWORD: &str = "bench-password-1";
-
-/// Rows `1..=n` as a SQL source named `s(i)`.
-fn series(pg: bool, n: usize) -> String {
-    if pg {
-        format!("(SELECT generate_series(1, {n}) AS i) AS s")
-    } else {
-        format!(
-            "(WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < {n}) SELECT i FROM r) AS s"
-        )
-    }
-}
 
 /// Migrations up to (not including) the rollup's, so that its backfill folds in what is
 /// loaded.

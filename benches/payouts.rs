@@ -8,6 +8,9 @@
 //! influencers; the default is 100,000 over 10,000). SQLite in a temp dir by default; set
 //! TANDEM_BENCH_DATABASE_URL to a postgres:// URL of an empty database for PostgreSQL.
 
+mod common;
+use common::series;
+
 use std::time::Instant;
 
 use diesel::connection::SimpleConnection;
@@ -25,17 +28,6 @@ fn peak_rss_mib() -> f64 {
                 .and_then(|kb| kb.parse::<f64>().ok())
         })
         .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
-/// Rows `1..=n` as a SQL source named `s(i)`.
-fn series(pg: bool, n: usize) -> String {
-    if pg {
-        format!("(SELECT generate_series(1, {n}) AS i) AS s")
-    } else {
-        format!(
-            "(WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < {n}) SELECT i FROM r) AS s"
-        )
-    }
 }
 
 fn load(conn: &mut DbConn, pg: bool, commissions: usize, influencers: usize) {

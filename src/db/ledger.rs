@@ -249,34 +249,14 @@ pub fn account_balances(conn: &mut DbConn) -> QueryResult<Vec<(Owner, AccountKin
         .collect())
 }
 
-/// Accounts whose maintained balance differs from the sum of their entries: (account id,
-/// maintained, summed). Empty when the trigger kept every one.
-pub fn balance_drift(conn: &mut DbConn) -> QueryResult<Vec<(i64, i64, i64)>> {
+/// Every account's kept balance (`ledger_balances`): account id → raw sum its trigger kept.
+/// `domain::ledger::balance_drift` compares them with the entries.
+pub fn kept_balances(conn: &mut DbConn) -> QueryResult<BTreeMap<i64, i64>> {
     use super::schema::ledger_balances;
-    let kept: BTreeMap<i64, i64> = ledger_balances::table
+    Ok(ledger_balances::table
         .select((ledger_balances::account_id, ledger_balances::balance_minor))
         .load::<(i64, i64)>(conn)?
         .into_iter()
-        .collect();
-    let mut summed: BTreeMap<i64, i64> = BTreeMap::new();
-    for (account, amount) in entries::table
-        .select((entries::account_id, entries::amount_minor))
-        .load::<(i64, i64)>(conn)?
-    {
-        *summed.entry(account).or_default() += amount;
-    }
-    let mut ids: Vec<i64> = kept.keys().chain(summed.keys()).copied().collect();
-    ids.sort_unstable();
-    ids.dedup();
-    Ok(ids
-        .into_iter()
-        .filter_map(|id| {
-            let (k, s) = (
-                kept.get(&id).copied().unwrap_or(0),
-                summed.get(&id).copied().unwrap_or(0),
-            );
-            (k != s).then_some((id, k, s))
-        })
         .collect())
 }
 

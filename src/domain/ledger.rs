@@ -503,6 +503,25 @@ pub struct StoredEntry {
     pub amount_minor: i64,
 }
 
+/// Accounts whose kept balance (`kept`: account id → balance) differs from the sum of their
+/// entries: (account id, kept, summed). Empty when the trigger kept every one.
+pub fn balance_drift(entries: &[StoredEntry], kept: &BTreeMap<i64, i64>) -> Vec<(i64, i64, i64)> {
+    let mut summed: BTreeMap<i64, i64> = BTreeMap::new();
+    for e in entries {
+        *summed.entry(e.account_id).or_default() += e.amount_minor;
+    }
+    let mut ids: Vec<i64> = kept.keys().chain(summed.keys()).copied().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.into_iter()
+        .filter_map(|id| {
+            let k = kept.get(&id).copied().unwrap_or(0);
+            let s = summed.get(&id).copied().unwrap_or(0);
+            (k != s).then_some((id, k, s))
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommissionFacts {
     pub id: i64,

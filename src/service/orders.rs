@@ -1423,10 +1423,11 @@ pub struct LedgerReport {
 /// journals and entries and the commissions and refunds they are for, all read in one
 /// transaction (a consistent snapshot while the app keeps writing).
 pub fn check_ledger(conn: &mut DbConn) -> AppResult<LedgerReport> {
-    let (books, drift) = conn.transaction(|c| {
-        Ok::<_, diesel::result::Error>((db::ledger::books(c)?, db::ledger::balance_drift(c)?))
+    let (books, kept) = conn.transaction(|c| {
+        Ok::<_, diesel::result::Error>((db::ledger::books(c)?, db::ledger::kept_balances(c)?))
     })?;
     let audit = ledger::audit(&books);
+    let drift = ledger::balance_drift(&books.entries, &kept);
     let mut verified = audit.verified;
     // The balances dashboards read are kept by a trigger: each must equal its entries' sum.
     let accounts = books.accounts.len();

@@ -545,7 +545,9 @@ async fn finance_home_balances_equal_the_entries_and_counts_its_queues() {
     let app = TestApp::demo().await;
     let (drift, home, frozen, drafts) = app
         .with_db(|conn| {
-            let drift = tandem::db::ledger::balance_drift(conn)?;
+            let books = tandem::db::ledger::books(conn)?;
+            let kept = tandem::db::ledger::kept_balances(conn)?;
+            let drift = tandem::domain::ledger::balance_drift(&books.entries, &kept);
             let home = tandem::service::dashboard::finance_home(conn)?;
             let frozen: i64 = commissions::table
                 .filter(commissions::state.eq("frozen"))
