@@ -512,9 +512,14 @@ pub fn shopify_webhook_seen(
     .get_result(conn)
 }
 
-/// SQL for what is left of a commission (`commissions` in the query) after its order's
-/// refunds took back their share.
-pub const NET_OF_REFUNDS: &str = "commissions.amount_minor - CAST(COALESCE((SELECT SUM(r.commission_minor) FROM refunds r WHERE r.conversion_id = commissions.conversion_id), 0) AS BIGINT)";
+/// SQL for what a commission (`commissions` in the query) itself still carries: its amount
+/// less the refunds that reversed part of it before it was paid. A refund recorded while the
+/// commission was in a payout or paid is a clawback: the ledger takes it from the available
+/// balance at once and a payout offsets it as its own item, so it is never taken from the
+/// commission too (were that payout then cancelled or failed, the commission comes back
+/// whole and the clawback is still open: counted here as well, the refund would be taken
+/// back twice). This is what `tandem ledger check` replays as the commission's amount left.
+pub const NET_OF_REFUNDS: &str = "commissions.amount_minor - CAST(COALESCE((SELECT SUM(r.commission_minor) FROM refunds r WHERE r.conversion_id = commissions.conversion_id AND r.effect = 'reversal'), 0) AS BIGINT)";
 
 /// A commission not paid yet, as the influencer's home groups it.
 #[derive(Debug, Clone, PartialEq, Eq)]

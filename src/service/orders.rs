@@ -1235,10 +1235,12 @@ fn stats_dims(c: &Conversion) -> db::stats::Dims {
     }
 }
 
-/// What is still owed on a commission after its refunds (the amount that matures).
+/// What the commission itself still carries after its reversals (the amount that matures;
+/// clawbacks are offset apart: see `db::orders::NET_OF_REFUNDS`).
 pub fn net_commission(conn: &mut DbConn, c: &CommissionRow) -> AppResult<i64> {
     let taken: i64 = db::orders::refunds_of(conn, c.conversion_id)?
         .iter()
+        .filter(|r| r.effect == "reversal")
         .map(|r| r.commission_minor)
         .sum();
     Ok(c.amount_minor - taken)

@@ -50,19 +50,20 @@ struct Model {
     state: State,
 }
 
-struct Fixture {
-    conn: DbConn,
+pub(crate) struct Fixture {
+    pub conn: DbConn,
     _dir: tempfile::TempDir,
     _pg: Option<crate::helpers::PgTestDb>,
-    merchant_id: i64,
-    influencer_id: i64,
-    coupon: String,
-    currency: Currency,
-    products: Vec<(String, i64)>,
-    now: NaiveDateTime,
+    pub merchant_id: i64,
+    pub influencer_id: i64,
+    pub coupon: String,
+    pub currency: Currency,
+    pub products: Vec<(String, i64)>,
+    pub now: NaiveDateTime,
 }
 
-fn fixture() -> Fixture {
+/// The demo, matured 90 days on, and one of its active coupon collaborations to order through.
+pub(crate) fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let (url, pg) = test_database(dir.path());
     let mut conn = db::establish(&url).unwrap();
@@ -109,7 +110,7 @@ fn fixture() -> Fixture {
     }
 }
 
-fn balances(f: &mut Fixture) -> (i64, i64, i64, i64) {
+pub(crate) fn balances(f: &mut Fixture) -> (i64, i64, i64, i64) {
     let b = db::ledger::balances(&mut f.conn, Owner::Influencer(f.influencer_id)).unwrap();
     let get = |k| {
         b.get(&(k, f.currency.code().to_owned()))
