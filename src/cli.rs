@@ -65,6 +65,10 @@ pub struct SettingsArgs {
     /// A payout run is approved by someone other than who started it (on/off; default on).
     #[arg(long, env = "TANDEM_MAKER_CHECKER", global = true)]
     pub maker_checker: Option<String>,
+    /// Admins may approve, export and settle payout runs as finance does (on/off; default
+    /// off).
+    #[arg(long, env = "TANDEM_ADMIN_APPROVES_PAYOUTS", global = true)]
+    pub admin_approves_payouts: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -162,6 +166,7 @@ fn settings(args: &SettingsArgs) -> anyhow::Result<Settings> {
         trusted_proxies: args.trusted_proxies.clone(),
         scheduler: args.scheduler.clone(),
         maker_checker: args.maker_checker.clone(),
+        admin_approves_payouts: args.admin_approves_payouts.clone(),
     })?;
     settings.workers = args.workers;
     Ok(settings)
@@ -377,10 +382,31 @@ fn payouts_run(settings: &Settings, only: Option<&str>, dry_run: bool) -> anyhow
     for s in schedules {
         let rule = FireRule::parse(&s.cron, &s.time_zone)
             .map_err(|(_, e)| anyhow::anyhow!("schedule \"{}\": {e}", s.name))?;
-        let Some(slot) = payouts::latest_slot(&rule, now) else {
-            let _ = writeln!(out, "\"{}\": no slot has come yet", s.name);
+        // The same rule as the scheduler's: the latest slot since the schedule was made.
+        let Some(slot) = payouts::due_slot(&s, &rule, now) else {
+            let next = rule
+                .fires_after(now)
+                .next()
+                .map(|t| format!(" (next: {})", t.format("%Y-%m-%d %H:%M UTC")))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "\"{}\": no slot since the schedule was made{next}: nothing to run",
+                s.name
+            );
             continue;
         };
+        if dry_run && let Some(run) = db::payouts::run_at(&mut conn, s.id, slot)? {
+            let _ = writeln!(
+                out,
+                "\"{}\" for {}: run #{} exists already ({}); a slot runs once, nothing to plan",
+                s.name,
+                slot.format("%Y-%m-%d %H:%M UTC"),
+                run.id,
+                payouts::state_word(&run.state)
+            );
+            continue;
+        }
         let handles = |conn: &mut db::DbConn,
                        ids: &[i64]|
          -> anyhow::Result<std::collections::HashMap<i64, String>> {
@@ -412,6 +438,15 @@ fn payouts_run(settings: &Settings, only: Option<&str>, dry_run: bool) -> anyhow
                 .map_err(describe)?;
             bar.finish_and_clear();
             match outcome {
+                RunOutcome::Created(run, plan) if run.state == "empty" => (
+                    format!(
+                        "\"{}\" for {}: run #{}: nothing to pay, closed",
+                        s.name,
+                        slot.format("%Y-%m-%d %H:%M UTC"),
+                        run.id
+                    ),
+                    Some(plan),
+                ),
                 RunOutcome::Created(run, plan) => (
                     format!(
                         "\"{}\" for {}: run #{} planned, awaiting approval at {base}/finance/payouts/{}",
@@ -428,7 +463,7 @@ fn payouts_run(settings: &Settings, only: Option<&str>, dry_run: bool) -> anyhow
                         s.name,
                         slot.format("%Y-%m-%d %H:%M UTC"),
                         run.id,
-                        run.state
+                        payouts::state_word(&run.state)
                     ),
                     None,
                 ),

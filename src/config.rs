@@ -39,6 +39,9 @@ pub struct Settings {
     /// Payout runs are approved by a finance user other than the one who started them
     /// (`TANDEM_MAKER_CHECKER=off` to allow the same person).
     pub maker_checker: bool,
+    /// Admins may approve, export and settle payout runs as finance does
+    /// (`TANDEM_ADMIN_APPROVES_PAYOUTS=on`; default off: those are finance's).
+    pub admin_approves_payouts: bool,
 }
 
 /// The raw values, from flags or environment variables (clap reads both).
@@ -54,6 +57,7 @@ pub struct RawSettings {
     pub trusted_proxies: Option<String>,
     pub scheduler: Option<String>,
     pub maker_checker: Option<String>,
+    pub admin_approves_payouts: Option<String>,
 }
 
 /// An on/off setting: on, off, true, false, 1, 0, yes, no.
@@ -165,6 +169,11 @@ impl Settings {
 
         let scheduler = switch("TANDEM_SCHEDULER", &raw.scheduler, true)?;
         let maker_checker = switch("TANDEM_MAKER_CHECKER", &raw.maker_checker, true)?;
+        let admin_approves_payouts = switch(
+            "TANDEM_ADMIN_APPROVES_PAYOUTS",
+            &raw.admin_approves_payouts,
+            false,
+        )?;
 
         Ok(Settings {
             data_dir,
@@ -178,6 +187,7 @@ impl Settings {
             trusted_proxies,
             scheduler,
             maker_checker,
+            admin_approves_payouts,
         })
     }
 
@@ -198,6 +208,7 @@ impl Settings {
             // Tests run payouts themselves, at the times they choose.
             scheduler: false,
             maker_checker: true,
+            admin_approves_payouts: false,
         }
     }
 

@@ -40,6 +40,8 @@ pub struct AppState {
     pub trusted_proxies: Vec<crate::domain::net::Cidr>,
     /// Payout runs need a second finance user to approve them.
     pub maker_checker: bool,
+    /// Admins may act on payout runs as finance does (off by default).
+    pub admin_approves_payouts: bool,
     /// Whether this node runs the payout schedules.
     pub scheduler: bool,
     /// Seals and opens payout details at rest.
@@ -135,6 +137,7 @@ impl Application {
             click_salt,
             trusted_proxies: settings.trusted_proxies.clone(),
             maker_checker: settings.maker_checker,
+            admin_approves_payouts: settings.admin_approves_payouts,
             scheduler: settings.scheduler,
             sealer: crate::domain::sealed::Sealer::from_secret(&settings.secret_key),
             link_cache: crate::web::redirect::LinkCache::default(),

@@ -430,14 +430,29 @@ pub fn books(conn: &mut DbConn) -> QueryResult<Books> {
             active: i.active,
         })
         .collect();
+    let runs: std::collections::HashMap<i64, (String, String)> = {
+        use super::schema::payout_runs;
+        payout_runs::table
+            .select((payout_runs::id, payout_runs::state, payout_runs::currency))
+            .load::<(i64, String, String)>(conn)?
+            .into_iter()
+            .map(|(id, state, currency)| (id, (state, currency)))
+            .collect()
+    };
     let payouts = super::payouts::all_payouts(conn)?
         .into_iter()
-        .map(|p| PayoutFacts {
-            id: p.id,
-            influencer_id: p.influencer_id,
-            currency: p.currency,
-            amount_minor: p.amount_minor,
-            state: p.state,
+        .map(|p| {
+            let (run_state, run_currency) = runs.get(&p.run_id).cloned().unwrap_or_default();
+            PayoutFacts {
+                id: p.id,
+                run_id: p.run_id,
+                influencer_id: p.influencer_id,
+                currency: p.currency,
+                amount_minor: p.amount_minor,
+                state: p.state,
+                run_state,
+                run_currency,
+            }
         })
         .collect();
     Ok(Books {

@@ -859,6 +859,8 @@ pub struct PayoutSchedule {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub last_fire_at: Option<NaiveDateTime>,
+    /// Who last created or changed it: the checker of the runs it makes is someone else.
+    pub updated_by: Option<i64>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -874,6 +876,8 @@ pub struct PayoutRun {
     pub approved_by: Option<i64>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Who had last changed the schedule when the run was made (maker-checker).
+    pub schedule_changed_by: Option<i64>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -890,6 +894,9 @@ pub struct Payout {
     pub failure_reason: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The creator's payout details it pays, sealed, as planned (and, once approved, as
+    /// approved: a later change of details never redirects it).
+    pub destination: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]

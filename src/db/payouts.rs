@@ -44,6 +44,7 @@ pub fn insert_schedule(
     currency: &str,
     minimum_minor: i64,
     active: bool,
+    by: i64,
     now: NaiveDateTime,
 ) -> QueryResult<i64> {
     diesel::insert_into(payout_schedules::table)
@@ -56,6 +57,7 @@ pub fn insert_schedule(
             payout_schedules::active.eq(active),
             payout_schedules::created_at.eq(now),
             payout_schedules::updated_at.eq(now),
+            payout_schedules::updated_by.eq(Some(by)),
             // A new schedule starts counting from now: it does not catch up the past.
             payout_schedules::last_fire_at.eq(Some(now)),
         ))
@@ -73,6 +75,7 @@ pub fn update_schedule(
     currency: &str,
     minimum_minor: i64,
     active: bool,
+    by: i64,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
     diesel::update(payout_schedules::table.find(id))
@@ -84,6 +87,7 @@ pub fn update_schedule(
             payout_schedules::minimum_minor.eq(minimum_minor),
             payout_schedules::active.eq(active),
             payout_schedules::updated_at.eq(now),
+            payout_schedules::updated_by.eq(Some(by)),
         ))
         .execute(conn)
 }
@@ -117,6 +121,7 @@ pub fn insert_run(
         payout_runs::minimum_minor.eq(schedule.minimum_minor),
         payout_runs::state.eq("draft"),
         payout_runs::started_by.eq(started_by),
+        payout_runs::schedule_changed_by.eq(schedule.updated_by),
         payout_runs::created_at.eq(now),
         payout_runs::updated_at.eq(now),
     );
@@ -158,11 +163,54 @@ pub fn run_at(
 }
 
 pub fn runs(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<(PayoutRun, String)>> {
-    payout_runs::table
+    runs_in(conn, None, limit)
+}
+
+/// The latest runs, newest first, in one state only when `state` is given.
+pub fn runs_in(
+    conn: &mut DbConn,
+    state: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<(PayoutRun, String)>> {
+    let mut q = payout_runs::table
         .inner_join(payout_schedules::table)
-        .order(payout_runs::id.desc())
+        .into_boxed();
+    if let Some(state) = state {
+        q = q.filter(payout_runs::state.eq(state.to_owned()));
+    }
+    q.order(payout_runs::id.desc())
         .limit(limit)
         .select((PayoutRun::as_select(), payout_schedules::name))
+        .load(conn)
+}
+
+/// Failed payouts of an influencer and currency not followed by a paid one (what finance's
+/// home counts as "failed, not paid since"), newest first.
+fn failed_not_paid_since_ids(conn: &mut DbConn) -> QueryResult<Vec<i64>> {
+    let (p, q) = diesel::alias!(payouts as p, payouts as q);
+    p.filter(p.field(payouts::state).eq("failed"))
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            q.filter(
+                q.field(payouts::influencer_id)
+                    .eq(p.field(payouts::influencer_id)),
+            )
+            .filter(q.field(payouts::currency).eq(p.field(payouts::currency)))
+            .filter(q.field(payouts::state).eq("paid"))
+            .filter(q.field(payouts::id).gt(p.field(payouts::id))),
+        )))
+        .order(p.field(payouts::id).desc())
+        .select(p.field(payouts::id))
+        .load(conn)
+}
+
+/// Those payouts, with the creator's handle.
+pub fn failed_not_paid_since(conn: &mut DbConn) -> QueryResult<Vec<(Payout, String)>> {
+    let ids = failed_not_paid_since_ids(conn)?;
+    payouts::table
+        .inner_join(influencers::table)
+        .filter(payouts::id.eq_any(ids))
+        .order(payouts::id.desc())
+        .select((Payout::as_select(), influencers::handle))
         .load(conn)
 }
 
@@ -332,6 +380,45 @@ pub fn move_run_payouts(
     )
     .set((payouts::state.eq(to), payouts::updated_at.eq(now)))
     .execute(conn)
+}
+
+/// Each payout of the run pays the destination its creator has now (the run is being
+/// written: these are the details it was planned with).
+pub fn set_destinations(conn: &mut DbConn, run_id: i64) -> QueryResult<usize> {
+    bulk_exec(
+        conn,
+        "UPDATE payouts SET destination = (SELECT i.payout_details FROM influencers i \
+         WHERE i.id = payouts.influencer_id) WHERE run_id = ? AND state = 'draft'",
+        &[Bind::Int(run_id)],
+    )
+}
+
+/// The creator changed their payout details: their payouts still awaiting approval pay the
+/// new ones (approved payouts keep what was approved); which (payout, run) changed.
+pub fn redirect_drafts(
+    conn: &mut DbConn,
+    influencer_id: i64,
+    method: &str,
+    destination: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<(i64, i64)>> {
+    let which: Vec<(i64, i64)> = payouts::table
+        .filter(payouts::influencer_id.eq(influencer_id))
+        .filter(payouts::state.eq("draft"))
+        .select((payouts::id, payouts::run_id))
+        .load(conn)?;
+    diesel::update(
+        payouts::table
+            .filter(payouts::influencer_id.eq(influencer_id))
+            .filter(payouts::state.eq("draft")),
+    )
+    .set((
+        payouts::method.eq(method),
+        payouts::destination.eq(Some(destination)),
+        payouts::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(which)
 }
 
 /// An item stops settling anything (its payout failed or was cancelled).
@@ -784,20 +871,7 @@ pub fn queue_counts(conn: &mut DbConn) -> QueryResult<QueueCounts> {
             .count()
             .get_result::<i64>(conn)
     };
-    let (p, q) = diesel::alias!(payouts as p, payouts as q);
-    let failed_payouts = p
-        .filter(p.field(payouts::state).eq("failed"))
-        .filter(diesel::dsl::not(diesel::dsl::exists(
-            q.filter(
-                q.field(payouts::influencer_id)
-                    .eq(p.field(payouts::influencer_id)),
-            )
-            .filter(q.field(payouts::currency).eq(p.field(payouts::currency)))
-            .filter(q.field(payouts::state).eq("paid"))
-            .filter(q.field(payouts::id).gt(p.field(payouts::id))),
-        )))
-        .count()
-        .get_result::<i64>(conn)?;
+    let failed_payouts = i64::try_from(failed_not_paid_since_ids(conn)?.len()).unwrap_or(i64::MAX);
     Ok(QueueCounts {
         frozen: commissions::table
             .filter(commissions::state.eq("frozen"))

@@ -571,6 +571,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         last_fire_at -> Nullable<Timestamp>,
+        updated_by -> Nullable<BigInt>,
     }
 }
 
@@ -586,6 +587,7 @@ diesel::table! {
         approved_by -> Nullable<BigInt>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        schedule_changed_by -> Nullable<BigInt>,
     }
 }
 
@@ -602,6 +604,7 @@ diesel::table! {
         failure_reason -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        destination -> Nullable<Text>,
     }
 }
 

@@ -462,10 +462,14 @@ pub struct Books {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PayoutFacts {
     pub id: i64,
+    pub run_id: i64,
     pub influencer_id: i64,
     pub currency: String,
     pub amount_minor: i64,
     pub state: String,
+    /// Its run's state and currency (empty when the run does not exist).
+    pub run_state: String,
+    pub run_currency: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -981,6 +985,38 @@ pub fn audit(books: &Books) -> Audit {
                 p.id, p.state, it.id
             ));
         }
+        // Each journal of the item moves exactly the item's amount, in the payout's
+        // currency, for the payout's creator.
+        for j in of_item.get(&it.id).map(Vec::as_slice).unwrap_or(&[]) {
+            let start = payout_start(p.influencer_id, it.amount_minor, String::new()).postings;
+            let expected: Vec<Posting> = match j.kind.as_str() {
+                "payout_start" => start,
+                "payout_settle" => {
+                    payout_settle(p.influencer_id, it.amount_minor, String::new()).postings
+                }
+                _ => start
+                    .iter()
+                    .map(|q| Posting {
+                        amount_minor: -q.amount_minor,
+                        ..*q
+                    })
+                    .collect(),
+            };
+            let stored = postings.get(&j.id).map(Vec::as_slice).unwrap_or(&[]);
+            if shape(stored) != shape(&expected) || j.currency != p.currency {
+                brk(format!(
+                    "payout item {} (payout {}) is for {} {}, but its journal {} ({}) moves {:?} in {}",
+                    it.id,
+                    p.id,
+                    it.amount_minor,
+                    p.currency,
+                    j.id,
+                    j.kind,
+                    shape(stored),
+                    j.currency
+                ));
+            }
+        }
         let should_be_active = !matches!(p.state.as_str(), "failed" | "cancelled");
         if it.active != should_be_active {
             brk(format!(
@@ -994,6 +1030,34 @@ pub fn audit(books: &Books) -> Audit {
     }
     let mut open_payouts: BTreeMap<(i64, String), i64> = BTreeMap::new();
     for p in &books.payouts {
+        // A payout's state belongs with its run's (a paid payout is never in a draft run).
+        let fits: &[&str] = match p.run_state.as_str() {
+            "draft" => &["draft"],
+            "approved" => &["approved"],
+            "exported" => &["exported", "paid", "failed"],
+            "paid" => &["paid", "failed"],
+            "cancelled" => &["cancelled"],
+            _ => &[],
+        };
+        if !fits.contains(&p.state.as_str()) {
+            brk(format!(
+                "payout {} is {}, but its run {} is {}",
+                p.id,
+                p.state,
+                p.run_id,
+                if p.run_state.is_empty() {
+                    "missing"
+                } else {
+                    p.run_state.as_str()
+                }
+            ));
+        }
+        if !p.run_currency.is_empty() && p.run_currency != p.currency {
+            brk(format!(
+                "payout {} is in {}, but its run {} is in {}",
+                p.id, p.currency, p.run_id, p.run_currency
+            ));
+        }
         let sum = item_sums.get(&p.id).copied().unwrap_or(0);
         if sum != p.amount_minor {
             brk(format!(

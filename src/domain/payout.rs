@@ -59,7 +59,7 @@ impl FireRule {
     /// The fire times strictly after `after`, as instants, in order: the cron expression
     /// walked once on the zone's wall clock (from a few hours early, so that a repeated hour
     /// is seen from its first pass), each wall time mapped to its instant.
-    fn fires_after(&self, after: NaiveDateTime) -> impl Iterator<Item = NaiveDateTime> + '_ {
+    pub fn fires_after(&self, after: NaiveDateTime) -> impl Iterator<Item = NaiveDateTime> + '_ {
         let local_after = Utc
             .from_utc_datetime(&after)
             .with_timezone(&self.tz)

@@ -48,6 +48,13 @@ pub const ACCOUNTS: &[DemoAccount] = &[
         email: "finance@demo.tandem.test",
         password: DEMO_PASSWORD,
     },
+    // The second pair of eyes: a run is approved by someone other than who made it or last
+    // changed its schedule (maker-checker).
+    DemoAccount {
+        role: Role::Finance,
+        email: "checker@demo.tandem.test",
+        password: DEMO_PASSWORD,
+    },
     DemoAccount {
         role: Role::Admin,
         email: "admin@demo.tandem.test",
@@ -318,8 +325,18 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
         "Farah Finance",
         "Asia/Shanghai",
     )?;
+    let checker = user(
+        conn,
+        start,
+        &hash,
+        Role::Finance,
+        "checker@demo.tandem.test",
+        "Chen Checker",
+        "Asia/Shanghai",
+    )?;
     welcome(conn, now, base_url, &admin, Role::Admin)?;
     welcome(conn, now, base_url, &finance, Role::Finance)?;
+    welcome(conn, now, base_url, &checker, Role::Finance)?;
 
     // Merchants, their verified domains and their catalogs.
     let mut owners = Vec::new();
@@ -965,7 +982,7 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
         now,
         &mut rng,
         &campaign_ids,
-        finance.id,
+        (finance.id, checker.id),
         base_url,
         no_method,
     )?;
@@ -1175,7 +1192,7 @@ fn orders_and_commissions(
     now: NaiveDateTime,
     rng: &mut Rng,
     campaign_ids: &[i64],
-    finance_id: i64,
+    (finance_id, checker_id): (i64, i64),
     base_url: &str,
     no_method: Option<i64>,
 ) -> AppResult<()> {
@@ -1312,7 +1329,7 @@ fn orders_and_commissions(
     // Payouts: a weekly schedule per currency; every creator but the last has a payout
     // method, and a creator new on the serum launch has not added one yet. Last week's run is approved, exported and paid, but for one payout the bank
     // returned; this week's run (after the refunds below) waits for approval.
-    let slots = demo_payouts(conn, now, finance_id, base_url, no_method)?;
+    let slots = demo_payouts(conn, now, (finance_id, checker_id), base_url, no_method)?;
     // Refunds: the whole of a paid order (a clawback), part of an available one and of a
     // pending one (reversals), and the whole of another pending one.
     let refund = |conn: &mut DbConn,
@@ -1423,7 +1440,7 @@ fn orders_and_commissions(
 fn demo_payouts(
     conn: &mut DbConn,
     now: NaiveDateTime,
-    finance_id: i64,
+    (finance_id, checker_id): (i64, i64),
     base_url: &str,
     no_method: Option<i64>,
 ) -> AppResult<Vec<(crate::db::models::PayoutSchedule, NaiveDateTime)>> {
@@ -1508,7 +1525,7 @@ fn demo_payouts(
             &mut |_, _| {},
         )? && !plan.payouts.is_empty()
         {
-            payouts::approve(conn, now, finance_id, run.id, true)?;
+            payouts::approve(conn, now, checker_id, run.id, true)?;
             payouts::mark_exported(conn, now, finance_id, run.id, "bank CSV")?;
             let ps = db::payouts::payouts_of_run(conn, run.id)?;
             let outcomes: Vec<(i64, Settlement)> = ps

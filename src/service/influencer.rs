@@ -330,6 +330,10 @@ pub struct PayoutForm {
     pub bank_name: String,
     pub account_number: String,
     pub paypal_email: String,
+    /// The owner's password, asked for every change of where their money goes; never
+    /// stored (not serialized into the sealed details).
+    #[serde(skip_serializing)]
+    pub current_password: String,
 }
 
 /// `****6789`: only the last four characters.
@@ -379,6 +383,53 @@ pub fn payout_details_for_payment(p: &Influencer, sealer: &Sealer) -> AppResult<
     })
 }
 
+/// A payout's destination (its sealed details) for a payment file: an error naming the
+/// creator when it is missing or does not open, never a silently empty row.
+pub fn destination_for_payment(
+    destination: Option<&str>,
+    handle: &str,
+    sealer: &Sealer,
+) -> AppResult<PayoutForm> {
+    let Some(stored) = destination else {
+        return Err(AppError::Conflict(format!(
+            "Payout of @{handle} has no destination on record; nothing was exported."
+        )));
+    };
+    let plain = sealer.open(stored).map_err(|e| {
+        AppError::Conflict(format!(
+            "The payout details of @{handle} do not open ({e}); nothing was exported."
+        ))
+    })?;
+    serde_json::from_str(&plain).map_err(|_| {
+        AppError::Conflict(format!(
+            "The payout details of @{handle} are unreadable; nothing was exported."
+        ))
+    })
+}
+
+/// Where a payout goes, masked, as the approver reviews it: `China Merchants Bank ****6789 ·
+/// Li Wei` or `PayPal y***@example.com`.
+pub fn destination_label(method: &str, destination: Option<&str>, sealer: &Sealer) -> String {
+    let Some(d) = destination
+        .and_then(|d| sealer.open(d).ok())
+        .and_then(|plain| serde_json::from_str::<PayoutForm>(&plain).ok())
+    else {
+        return "no details on record".to_owned();
+    };
+    match method {
+        "paypal" => format!(
+            "PayPal {}",
+            crate::domain::email_address::mask_email(&d.paypal_email)
+        ),
+        _ => format!(
+            "{} {} · {}",
+            d.bank_name,
+            mask_tail(&d.account_number),
+            d.account_holder
+        ),
+    }
+}
+
 /// The influencer's payout details, opened (empty when none or when they do not open).
 pub fn payout_details(p: &Influencer, sealer: &Sealer) -> PayoutForm {
     p.payout_details
@@ -407,15 +458,48 @@ pub fn seal_plain_details(conn: &mut DbConn, sealer: &Sealer) -> AppResult<usize
     Ok(n)
 }
 
+/// Saves where the creator is paid. It asks for their password (guesses count like failed
+/// sign-ins), emails them that their details changed, and points their payouts still
+/// awaiting approval at the new details; approved payouts keep the destination they were
+/// approved with.
+#[allow(clippy::too_many_arguments)]
 pub fn save_payout(
     conn: &mut DbConn,
     now: NaiveDateTime,
     sealer: &Sealer,
+    base_url: &str,
     user_id: i64,
+    address: &str,
     form: &PayoutForm,
 ) -> AppResult<()> {
     let profile = profile_of(conn, user_id)?;
+    let user = db::users::find(conn, user_id)?.ok_or(AppError::NotFound)?;
     let mut errors = FieldErrors::new();
+    if form.current_password.is_empty() {
+        errors.add(
+            "current_password",
+            "Enter your password to change where you are paid.",
+        );
+    } else {
+        let key = user.email.trim().to_lowercase();
+        match super::accounts::admit_guess(conn, now, &key, address)? {
+            Err(minutes) => errors.add(
+                "current_password",
+                format!(
+                    "Too many wrong passwords. For your safety, try again in {minutes} minute{}.",
+                    if minutes == 1 { "" } else { "s" }
+                ),
+            ),
+            Ok(guess) => {
+                let ok =
+                    crate::domain::password::verify(&form.current_password, &user.password_hash);
+                super::accounts::settle_guess(conn, guess, ok)?;
+                if !ok {
+                    errors.add("current_password", "This is not your password.");
+                }
+            }
+        }
+    }
     let currency = errors.check(
         "currency",
         Currency::parse(&form.currency).map_err(|e| e.to_string()),
@@ -450,7 +534,7 @@ pub fn save_payout(
                 account_holder: holder.unwrap_or_default(),
                 bank_name: bank.unwrap_or_default(),
                 account_number: number,
-                paypal_email: String::new(),
+                ..PayoutForm::default()
             }
         }
         "paypal" => {
@@ -472,6 +556,7 @@ pub fn save_payout(
     errors.into_result().map_err(AppError::Validation)?;
     let details = sealer.seal(&serde_json::to_string(&stored).map_err(anyhow::Error::from)?);
     db::write_tx(conn, |conn| {
+        let had = profile.payout_method.is_some();
         db::influencers::set_payout(
             conn,
             profile.id,
@@ -486,8 +571,53 @@ pub fn save_payout(
             Some(user_id),
             "influencer.payout_method",
             ("influencer", profile.id),
-            "payout method saved",
+            if had {
+                "payout method changed"
+            } else {
+                "payout method saved"
+            },
         )?;
+        let redirected =
+            db::payouts::redirect_drafts(conn, profile.id, &stored.method, &details, now)?;
+        for (payout, run) in &redirected {
+            audit(
+                conn,
+                now,
+                Some(user_id),
+                "payout.destination",
+                ("payout_run", *run),
+                &format!(
+                    "payout #{payout} (@{}) awaiting approval now pays the creator's new details",
+                    profile.handle
+                ),
+            )?;
+        }
+        let updated = db::influencers::find(conn, profile.id)?.ok_or(AppError::NotFound)?;
+        let summary = payout_summary(&updated, sealer).unwrap_or_default();
+        let mut lines = vec![
+            format!("Your payout details were {} on {}: {summary}.", if had { "changed" } else { "saved" }, now.format("%Y-%m-%d %H:%M UTC")),
+            "Payouts already approved are paid to the details they were approved with; payouts still awaiting approval go to these.".to_owned(),
+        ];
+        if !redirected.is_empty() {
+            lines.push(format!(
+                "{} awaiting approval now {} to these details.",
+                if redirected.len() == 1 {
+                    "1 payout".to_owned()
+                } else {
+                    format!("{} payouts", redirected.len())
+                },
+                if redirected.len() == 1 { "goes" } else { "go" }
+            ));
+        }
+        lines.push("If you did not make this change, change your password now and tell us: nobody else should know it.".to_owned());
+        let email = crate::email::templates::notice(
+            &user.display_name,
+            "Your payout details were changed",
+            &super::in_zone_of(&user, &lines),
+            &format!("{base_url}/influencer#payout"),
+            "Review your payout method",
+        )?;
+        super::enqueue_email(conn, now, &user.email, &email)?;
         Ok(())
     })
 }

@@ -146,6 +146,7 @@ pub fn save_schedule(
                     v.currency.code(),
                     v.minimum_minor,
                     v.active,
+                    actor,
                     now,
                 )?;
                 (id, Some(before))
@@ -159,6 +160,7 @@ pub fn save_schedule(
                     v.currency.code(),
                     v.minimum_minor,
                     v.active,
+                    actor,
                     now,
                 )?,
                 None,
@@ -296,6 +298,10 @@ pub fn run_schedule(
         // Planned inside the transaction, so what it reads is what it writes.
         let plan = plan_for(conn, &schedule.currency, schedule.minimum_minor, None)?;
         write_run(conn, now, run_id, &schedule.currency, &plan, progress)?;
+        if plan.payouts.is_empty() {
+            // Nothing to pay: closed as such at once, never waiting for an approval.
+            db::payouts::move_run(conn, run_id, &["draft"], "empty", None, now)?;
+        }
         for l in &plan.left_out {
             db::payouts::insert_exclusion(
                 conn,
@@ -324,9 +330,13 @@ pub fn run_schedule(
             ),
         )?;
         if !plan.payouts.is_empty() {
+            // Not to whoever made it (they started the run or last changed its schedule):
+            // they may not approve it.
+            let maker = started_by.or(schedule.updated_by);
             notify_finance(
                 conn,
                 now,
+                maker,
                 &format!("Payout run ready for review: {}", schedule.name),
                 &[
                     format!(
@@ -398,6 +408,8 @@ fn write_run(
     let ids: HashMap<i64, i64> = db::payouts::insert_payouts(conn, run_id, currency, &rows, now)?
         .into_iter()
         .collect();
+    // Each payout pays the details it was planned with (sealed as they are stored).
+    db::payouts::set_destinations(conn, run_id)?;
     let mut items: Vec<(i64, Option<i64>, Option<i64>, i64)> = Vec::new();
     let mut commissions = 0usize;
     for p in &plan.payouts {
@@ -514,9 +526,19 @@ fn payout_fail(influencer: i64, amount: i64, memo: String) -> JournalDraft {
     }
 }
 
-/// Ends a payout that will not be paid (failed at the bank or cancelled with its run):
-/// everything it settled is available again and may be paid by a later run.
+/// Ends a payout that will not be paid (failed at the bank or cancelled with its run), once
+/// it has been moved to failed or cancelled: everything it settled is available again and
+/// may be paid by a later run. A payout in any other state is never unwound.
 fn unwind(conn: &mut DbConn, now: NaiveDateTime, p: &Payout, why: &str) -> AppResult<()> {
+    let state = db::payouts::payout(conn, p.id)?
+        .map(|p| p.state)
+        .unwrap_or_default();
+    if !matches!(state.as_str(), "failed" | "cancelled") {
+        return Err(AppError::Internal(anyhow::anyhow!(
+            "payout {} is {state}: only a failed or cancelled payout gives its money back",
+            p.id
+        )));
+    }
     for it in db::payouts::items_of(conn, p.id)? {
         if !it.active {
             continue;
@@ -571,7 +593,9 @@ fn settle(conn: &mut DbConn, now: NaiveDateTime, p: &Payout, reference: &str) ->
     Ok(())
 }
 
-/// Finance approves a draft run. With maker-checker on, not the person who started it.
+/// Finance approves a draft run. With maker-checker on, not the person who started it nor
+/// the one who last changed its schedule before it was made (a run the scheduler makes from
+/// a schedule someone just edited needs a second person too).
 pub fn approve(
     conn: &mut DbConn,
     now: NaiveDateTime,
@@ -579,18 +603,63 @@ pub fn approve(
     run_id: i64,
     maker_checker: bool,
 ) -> AppResult<()> {
+    approve_checked(conn, now, actor, run_id, maker_checker, None)
+}
+
+/// As [`approve`], for the approver who reviewed the run's page: `seen` is the
+/// [`destinations_digest`] that page showed; if a creator's payout details changed since,
+/// the approval is refused so that what is approved is what was reviewed.
+pub fn approve_as_seen(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    actor: i64,
+    run_id: i64,
+    maker_checker: bool,
+    seen: &str,
+) -> AppResult<()> {
+    approve_checked(conn, now, actor, run_id, maker_checker, Some(seen))
+}
+
+/// Why `actor` may not approve the run (maker-checker), if they may not.
+pub fn maker_of(run: &PayoutRun, actor: i64, maker_checker: bool) -> Option<&'static str> {
+    if !maker_checker {
+        return None;
+    }
+    if run.started_by == Some(actor) {
+        Some("You started this run: another finance user approves it (maker-checker).")
+    } else if run.schedule_changed_by == Some(actor) {
+        Some(
+            "You last changed the schedule that made this run: another finance user approves it (maker-checker).",
+        )
+    } else {
+        None
+    }
+}
+
+fn approve_checked(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    actor: i64,
+    run_id: i64,
+    maker_checker: bool,
+    seen: Option<&str>,
+) -> AppResult<()> {
     db::write_tx(conn, |conn| {
         let run = db::payouts::run(conn, run_id)?.ok_or(AppError::NotFound)?;
-        if maker_checker && run.started_by == Some(actor) {
+        if let Some(why) = maker_of(&run, actor, maker_checker) {
+            return Err(AppError::Conflict(why.to_owned()));
+        }
+        if let Some(seen) = seen
+            && seen != destinations_digest(conn, run_id)?
+        {
             return Err(AppError::Conflict(
-                "You started this run: another finance user approves it (maker-checker)."
-                    .to_owned(),
+                "A creator's payout details changed since you opened this run: review where each payout goes, then approve.".to_owned(),
             ));
         }
         if !db::payouts::move_run(conn, run_id, &["draft"], "approved", Some(actor), now)? {
             return Err(AppError::Conflict(format!(
-                "Only a draft run can be approved; this one is {}.",
-                run.state
+                "Only a run awaiting approval can be approved; this one is {}.",
+                state_word(&run.state)
             )));
         }
         db::payouts::move_run_payouts(conn, run_id, &["draft"], "approved", now)?;
@@ -606,6 +675,35 @@ pub fn approve(
     })
 }
 
+/// A digest of where each payout of the run awaiting approval goes (method and sealed
+/// details): the run page carries it, and approving checks it is unchanged.
+pub fn destinations_digest(conn: &mut DbConn, run_id: i64) -> AppResult<String> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for (p, _) in db::payouts::payouts_of_run(conn, run_id)? {
+        h.update(format!(
+            "{}:{}:{}\n",
+            p.id,
+            p.method,
+            p.destination.as_deref().unwrap_or("")
+        ));
+    }
+    Ok(hex::encode(&h.finalize()[..12]))
+}
+
+/// A run's state in words, for messages.
+pub fn state_word(state: &str) -> &'static str {
+    match state {
+        "draft" => "awaiting approval",
+        "approved" => "approved",
+        "exported" => "exported",
+        "paid" => "settled",
+        "cancelled" => "cancelled",
+        "empty" => "closed with nothing to pay",
+        _ => "in an unknown state",
+    }
+}
+
 /// Finance cancels a draft run: every payout of it is cancelled and what it settled is
 /// available again.
 pub fn cancel(conn: &mut DbConn, now: NaiveDateTime, actor: i64, run_id: i64) -> AppResult<()> {
@@ -613,13 +711,20 @@ pub fn cancel(conn: &mut DbConn, now: NaiveDateTime, actor: i64, run_id: i64) ->
         let run = db::payouts::run(conn, run_id)?.ok_or(AppError::NotFound)?;
         if !db::payouts::move_run(conn, run_id, &["draft"], "cancelled", None, now)? {
             return Err(AppError::Conflict(format!(
-                "Only a draft run can be cancelled; this one is {}.",
-                run.state
+                "Only a run awaiting approval can be cancelled; this one is {}.",
+                state_word(&run.state)
             )));
         }
         for (p, _) in db::payouts::payouts_of_run(conn, run_id)? {
+            // Only a payout still awaiting approval is cancelled and gives its money back;
+            // a payout in any other state in a draft run is refused, never unwound.
+            if !db::payouts::move_payout(conn, p.id, &["draft"], "cancelled", None, None, now)? {
+                return Err(AppError::Conflict(format!(
+                    "Payout #{} of this run is {}: the run cannot be cancelled.",
+                    p.id, p.state
+                )));
+            }
             unwind(conn, now, &p, "the run was cancelled")?;
-            db::payouts::move_payout(conn, p.id, &["draft"], "cancelled", None, None, now)?;
         }
         audit(
             conn,
@@ -691,10 +796,15 @@ pub fn settle_payouts(
 ) -> AppResult<usize> {
     db::write_tx(conn, |conn| {
         let run = db::payouts::run(conn, run_id)?.ok_or(AppError::NotFound)?;
-        if !matches!(run.state.as_str(), "approved" | "exported") {
+        if run.state == "approved" {
+            return Err(AppError::Conflict(
+                "Export the run before settling it: a payout is paid from the file sent to the bank or PayPal.".to_owned(),
+            ));
+        }
+        if run.state != "exported" {
             return Err(AppError::Conflict(format!(
-                "Only an approved or exported run is settled; this one is {}.",
-                run.state
+                "Only an exported run is settled; this one is {}.",
+                state_word(&run.state)
             )));
         }
         let payouts: HashMap<i64, Payout> = db::payouts::payouts_of_run(conn, run_id)?
@@ -713,7 +823,7 @@ pub fn settle_payouts(
                     "Payout #{id} is not in this run."
                 )));
             };
-            if !matches!(p.state.as_str(), "approved" | "exported") {
+            if p.state != "exported" {
                 return Err(AppError::Conflict(format!(
                     "Payout #{id} is {} already.",
                     p.state
@@ -725,7 +835,7 @@ pub fn settle_payouts(
                     db::payouts::move_payout(
                         conn,
                         p.id,
-                        &["approved", "exported"],
+                        &["exported"],
                         "paid",
                         Some(reference),
                         None,
@@ -742,16 +852,16 @@ pub fn settle_payouts(
                     notify_paid(conn, now, base_url, p, reference)?;
                 }
                 Settlement::Failed { reason } => {
-                    unwind(conn, now, p, reason)?;
                     db::payouts::move_payout(
                         conn,
                         p.id,
-                        &["approved", "exported"],
+                        &["exported"],
                         "failed",
                         None,
                         Some(reason),
                         now,
                     )?;
+                    unwind(conn, now, p, reason)?;
                     audit(
                         conn,
                         now,
@@ -766,9 +876,9 @@ pub fn settle_payouts(
         }
         let open = db::payouts::payouts_of_run(conn, run_id)?
             .iter()
-            .any(|(p, _)| matches!(p.state.as_str(), "approved" | "exported"));
+            .any(|(p, _)| p.state == "exported");
         if !open {
-            db::payouts::move_run(conn, run_id, &["approved", "exported"], "paid", None, now)?;
+            db::payouts::move_run(conn, run_id, &["exported"], "paid", None, now)?;
         }
         Ok(outcomes.len())
     })
@@ -829,12 +939,13 @@ fn notify_failed(
 fn notify_finance(
     conn: &mut DbConn,
     now: NaiveDateTime,
+    except: Option<i64>,
     subject: &str,
     lines: &[String],
     url: &str,
 ) -> AppResult<()> {
     for user in db::users::with_role(conn, "finance")? {
-        if user.disabled_at.is_some() {
+        if user.disabled_at.is_some() || Some(user.id) == except {
             continue;
         }
         let email = crate::email::templates::notice(
@@ -875,8 +986,15 @@ pub fn latest_slot(rule: &FireRule, now: NaiveDateTime) -> Option<NaiveDateTime>
     None
 }
 
-/// The scheduler's pass: for each active schedule whose next slot has come, one run for the
-/// latest slot due (missed slots make one catch-up run). Returns the runs made now.
+/// The slot of `s` due at `now`: its latest fire time at or before `now`, and after the
+/// schedule was made (a schedule does not run the past). The one rule for what is due, used
+/// by the scheduler, `tandem payouts run` (with or without `--dry-run`) and "Run now".
+pub fn due_slot(s: &PayoutSchedule, rule: &FireRule, now: NaiveDateTime) -> Option<NaiveDateTime> {
+    latest_slot(rule, now).filter(|slot| *slot > s.created_at)
+}
+
+/// The scheduler's pass: for each active schedule whose due slot has not run, one run for
+/// it (missed slots make one catch-up run). Returns the runs made now.
 pub fn run_due(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<Vec<PayoutRun>> {
     let mut made = Vec::new();
     for s in db::payouts::schedules(conn)? {
@@ -890,15 +1008,18 @@ pub fn run_due(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResu
             );
             continue;
         };
-        let since = s.last_fire_at.unwrap_or(s.created_at);
-        let due = rule.fires_between(since, now, MAX_CATCH_UP_SLOTS);
-        let Some(latest) = due.last().copied() else {
+        let Some(latest) = due_slot(&s, &rule, now) else {
             continue;
         };
-        if due.len() > 1 {
+        if s.last_fire_at.is_some_and(|done| done >= latest) {
+            continue;
+        }
+        let since = s.last_fire_at.unwrap_or(s.created_at);
+        let missed = rule.fires_between(since, now, MAX_CATCH_UP_SLOTS).len();
+        if missed > 1 {
             tracing::info!(
                 schedule = s.id,
-                missed = due.len(),
+                missed,
                 "catching up missed payout slots in one run"
             );
         }
@@ -1073,11 +1194,24 @@ pub struct ResultRowError {
     pub message: String,
 }
 
+/// The columns a bank's result file may have.
+pub const RESULT_COLUMNS: [&str; 6] = [
+    "payout_id",
+    "status",
+    "reference",
+    "reason",
+    "amount",
+    "currency",
+];
+
 /// Reads a bank's result file: a header, then `payout_id,status,reference,reason` rows
 /// (status `paid` with the bank's reference, or `failed` with the reason; the column order
-/// follows the header). Every row is checked against the run first; any error and nothing
-/// is applied (the errors say which rows); otherwise all rows are settled in one
-/// transaction.
+/// follows the header), optionally with `amount` and `currency`, which must then match the
+/// payout. The file is refused whole, nothing applied, for any row that does not read: a
+/// column the format does not know, a row of another width, a line break inside a field
+/// (a broken quote would swallow the next rows), rows that do not match the file's lines,
+/// or any row that does not fit the run; the errors say which rows. Otherwise all rows are
+/// settled in one transaction.
 pub fn apply_results(
     conn: &mut DbConn,
     now: NaiveDateTime,
@@ -1088,7 +1222,6 @@ pub fn apply_results(
 ) -> AppResult<Result<usize, Vec<ResultRowError>>> {
     let mut errors = Vec::new();
     let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
     let headers: Vec<String> = match reader.headers() {
@@ -1100,6 +1233,26 @@ pub fn apply_results(
             }]));
         }
     };
+    let unknown: Vec<&str> = headers
+        .iter()
+        .map(String::as_str)
+        .filter(|h| !RESULT_COLUMNS.contains(h))
+        .collect();
+    if !unknown.is_empty() {
+        return Ok(Err(vec![ResultRowError {
+            line: 1,
+            message: format!(
+                "unknown column{} {}: the file's columns are {}",
+                if unknown.len() == 1 { "" } else { "s" },
+                unknown
+                    .iter()
+                    .map(|u| format!("\"{u}\""))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                RESULT_COLUMNS.join(", ")
+            ),
+        }]));
+    }
     let col = |name: &str| headers.iter().position(|h| h == name);
     let (Some(c_id), Some(c_status)) = (col("payout_id"), col("status")) else {
         return Ok(Err(vec![ResultRowError {
@@ -1107,17 +1260,26 @@ pub fn apply_results(
             message: "the header needs payout_id and status (and reference, reason)".to_owned(),
         }]));
     };
-    let (c_ref, c_reason) = (col("reference"), col("reason"));
-    let open: HashMap<i64, String> = db::payouts::payouts_of_run(conn, run_id)?
+    let (c_ref, c_reason, c_amount, c_currency) = (
+        col("reference"),
+        col("reason"),
+        col("amount"),
+        col("currency"),
+    );
+    let open: HashMap<i64, Payout> = db::payouts::payouts_of_run(conn, run_id)?
         .into_iter()
-        .map(|(p, _)| (p.id, p.state))
+        .map(|(p, _)| (p.id, p))
         .collect();
     let mut outcomes: Vec<(i64, Settlement)> = Vec::new();
-    for (n, record) in reader.records().enumerate() {
-        let line = n + 2;
+    let mut rows = 0usize;
+    for record in reader.records() {
+        rows += 1;
         let record = match record {
             Ok(r) => r,
             Err(e) => {
+                let line = e
+                    .position()
+                    .map_or(rows + 1, |p| usize::try_from(p.line()).unwrap_or(0));
                 errors.push(ResultRowError {
                     line,
                     message: format!("unreadable: {e}"),
@@ -1125,6 +1287,17 @@ pub fn apply_results(
                 continue;
             }
         };
+        let line = record
+            .position()
+            .map_or(rows + 1, |p| usize::try_from(p.line()).unwrap_or(0));
+        if record.iter().any(|f| f.contains(['\n', '\r'])) {
+            errors.push(ResultRowError {
+                line,
+                message: "a field holds a line break (a quote left open?): every row is one line"
+                    .to_owned(),
+            });
+            continue;
+        }
         let get = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or("").to_owned();
         let id_text = get(Some(c_id));
         let id_text = id_text.trim_start_matches("TANDEM-PAYOUT-");
@@ -1135,19 +1308,41 @@ pub fn apply_results(
             });
             continue;
         };
-        match open.get(&id).map(String::as_str) {
-            None => {
+        let Some(payout) = open.get(&id) else {
+            errors.push(ResultRowError {
+                line,
+                message: format!("payout #{id} is not in this run"),
+            });
+            continue;
+        };
+        if payout.state != "exported" {
+            errors.push(ResultRowError {
+                line,
+                message: format!("payout #{id} is {} already", payout.state),
+            });
+            continue;
+        }
+        let currency = get(c_currency);
+        if !currency.is_empty() && !currency.eq_ignore_ascii_case(&payout.currency) {
+            errors.push(ResultRowError {
+                line,
+                message: format!("payout #{id} is in {}, not {currency}", payout.currency),
+            });
+            continue;
+        }
+        let amount = get(c_amount);
+        if !amount.is_empty() {
+            let matches = Currency::parse(&payout.currency)
+                .ok()
+                .and_then(|c| Money::parse(&amount, c).ok())
+                .is_some_and(|m| m.minor() == payout.amount_minor);
+            if !matches {
                 errors.push(ResultRowError {
                     line,
-                    message: format!("payout #{id} is not in this run"),
-                });
-                continue;
-            }
-            Some("approved" | "exported") => {}
-            Some(state) => {
-                errors.push(ResultRowError {
-                    line,
-                    message: format!("payout #{id} is {state} already"),
+                    message: format!(
+                        "payout #{id} is for {}, not {amount}",
+                        display_in(payout.amount_minor, &payout.currency)
+                    ),
                 });
                 continue;
             }
@@ -1169,9 +1364,16 @@ pub fn apply_results(
                     });
                     continue;
                 }
-                Settlement::Paid {
-                    reference: reference.chars().take(100).collect(),
+                if reference.chars().count() > 100 {
+                    errors.push(ResultRowError {
+                        line,
+                        message: format!(
+                            "payout #{id}: the reference is longer than 100 characters"
+                        ),
+                    });
+                    continue;
                 }
+                Settlement::Paid { reference }
             }
             "failed" | "returned" | "rejected" => {
                 let reason = get(c_reason);
@@ -1195,6 +1397,18 @@ pub fn apply_results(
             }
         };
         outcomes.push((id, outcome));
+    }
+    // Every line of the file after its header is one row (a quote that swallows lines, or
+    // rows the reader skipped, would make them differ).
+    let lines = text.lines().filter(|l| !l.trim().is_empty()).count();
+    if errors.is_empty() && lines.saturating_sub(1) != rows {
+        errors.push(ResultRowError {
+            line: 1,
+            message: format!(
+                "the file has {} lines of rows but {rows} rows read: a quote or a line break is out of place",
+                lines.saturating_sub(1)
+            ),
+        });
     }
     if outcomes.is_empty() && errors.is_empty() {
         errors.push(ResultRowError {

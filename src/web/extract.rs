@@ -180,6 +180,41 @@ fn check_csrf(session: &Session, sent: &str) -> Result<(), AppError> {
     }
 }
 
+/// The first field of a url-encoded body whose value, percent-decoded, is not UTF-8.
+fn non_utf8_field(body: &[u8]) -> Option<String> {
+    fn decode(part: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(part.len());
+        let mut i = 0;
+        while i < part.len() {
+            match part[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < part.len() => {
+                    match std::str::from_utf8(&part[i + 1..i + 3])
+                        .ok()
+                        .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    {
+                        Some(b) => {
+                            out.push(b);
+                            i += 2;
+                        }
+                        None => out.push(b'%'),
+                    }
+                }
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        out
+    }
+    body.split(|b| *b == b'&').find_map(|pair| {
+        let mut kv = pair.splitn(2, |b| *b == b'=');
+        let name = decode(kv.next().unwrap_or_default());
+        let value = decode(kv.next().unwrap_or_default());
+        (std::str::from_utf8(&value).is_err() || std::str::from_utf8(&name).is_err())
+            .then(|| String::from_utf8_lossy(&name).into_owned())
+    })
+}
+
 impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
@@ -197,11 +232,24 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
                 csrf_token: String::new(),
             });
             check_csrf(&session, &field.csrf_token)?;
+            // Text that is not UTF-8 is refused, never read with replacement characters (a
+            // bank reference with a Latin-1 letter would be stored altered).
+            if let Some(name) = non_utf8_field(&body) {
+                let mut errors = crate::domain::validate::FieldErrors::new();
+                errors.add(
+                    &name,
+                    "This text is not UTF-8 (an encoding error): save the file as UTF-8 and send it again.",
+                );
+                return Err(AppError::Validation(errors));
+            }
             // No text field takes control or text-direction characters (passwords aside:
             // refusing them could lock someone out of the one they have; and a login's
             // `next`, which is checked on its own and falls back to the role's home).
             for (name, value) in url::form_urlencoded::parse(&body) {
-                if matches!(name.as_ref(), "password" | "current" | "confirm" | "next") {
+                if matches!(
+                    name.as_ref(),
+                    "password" | "current" | "current_password" | "confirm" | "next"
+                ) {
                     continue;
                 }
                 if let Some(c) = crate::domain::validate::hidden_char(&value) {

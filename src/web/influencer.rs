@@ -5,7 +5,7 @@ use actix_session::Session;
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
 
-use super::extract::{CsrfForm, InfluencerUser};
+use super::extract::{ClientAddress, CsrfForm, InfluencerUser};
 use super::pages::{
     self, CheckOption, PageCtx, SelectOption, check_options, country_options, fmt_date,
 };
@@ -393,22 +393,35 @@ async fn save_payout(
     state: web::Data<AppState>,
     session: Session,
     user: InfluencerUser,
+    address: ClientAddress,
     form: CsrfForm<PayoutForm>,
 ) -> AppResult<HttpResponse> {
     let form = form.0;
-    let (now, uid, input, sealer) = (state.now(), user.0.id, form.clone(), state.sealer.clone());
+    let (now, uid, input, sealer, base) = (
+        state.now(),
+        user.0.id,
+        form.clone(),
+        state.sealer.clone(),
+        state.base_url.clone(),
+    );
     match state
-        .db(move |conn| influencer::save_payout(conn, now, &sealer, uid, &input))
+        .db(move |conn| influencer::save_payout(conn, now, &sealer, &base, uid, &address.0, &input))
         .await
     {
         Ok(()) => {
-            session::flash(&session, "success", "Payout method saved.");
+            state.wake_mailer();
+            session::flash(
+                &session,
+                "success",
+                "Payout method saved. We emailed you about the change.",
+            );
             Ok(pages::redirect("/influencer#payout"))
         }
         Err(AppError::Validation(errors)) => {
             // Never echo account numbers back into the page.
             let kept = PayoutForm {
                 account_number: String::new(),
+                current_password: String::new(),
                 ..form
             };
             let sent = Sent {

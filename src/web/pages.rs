@@ -162,6 +162,11 @@ pub fn currency_options(selected: &str) -> Vec<SelectOption> {
         .collect()
 }
 
+/// A count with its noun: `1 payout`, `3 payouts`.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 pub fn country_options(selected: &str) -> Vec<SelectOption> {
     let mut opts = vec![SelectOption {
         value: String::new(),

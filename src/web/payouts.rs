@@ -12,6 +12,8 @@ use super::extract::{CsrfForm, Empty, FinanceUser, InfluencerUser};
 use super::pages::{self, PageCtx, SelectOption, currency_options, fmt_datetime};
 use super::session;
 use crate::db;
+use crate::db::models::Payout;
+use crate::domain::account::Role;
 use crate::domain::money::display_in;
 use crate::domain::payout::{FireRule, describe_fire};
 use crate::domain::validate::FieldErrors;
@@ -30,6 +32,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(run_page)
         .service(approve)
         .service(cancel)
+        .service(export)
         .service(export_csv)
         .service(export_paypal)
         .service(settle)
@@ -48,6 +51,7 @@ fn state_label(s: &str) -> &'static str {
         "paid" => "Paid",
         "failed" => "Failed",
         "cancelled" => "Cancelled",
+        "empty" => "Nothing to pay",
         _ => "Unknown",
     }
 }
@@ -207,6 +211,7 @@ async fn save(
     id: Option<i64>,
     submit: ScheduleSubmit,
 ) -> AppResult<HttpResponse> {
+    acting_finance(state, user)?;
     let now = state.now();
     if submit.intent == "preview" {
         let errors = svc::validate_schedule(&submit.form)
@@ -274,14 +279,52 @@ async fn update_schedule(
 
 // ---------- runs ----------
 
+/// Approving, exporting and settling are finance's: an admin acts on payouts only where
+/// `TANDEM_ADMIN_APPROVES_PAYOUTS` says so (they may still read every page).
+fn acting_finance(state: &AppState, user: &FinanceUser) -> AppResult<()> {
+    if user.0.role == Role::Finance || state.admin_approves_payouts {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden)
+    }
+}
+
+/// A run's state as people read it, from its own state and its payouts' (a settled run with
+/// failed payouts is not shown as paid): (label, badge class).
+pub(crate) fn run_status(run_state: &str, payout_states: &[&str]) -> (String, &'static str) {
+    let count = |s: &str| payout_states.iter().filter(|p| **p == s).count();
+    match run_state {
+        "paid" => {
+            let (paid, failed) = (count("paid"), count("failed"));
+            match (paid, failed) {
+                (_, 0) => ("Paid".to_owned(), "badge-ok"),
+                (0, f) => (format!("Settled: all {f} failed"), "badge-danger"),
+                (p, f) => (format!("Settled: {p} paid, {f} failed"), "badge-warn"),
+            }
+        }
+        "empty" => ("Nothing to pay".to_owned(), ""),
+        other => (state_label(other).to_owned(), state_badge(other)),
+    }
+}
+
 struct RunRow {
     id: i64,
     schedule: String,
     fire_at: String,
-    state: &'static str,
+    state: String,
     badge: &'static str,
     payouts: usize,
     total: String,
+}
+
+struct FailedRow {
+    id: i64,
+    run_id: i64,
+    handle: String,
+    amount: String,
+    method: &'static str,
+    reason: String,
+    when: String,
 }
 
 #[derive(Template)]
@@ -290,18 +333,74 @@ struct RunsPage {
     ctx: PageCtx,
     rows: Vec<RunRow>,
     schedules: Vec<SelectOption>,
+    /// The list's filter: a run state, "failed" (failed payouts not paid since), or empty.
+    filter: String,
+    filter_label: String,
+    failed: Vec<FailedRow>,
+    can_act: bool,
 }
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct RunsQuery {
+    state: String,
+}
+
+/// The filters of the runs list: (query value, what it shows).
+const RUN_FILTERS: &[(&str, &str)] = &[
+    ("draft", "runs awaiting approval"),
+    ("approved", "runs approved, not exported yet"),
+    ("exported", "runs exported, not settled yet"),
+    ("paid", "settled runs"),
+    ("cancelled", "cancelled runs"),
+    ("empty", "runs with nothing to pay"),
+    ("failed", "failed payouts not paid since"),
+];
 
 #[get("/finance/payouts")]
 async fn runs(
     state: web::Data<AppState>,
     session: Session,
     user: FinanceUser,
+    query: web::Query<RunsQuery>,
 ) -> AppResult<HttpResponse> {
     let tz = user.0.time_zone;
-    let (list, all_schedules) = state
-        .db(|conn| {
-            let runs = db::payouts::runs(conn, 100)?;
+    let filter = query.into_inner().state.trim().to_owned();
+    let filter_label = if filter.is_empty() {
+        String::new()
+    } else {
+        match RUN_FILTERS.iter().find(|(k, _)| *k == filter) {
+            Some((_, label)) => (*label).to_owned(),
+            None => {
+                let mut errors = FieldErrors::new();
+                errors.add(
+                    "state",
+                    format!(
+                        "Choose one of {}.",
+                        RUN_FILTERS
+                            .iter()
+                            .map(|(k, _)| *k)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+                return Err(AppError::Validation(errors));
+            }
+        }
+    };
+    let f = filter.clone();
+    let (list, all_schedules, failed) = state
+        .db(move |conn| {
+            let failed = if f == "failed" {
+                db::payouts::failed_not_paid_since(conn)?
+            } else {
+                Vec::new()
+            };
+            let runs = if f == "failed" {
+                Vec::new()
+            } else {
+                db::payouts::runs_in(conn, (!f.is_empty()).then_some(f.as_str()), 100)?
+            };
             let mut out = Vec::with_capacity(runs.len());
             for (r, name) in runs {
                 let ps = db::payouts::payouts_of_run(conn, r.id)?;
@@ -310,23 +409,28 @@ async fn runs(
                     .filter(|(p, _)| p.state != "cancelled")
                     .map(|(p, _)| p.amount_minor)
                     .sum();
-                out.push((r, name, ps.len(), total));
+                let states: Vec<String> = ps.iter().map(|(p, _)| p.state.clone()).collect();
+                out.push((r, name, states, total));
             }
-            Ok((out, db::payouts::schedules(conn)?))
+            Ok((out, db::payouts::schedules(conn)?, failed))
         })
         .await?;
     pages::ok(&RunsPage {
         ctx: PageCtx::new(&session, Some(&user.0), "Payout runs", "payouts"),
         rows: list
             .into_iter()
-            .map(|(r, schedule, n, total)| RunRow {
-                id: r.id,
-                schedule,
-                fire_at: fmt_datetime(r.fire_at, tz),
-                state: state_label(&r.state),
-                badge: state_badge(&r.state),
-                payouts: n,
-                total: display_in(total, &r.currency),
+            .map(|(r, schedule, states, total)| {
+                let states: Vec<&str> = states.iter().map(String::as_str).collect();
+                let (label, badge) = run_status(&r.state, &states);
+                RunRow {
+                    id: r.id,
+                    schedule,
+                    fire_at: fmt_datetime(r.fire_at, tz),
+                    state: label,
+                    badge,
+                    payouts: states.len(),
+                    total: display_in(total, &r.currency),
+                }
             })
             .collect(),
         schedules: all_schedules
@@ -337,6 +441,21 @@ async fn runs(
                 selected: false,
             })
             .collect(),
+        filter,
+        filter_label,
+        failed: failed
+            .into_iter()
+            .map(|(p, handle)| FailedRow {
+                id: p.id,
+                run_id: p.run_id,
+                handle,
+                amount: display_in(p.amount_minor, &p.currency),
+                method: svc::method_label(&p.method),
+                reason: p.failure_reason.unwrap_or_default(),
+                when: fmt_datetime(p.updated_at, tz),
+            })
+            .collect(),
+        can_act: acting_finance(&state, &user).is_ok(),
     })
 }
 
@@ -346,7 +465,7 @@ struct RunNowForm {
     schedule_id: String,
 }
 
-/// Runs a schedule's latest slot now (the same run the scheduler would make).
+/// Runs a schedule's due slot now (the same run the scheduler would make).
 #[post("/finance/payouts/run")]
 async fn run_now(
     state: web::Data<AppState>,
@@ -354,19 +473,22 @@ async fn run_now(
     user: FinanceUser,
     form: CsrfForm<RunNowForm>,
 ) -> AppResult<HttpResponse> {
-    let id: i64 = form
-        .0
-        .schedule_id
-        .parse()
-        .map_err(|_| AppError::BadRequest("Choose a schedule.".into()))?;
+    acting_finance(&state, &user)?;
+    let id: i64 = form.0.schedule_id.parse().map_err(|_| {
+        let mut errors = FieldErrors::new();
+        errors.add("schedule_id", "Choose a schedule.");
+        AppError::Validation(errors)
+    })?;
     let (now, base, uid) = (state.now(), state.base_url.clone(), user.0.id);
     let outcome = state
         .db(move |conn| {
             let s = db::payouts::schedule(conn, id)?.ok_or(AppError::NotFound)?;
             let rule =
                 FireRule::parse(&s.cron, &s.time_zone).map_err(|(_, e)| AppError::Conflict(e))?;
-            let slot = svc::latest_slot(&rule, now).ok_or_else(|| {
-                AppError::Conflict("This schedule has no slot yet: nothing to run.".into())
+            let slot = svc::due_slot(&s, &rule, now).ok_or_else(|| {
+                AppError::Conflict(
+                    "This schedule has had no slot since it was made: nothing to run yet.".into(),
+                )
             })?;
             svc::run_schedule(conn, now, &base, &s, slot, Some(uid), &mut |_, _| {})
         })
@@ -374,17 +496,22 @@ async fn run_now(
     match outcome {
         Ok(RunOutcome::Created(run, plan)) => {
             state.wake_mailer();
-            session::flash(
-                &session,
-                "success",
+            let text = if plan.payouts.is_empty() {
                 format!(
-                    "Run #{} planned: {} payouts, {}; {} left out.",
+                    "Run #{}: nothing to pay ({} left out); it is closed.",
                     run.id,
-                    plan.payouts.len(),
+                    plan.left_out.len()
+                )
+            } else {
+                format!(
+                    "Run #{} planned: {}, {}; {} left out. Another finance user approves it.",
+                    run.id,
+                    pages::count(plan.payouts.len(), "payout", "payouts"),
                     display_in(plan.total_minor(), &run.currency),
                     plan.left_out.len()
-                ),
-            );
+                )
+            };
+            session::flash(&session, "success", text);
             Ok(pages::redirect(&format!("/finance/payouts/{}", run.id)))
         }
         Ok(RunOutcome::Exists(run)) => {
@@ -411,6 +538,8 @@ struct PayoutRow {
     handle: String,
     amount: String,
     method: &'static str,
+    /// Where it goes, masked (the approver reviews it).
+    destination: String,
     state: &'static str,
     badge: &'static str,
     open: bool,
@@ -424,22 +553,36 @@ struct RunPage {
     id: i64,
     schedule: String,
     fire_at: String,
-    state: &'static str,
+    state: String,
     state_key: String,
     badge: &'static str,
     /// A refused result file: what was pasted and why, row by row.
     results_text: String,
     results_errors: Vec<String>,
     summary: String,
-    /// Open payouts by bank transfer, and the PayPal files (5,000 rows each) to download.
+    /// Payouts by bank transfer in the export, and the PayPal files (5,000 rows each).
     bank_count: usize,
     paypal_parts: Vec<usize>,
     can_settle: bool,
+    /// Whether this user may act on the run (finance; an admin only if a setting says so).
+    can_act: bool,
     payouts: Vec<PayoutRow>,
     left_out: Vec<(String, String, String)>,
     history: Vec<(String, String, String)>,
     can_approve: bool,
     approve_note: String,
+    /// Where the payouts go, digested: approving checks nothing changed since this page.
+    seen: String,
+    /// Right after an export: the file the page downloads.
+    download: String,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct RunQuery {
+    /// "bank" or "paypal": the file the page starts downloading (after an export).
+    download: String,
+    part: Option<usize>,
 }
 
 #[get("/finance/payouts/{id}")]
@@ -448,8 +591,26 @@ async fn run_page(
     session: Session,
     user: FinanceUser,
     path: web::Path<i64>,
+    query: web::Query<RunQuery>,
 ) -> AppResult<HttpResponse> {
-    pages::ok(&run_view(&state, &session, &user, path.into_inner(), None).await?)
+    let id = path.into_inner();
+    let mut page = run_view(&state, &session, &user, id, None).await?;
+    let q = query.into_inner();
+    if matches!(page.state_key.as_str(), "exported" | "paid") && page.can_act {
+        page.download = match q.download.as_str() {
+            "bank" if page.bank_count > 0 => format!("/finance/payouts/{id}/bank.csv"),
+            "paypal" => {
+                let part = q.part.unwrap_or(1);
+                if page.paypal_parts.contains(&part) {
+                    format!("/finance/payouts/{id}/paypal.csv?part={part}")
+                } else {
+                    String::new()
+                }
+            }
+            _ => String::new(),
+        };
+    }
+    pages::ok(&page)
 }
 
 /// A bank's result file that was refused: its text and why, row by row.
@@ -466,16 +627,27 @@ async fn run_view(
     retry: Option<ResultsRetry>,
 ) -> AppResult<RunPage> {
     let tz = user.0.time_zone;
-    let (run, schedule, payouts, left, history) = state
+    let sealer = state.sealer.clone();
+    let (run, schedule, payouts, left, history, seen) = state
         .db(move |conn| {
             let run = db::payouts::run(conn, id)?.ok_or(AppError::NotFound)?;
             let schedule = db::payouts::schedule(conn, run.schedule_id)?
                 .map(|s| s.name)
                 .unwrap_or_default();
-            let payouts = db::payouts::payouts_of_run(conn, id)?;
+            let payouts: Vec<(Payout, String, String)> = db::payouts::payouts_of_run(conn, id)?
+                .into_iter()
+                .map(|(p, handle)| {
+                    let to = crate::service::influencer::destination_label(
+                        &p.method,
+                        p.destination.as_deref(),
+                        &sealer,
+                    );
+                    (p, handle, to)
+                })
+                .collect();
             let left = db::payouts::exclusions_of_run(conn, id)?;
             let mut history = db::audit::for_subject(conn, "payout_run", id)?;
-            for (p, _) in &payouts {
+            for (p, _, _) in &payouts {
                 history.extend(db::audit::for_subject(conn, "payout", p.id)?);
             }
             history.sort_by_key(|e| std::cmp::Reverse(e.id));
@@ -497,19 +669,19 @@ async fn run_view(
                     (e.created_at, who, e.detail)
                 })
                 .collect();
-            Ok((run, schedule, payouts, left, history))
+            let seen = svc::destinations_digest(conn, id)?;
+            Ok((run, schedule, payouts, left, history, seen))
         })
         .await?;
     let sum_of = |states: &[&str]| -> i64 {
         payouts
             .iter()
-            .filter(|(p, _)| states.contains(&p.state.as_str()))
-            .map(|(p, _)| p.amount_minor)
+            .filter(|(p, _, _)| states.contains(&p.state.as_str()))
+            .map(|(p, _, _)| p.amount_minor)
             .sum()
     };
     let money = |m: i64| display_in(m, &run.currency);
-    let n = payouts.len();
-    let mut summary = format!("{n} payout{}", if n == 1 { "" } else { "s" });
+    let mut summary = pages::count(payouts.len(), "payout", "payouts");
     let (open, paid, failed) = (
         sum_of(&["draft", "approved", "exported"]),
         sum_of(&["paid"]),
@@ -528,14 +700,31 @@ async fn run_view(
     if run.state == "cancelled" {
         parts.push("cancelled: everything is available again".to_owned());
     }
+    if run.state == "empty" {
+        parts.push("nothing to pay: closed when it was made".to_owned());
+    }
     if !parts.is_empty() {
         summary.push_str(": ");
         summary.push_str(&parts.join(", "));
     }
-    let maker_checker = state.maker_checker;
-    let mine = run.started_by == Some(user.0.id);
+    let can_act = acting_finance(state, user).is_ok();
+    let maker = svc::maker_of(&run, user.0.id, state.maker_checker);
     let (results_text, results_errors) =
         retry.map_or_else(|| (String::new(), Vec::new()), |r| (r.text, r.errors));
+    let states: Vec<&str> = payouts.iter().map(|(p, _, _)| p.state.as_str()).collect();
+    let (label, badge) = run_status(&run.state, &states);
+    let in_file = |paypal: bool| {
+        payouts
+            .iter()
+            .filter(|(p, _, _)| {
+                (p.method == "paypal") == paypal
+                    && matches!(
+                        p.state.as_str(),
+                        "approved" | "exported" | "paid" | "failed"
+                    )
+            })
+            .count()
+    };
     Ok(RunPage {
         ctx: PageCtx::new(
             session,
@@ -548,43 +737,35 @@ async fn run_view(
         id,
         schedule,
         fire_at: fmt_datetime(run.fire_at, tz),
-        state: state_label(&run.state),
-        badge: state_badge(&run.state),
+        state: label,
+        badge,
         summary,
-        bank_count: payouts
-            .iter()
-            .filter(|(p, _)| {
-                p.method != "paypal" && matches!(p.state.as_str(), "approved" | "exported")
-            })
-            .count(),
-        paypal_parts: (1..=payouts
-            .iter()
-            .filter(|(p, _)| {
-                p.method == "paypal" && matches!(p.state.as_str(), "approved" | "exported")
-            })
-            .count()
-            .div_ceil(PAYPAL_ROWS_PER_FILE))
-            .collect(),
-        can_settle: payouts
-            .iter()
-            .any(|(p, _)| matches!(p.state.as_str(), "approved" | "exported")),
-        can_approve: run.state == "draft" && !(maker_checker && mine),
-        approve_note: if run.state == "draft" && maker_checker && mine {
-            "You started this run: another finance user approves it (maker-checker).".into()
-        } else {
-            String::new()
+        bank_count: in_file(false),
+        paypal_parts: (1..=in_file(true).div_ceil(PAYPAL_ROWS_PER_FILE)).collect(),
+        can_settle: can_act && payouts.iter().any(|(p, _, _)| p.state == "exported"),
+        can_act,
+        can_approve: can_act && run.state == "draft" && maker.is_none(),
+        approve_note: match (run.state.as_str(), maker, can_act) {
+            ("draft", _, false) => {
+                "Approving, exporting and settling payouts are finance's.".to_owned()
+            }
+            ("draft", Some(why), true) => why.to_owned(),
+            _ => String::new(),
         },
         state_key: run.state.clone(),
+        seen,
+        download: String::new(),
         payouts: payouts
             .into_iter()
-            .map(|(p, handle)| PayoutRow {
+            .map(|(p, handle, destination)| PayoutRow {
                 id: p.id,
                 handle,
                 amount: display_in(p.amount_minor, &p.currency),
                 method: svc::method_label(&p.method),
+                destination,
                 state: state_label(&p.state),
                 badge: state_badge(&p.state),
-                open: matches!(p.state.as_str(), "approved" | "exported"),
+                open: p.state == "exported",
                 note: p
                     .reference
                     .map(|r| format!("reference {r}"))
@@ -618,6 +799,7 @@ async fn results(
     path: web::Path<i64>,
     form: CsrfForm<ResultsForm>,
 ) -> AppResult<HttpResponse> {
+    acting_finance(&state, &user)?;
     let id = path.into_inner();
     let text = form.0.csv;
     let (now, base, uid, input) = (state.now(), state.base_url.clone(), user.0.id, text.clone());
@@ -631,7 +813,8 @@ async fn results(
                 &session,
                 "success",
                 format!(
-                    "The bank's file settled {n} payout(s); the influencers are told by email."
+                    "The bank's file settled {}; the influencers are told by email.",
+                    pages::count(n, "payout", "payouts")
                 ),
             );
             return Ok(pages::redirect(&format!("/finance/payouts/{id}")));
@@ -654,22 +837,31 @@ async fn results(
     pages::invalid(&page)
 }
 
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct ApproveForm {
+    /// The digest of the destinations the approver saw.
+    seen: String,
+}
+
 #[post("/finance/payouts/{id}/approve")]
 async fn approve(
     state: web::Data<AppState>,
     session: Session,
     user: FinanceUser,
     path: web::Path<i64>,
-    _form: CsrfForm<Empty>,
+    form: CsrfForm<ApproveForm>,
 ) -> AppResult<HttpResponse> {
-    let (now, uid, id, mc) = (
+    acting_finance(&state, &user)?;
+    let (now, uid, id, mc, seen) = (
         state.now(),
         user.0.id,
         path.into_inner(),
         state.maker_checker,
+        form.0.seen,
     );
     let done = state
-        .db(move |conn| svc::approve(conn, now, uid, id, mc))
+        .db(move |conn| svc::approve_as_seen(conn, now, uid, id, mc, &seen))
         .await;
     back_to_run(
         &session,
@@ -702,6 +894,7 @@ async fn cancel(
     path: web::Path<i64>,
     _form: CsrfForm<Empty>,
 ) -> AppResult<HttpResponse> {
+    acting_finance(&state, &user)?;
     let (now, uid, id) = (state.now(), user.0.id, path.into_inner());
     let done = state.db(move |conn| svc::cancel(conn, now, uid, id)).await;
     back_to_run(
@@ -712,42 +905,148 @@ async fn cancel(
     )
 }
 
-/// The bank-transfer file: one row per bank payout still to pay. Downloading it is audited
-/// and moves an approved run to exported (it never marks anything paid).
-#[get("/finance/payouts/{id}/bank.csv")]
-async fn export_csv(
+/// The payouts of a run in its export file (bank or PayPal), with their opened destination:
+/// every payout approved for it (and, once exported, still in it whatever came of it). An
+/// error names the creator whose details do not open.
+fn export_rows(
+    conn: &mut db::DbConn,
+    sealer: &crate::domain::sealed::Sealer,
+    run_id: i64,
+    paypal: bool,
+) -> AppResult<Vec<(Payout, String, crate::service::influencer::PayoutForm)>> {
+    let mut rows = Vec::new();
+    for (p, handle) in db::payouts::payouts_of_run(conn, run_id)? {
+        if !matches!(
+            p.state.as_str(),
+            "approved" | "exported" | "paid" | "failed"
+        ) || (p.method == "paypal") != paypal
+        {
+            continue;
+        }
+        let details = crate::service::influencer::destination_for_payment(
+            p.destination.as_deref(),
+            &handle,
+            sealer,
+        )?;
+        rows.push((p, handle, details));
+    }
+    Ok(rows)
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct ExportForm {
+    /// "bank" or "paypal".
+    format: String,
+    part: String,
+}
+
+/// Exports an approved run: approved → exported, audited, once every file can be made; then
+/// the file downloads (the GET below, which changes nothing and can be downloaded again).
+#[post("/finance/payouts/{id}/export")]
+async fn export(
     state: web::Data<AppState>,
+    session: Session,
     user: FinanceUser,
     path: web::Path<i64>,
+    form: CsrfForm<ExportForm>,
 ) -> AppResult<HttpResponse> {
+    acting_finance(&state, &user)?;
+    let f = form.0;
+    let paypal = match f.format.as_str() {
+        "bank" => false,
+        "paypal" => true,
+        _ => {
+            let mut errors = FieldErrors::new();
+            errors.add("format", "Choose the bank CSV or the PayPal file.");
+            return Err(AppError::Validation(errors));
+        }
+    };
+    let part: usize = if f.part.trim().is_empty() {
+        1
+    } else {
+        match f.part.trim().parse() {
+            Ok(n) if n >= 1 => n,
+            _ => {
+                let mut errors = FieldErrors::new();
+                errors.add("part", "The part is a file number: 1, 2, …");
+                return Err(AppError::Validation(errors));
+            }
+        }
+    };
     let (now, uid, id, sealer) = (
         state.now(),
         user.0.id,
         path.into_inner(),
         state.sealer.clone(),
     );
-    let rows = state
+    let done = state
         .db(move |conn| {
-            let mut rows = Vec::new();
-            for (p, handle) in db::payouts::payouts_of_run(conn, id)? {
-                if !matches!(p.state.as_str(), "approved" | "exported") || p.method == "paypal" {
-                    continue;
-                }
-                let i = db::influencers::find(conn, p.influencer_id)?.ok_or(AppError::NotFound)?;
-                // Opened here only, for the bank's file.
-                let details = crate::service::influencer::payout_details_for_payment(&i, &sealer)?;
-                rows.push((p, handle, details));
-            }
-            // Recorded once the file can be made (and only then).
-            svc::mark_exported(conn, now, uid, id, "bank CSV")?;
-            Ok(rows)
+            // Recorded only once every file of the run can be made (an approved payout's
+            // destination never changes after this check).
+            export_rows(conn, &sealer, id, false)?;
+            export_rows(conn, &sealer, id, true)?;
+            let label = if paypal {
+                format!("PayPal file (part {part})")
+            } else {
+                "bank CSV".to_owned()
+            };
+            svc::mark_exported(conn, now, uid, id, &label)
         })
         .await;
-    let rows = match rows {
-        Ok(r) => r,
-        Err(AppError::Conflict(msg)) => return Err(AppError::BadRequest(msg)),
-        Err(e) => return Err(e),
-    };
+    match done {
+        Ok(()) => {
+            session::flash(
+                &session,
+                "success",
+                format!(
+                    "Run #{id} exported: send the file to {}, then mark each payout paid or failed. The files can be downloaded again from this page.",
+                    if paypal { "PayPal" } else { "the bank" }
+                ),
+            );
+            Ok(pages::redirect(&if paypal {
+                format!("/finance/payouts/{id}?download=paypal&part={part}")
+            } else {
+                format!("/finance/payouts/{id}?download=bank")
+            }))
+        }
+        Err(AppError::Conflict(msg)) => {
+            session::flash(&session, "error", msg);
+            Ok(pages::redirect(&format!("/finance/payouts/{id}")))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The run of a file download: only an exported (or since settled) run has files; the
+/// download itself changes nothing.
+fn exported_run(conn: &mut db::DbConn, id: i64) -> AppResult<()> {
+    let run = db::payouts::run(conn, id)?.ok_or(AppError::NotFound)?;
+    if !matches!(run.state.as_str(), "exported" | "paid") {
+        return Err(AppError::Conflict(format!(
+            "Run #{id} is {}: its files are made by exporting it (the Export buttons on its page).",
+            svc::state_word(&run.state)
+        )));
+    }
+    Ok(())
+}
+
+/// The bank-transfer file of an exported run: one row per bank payout in it, each to the
+/// destination it was approved with. Downloading changes nothing.
+#[get("/finance/payouts/{id}/bank.csv")]
+async fn export_csv(
+    state: web::Data<AppState>,
+    user: FinanceUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    acting_finance(&state, &user)?;
+    let (id, sealer) = (path.into_inner(), state.sealer.clone());
+    let rows = state
+        .db(move |conn| {
+            exported_run(conn, id)?;
+            export_rows(conn, &sealer, id, false)
+        })
+        .await?;
     let mut w = csv::Writer::from_writer(Vec::new());
     let io = |e: csv::Error| AppError::Internal(e.into());
     w.write_record([
@@ -805,42 +1104,28 @@ async fn export_paypal(
     path: web::Path<i64>,
     query: web::Query<PartQuery>,
 ) -> AppResult<HttpResponse> {
-    let (now, uid, id) = (state.now(), user.0.id, path.into_inner());
+    acting_finance(&state, &user)?;
+    let id = path.into_inner();
     let part = query.part.unwrap_or(1).max(1);
     let sealer = state.sealer.clone();
     let rows = state
         .db(move |conn| {
-            let mut rows = Vec::new();
-            for (p, _) in db::payouts::payouts_of_run(conn, id)? {
-                if !matches!(p.state.as_str(), "approved" | "exported") || p.method != "paypal" {
-                    continue;
-                }
-                let i = db::influencers::find(conn, p.influencer_id)?.ok_or(AppError::NotFound)?;
-                let email = crate::service::influencer::payout_details_for_payment(&i, &sealer)?
-                    .paypal_email;
-                rows.push((p, email));
-            }
-            svc::mark_exported(conn, now, uid, id, &format!("PayPal CSV (part {part})"))?;
-            Ok(rows)
+            exported_run(conn, id)?;
+            export_rows(conn, &sealer, id, true)
         })
-        .await;
-    let rows = match rows {
-        Ok(r) => r,
-        Err(AppError::Conflict(msg)) => return Err(AppError::BadRequest(msg)),
-        Err(e) => return Err(e),
-    };
+        .await?;
     let mut w = csv::WriterBuilder::new()
         .has_headers(false)
         .from_writer(Vec::new());
     let io = |e: csv::Error| AppError::Internal(e.into());
-    for (p, email) in rows
+    for (p, _, details) in rows
         .into_iter()
         .skip((part - 1) * PAYPAL_ROWS_PER_FILE)
         .take(PAYPAL_ROWS_PER_FILE)
     {
         let amount = crate::domain::money::plain_in(p.amount_minor, &p.currency);
         w.write_record([
-            email,
+            details.paypal_email,
             amount,
             p.currency.clone(),
             format!("TANDEM-PAYOUT-{}", p.id),
@@ -877,6 +1162,7 @@ async fn settle(
     path: web::Path<i64>,
     form: CsrfForm<SettleForm>,
 ) -> AppResult<HttpResponse> {
+    acting_finance(&state, &user)?;
     let id = path.into_inner();
     let f = form.0;
     let outcome = match f.outcome.as_str() {
@@ -902,7 +1188,11 @@ async fn settle(
             );
             return Ok(pages::redirect(&format!("/finance/payouts/{id}")));
         }
-        _ => return Err(AppError::BadRequest("Choose paid or failed.".into())),
+        _ => {
+            let mut errors = FieldErrors::new();
+            errors.add("outcome", "Choose paid or failed.");
+            return Err(AppError::Validation(errors));
+        }
     };
     let (now, base, uid) = (state.now(), state.base_url.clone(), user.0.id);
     let which = f.payout.clone();
@@ -911,15 +1201,15 @@ async fn settle(
             let ids: Vec<i64> = if which == "all" {
                 db::payouts::payouts_of_run(conn, id)?
                     .into_iter()
-                    .filter(|(p, _)| matches!(p.state.as_str(), "approved" | "exported"))
+                    .filter(|(p, _)| p.state == "exported")
                     .map(|(p, _)| p.id)
                     .collect()
             } else {
-                vec![
-                    which
-                        .parse()
-                        .map_err(|_| AppError::BadRequest("Choose a payout.".into()))?,
-                ]
+                vec![which.parse().map_err(|_| {
+                    let mut errors = FieldErrors::new();
+                    errors.add("payout", "Choose a payout.");
+                    AppError::Validation(errors)
+                })?]
             };
             let outcomes: Vec<(i64, Settlement)> =
                 ids.into_iter().map(|p| (p, outcome.clone())).collect();
@@ -932,7 +1222,10 @@ async fn settle(
             session::flash(
                 &session,
                 "success",
-                format!("{n} payout(s) settled; the influencers are told by email."),
+                format!(
+                    "{} settled; the influencers are told by email.",
+                    pages::count(n, "payout", "payouts")
+                ),
             );
         }
         Err(AppError::Conflict(msg) | AppError::BadRequest(msg)) => {

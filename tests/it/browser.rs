@@ -905,7 +905,8 @@ async fn finance_pays_a_run_and_the_creator_reads_the_statement() {
         .await;
     let c = browser(&driver).await;
     c.goto(&app.url("/login")).await.unwrap();
-    fill(&c, "email", "finance@demo.tandem.test").await;
+    // The demo's checker: the other finance user made the schedule of the run to approve.
+    fill(&c, "email", "checker@demo.tandem.test").await;
     fill(&c, "password", tandem::service::demo::DEMO_PASSWORD).await;
     submit(&c, "/login").await;
     wait_for_path(&c, "/finance/dashboard").await;
@@ -953,6 +954,8 @@ async fn finance_pays_a_run_and_the_creator_reads_the_statement() {
     c.goto(&app.url(&page)).await.unwrap();
     submit(&c, &format!("{page}/approve")).await;
     flash_starting(&c, "Run approved").await;
+    submit(&c, &format!("{page}/export")).await;
+    flash_starting(&c, "Run #").await;
     let file: serde_json::Value = c
         .execute(
             "return fetch(arguments[0]).then(r => r.text())",
@@ -966,7 +969,7 @@ async fn finance_pays_a_run_and_the_creator_reads_the_statement() {
     );
     fill(&c, "reference", "PP-BATCH-9").await;
     submit(&c, &format!("{page}/settle")).await;
-    flash_starting(&c, "1 payout(s) settled").await;
+    flash_starting(&c, "1 payout settled").await;
     let state = c
         .find(Locator::Css("h1 .badge"))
         .await

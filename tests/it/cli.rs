@@ -159,7 +159,7 @@ fn serve_demo_prints_the_demo_accounts_and_serves() {
         .spawn()
         .unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let demo_lines: Vec<String> = stdout.by_ref().take(4).map(Result::unwrap).collect();
+    let demo_lines: Vec<String> = stdout.by_ref().take(5).map(Result::unwrap).collect();
     let stderr = BufReader::new(child.stderr.take().unwrap());
     let mut base = None;
     let mut seen = Vec::new();
@@ -190,7 +190,10 @@ fn serve_demo_prints_the_demo_accounts_and_serves() {
         .iter()
         .map(|l| l.split(' ').nth(1).unwrap_or(""))
         .collect();
-    assert_eq!(roles, ["merchant", "influencer", "finance", "admin"]);
+    assert_eq!(
+        roles,
+        ["merchant", "influencer", "finance", "finance", "admin"]
+    );
     for line in &demo_lines {
         let parts: Vec<&str> = line.split(' ').collect();
         assert_eq!(parts.len(), 4, "demo <role> <email> <password>: {line}");

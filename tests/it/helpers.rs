@@ -108,7 +108,12 @@ impl TestApp {
 
     /// A new app with the demo data loaded.
     pub async fn demo() -> TestApp {
-        let app = TestApp::spawn().await;
+        TestApp::demo_with(|_| {}).await
+    }
+
+    /// Like `demo`, with the settings adjusted first.
+    pub async fn demo_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        let app = TestApp::spawn_with(adjust).await;
         let (now, base, sealer) = (
             app.state.now(),
             app.address.clone(),

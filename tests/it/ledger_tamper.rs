@@ -218,6 +218,28 @@ fn every_tamper_of_the_catalogue_fails_the_check() {
                 "UPDATE payouts SET state = 'paid' WHERE id = (SELECT min(id) FROM payouts WHERE state = 'failed')",
             );
         }),
+        (
+            "a paid payout and its item both +1.00 (consistent with each other)",
+            |conn| {
+                behind_the_back(
+                    conn,
+                    "UPDATE payout_items SET amount_minor = amount_minor + 100 WHERE id = (SELECT min(id) FROM payout_items WHERE payout_id = (SELECT min(id) FROM payouts WHERE state = 'paid'));
+                     UPDATE payouts SET amount_minor = amount_minor + 100 WHERE id = (SELECT min(id) FROM payouts WHERE state = 'paid');",
+                );
+            },
+        ),
+        ("a paid run set back to draft", |conn| {
+            behind_the_back(
+                conn,
+                "UPDATE payout_runs SET state = 'draft' WHERE id = (SELECT min(id) FROM payout_runs WHERE state = 'paid')",
+            );
+        }),
+        ("a paid payout moved to another run", |conn| {
+            behind_the_back(
+                conn,
+                "UPDATE payouts SET run_id = (SELECT max(id) FROM payout_runs WHERE state = 'draft') WHERE id = (SELECT min(id) FROM payouts WHERE state = 'paid')",
+            );
+        }),
         ("a kept balance changed (what dashboards read)", |conn| {
             behind_the_back(
                 conn,

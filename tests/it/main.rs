@@ -20,6 +20,7 @@ mod order_identity;
 mod order_import;
 mod pages;
 mod password_reset;
+mod payout_controls;
 mod payout_props;
 mod payouts;
 mod postbacks;

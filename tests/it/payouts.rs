@@ -19,7 +19,7 @@ fn ledger_clean(conn: &mut DbConn) {
 
 impl TestApp {
     /// The demo's CNY run awaiting approval.
-    async fn demo_cny_run(&self) -> i64 {
+    pub(crate) async fn demo_cny_run(&self) -> i64 {
         self.with_db(|conn| {
             Ok(tandem::db::payouts::runs(conn, 10)?
                 .into_iter()
@@ -29,6 +29,17 @@ impl TestApp {
                 .id)
         })
         .await
+    }
+
+    /// The demo's checker approves the run and exports it (as its Export button does).
+    pub(crate) async fn approve_and_export(&self, run_id: i64) {
+        let now = self.clock_now();
+        self.with_db(move |conn| {
+            let checker = user_id(conn, "checker@demo.tandem.test");
+            payouts::approve(conn, now, checker, run_id, true)?;
+            payouts::mark_exported(conn, now, checker, run_id, "bank CSV")
+        })
+        .await;
     }
 
     /// The demo with two finance users, payout methods for every influencer, and a CNY
@@ -70,7 +81,7 @@ impl TestApp {
     }
 }
 
-fn user_id(conn: &mut DbConn, email: &str) -> i64 {
+pub(crate) fn user_id(conn: &mut DbConn, email: &str) -> i64 {
     tandem::db::users::find_by_email(conn, email)
         .unwrap()
         .unwrap()
@@ -154,28 +165,20 @@ async fn one_run_per_slot_paid_once_and_failed_payouts_come_back() {
         .await;
     assert!(matches!(again, RunOutcome::Exists(ref r) if r.id == run_id));
 
-    // Finance was told; maker-checker: the one who started it does not approve it.
-    app.wait_for_email(FINANCE, "Payout run ready for review")
+    // The checker was told; maker-checker: the one who last changed the schedule (the maker)
+    // does not approve the run it made, and is not asked to.
+    app.wait_for_email(CHECKER, "Payout run ready for review")
         .await;
-    let started = app
-        .with_db(move |conn| {
-            use diesel::prelude::*;
-            use tandem::db::schema::payout_runs;
-            let maker = user_id(conn, FINANCE);
-            diesel::update(payout_runs::table.find(run_id))
-                .set(payout_runs::started_by.eq(Some(maker)))
-                .execute(conn)?;
-            Ok(maker)
-        })
-        .await;
+    let maker = app.with_db(move |conn| Ok(user_id(conn, FINANCE))).await;
     let refused = app
         .state
-        .db(move |conn| payouts::approve(conn, now, started, run_id, true))
+        .db(move |conn| payouts::approve(conn, now, maker, run_id, true))
         .await;
     assert!(matches!(refused, Err(tandem::error::AppError::Conflict(_))));
     app.with_db(move |conn| {
         let checker = user_id(conn, CHECKER);
-        payouts::approve(conn, now, checker, run_id, true)
+        payouts::approve(conn, now, checker, run_id, true)?;
+        payouts::mark_exported(conn, now, checker, run_id, "bank CSV")
     })
     .await;
 
@@ -385,14 +388,48 @@ async fn finance_reviews_exports_and_pays_a_run_and_creators_read_their_statemen
     let page = format!("/finance/payouts/{run_id}");
     let (_, html) = text(&f, &app, &page).await;
     assert!(html.contains("Left out") && html.contains("balance negative after a clawback"));
+    // The demo's finance user made the schedule: the checker approves its runs.
+    assert!(
+        html.contains("You last changed the schedule that made this run")
+            && !html.contains("/approve\""),
+        "{html}"
+    );
+    let f = demo_client(&app, "checker@demo.tandem.test").await;
+    let (_, html) = text(&f, &app, &page).await;
+    assert!(
+        html.contains("Pays to") && html.contains("PayPal c***@paypal.example"),
+        "{html}"
+    );
+    let seen = html
+        .split("name=\"seen\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the approve form carries what was seen")
+        .to_owned();
     let res = post_form_with(
         &f,
         &app.url(&page),
         &app.url(&format!("{page}/approve")),
-        &[],
+        &[("seen", &seen)],
     )
     .await;
     assert_eq!(location(&res), page);
+    // An approved run has no file until it is exported (by a POST): the GET changes nothing.
+    let res = crate::helpers::get_with(&f, &app.url(&format!("{page}/paypal.csv"))).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let res = post_form_with(
+        &f,
+        &app.url(&page),
+        &app.url(&format!("{page}/export")),
+        &[("format", "paypal"), ("part", "1")],
+    )
+    .await;
+    assert_eq!(location(&res), format!("{page}?download=paypal&part=1"));
+    let (_, html) = text(&f, &app, &format!("{page}?download=paypal&part=1")).await;
+    assert!(
+        html.contains(&format!("content=\"0;url={page}/paypal.csv?part=1\"")),
+        "the page starts the download"
+    );
     // The demo pays this creator by PayPal: the bulk file (no header) has the row, the bank
     // file only its header.
     let res = crate::helpers::get_with(&f, &app.url(&format!("{page}/paypal.csv"))).await;
@@ -434,7 +471,7 @@ async fn finance_reviews_exports_and_pays_a_run_and_creators_read_their_statemen
     let (_, html) = text(&f, &app, &page).await;
     assert!(html.contains("reference CMB-BATCH-42"), "{html}");
     assert!(
-        html.contains("run exported as bank CSV"),
+        html.contains("run exported as PayPal file (part 1)"),
         "the export is in the history"
     );
     app.with_db(|conn| {
@@ -544,6 +581,7 @@ async fn payout_details_are_sealed_at_rest_and_shown_masked() {
             ("account_holder", "Sea Led"),
             ("bank_name", "Bank of China"),
             ("account_number", "6217 0000 1234 5678"),
+            ("current_password", crate::helpers::PASSWORD),
         ],
     )
     .await;
@@ -581,13 +619,7 @@ async fn a_result_file_applies_whole_or_not_at_all() {
         })
         .await;
     let page = format!("/finance/payouts/{run_id}");
-    post_form_with(
-        &f,
-        &app.url(&page),
-        &app.url(&format!("{page}/approve")),
-        &[],
-    )
-    .await;
+    app.approve_and_export(run_id).await;
     let bad = format!("payout_id,status,reference,reason\n{payout_id},paid,,\n99999,paid,X,\n");
     let res = post_form_with(
         &f,
@@ -605,7 +637,7 @@ async fn a_result_file_applies_whole_or_not_at_all() {
     let state = app
         .with_db(move |conn| Ok(tandem::db::payouts::payout(conn, payout_id)?.unwrap().state))
         .await;
-    assert_eq!(state, "approved", "nothing applied");
+    assert_eq!(state, "exported", "nothing applied");
 
     let good = format!(
         "payout_id,status,reference,reason\nTANDEM-PAYOUT-{payout_id},failed,,receiver unknown\n"
@@ -720,16 +752,10 @@ async fn statement_files_and_emails_read_as_expected() {
         .await;
     insta::assert_snapshot!("email_run_ready", redact(&ready.text));
 
-    let f = demo_client(&app, "finance@demo.tandem.test").await;
+    let f = demo_client(&app, "checker@demo.tandem.test").await;
     let run_id = app.demo_cny_run().await;
     let page = format!("/finance/payouts/{run_id}");
-    post_form_with(
-        &f,
-        &app.url(&page),
-        &app.url(&format!("{page}/approve")),
-        &[],
-    )
-    .await;
+    app.approve_and_export(run_id).await;
     let paypal = crate::helpers::get_with(&f, &app.url(&format!("{page}/paypal.csv")))
         .await
         .text()
@@ -792,8 +818,8 @@ async fn below_the_minimum_carries_over_and_runs_keep_to_their_currency() {
         let runs = tandem::db::payouts::runs(conn, 10)?;
         let (usd, _) = runs
             .iter()
-            .find(|(r, _)| r.currency == "USD" && r.state == "draft")
-            .expect("the demo's USD run")
+            .find(|(r, _)| r.currency == "USD" && r.state == "empty")
+            .expect("the demo's USD run: nothing to pay, closed")
             .clone();
         let left = tandem::db::payouts::exclusions_of_run(conn, usd.id)?;
         let (below, handle) = left
@@ -845,30 +871,34 @@ async fn below_the_minimum_carries_over_and_runs_keep_to_their_currency() {
 #[tokio::test]
 async fn an_export_with_details_that_do_not_open_is_refused() {
     use crate::helpers::post_form_with;
-    use reqwest::StatusCode;
     let app = TestApp::demo().await;
-    let f = demo_client(&app, "finance@demo.tandem.test").await;
+    let f = demo_client(&app, "checker@demo.tandem.test").await;
     let run_id = app.demo_cny_run().await;
     let page = format!("/finance/payouts/{run_id}");
-    post_form_with(
-        &f,
-        &app.url(&page),
-        &app.url(&format!("{page}/approve")),
-        &[],
-    )
-    .await;
+    // Sealed under another key while the run awaits approval (its payouts' destinations may
+    // still change then): they no longer open.
+    let now = app.clock_now();
     app.with_db(move |conn| {
+        use diesel::prelude::*;
+        use tandem::db::schema::payouts as rows;
         let other =
             tandem::domain::sealed::Sealer::from_secret(b"another secret key of 32 bytes or more");
-        for (id, _) in tandem::db::influencers::payout_details_all(conn)? {
-            tandem::db::influencers::set_payout_details(conn, id, &other.seal("{}"))?;
-        }
-        Ok(())
+        diesel::update(rows::table.filter(rows::run_id.eq(run_id)))
+            .set(rows::destination.eq(Some(other.seal("{}"))))
+            .execute(conn)?;
+        let checker = user_id(conn, "checker@demo.tandem.test");
+        payouts::approve(conn, now, checker, run_id, true)
     })
     .await;
-    let res = crate::helpers::get_with(&f, &app.url(&format!("{page}/paypal.csv"))).await;
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    let body = res.text().await.unwrap();
+    let res = post_form_with(
+        &f,
+        &app.url(&page),
+        &app.url(&format!("{page}/export")),
+        &[("format", "paypal")],
+    )
+    .await;
+    assert_eq!(crate::helpers::location(&res), page);
+    let (_, body) = text(&f, &app, &page).await;
     assert!(
         body.contains("do not open") && body.contains("@yuki.teatime52"),
         "{body}"
