@@ -654,6 +654,52 @@ pub fn balance_entries(
         .load(conn)
 }
 
+/// The journals that gave the money of the influencer's payouts in `currency` back (a
+/// failed or cancelled payout): (payout id, journal id).
+pub fn payout_returns(
+    conn: &mut DbConn,
+    influencer_id: i64,
+    currency: &str,
+) -> QueryResult<Vec<(i64, i64)>> {
+    use super::schema::journals;
+    payouts::table
+        .inner_join(payout_items::table)
+        .inner_join(
+            journals::table.on(journals::ref_id
+                .eq(payout_items::id)
+                .and(journals::ref_kind.eq("payout_item"))
+                .and(journals::kind.eq("payout_fail"))),
+        )
+        .filter(payouts::influencer_id.eq(influencer_id))
+        .filter(payouts::currency.eq(currency))
+        .select((payouts::id, journals::id))
+        .load(conn)
+}
+
+/// Journals by id: (kind, memo, when).
+pub fn journal_notes(
+    conn: &mut DbConn,
+    ids: &[i64],
+) -> QueryResult<std::collections::HashMap<i64, (String, String, NaiveDateTime)>> {
+    use super::schema::journals;
+    let mut out = std::collections::HashMap::with_capacity(ids.len());
+    for slice in ids.chunks(10_000) {
+        for (id, kind, memo, at) in journals::table
+            .filter(journals::id.eq_any(slice))
+            .select((
+                journals::id,
+                journals::kind,
+                journals::memo,
+                journals::created_at,
+            ))
+            .load::<(i64, String, String, NaiveDateTime)>(conn)?
+        {
+            out.insert(id, (kind, memo, at));
+        }
+    }
+    Ok(out)
+}
+
 /// Each of the influencer's payouts in `currency` with the last journal that started it
 /// (its place in the ledger), in ledger order.
 pub fn payout_markers(

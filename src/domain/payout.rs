@@ -504,7 +504,7 @@ mod tests {
 }
 
 /// What a statement says happened to the influencer's unpaid balance (pending + available)
-/// between their previous payout and this one, from ledger entries alone.
+/// over its period, from ledger entries alone.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Period {
     pub opening_minor: i64,
@@ -532,30 +532,87 @@ impl Period {
 /// kind, amount; a credit is negative).
 pub type BalanceEntry = (i64, String, i64);
 
-/// The period `(previous, marker]` of journal ids, from the entries on the influencer's
-/// pending and available accounts.
-pub fn period(entries: &[BalanceEntry], previous: i64, marker: i64) -> Period {
-    let mut p = Period::default();
+/// A payout as statements divide the ledger: its id, the last journal that started it, and
+/// the journals that gave its money back (it failed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayoutMarks {
+    pub payout_id: i64,
+    pub started: i64,
+    pub returned: Vec<i64>,
+}
+
+/// One statement's share of the ledger: its period's figures and the journals in it, each
+/// with what it did to the unpaid balance (+ raises it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatementPeriod {
+    pub payout_id: i64,
+    pub period: Period,
+    pub movements: Vec<(i64, i64)>,
+}
+
+/// Divides the influencer's unpaid-balance entries in one currency among the statements of
+/// their payouts (`payouts`: those that have statements, any order), so that every movement
+/// is in exactly one statement and each statement opens where the one before it closed:
+/// a payout's own give-back (it failed) is in its own statement, so that statement closes on
+/// what the ledger holds after it; every other journal is in the first statement whose
+/// payout started at or after it. Journals after the last payout started are in none (they
+/// are what is unpaid since). Maturation (pending to available) changes nothing and is left
+/// out.
+pub fn statement_periods(
+    entries: &[BalanceEntry],
+    payouts: &[PayoutMarks],
+) -> Vec<StatementPeriod> {
+    use std::collections::{BTreeMap, HashMap};
+    let mut marks: Vec<&PayoutMarks> = payouts.iter().collect();
+    marks.sort_by_key(|m| (m.started, m.payout_id));
+    let own: HashMap<i64, usize> = marks
+        .iter()
+        .enumerate()
+        .flat_map(|(k, m)| m.returned.iter().map(move |j| (*j, k)))
+        .collect();
+    // Each journal's effect on the unpaid balance, and its kind.
+    let mut journals: BTreeMap<i64, (&str, i64)> = BTreeMap::new();
     for (jid, kind, amount) in entries {
-        if *jid <= previous {
-            p.opening_minor -= amount;
-        }
-        if *jid <= marker {
-            p.closing_minor -= amount;
-        }
-        if *jid <= previous || *jid > marker {
+        let e = journals.entry(*jid).or_insert((kind.as_str(), 0));
+        e.1 -= amount;
+    }
+    let mut out: Vec<StatementPeriod> = marks
+        .iter()
+        .map(|m| StatementPeriod {
+            payout_id: m.payout_id,
+            ..StatementPeriod::default()
+        })
+        .collect();
+    for (jid, (kind, delta)) in journals {
+        if delta == 0 {
             continue;
         }
-        match kind.as_str() {
-            "accrual" => p.earned_minor -= amount,
-            "reversal" | "reject" => p.reversed_minor += amount,
-            "clawback" => p.clawed_back_minor += amount,
-            "payout_start" => p.paid_out_minor += amount,
-            "payout_fail" => p.returned_minor -= amount,
-            _ => {} // maturation moves pending to available: no change to the sum
+        let k = match own.get(&jid) {
+            Some(k) => Some(*k),
+            None => marks.iter().position(|m| m.started >= jid),
+        };
+        let Some(k) = k else { continue };
+        let p = &mut out[k].period;
+        match kind {
+            "accrual" => p.earned_minor += delta,
+            "reversal" | "reject" => p.reversed_minor -= delta,
+            "clawback" => p.clawed_back_minor -= delta,
+            "payout_start" => p.paid_out_minor -= delta,
+            "payout_fail" => p.returned_minor += delta,
+            // Anything else that moves the balance is shown as earned (+) or taken (-),
+            // never dropped: the period still adds up.
+            _ if delta > 0 => p.earned_minor += delta,
+            _ => p.reversed_minor -= delta,
         }
+        out[k].movements.push((jid, delta));
     }
-    p
+    let mut running = 0i64;
+    for s in &mut out {
+        s.period.opening_minor = running;
+        running += s.movements.iter().map(|(_, d)| d).sum::<i64>();
+        s.period.closing_minor = running;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -563,30 +620,63 @@ mod period_tests {
     use super::*;
 
     #[test]
-    fn a_period_adds_up_from_entries() {
+    fn every_movement_is_in_one_statement_and_each_opens_where_the_last_closed() {
         let e = |j: i64, k: &str, a: i64| (j, k.to_owned(), a);
         let entries = vec![
             e(1, "accrual", -10_000),
             e(2, "maturation", 10_000),
             e(2, "maturation", -10_000),
-            e(3, "payout_start", 10_000), // the previous payout
+            e(3, "payout_start", 10_000), // payout 1: it fails later (journal 6)
             e(4, "accrual", -5_000),
-            e(5, "reversal", 1_000),
-            e(6, "clawback", 2_000),
-            e(7, "maturation", 4_000),
-            e(7, "maturation", -4_000),
-            e(8, "payout_start", 4_000),  // this payout: the commission
-            e(8, "payout_start", -2_000), // and the clawback it nets
-            e(9, "accrual", -700),        // after it
+            e(5, "clawback", 704),
+            e(6, "payout_fail", -10_000), // payout 1's money back
+            e(7, "payout_start", 4_296),  // payout 2
+            e(8, "accrual", -700),        // after every payout
         ];
-        let p = period(&entries, 3, 8);
-        assert_eq!(p.opening_minor, 0);
+        let marks = [
+            PayoutMarks {
+                payout_id: 2,
+                started: 7,
+                returned: vec![],
+            },
+            PayoutMarks {
+                payout_id: 1,
+                started: 3,
+                returned: vec![6],
+            },
+        ];
+        let s = statement_periods(&entries, &marks);
+        assert_eq!(s.iter().map(|s| s.payout_id).collect::<Vec<_>>(), [1, 2]);
+        let (one, two) = (s[0].period, s[1].period);
+        // The failed payout's statement: sent, and given back; it closes on what is held.
         assert_eq!(
-            (p.earned_minor, p.reversed_minor, p.clawed_back_minor),
-            (5_000, 1_000, 2_000)
+            (
+                one.opening_minor,
+                one.earned_minor,
+                one.paid_out_minor,
+                one.returned_minor
+            ),
+            (0, 10_000, 10_000, 10_000)
         );
-        assert_eq!(p.paid_out_minor, 2_000);
-        assert_eq!(p.closing_minor, 0);
-        assert!(p.adds_up());
+        assert_eq!(one.closing_minor, 10_000);
+        assert_eq!(s[0].movements, [(1, 10_000), (3, -10_000), (6, 10_000)]);
+        // The next: what came between, each once with its cause.
+        assert_eq!(two.opening_minor, 10_000);
+        assert_eq!(
+            (
+                two.earned_minor,
+                two.clawed_back_minor,
+                two.returned_minor,
+                two.paid_out_minor
+            ),
+            (5_000, 704, 0, 4_296)
+        );
+        assert_eq!(two.closing_minor, 10_000);
+        assert!(one.adds_up() && two.adds_up());
+        let listed: usize = s.iter().map(|s| s.movements.len()).sum();
+        assert_eq!(
+            listed, 6,
+            "maturation moves nothing; journal 8 is after them all"
+        );
     }
 }

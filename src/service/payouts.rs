@@ -1045,8 +1045,14 @@ pub struct Statement {
     pub lines: Vec<StatementLine>,
     pub commissions_minor: i64,
     pub clawbacks_minor: i64,
-    /// The unpaid balance from the previous payout to this one, from the ledger's entries.
+    /// The unpaid balance over the statement's period, from the ledger's entries.
     pub period: payout::Period,
+    /// Every movement of the unpaid balance in the period, each once, with its cause.
+    pub movements: Vec<Movement>,
+    /// The period: from the end of the previous statement (none: from the first earning)
+    /// to the last movement in this one.
+    pub from: Option<NaiveDateTime>,
+    pub to: NaiveDateTime,
 }
 
 pub struct StatementLine {
@@ -1057,6 +1063,27 @@ pub struct StatementLine {
     pub stream: Option<String>,
     pub amount: String,
     pub amount_minor: i64,
+}
+
+/// A movement of the unpaid balance: when, what and why, and by how much (+ raises it).
+pub struct Movement {
+    pub at: NaiveDateTime,
+    pub what: &'static str,
+    pub detail: String,
+    pub amount_minor: i64,
+}
+
+/// What a journal's kind did to the unpaid balance, in words.
+fn movement_word(kind: &str) -> &'static str {
+    match kind {
+        "accrual" => "Earned",
+        "reversal" => "Reversed by a refund",
+        "reject" => "Rejected after review",
+        "clawback" => "Clawed back (refund after payout)",
+        "payout_start" => "Moved into a payout",
+        "payout_fail" => "Returned (payout failed or cancelled)",
+        _ => "Adjusted",
+    }
 }
 
 impl Statement {
@@ -1075,42 +1102,115 @@ impl Statement {
     pub fn money(&self, minor: &i64) -> String {
         display_in(*minor, &self.payout.currency)
     }
+    /// A signed amount: `+¥1.00`, `−¥1.00`.
+    pub fn signed(&self, minor: &i64) -> String {
+        if *minor < 0 {
+            format!("−{}", display_in(-*minor, &self.payout.currency))
+        } else {
+            format!("+{}", display_in(*minor, &self.payout.currency))
+        }
+    }
+    /// [`Self::paid_minor`], shown.
+    pub fn paid(&self) -> String {
+        display_in(self.paid_minor(), &self.payout.currency)
+    }
+    /// What was paid to the creator: the amount once paid, nothing if it failed.
+    pub fn paid_minor(&self) -> i64 {
+        if self.payout.state == "paid" {
+            self.payout.amount_minor
+        } else {
+            0
+        }
+    }
 
-    /// The statement as CSV: the period's figures, then one row per line.
-    pub fn to_csv(&self) -> AppResult<Vec<u8>> {
+    /// The statement as CSV: the payout (id, date, state, reference or why it failed), the
+    /// period and its figures, every movement, then what the payout settles.
+    pub fn to_csv(&self, tz: chrono_tz::Tz) -> AppResult<Vec<u8>> {
         let plain = |minor: i64| crate::domain::money::plain_in(minor, &self.payout.currency);
+        let when = |t: NaiveDateTime| {
+            use chrono::TimeZone;
+            tz.from_utc_datetime(&t)
+                .format("%Y-%m-%d %H:%M %Z")
+                .to_string()
+        };
         let mut w = csv::Writer::from_writer(Vec::new());
         let io = |e: csv::Error| AppError::Internal(e.into());
+        w.write_record(["line", "date", "detail", "currency", "amount"])
+            .map_err(io)?;
+        let cur = self.payout.currency.as_str();
+        let cell = crate::domain::validate::csv_cell;
+        let p = &self.payout;
         w.write_record([
-            "line", "order_id", "shop", "link", "stream", "currency", "amount",
+            "payout",
+            &when(p.created_at),
+            &format!("#{} by {} ({})", p.id, self.method(), p.state),
+            cur,
+            &plain(p.amount_minor),
         ])
         .map_err(io)?;
-        let p = &self.period;
-        let cur = self.payout.currency.as_str();
-        for (label, minor) in [
-            ("opening balance", p.opening_minor),
-            ("earned", p.earned_minor),
-            ("reversed", -p.reversed_minor),
-            ("clawed back", -p.clawed_back_minor),
-            ("returned by failed payouts", p.returned_minor),
-            ("paid out", -p.paid_out_minor),
-            ("closing balance", p.closing_minor),
-        ] {
-            w.write_record([label, "", "", "", "", cur, &plain(minor)])
+        if let Some(r) = &p.reference {
+            w.write_record(["reference", "", &cell(r), "", ""])
                 .map_err(io)?;
         }
-        let cell = crate::domain::validate::csv_cell;
-        for l in &self.lines {
+        if let Some(f) = &p.failure_reason {
             w.write_record([
-                l.kind,
-                &cell(&l.order_id),
-                &cell(&l.merchant),
-                l.link.as_deref().unwrap_or(""),
-                &cell(l.stream.as_deref().unwrap_or("")),
+                "failed",
+                &when(p.updated_at),
+                &cell(f),
                 cur,
-                &plain(l.amount_minor),
+                &plain(p.amount_minor),
             ])
             .map_err(io)?;
+        }
+        w.write_record(["paid to you", "", "", cur, &plain(self.paid_minor())])
+            .map_err(io)?;
+        w.write_record([
+            "period",
+            &self.from.map(when).unwrap_or_default(),
+            &format!("to {}", when(self.to)),
+            "",
+            "",
+        ])
+        .map_err(io)?;
+        let q = &self.period;
+        for (label, minor) in [
+            ("opening balance", q.opening_minor),
+            ("earned", q.earned_minor),
+            ("reversed", -q.reversed_minor),
+            ("clawed back", -q.clawed_back_minor),
+            ("returned by failed payouts", q.returned_minor),
+            ("moved into payouts", -q.paid_out_minor),
+            ("closing balance", q.closing_minor),
+        ] {
+            w.write_record([label, "", "", cur, &plain(minor)])
+                .map_err(io)?;
+        }
+        for m in &self.movements {
+            w.write_record([
+                "movement",
+                &when(m.at),
+                &cell(&format!("{}: {}", m.what, m.detail)),
+                cur,
+                &plain(m.amount_minor),
+            ])
+            .map_err(io)?;
+        }
+        for l in &self.lines {
+            let detail = format!(
+                "{} · {}{}{}",
+                l.order_id,
+                l.merchant,
+                l.link
+                    .as_deref()
+                    .map(|c| format!(" · link {c}"))
+                    .unwrap_or_default(),
+                l.stream
+                    .as_deref()
+                    .map(|s| format!(" · stream {s}"))
+                    .unwrap_or_default()
+            );
+            w.write_record([l.kind, "", &cell(&detail), cur, &plain(l.amount_minor)])
+                .map_err(io)?;
         }
         w.into_inner()
             .map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))
@@ -1150,26 +1250,101 @@ pub fn statement(conn: &mut DbConn, influencer_id: i64, payout_id: i64) -> AppRe
         .filter(|l| l.amount_minor < 0)
         .map(|l| -l.amount_minor)
         .sum();
-    let markers = db::payouts::payout_markers(conn, influencer_id, &payout.currency)?;
-    let marker = markers
+    let periods = statement_periods_of(conn, influencer_id, &payout.currency)?;
+    let k = periods
         .iter()
-        .find(|(id, _)| *id == payout.id)
-        .map_or(0, |m| m.1);
-    let previous = markers
+        .position(|s| s.payout_id == payout.id)
+        .ok_or(AppError::NotFound)?;
+    let this = &periods[k];
+    let mut ids: Vec<i64> = this.movements.iter().map(|m| m.0).collect();
+    if k > 0 {
+        ids.extend(periods[k - 1].movements.iter().map(|m| m.0));
+    }
+    let notes = db::payouts::journal_notes(conn, &ids)?;
+    // In the order they happened; a payout's items moved together are one line.
+    let mut movements: Vec<Movement> = Vec::with_capacity(this.movements.len());
+    let mut of_payout: HashMap<(String, String), usize> = HashMap::new();
+    let mut ordered: Vec<(NaiveDateTime, i64, &str, &str, i64)> = this
+        .movements
         .iter()
-        .map(|m| m.1)
-        .filter(|m| *m < marker)
+        .filter_map(|(jid, delta)| {
+            let (kind, memo, at) = notes.get(jid)?;
+            Some((*at, *jid, kind.as_str(), memo.as_str(), *delta))
+        })
+        .collect();
+    ordered.sort_by_key(|m| (m.0, m.1));
+    for (at, _, kind, memo, delta) in ordered {
+        let key = (kind.to_owned(), memo.to_owned());
+        if matches!(kind, "payout_start" | "payout_fail")
+            && let Some(&k) = of_payout.get(&key)
+        {
+            movements[k].amount_minor += delta;
+            movements[k].at = movements[k].at.max(at);
+            continue;
+        }
+        if matches!(kind, "payout_start" | "payout_fail") {
+            of_payout.insert(key, movements.len());
+        }
+        movements.push(Movement {
+            at,
+            what: movement_word(kind),
+            detail: memo.to_owned(),
+            amount_minor: delta,
+        });
+    }
+    let to = movements
+        .iter()
+        .map(|m| m.at)
         .max()
-        .unwrap_or(0);
-    let entries = db::payouts::balance_entries(conn, influencer_id, &payout.currency)?;
-    let period = payout::period(&entries, previous, marker);
+        .unwrap_or(payout.created_at);
+    let from = (k > 0)
+        .then(|| {
+            periods[k - 1]
+                .movements
+                .iter()
+                .filter_map(|(jid, _)| notes.get(jid).map(|n| n.2))
+                .max()
+        })
+        .flatten();
     Ok(Statement {
         payout,
         lines,
         commissions_minor,
         clawbacks_minor,
-        period,
+        period: this.period,
+        movements,
+        from,
+        to,
     })
+}
+
+/// How the influencer's unpaid balance in `currency` divides among the statements of their
+/// payouts (cancelled payouts have none), from the ledger's entries.
+pub fn statement_periods_of(
+    conn: &mut DbConn,
+    influencer_id: i64,
+    currency: &str,
+) -> AppResult<Vec<payout::StatementPeriod>> {
+    let states: HashMap<i64, String> = db::payouts::payouts_of_influencer(conn, influencer_id)?
+        .into_iter()
+        .map(|p| (p.id, p.state))
+        .collect();
+    let mut returns: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (payout, journal) in db::payouts::payout_returns(conn, influencer_id, currency)? {
+        returns.entry(payout).or_default().push(journal);
+    }
+    let marks: Vec<payout::PayoutMarks> =
+        db::payouts::payout_markers(conn, influencer_id, currency)?
+            .into_iter()
+            .filter(|(id, _)| states.get(id).is_some_and(|s| s != "cancelled"))
+            .map(|(id, started)| payout::PayoutMarks {
+                payout_id: id,
+                started,
+                returned: returns.remove(&id).unwrap_or_default(),
+            })
+            .collect();
+    let entries = db::payouts::balance_entries(conn, influencer_id, currency)?;
+    Ok(payout::statement_periods(&entries, &marks))
 }
 
 /// Why the influencer was not paid by the latest run of each currency that left them out

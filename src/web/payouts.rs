@@ -1499,11 +1499,11 @@ async fn statement_csv(
     user: InfluencerUser,
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let (uid, id) = (user.0.id, path.into_inner());
+    let (uid, id, tz) = (user.0.id, path.into_inner(), user.0.time_zone);
     let bytes = state
         .db(move |conn| {
             let me = crate::service::influencer::profile_of(conn, uid)?;
-            svc::statement(conn, me.id, id)?.to_csv()
+            svc::statement(conn, me.id, id)?.to_csv(tz)
         })
         .await?;
     Ok(pages::csv_download(

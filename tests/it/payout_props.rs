@@ -3,7 +3,8 @@
 //! export, pay, fail, cancel), through the real services on a real database. After every
 //! step `tandem ledger check` is clean, and what the next run would pay the creator is
 //! exactly what the ledger holds available for them: a refund is taken back once, whatever
-//! happens to the payouts around it.
+//! happens to the payouts around it. The creator's statements, chained, account for every
+//! movement of their unpaid balance once.
 
 use chrono::TimeDelta;
 use proptest::prelude::*;
@@ -250,6 +251,46 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             "after step {}: {:?}",
             step,
             report.breaks
+        );
+        // The creator's statements: each adds up and opens where the one before closed,
+        // every movement is in one of them, and the last closes, with what came after it,
+        // on what the ledger holds unpaid.
+        let periods = payouts::statement_periods_of(&mut f.conn, f.influencer_id, &cur).unwrap();
+        let mut seen = std::collections::HashSet::new();
+        let mut closing = 0i64;
+        for p in &periods {
+            prop_assert!(p.period.adds_up(), "after step {}: {:?}", step, p);
+            prop_assert_eq!(
+                p.period.opening_minor,
+                closing,
+                "after step {}: chained",
+                step
+            );
+            let moved: i64 = p.movements.iter().map(|m| m.1).sum();
+            prop_assert_eq!(p.period.closing_minor - p.period.opening_minor, moved);
+            for (j, _) in &p.movements {
+                prop_assert!(seen.insert(*j), "journal {} in two statements", j);
+            }
+            closing = p.period.closing_minor;
+        }
+        let after: i64 = db::payouts::balance_entries(&mut f.conn, f.influencer_id, &cur)
+            .unwrap()
+            .iter()
+            .filter(|(j, _, _)| !seen.contains(j))
+            .map(|(_, _, a)| -a)
+            .sum();
+        let unpaid = {
+            let b = db::ledger::balances(&mut f.conn, Owner::Influencer(f.influencer_id)).unwrap();
+            [AccountKind::Pending, AccountKind::Available]
+                .iter()
+                .map(|k| b.get(&(*k, cur.clone())).copied().unwrap_or(0))
+                .sum::<i64>()
+        };
+        prop_assert_eq!(
+            closing + after,
+            unpaid,
+            "after step {}: statements vs ledger",
+            step
         );
         // What the next run would pay the creator is what the ledger holds available.
         let plan = payouts::plan_for(&mut f.conn, &cur, 1, Some(f.influencer_id)).unwrap();

@@ -735,7 +735,7 @@ async fn statement_files_and_emails_read_as_expected() {
         crate::helpers::get_with(&i, &app.url(&format!("/influencer/payouts/{mine}.csv"))).await;
     assert_eq!(res.status(), reqwest::StatusCode::OK);
     let csv = res.text().await.unwrap();
-    insta::assert_snapshot!("statement_csv", csv);
+    insta::assert_snapshot!("statement_csv", redact_times(&csv));
     // The statement's period adds up, on the page as in the file.
     let (_, page) = text(&i, &app, &format!("/influencer/payouts/{mine}")).await;
     assert!(page.contains("Opening balance") && page.contains("Closing balance"));
@@ -907,4 +907,82 @@ async fn an_export_with_details_that_do_not_open_is_refused() {
         .with_db(move |conn| Ok(tandem::db::payouts::run(conn, run_id)?.unwrap().state))
         .await;
     assert_eq!(state, "approved", "nothing was exported");
+}
+
+/// A failed payout's statement says it paid nothing, shows what came back, and closes on
+/// what the ledger holds; the next statement opens there, with every movement once.
+#[tokio::test]
+async fn a_failed_payouts_statement_says_it_paid_nothing_and_closes_on_the_ledger() {
+    use reqwest::StatusCode;
+    let app = TestApp::demo().await;
+    let (failed, email) = app
+        .with_db(|conn| {
+            use diesel::prelude::*;
+            use tandem::db::schema::{influencers, payouts as p, users};
+            Ok(p::table
+                .inner_join(influencers::table)
+                .inner_join(users::table.on(users::id.eq(influencers::user_id)))
+                .filter(p::state.eq("failed"))
+                .select((tandem::db::models::Payout::as_select(), users::email))
+                .first::<(tandem::db::models::Payout, String)>(conn)?)
+        })
+        .await;
+    let c = demo_client(&app, &email).await;
+    let (status, html) = text(&c, &app, &format!("/influencer/payouts/{}", failed.id)).await;
+    assert_eq!(status, StatusCode::OK);
+    let amount = tandem::domain::money::display_in(failed.amount_minor, &failed.currency);
+    let zero = tandem::domain::money::display_in(0, &failed.currency);
+    assert!(
+        html.contains("This payout was not paid")
+            && html.contains(&format!(
+                "<dt>Paid to you</dt><dd class=\"num\"><strong>{zero}</strong>"
+            ))
+            && html.contains(&format!(
+                "<dt>Returned to your balance</dt><dd class=\"num\">+{amount}</dd>"
+            )),
+        "{html}"
+    );
+    let (id, cur) = (failed.influencer_id, failed.currency.clone());
+    let (statement, unpaid, last, after) = app
+        .with_db(move |conn| {
+            use tandem::domain::ledger::{AccountKind, Owner};
+            let s = payouts::statement(conn, id, failed.id)?;
+            let b = tandem::db::ledger::balances(conn, Owner::Influencer(id))?;
+            let unpaid: i64 = [AccountKind::Pending, AccountKind::Available]
+                .iter()
+                .map(|k| b.get(&(*k, cur.clone())).copied().unwrap_or(0))
+                .sum();
+            // The chained statements, with what came after the last, are the ledger.
+            let periods = payouts::statement_periods_of(conn, id, &cur)?;
+            let seen: std::collections::HashSet<i64> = periods
+                .iter()
+                .flat_map(|p| p.movements.iter().map(|m| m.0))
+                .collect();
+            let after: i64 = tandem::db::payouts::balance_entries(conn, id, &cur)?
+                .iter()
+                .filter(|(j, _, _)| !seen.contains(j))
+                .map(|(_, _, a)| -a)
+                .sum();
+            let last = periods.last().unwrap().period.closing_minor;
+            Ok((s.period, unpaid, last, after))
+        })
+        .await;
+    assert!(statement.adds_up());
+    assert_eq!(statement.returned_minor, failed.amount_minor);
+    assert_eq!(last + after, unpaid);
+    let csv = crate::helpers::get_with(
+        &c,
+        &app.url(&format!("/influencer/payouts/{}.csv", failed.id)),
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        csv.contains("payout,")
+            && csv.contains(&format!("#{} by", failed.id))
+            && csv.contains("failed,")
+            && csv.contains(&format!("paid to you,,,{},0.00", failed.currency)),
+        "{csv}"
+    );
 }
