@@ -249,7 +249,13 @@ pub struct KindBalance {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Exposure {
     pub currency: String,
-    /// Influencers' held, available (where positive) and in-payout balances.
+    /// Influencers' held balances (pending: in the hold for returns, or frozen).
+    pub held_minor: i64,
+    /// Influencers' available balances, where positive.
+    pub available_minor: i64,
+    /// Influencers' in-payout balances.
+    pub in_payout_minor: i64,
+    /// Held + available (where positive) + in payout: the sum of the three parts above.
     pub owed_to_influencers_minor: i64,
     /// Influencers' available balances below zero (refunds after payment, not made up yet).
     pub owed_by_influencers_minor: i64,
@@ -263,6 +269,9 @@ pub struct FinanceHome {
     pub balances: Vec<KindBalance>,
     /// The raw sum of every account's balance per currency: zero when the books balance.
     pub trial: BTreeMap<String, i64>,
+    /// Per currency, the accounts' debit balances and credit balances (both as positive
+    /// amounts): equal when the books balance.
+    pub debits_credits: BTreeMap<String, (i64, i64)>,
     pub exposure: Vec<Exposure>,
     /// Commissions frozen for review.
     pub frozen: i64,
@@ -290,9 +299,16 @@ pub fn finance_home(conn: &mut DbConn) -> AppResult<FinanceHome> {
     let mut by_kind: BTreeMap<(String, AccountKind), i64> = BTreeMap::new();
     let mut trial: BTreeMap<String, i64> = BTreeMap::new();
     let mut exposure: BTreeMap<String, Exposure> = BTreeMap::new();
+    let mut debits_credits: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     for (owner, kind, currency, raw) in accounts {
         *by_kind.entry((currency.clone(), kind)).or_default() += raw;
         *trial.entry(currency.clone()).or_default() += raw;
+        let dc = debits_credits.entry(currency.clone()).or_default();
+        if raw > 0 {
+            dc.0 += raw;
+        } else {
+            dc.1 -= raw;
+        }
         let shown = kind.shown(raw);
         let e = exposure
             .entry(currency.clone())
@@ -304,10 +320,18 @@ pub fn finance_home(conn: &mut DbConn) -> AppResult<FinanceHome> {
             (Owner::Influencer(_), AccountKind::Available) if shown < 0 => {
                 e.owed_by_influencers_minor -= shown;
             }
-            (
-                Owner::Influencer(_),
-                AccountKind::Pending | AccountKind::Available | AccountKind::InPayout,
-            ) => e.owed_to_influencers_minor += shown,
+            (Owner::Influencer(_), AccountKind::Available) => {
+                e.available_minor += shown;
+                e.owed_to_influencers_minor += shown;
+            }
+            (Owner::Influencer(_), AccountKind::Pending) => {
+                e.held_minor += shown;
+                e.owed_to_influencers_minor += shown;
+            }
+            (Owner::Influencer(_), AccountKind::InPayout) => {
+                e.in_payout_minor += shown;
+                e.owed_to_influencers_minor += shown;
+            }
             (Owner::Merchant(_), AccountKind::Receivable) => e.receivable_minor += shown,
             _ => {}
         }
@@ -323,6 +347,7 @@ pub fn finance_home(conn: &mut DbConn) -> AppResult<FinanceHome> {
             })
             .collect(),
         trial,
+        debits_credits,
         exposure: exposure.into_values().collect(),
         frozen: queues.frozen,
         awaiting_approval: queues.awaiting_approval,

@@ -31,6 +31,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(merchant_csv)
         .service(merchant_statement)
         .service(merchant_statement_csv)
+        .service(finance_dashboard_csv)
         .service(finance_dashboard);
 }
 
@@ -1163,8 +1164,20 @@ struct FinanceDashboard {
     home: crate::service::dashboard::FinanceHome,
     /// (currency, kind label, balance as shown)
     balances: Vec<(String, &'static str, String)>,
-    trial: Vec<(String, String, bool)>,
-    exposure: Vec<(String, String, String, String)>,
+    /// (currency, debits, credits, difference, balanced)
+    trial: Vec<(String, String, String, String, bool)>,
+    exposure: Vec<ExposureRow>,
+}
+
+struct ExposureRow {
+    currency: String,
+    held: String,
+    available: String,
+    in_payout: String,
+    owed_to: String,
+    owed_back: String,
+    available_net: String,
+    receivable: String,
 }
 
 #[get("/finance/dashboard")]
@@ -1186,20 +1199,33 @@ async fn finance_dashboard(
         })
         .collect();
     let trial = home
-        .trial
+        .debits_credits
         .iter()
-        .map(|(cur, sum)| (cur.clone(), show(*sum, cur), *sum == 0))
+        .map(|(cur, (d, c))| {
+            (
+                cur.clone(),
+                show(*d, cur),
+                show(*c, cur),
+                show(d - c, cur),
+                d == c,
+            )
+        })
         .collect();
     let exposure = home
         .exposure
         .iter()
         .map(|e| {
-            (
-                e.currency.clone(),
-                show(e.owed_to_influencers_minor, &e.currency),
-                show(e.owed_by_influencers_minor, &e.currency),
-                show(e.receivable_minor, &e.currency),
-            )
+            let m = |minor: i64| show(minor, &e.currency);
+            ExposureRow {
+                currency: e.currency.clone(),
+                held: m(e.held_minor),
+                available: m(e.available_minor),
+                in_payout: m(e.in_payout_minor),
+                owed_to: m(e.owed_to_influencers_minor),
+                owed_back: m(e.owed_by_influencers_minor),
+                available_net: m(e.available_minor - e.owed_by_influencers_minor),
+                receivable: m(e.receivable_minor),
+            }
         })
         .collect();
     let page = FinanceDashboard {
@@ -1210,4 +1236,53 @@ async fn finance_dashboard(
         exposure,
     };
     pages::ok(&page)
+}
+
+/// Finance's home as a spreadsheet: every figure of its tables (balances per account kind,
+/// what is owed and owing with its parts, the trial balance), per currency.
+#[get("/finance/dashboard.csv")]
+async fn finance_dashboard_csv(
+    state: web::Data<AppState>,
+    user: FinanceUser,
+) -> AppResult<HttpResponse> {
+    let _ = user;
+    let home = state.db(crate::service::dashboard::finance_home).await?;
+    let plain = crate::domain::money::plain_in;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let io = |e: csv::Error| AppError::Internal(e.into());
+    w.write_record(["section", "currency", "figure", "amount"])
+        .map_err(io)?;
+    for b in &home.balances {
+        w.write_record([
+            "balance",
+            &b.currency,
+            b.kind.label(),
+            &plain(b.shown_minor, &b.currency),
+        ])
+        .map_err(io)?;
+    }
+    for e in &home.exposure {
+        let c = &e.currency;
+        for (figure, minor) in [
+            ("held (pending)", e.held_minor),
+            ("available to pay", e.available_minor),
+            ("in payout", e.in_payout_minor),
+            ("owed to influencers", e.owed_to_influencers_minor),
+            ("owed back by influencers", e.owed_by_influencers_minor),
+            ("receivable from merchants", e.receivable_minor),
+        ] {
+            w.write_record(["owed and owing", c, figure, &plain(minor, c)])
+                .map_err(io)?;
+        }
+    }
+    for (c, (d, cr)) in &home.debits_credits {
+        for (figure, minor) in [("debits", *d), ("credits", *cr), ("difference", d - cr)] {
+            w.write_record(["trial balance", c, figure, &plain(minor, c)])
+                .map_err(io)?;
+        }
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))?;
+    Ok(pages::csv_download(bytes, "tandem-finance-balances.csv"))
 }

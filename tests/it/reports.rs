@@ -597,6 +597,93 @@ async fn finance_home_balances_equal_the_entries_and_counts_its_queues() {
     assert_eq!(pending, Some(entries_pending));
 }
 
+/// Every total on finance's home is the sum of the parts it lists, each part from the
+/// entries: owed to influencers = held + available to pay + in payout, and the ledger's
+/// available balance = available to pay − owed back; the trial balance's debits equal its
+/// credits; the same figures download as CSV.
+#[tokio::test]
+async fn finance_home_totals_are_the_sums_of_their_parts() {
+    use std::collections::BTreeMap;
+    use tandem::domain::ledger::{AccountKind, Owner};
+    let app = TestApp::demo().await;
+    let (home, per_account) = app
+        .with_db(|conn| {
+            // Each influencer account's balance, from the raw entries.
+            let mut per: BTreeMap<(i64, AccountKind), i64> = BTreeMap::new();
+            for e in tandem::db::ledger::all_entries(conn)? {
+                if let (Owner::Influencer(i), "CNY") = (e.owner, e.currency.as_str()) {
+                    *per.entry((i, e.kind)).or_default() -= e.amount_minor;
+                }
+            }
+            Ok((tandem::service::dashboard::finance_home(conn)?, per))
+        })
+        .await;
+    let sum = |kind: AccountKind, keep: fn(i64) -> bool| -> i64 {
+        per_account
+            .iter()
+            .filter(|((_, k), v)| *k == kind && keep(**v))
+            .map(|(_, v)| *v)
+            .sum()
+    };
+    let held = sum(AccountKind::Pending, |_| true);
+    let available = sum(AccountKind::Available, |v| v > 0);
+    let owed_back = -sum(AccountKind::Available, |v| v < 0);
+    let in_payout = sum(AccountKind::InPayout, |_| true);
+    assert!(owed_back > 0, "the demo has a creator below zero");
+    let e = home.exposure.iter().find(|e| e.currency == "CNY").unwrap();
+    assert_eq!(
+        (
+            e.held_minor,
+            e.available_minor,
+            e.in_payout_minor,
+            e.owed_by_influencers_minor
+        ),
+        (held, available, in_payout, owed_back)
+    );
+    assert_eq!(e.owed_to_influencers_minor, held + available + in_payout);
+    let (d, c) = home.debits_credits["CNY"];
+    assert_eq!(d, c);
+    let money = |m: i64| tandem::domain::money::display_in(m, "CNY");
+    let f = demo_client(&app, "finance@demo.tandem.test").await;
+    let (_, html) = text(&f, &app, "/finance/dashboard").await;
+    for part in [
+        held,
+        available,
+        in_payout,
+        held + available + in_payout,
+        owed_back,
+    ] {
+        assert!(
+            html.contains(&money(part)),
+            "{} on the page: {html}",
+            money(part)
+        );
+    }
+    assert!(
+        html.contains(&format!("CNY {}", money(available - owed_back))),
+        "the ledger's available balance is explained"
+    );
+    let res = crate::helpers::get_with(&f, &app.url("/finance/dashboard.csv")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let csv = res.text().await.unwrap();
+    let plain = |m: i64| tandem::domain::money::plain_in(m, "CNY");
+    assert!(
+        csv.contains(&format!(
+            "owed and owing,CNY,owed to influencers,{}",
+            plain(held + available + in_payout)
+        )),
+        "{csv}"
+    );
+    assert!(
+        csv.contains(&format!("trial balance,CNY,debits,{}", plain(d))),
+        "{csv}"
+    );
+    assert!(csv.contains("trial balance,CNY,difference,0.00"), "{csv}");
+    let i = demo_client(&app, "influencer@demo.tandem.test").await;
+    let res = crate::helpers::get_with(&i, &app.url("/finance/dashboard.csv")).await;
+    assert_ne!(res.status(), StatusCode::OK);
+}
+
 #[tokio::test]
 async fn nobody_reads_another_ones_figures() {
     let app = TestApp::demo().await;
