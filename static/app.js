@@ -43,4 +43,13 @@
       el.textContent = 'Copied';
     });
   });
+  // The payout schedule form: editing a field of one way of saying "when" chooses it.
+  [['cron', 'custom'], ['weekday', 'weekly'], ['day', 'monthly']].forEach(function (pair) {
+    var field = document.querySelector('form [name=' + pair[0] + ']');
+    var radio = document.querySelector('input[name=every][value=' + pair[1] + ']');
+    if (!field || !radio) return;
+    ['input', 'change'].forEach(function (kind) {
+      field.addEventListener(kind, function () { radio.checked = true; });
+    });
+  });
 })();

@@ -709,6 +709,8 @@ diesel::table! {
         refund_fee_minor -> BigInt,
         rejected_commission_minor -> BigInt,
         rejected_fee_minor -> BigInt,
+        coupon_orders -> BigInt,
+        coupon_commission_minor -> BigInt,
     }
 }
 

@@ -981,13 +981,22 @@ fn explanation(
                 .unwrap_or_default()
         ));
     }
-    out.push(format!(
-        "Held for returns for {} days: available from {}.",
-        campaign.hold_days,
-        available_at.format("%Y-%m-%d %H:%M UTC")
-    ));
-    for f in flags {
-        out.push(format!("Held for review: {f}"));
+    if flags.is_empty() {
+        out.push(format!(
+            "Held for returns for {} days: available from {}.",
+            campaign.hold_days,
+            available_at.format("%Y-%m-%d %H:%M UTC")
+        ));
+    } else {
+        // Frozen: no date until finance reviews it.
+        for f in flags {
+            out.push(format!("Held for review: {f}"));
+        }
+        out.push(format!(
+            "No date until finance reviews it; if released, it is held for returns for {} days, until {} at the earliest.",
+            campaign.hold_days,
+            available_at.format("%Y-%m-%d %H:%M UTC")
+        ));
     }
     out.join("\n")
 }

@@ -402,7 +402,14 @@ async fn order(
                 show(k.fee_minor, cur)
             },
             state: state_label(&k.state),
-            available: fmt_date(k.available_at, tz),
+            // When the commission can be paid: a date only where there is one (a frozen
+            // commission has none until it is reviewed; a rejected one never will).
+            available: match k.state.as_str() {
+                "pending" => format!("available from {}", fmt_date(k.available_at, tz)),
+                "frozen" => "no date until finance reviews it".to_owned(),
+                "rejected" => "it will not be paid".to_owned(),
+                _ => format!("available since {}", fmt_date(k.available_at, tz)),
+            },
             explanation: pages::localize(&k.explanation, tz),
         }),
         refunds: d

@@ -131,6 +131,10 @@ struct ScheduleFormPage {
     errors: FieldErrors,
     zones: Vec<SelectOption>,
     currencies: Vec<SelectOption>,
+    /// The common schedules' choices: (value, label, chosen).
+    every: Vec<(&'static str, &'static str, bool)>,
+    weekdays: Vec<SelectOption>,
+    days: Vec<SelectOption>,
     /// The next 5 fire times (in the zone, in UTC) of what the form holds.
     preview: Vec<(String, String)>,
 }
@@ -143,7 +147,10 @@ fn form_page(
     form: ScheduleForm,
     errors: FieldErrors,
 ) -> ScheduleFormPage {
-    let preview = FireRule::parse(&form.cron, &form.time_zone)
+    let preview = form
+        .effective_cron(&mut FieldErrors::new())
+        .ok_or(())
+        .and_then(|cron| FireRule::parse(&cron, &form.time_zone).map_err(|_| ()))
         .map(|r| {
             r.next_fires(now, 5)
                 .into_iter()
@@ -164,6 +171,33 @@ fn form_page(
         ),
         zones: pages::time_zone_options(&form.time_zone),
         currencies: currency_options(&form.currency),
+        every: [
+            ("weekly", "Weekly"),
+            ("twice_monthly", "Twice a month, on the 1st and the 15th"),
+            ("monthly", "Monthly"),
+            ("custom", "Custom (cron)"),
+        ]
+        .into_iter()
+        .map(|(v, l)| {
+            let chosen = form.every == v || (v == "custom" && form.every.is_empty());
+            (v, l, chosen)
+        })
+        .collect(),
+        weekdays: crate::domain::payout::WEEKDAYS
+            .iter()
+            .map(|(short, long)| SelectOption {
+                value: (*short).to_owned(),
+                label: (*long).to_owned(),
+                selected: form.weekday.eq_ignore_ascii_case(short),
+            })
+            .collect(),
+        days: (1..=28)
+            .map(|d| SelectOption {
+                value: d.to_string(),
+                label: d.to_string(),
+                selected: form.day.trim() == d.to_string(),
+            })
+            .collect(),
         id,
         form,
         errors,
@@ -184,7 +218,9 @@ async fn new_schedule(
         currency: "CNY".into(),
         minimum: "50.00".into(),
         active: "on".into(),
-    };
+        ..Default::default()
+    }
+    .with_preset_of();
     pages::ok(&form_page(
         &session,
         &user,
