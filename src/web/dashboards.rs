@@ -275,7 +275,17 @@ fn table_view(
             .collect(),
         totals: metrics::totals(lines)
             .iter()
-            .map(|l| row(l, None, false))
+            .map(|l| {
+                let mut total = row(l, None, false);
+                // Said when the table's total holds orders no influencer explains (its row
+                // above), unlike the attributed figures beside it.
+                let with_unattributed = matches!(by, By::Campaign | By::Influencer)
+                    && lines.iter().any(|x| x.id == 0 && x.currency == l.currency);
+                if with_unattributed {
+                    total.name = "Total, with not attributed".to_owned();
+                }
+                total
+            })
             .collect(),
         csv: format!(
             "{base}/{t}.csv?{q}&sort={}&dir={}",
