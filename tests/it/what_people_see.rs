@@ -1,0 +1,139 @@
+//! What a person sees (issue #27 §5): a stream's chart that says what it covers and totals
+//! what it draws.
+
+use diesel::prelude::*;
+use reqwest::StatusCode;
+use tandem::db::schema::{clicks, links, streams, users};
+
+use crate::helpers::TestApp;
+use crate::payouts::{demo_client, text};
+
+/// The text between `start` and the next `end` after it.
+fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
+    let from = html
+        .find(start)
+        .unwrap_or_else(|| panic!("{start:?} in {html}"))
+        + start.len();
+    let len = html[from..].find(end).expect(end);
+    &html[from..from + len]
+}
+
+/// The (label, value) rows of a chart's table.
+fn chart_rows(html: &str, chart_id: &str) -> Vec<(String, String)> {
+    let chart = between(html, &format!("id=\"{chart_id}-cap\""), "</figure>");
+    let body = between(chart, "<tbody>", "</tbody>");
+    body.split("<tr>")
+        .skip(1)
+        .map(|row| {
+            let cells: Vec<&str> = row
+                .split("<td")
+                .skip(1)
+                .map(|c| between(c, ">", "</td>"))
+                .collect();
+            (cells[0].to_owned(), cells[1].to_owned())
+        })
+        .collect()
+}
+
+/// Mia's first stream in the demo: its id and the instant its chart starts (the hour it
+/// was scheduled, or created, in).
+async fn demo_stream(app: &TestApp) -> (i64, chrono::NaiveDateTime) {
+    app.with_db(|conn| {
+        let (id, scheduled, created): (i64, Option<chrono::NaiveDateTime>, chrono::NaiveDateTime) =
+            streams::table
+                .inner_join(
+                    tandem::db::schema::influencers::table
+                        .on(tandem::db::schema::influencers::id.eq(streams::influencer_id)),
+                )
+                .filter(tandem::db::schema::influencers::handle.eq("mia.streams"))
+                .order(streams::id.asc())
+                .select((streams::id, streams::scheduled_at, streams::created_at))
+                .first(conn)?;
+        let start = scheduled.unwrap_or(created).and_utc().timestamp();
+        let hour = chrono::DateTime::from_timestamp(start.div_euclid(3600) * 3600, 0)
+            .unwrap()
+            .naive_utc();
+        Ok((id, hour))
+    })
+    .await
+}
+
+/// The stream page's chart states the hours it covers, its total is the sum of its bars,
+/// which are the raw non-bot clicks of those hours, and the clicks outside them are said
+/// (so that the page's figures since set-up and the chart's agree).
+#[tokio::test]
+async fn a_streams_chart_states_its_hours_and_totals_what_it_draws() {
+    let app = TestApp::demo().await;
+    let (stream, start) = demo_stream(&app).await;
+    let end = start + chrono::TimeDelta::hours(12);
+    let (inside, all) = app
+        .with_db(move |conn| {
+            let q = || {
+                clicks::table
+                    .inner_join(links::table.on(links::id.eq(clicks::link_id)))
+                    .filter(links::stream_id.eq(stream))
+                    .filter(clicks::is_bot.eq(false))
+            };
+            let inside: i64 = q()
+                .filter(clicks::created_at.ge(start))
+                .filter(clicks::created_at.lt(end))
+                .count()
+                .get_result(conn)?;
+            let all: i64 = q().count().get_result(conn)?;
+            Ok((inside, all))
+        })
+        .await;
+    let mia = demo_client(&app, "influencer@demo.tandem.test").await;
+    let (status, html) = text(&mia, &app, &format!("/influencer/streams/{stream}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let rows = chart_rows(&html, "chart-hours");
+    assert_eq!(rows.len(), 12, "twelve hours");
+    let drawn: i64 = rows.iter().map(|r| r.1.parse::<i64>().unwrap()).sum();
+    assert_eq!(drawn, inside, "the bars are the clicks of those hours");
+    assert!(all > inside, "the demo has clicks after the first 12 hours");
+    let caption = between(&html, "id=\"chart-hours-cap\">", "</figcaption>");
+    let zone: String = app
+        .with_db(|conn| {
+            Ok(users::table
+                .filter(users::email.eq("influencer@demo.tandem.test"))
+                .select(users::time_zone)
+                .first(conn)?)
+        })
+        .await;
+    let tz: chrono_tz::Tz = zone.parse().unwrap();
+    let local = |t: chrono::NaiveDateTime| tandem::web::pages::fmt_datetime(t, tz);
+    let (from, to) = (local(start), local(end));
+    let same_offset = from.split_once(" UTC").map(|p| p.1) == to.split_once(" UTC").map(|p| p.1);
+    let from = if same_offset {
+        from.split_once(" UTC").unwrap().0.to_owned()
+    } else {
+        from
+    };
+    let range = format!("12 hours from its scheduled start: {from} to {to}");
+    assert!(caption.contains(&range), "{caption}");
+    assert!(
+        caption.contains(&format!("{drawn} in total")),
+        "the total is what the chart draws: {caption}"
+    );
+    assert!(
+        caption.contains(&format!(
+            "{} more clicks outside these hours ({all} clicks since the stream was set up).",
+            all - inside
+        )),
+        "{caption}"
+    );
+    let most = rows
+        .iter()
+        .map(|r| r.1.parse::<i64>().unwrap())
+        .max()
+        .unwrap();
+    let tied = rows.iter().filter(|r| r.1 == most.to_string()).count();
+    if tied == 1 {
+        assert!(caption.contains("the most at "), "{caption}");
+    } else {
+        assert!(
+            caption.contains(&format!("{tied} hours with the most ({most} each)")),
+            "{caption}"
+        );
+    }
+}
