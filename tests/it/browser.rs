@@ -788,11 +788,20 @@ async fn every_page_fits_a_phone() {
                 .filter(products::merchant_id.eq(1))
                 .select(products::id)
                 .first(conn)?;
-            Ok((campaign, order, product))
+            // The longest email of the demo (a confirm page puts it in its heading).
+            let mut people: Vec<(i64, String)> = tandem::db::schema::users::table
+                .select((
+                    tandem::db::schema::users::id,
+                    tandem::db::schema::users::email,
+                ))
+                .load(conn)?;
+            people.sort_by_key(|(_, e)| std::cmp::Reverse(e.len()));
+            let stream = demo_stream(conn)?;
+            Ok((campaign, order, product, people[0].0, stream))
         })
         .await
         .unwrap();
-    let (campaign, order, product) = ids;
+    let (campaign, order, product, long_email_user, stream) = ids;
     let roles: Vec<(&str, Vec<String>)> = vec![
         (
             "merchant",
@@ -832,6 +841,7 @@ async fn every_page_fits_a_phone() {
                 "/influencer/earnings".into(),
                 "/influencer/payouts".into(),
                 "/influencer/payouts/1".into(),
+                format!("/influencer/streams/{stream}"),
                 "/account".into(),
             ],
         ),
@@ -857,6 +867,7 @@ async fn every_page_fits_a_phone() {
                 "/admin".to_owned(),
                 "/admin/domains".into(),
                 "/admin/merchants".into(),
+                format!("/admin/users/{long_email_user}/disable"),
                 "/account".into(),
             ],
         ),
