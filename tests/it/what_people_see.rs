@@ -1,9 +1,9 @@
 //! What a person sees (issue #27 §5): a stream's chart that says what it covers and totals
-//! what it draws.
+//! what it draws, the audit log as CSV.
 
 use diesel::prelude::*;
 use reqwest::StatusCode;
-use tandem::db::schema::{clicks, links, streams, users};
+use tandem::db::schema::{audit_events, clicks, links, streams, users};
 
 use crate::helpers::TestApp;
 use crate::payouts::{demo_client, text};
@@ -136,4 +136,112 @@ async fn a_streams_chart_states_its_hours_and_totals_what_it_draws() {
             "{caption}"
         );
     }
+}
+
+/// The audit log downloads as CSV with the page's filters (every matching event, not one
+/// page of them), linked from the page; the rows are the raw events; a bad date is a 422
+/// naming its field; only finance reads it.
+#[tokio::test]
+async fn the_audit_log_downloads_as_csv_with_its_filters() {
+    let app = TestApp::demo().await;
+    let f = demo_client(&app, "finance@demo.tandem.test").await;
+    let (status, html) = text(&f, &app, "/finance/audit?area=payout.&actor=farah").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("href=\"/finance/audit.csv?area=payout.&#38;actor=farah\""),
+        "the page links its CSV with its filters: {html}"
+    );
+    let (farah, all_ids, farahs_payout_ids) = app
+        .with_db(|conn| {
+            let farah: i64 = users::table
+                .filter(users::email.eq("finance@demo.tandem.test"))
+                .select(users::id)
+                .first(conn)?;
+            let all: Vec<i64> = audit_events::table
+                .order(audit_events::id.desc())
+                .select(audit_events::id)
+                .load(conn)?;
+            let farahs: Vec<i64> = audit_events::table
+                .filter(audit_events::actor_user_id.eq(farah))
+                .filter(audit_events::action.like("payout.%"))
+                .order(audit_events::id.desc())
+                .select(audit_events::id)
+                .load(conn)?;
+            Ok((farah, all, farahs))
+        })
+        .await;
+    assert!(
+        all_ids.len() > 100,
+        "more than one page of events in the demo"
+    );
+    let ids_of = |csv: &str| -> Vec<i64> {
+        let mut r = csv::Reader::from_reader(csv.as_bytes());
+        r.records()
+            .map(|rec| rec.unwrap()[0].parse().unwrap())
+            .collect()
+    };
+    let res =
+        crate::helpers::get_with(&f, &app.url("/finance/audit.csv?area=payout.&actor=farah")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("tandem-audit-payout.csv")
+    );
+    let csv = res.text().await.unwrap();
+    assert!(
+        csv.starts_with(
+            "id,time_utc,time_local,actor_name,actor_email,action,subject_type,subject_id,detail\n"
+        ),
+        "{csv}"
+    );
+    assert!(!farahs_payout_ids.is_empty());
+    assert_eq!(
+        ids_of(&csv),
+        farahs_payout_ids,
+        "Farah's payout events, newest first"
+    );
+    assert!(csv.contains(",finance@demo.tandem.test,payout."), "{csv}");
+    let _ = farah;
+    let (_, everything) = text(&f, &app, "/finance/audit.csv?area=all").await;
+    assert_eq!(
+        ids_of(&everything),
+        all_ids,
+        "every event, not a page of 100"
+    );
+    // Text filter, as on the page.
+    let (_, failed) = text(
+        &f,
+        &app,
+        "/finance/audit.csv?area=payout.&q=account+is+not+confirmed",
+    )
+    .await;
+    let rows: Vec<csv::StringRecord> = csv::Reader::from_reader(failed.as_bytes())
+        .records()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(rows.len(), 1, "{failed}");
+    assert_eq!(&rows[0][5], "payout.failed");
+    // The file as a spreadsheet reads it, its id and times aside (they follow the clock).
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(failed.lines().next().unwrap().split(','))
+        .unwrap();
+    w.write_record(
+        rows[0]
+            .iter()
+            .enumerate()
+            .map(|(i, v)| if i <= 2 { "…" } else { v }),
+    )
+    .unwrap();
+    insta::assert_snapshot!(
+        "audit_csv_failed_payout",
+        String::from_utf8(w.into_inner().unwrap()).unwrap()
+    );
+    let (status, body) = text(&f, &app, "/finance/audit.csv?from=yesterday").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("from: use a date like 2026-12-01."), "{body}");
+    let i = demo_client(&app, "influencer@demo.tandem.test").await;
+    let (status, _) = text(&i, &app, "/finance/audit.csv").await;
+    assert_ne!(status, StatusCode::OK);
 }
