@@ -111,6 +111,24 @@ impl PageCtx {
         }
     }
 
+    /// An error page's layout for a signed-in user: their navigation and account links, but
+    /// no flash (it stays for the next page).
+    pub fn for_error(session: &Session, user: &CurrentUser, title: &str) -> PageCtx {
+        PageCtx {
+            title: title.to_owned(),
+            user: Some(NavUser {
+                name: user.name.clone(),
+                email: user.email.clone(),
+                role_label: user.role.label(),
+            }),
+            nav: nav_for(user.role, ""),
+            flash: None,
+            csrf: session::csrf_token(session),
+            minimal: false,
+            account_active: false,
+        }
+    }
+
     fn minimal(title: &str) -> PageCtx {
         PageCtx {
             title: title.to_owned(),
@@ -259,15 +277,19 @@ pub struct ErrorPage<'a> {
     pub ctx: PageCtx,
     pub status: u16,
     pub message: &'a str,
+    /// Where the button leads: the reader's home when signed in (else the start page).
+    pub home: Option<&'static str>,
 }
 
-/// The HTML error page, with the layout, for any status.
-pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
-    let page = ErrorPage {
-        ctx: PageCtx::minimal(title),
-        status: status.as_u16(),
-        message,
-    };
+/// What an error page said, kept on its response so that [`super::error_pages`] can draw it
+/// again in the layout of the signed-in user.
+#[derive(Debug, Clone)]
+pub struct ErrorInfo {
+    pub title: String,
+    pub message: String,
+}
+
+fn error_response(status: StatusCode, page: &ErrorPage<'_>) -> HttpResponse {
     let body = page.render().unwrap_or_else(|_| {
         format!(
             "<!doctype html><title>{}</title><h1>{}</h1>",
@@ -279,6 +301,39 @@ pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpRespons
         .content_type("text/html; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))
         .body(body)
+}
+
+/// The HTML error page, with the layout, for any status (without the reader's navigation:
+/// [`super::error_pages`] adds it when they are signed in).
+pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
+    let page = ErrorPage {
+        ctx: PageCtx::minimal(title),
+        status: status.as_u16(),
+        message,
+        home: None,
+    };
+    let mut res = error_response(status, &page);
+    res.extensions_mut().insert(ErrorInfo {
+        title: title.to_owned(),
+        message: message.to_owned(),
+    });
+    res
+}
+
+/// The same error page for a signed-in user: their navigation, and a way to their home.
+pub fn signed_in_error_page(
+    status: StatusCode,
+    info: &ErrorInfo,
+    session: &Session,
+    user: &CurrentUser,
+) -> HttpResponse {
+    let page = ErrorPage {
+        ctx: PageCtx::for_error(session, user, &info.title),
+        status: status.as_u16(),
+        message: &info.message,
+        home: Some(user.role.home()),
+    };
+    error_response(status, &page)
 }
 
 pub type Errors = FieldErrors;

@@ -1,5 +1,5 @@
 //! What a person sees (issue #27 §5): a stream's chart that says what it covers and totals
-//! what it draws, the audit log as CSV.
+//! what it draws, the audit log as CSV, error pages in the reader's layout.
 
 use diesel::prelude::*;
 use reqwest::StatusCode;
@@ -244,4 +244,55 @@ async fn the_audit_log_downloads_as_csv_with_its_filters() {
     let i = demo_client(&app, "influencer@demo.tandem.test").await;
     let (status, _) = text(&i, &app, "/finance/audit.csv").await;
     assert_ne!(status, StatusCode::OK);
+}
+
+/// Error pages keep a signed-in reader's navigation and lead to their own home; a signed-out
+/// reader gets the plain page and the start page.
+#[tokio::test]
+async fn error_pages_keep_the_signed_in_layout() {
+    let app = TestApp::demo().await;
+    let m = demo_client(&app, "merchant@demo.tandem.test").await;
+    for (path, status, title) in [
+        (
+            "/merchant/campaigns/999999",
+            StatusCode::NOT_FOUND,
+            "Page not found",
+        ),
+        ("/no/such/page", StatusCode::NOT_FOUND, "Page not found"),
+        (
+            "/merchant/dashboard?from=2026-13-45&to=2026-12-01",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Please check your input",
+        ),
+        ("/finance/dashboard", StatusCode::FORBIDDEN, "Not allowed"),
+    ] {
+        let (got, html) = text(&m, &app, path).await;
+        assert_eq!(got, status, "{path}");
+        assert!(html.contains(title), "{path}: {html}");
+        assert!(
+            html.contains("aria-label=\"Main\"") && html.contains("href=\"/merchant/orders\""),
+            "{path}: the merchant's navigation: {html}"
+        );
+        assert!(html.contains(">Log out</button>"), "{path}");
+        assert!(
+            html.contains(
+                "<a class=\"btn btn-primary\" href=\"/merchant/dashboard\">Go to your dashboard</a>"
+            ),
+            "{path}: {html}"
+        );
+    }
+    let f = demo_client(&app, "finance@demo.tandem.test").await;
+    let (_, html) = text(&f, &app, "/finance/payouts/999999").await;
+    assert!(
+        html.contains("href=\"/finance/dashboard\">Go to your dashboard</a>"),
+        "{html}"
+    );
+    let anonymous = crate::helpers::new_client();
+    let (status, html) = text(&anonymous, &app, "/no/such/page").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        html.contains("href=\"/\">Go to the start page</a>"),
+        "{html}"
+    );
+    assert!(!html.contains("aria-label=\"Main\""), "{html}");
 }
