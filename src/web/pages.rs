@@ -203,33 +203,66 @@ pub fn country_options(selected: &str) -> Vec<SelectOption> {
     opts
 }
 
-pub fn time_zone_options(selected: &str) -> Vec<SelectOption> {
-    let mut zones: Vec<&'static str> = chrono_tz::TZ_VARIANTS
+/// A `<select>` in groups: a few options first (the current choice), then `<optgroup>`s.
+#[derive(Debug, Clone)]
+pub struct GroupedOptions {
+    pub first: Vec<SelectOption>,
+    /// (group label, its options)
+    pub groups: Vec<(String, Vec<SelectOption>)>,
+}
+
+/// The canonical time zones grouped by region, the current one (`selected`) first. A
+/// stored zone that is an old alias (`Asia/Calcutta`) is shown as its current name
+/// (`Asia/Kolkata`), which is the same clock; one that has none (`Etc/GMT+5`) is kept as it
+/// is, so that saving the form does not change it.
+pub fn time_zone_options(selected: &str) -> GroupedOptions {
+    use crate::domain::zones;
+    let selected = selected.trim();
+    let current = zones::canonical(selected).map(str::to_owned).or_else(|| {
+        selected
+            .parse::<chrono_tz::Tz>()
+            .ok()
+            .map(|tz| tz.name().to_owned())
+    });
+    let first = current
         .iter()
-        .map(|tz| tz.name())
-        .filter(|n| n.contains('/') && !n.starts_with("Etc/") || *n == "UTC")
-        .collect();
-    zones.sort_unstable();
-    zones
-        .into_iter()
         .map(|z| SelectOption {
-            value: z.to_owned(),
-            label: z.replace('_', " "),
-            selected: z == selected,
+            value: z.clone(),
+            label: format!("{} (current)", zones::label(z)),
+            selected: true,
         })
-        .collect()
+        .collect();
+    let mut groups: Vec<(String, Vec<SelectOption>)> = Vec::new();
+    let mut sorted: Vec<&'static str> = zones::ZONES.to_vec();
+    // UTC first, then the regions in alphabetical order.
+    sorted.sort_by_key(|z| (*z != "UTC", zones::region(z), *z));
+    for z in sorted {
+        let option = SelectOption {
+            value: z.to_owned(),
+            label: zones::place(z),
+            selected: false,
+        };
+        match groups.last_mut() {
+            Some((region, options)) if region == zones::region(z) => options.push(option),
+            _ => groups.push((zones::region(z).to_owned(), vec![option])),
+        }
+    }
+    GroupedOptions { first, groups }
 }
 
 /// The zones for a new account: first "Automatic" (the browser's zone, filled in by
 /// `app.js`; without it, the region's), then every zone.
-pub fn new_user_zone_options(selected: &str) -> Vec<SelectOption> {
-    std::iter::once(SelectOption {
-        value: String::new(),
-        label: "Automatic (this device's time zone)".to_owned(),
-        selected: selected.is_empty(),
-    })
-    .chain(time_zone_options(selected))
-    .collect()
+pub fn new_user_zone_options(selected: &str) -> GroupedOptions {
+    let mut options = time_zone_options(selected);
+    options.first.insert(
+        0,
+        SelectOption {
+            value: String::new(),
+            label: "Automatic (this device's time zone)".to_owned(),
+            selected: options.first.is_empty(),
+        },
+    );
+    options
 }
 
 pub use crate::domain::clock::{fmt_date, fmt_datetime, localize};

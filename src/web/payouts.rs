@@ -130,7 +130,7 @@ struct ScheduleFormPage {
     id: Option<i64>,
     form: ScheduleForm,
     errors: FieldErrors,
-    zones: Vec<SelectOption>,
+    zones: pages::GroupedOptions,
     currencies: Vec<SelectOption>,
     /// The next 5 fire times (in the zone, in UTC) of what the form holds.
     preview: Vec<(String, String)>,

@@ -1,5 +1,6 @@
 //! What a person sees (issue #27 §5): a stream's chart that says what it covers and totals
-//! what it draws, the audit log as CSV, error pages in the reader's layout.
+//! what it draws, the audit log as CSV, error pages in the reader's layout, the time zone
+//! list, plurals and the minus sign.
 
 use diesel::prelude::*;
 use reqwest::StatusCode;
@@ -295,4 +296,121 @@ async fn error_pages_keep_the_signed_in_layout() {
         "{html}"
     );
     assert!(!html.contains("aria-label=\"Main\""), "{html}");
+}
+
+/// The zone list holds the canonical zones only, grouped by region, the current one first;
+/// a stored old alias is shown (and kept) as its current name, and one sent is taken as it.
+#[tokio::test]
+async fn the_time_zone_list_is_canonical_grouped_and_starts_with_the_current_zone() {
+    use crate::helpers::{get_with, post_form_with};
+    use tandem::domain::account::Role;
+    let app = TestApp::spawn().await;
+    let client = app.logged_in(Role::Influencer, "zones@example.com").await;
+    let set_zone = |zone: &'static str| {
+        app.with_db(move |conn| {
+            diesel::update(users::table.filter(users::email.eq("zones@example.com")))
+                .set(users::time_zone.eq(zone))
+                .execute(conn)?;
+            Ok(())
+        })
+    };
+    let zone_of = || {
+        app.with_db(|conn| {
+            Ok(users::table
+                .filter(users::email.eq("zones@example.com"))
+                .select(users::time_zone)
+                .first::<String>(conn)?)
+        })
+    };
+    set_zone("Asia/Calcutta").await;
+    let html = get_with(&client, &app.url("/account"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let select = between(
+        &html,
+        "<select id=\"f-time_zone\" name=\"time_zone\">",
+        "</select>",
+    );
+    let first = between(select, "<option", "</option>");
+    assert_eq!(
+        first, " value=\"Asia/Kolkata\" selected>Asia / Kolkata (current)",
+        "the stored alias is shown as its current name, first"
+    );
+    assert_eq!(select.matches(" selected").count(), 1);
+    let options = select.matches("<option").count();
+    assert_eq!(
+        options,
+        1 + tandem::domain::zones::ZONES.len(),
+        "the current one, then every zone"
+    );
+    for old in [
+        "Africa/Timbuktu",
+        "Asia/Calcutta",
+        "Europe/Kiev",
+        "US/Eastern",
+        "Etc/GMT+5",
+    ] {
+        assert!(
+            !select.contains(&format!("\"{old}\"")),
+            "{old} is not listed"
+        );
+    }
+    let groups: Vec<&str> = select
+        .split("<optgroup label=\"")
+        .skip(1)
+        .map(|g| g.split('"').next().unwrap())
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            "Universal",
+            "Africa",
+            "Americas",
+            "Antarctica",
+            "Arctic",
+            "Asia",
+            "Atlantic Ocean",
+            "Australia",
+            "Europe",
+            "Indian Ocean",
+            "Pacific Ocean"
+        ]
+    );
+    assert!(select.contains("<option value=\"Europe/Amsterdam\">Amsterdam</option>"));
+    assert!(select.contains(
+        "<option value=\"America/Argentina/Buenos_Aires\">Argentina / Buenos Aires</option>"
+    ));
+    // Saving the page as it is keeps the same clock, under its current name.
+    let res = post_form_with(
+        &client,
+        &app.url("/account"),
+        &app.url("/account"),
+        &[("display_name", "Zed"), ("time_zone", "Asia/Kolkata")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(zone_of().await, "Asia/Kolkata");
+    // An old name sent (as some browsers detect it) is accepted as its current zone.
+    let res = post_form_with(
+        &client,
+        &app.url("/account"),
+        &app.url("/account"),
+        &[("display_name", "Zed"), ("time_zone", "Africa/Timbuktu")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(zone_of().await, "Africa/Abidjan");
+    // A fixed offset stored long ago stays what it is.
+    set_zone("Etc/GMT+5").await;
+    let html = get_with(&client, &app.url("/account"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("<option value=\"Etc/GMT+5\" selected>Etc / GMT+5 (current)</option>"),
+        "{html}"
+    );
 }
