@@ -173,6 +173,7 @@ impl Application {
                 .configure(portal::redirect::routes)
                 .service(
                     actix_web::web::scope("")
+                        .wrap(from_fn(portal::error_pages::signed_in_layout))
                         .wrap(
                             SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
                                 .cookie_name("tandem_session".to_owned())

@@ -32,9 +32,17 @@
     if (select.value !== '') return;
     var zone = '';
     try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ''; } catch (e) { return; }
+    if (!zone) return;
     for (var i = 0; i < select.options.length; i++) {
       if (select.options[i].value === zone) { select.value = zone; return; }
     }
+    // An old name of a zone (some browsers say Asia/Calcutta): the server takes it as its
+    // current name.
+    var option = document.createElement('option');
+    option.value = zone;
+    option.textContent = zone.replace(/_/g, ' ') + ' (this device)';
+    select.insertBefore(option, select.options[1] || null);
+    select.value = zone;
   });
   // Copy buttons: data-copy="text".
   document.querySelectorAll('[data-copy]').forEach(function (el) {

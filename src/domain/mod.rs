@@ -26,3 +26,4 @@ pub mod shopify;
 pub mod shopify_csv;
 pub mod signature;
 pub mod validate;
+pub mod zones;

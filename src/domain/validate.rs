@@ -187,11 +187,16 @@ pub fn country_name(code: &str) -> Option<&'static str> {
     COUNTRIES.iter().find(|(c, _)| *c == code).map(|(_, n)| *n)
 }
 
-/// An IANA time zone name such as `Asia/Shanghai`.
+/// An IANA time zone name such as `Asia/Shanghai`; an old alias is kept as its current name
+/// (`Asia/Calcutta` as `Asia/Kolkata`, the same clock).
 pub fn time_zone(input: &str) -> Result<String, String> {
     let s = input.trim();
     s.parse::<chrono_tz::Tz>()
-        .map(|tz| tz.name().to_owned())
+        .map(|tz| {
+            super::zones::canonical(tz.name())
+                .unwrap_or(tz.name())
+                .to_owned()
+        })
         .map_err(|_| "Choose a time zone from the list.".to_owned())
 }
 

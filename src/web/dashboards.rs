@@ -608,6 +608,9 @@ async fn stream_csv(
     ))
 }
 
+/// The hours a stream's chart shows, from the hour it was scheduled (or created) in.
+const STREAM_HOURS: usize = 12;
+
 #[derive(Template)]
 #[template(path = "influencer/stream.html")]
 struct StreamPage {
@@ -633,21 +636,65 @@ async fn stream_page(
     let (id, tz, now) = (path.into_inner(), user.0.time_zone, state.now());
     let sort = Sort::parse(&query, Col::Clicks);
     let (stream, rows, lines) = stream_data(&state, &user, id, sort).await?;
-    // Clicks by hour: the 12 hours from the hour the stream was scheduled (or created) in.
+    // Clicks by hour: the 12 hours from the hour the stream was scheduled (or created) in;
+    // the caption states them and how many clicks came outside them.
     let start = stream.scheduled_at.unwrap_or(stream.created_at);
     let start_hour = start.and_utc().timestamp().div_euclid(3600) * 3600;
-    let mut hours = [0i64; 12];
+    let mut hours = [0i64; STREAM_HOURS];
+    let mut all_clicks = 0;
     for r in &rows {
+        all_clicks += r.counts.human_clicks();
         let h = (r.bucket - start_hour).div_euclid(3600);
         if let Some(slot) = usize::try_from(h).ok().and_then(|h| hours.get_mut(h)) {
             *slot += r.counts.human_clicks();
         }
     }
-    let hour_label = |h: usize| {
-        let t = chrono::DateTime::from_timestamp(start_hour + 3600 * h as i64, 0)
+    let instant = |h: usize| {
+        chrono::DateTime::from_timestamp(start_hour + 3600 * h as i64, 0)
             .unwrap_or_default()
-            .with_timezone(&tz);
-        t.format("%H:00").to_string()
+            .naive_utc()
+    };
+    // Minutes too: an hour starts at :30 in a zone such as Asia/Kolkata.
+    let hour_label = |h: usize| {
+        instant(h)
+            .and_utc()
+            .with_timezone(&tz)
+            .format("%H:%M")
+            .to_string()
+    };
+    let charted: i64 = hours.iter().sum();
+    let (from, to) = (
+        pages::fmt_datetime(instant(0), tz),
+        pages::fmt_datetime(instant(STREAM_HOURS), tz),
+    );
+    // One offset at the end when both ends have it ("… 20:00 to … 08:00 UTC+08:00").
+    let offset = |t: &str| t.split_once(" UTC").map(|(_, o)| o.to_owned());
+    let from = match (offset(&from), offset(&to)) {
+        (Some(a), Some(b)) if a == b => from
+            .split_once(" UTC")
+            .map_or(from.clone(), |(t, _)| t.to_owned()),
+        _ => from,
+    };
+    let hours_range = format!(
+        "{STREAM_HOURS} hours from its {}: {from} to {to}",
+        if stream.scheduled_at.is_some() {
+            "scheduled start"
+        } else {
+            "set-up"
+        }
+    );
+    let outside = if all_clicks == charted {
+        String::new()
+    } else {
+        format!(
+            "{} outside these hours ({} since the stream was set up).",
+            pages::count(
+                usize::try_from(all_clicks - charted).unwrap_or(0),
+                "more click",
+                "more clicks"
+            ),
+            pages::count(usize::try_from(all_clicks).unwrap_or(0), "click", "clicks"),
+        )
     };
     let points: Vec<(String, String, i64)> = hours
         .iter()
@@ -695,7 +742,9 @@ async fn stream_page(
             "Clicks",
             &points,
             &|v| v.to_string(),
-        ),
+        )
+        .with_range(hours_range)
+        .with_note(&outside),
         links,
         totals,
     };

@@ -28,3 +28,4 @@ mod reports;
 mod settings;
 mod sign_in;
 mod team;
+mod what_people_see;
