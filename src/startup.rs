@@ -103,8 +103,12 @@ impl Application {
             let sealer = crate::domain::sealed::Sealer::from_secret(&settings.secret_key);
             let sealed = crate::service::influencer::seal_plain_details(&mut conn, &sealer)
                 .map_err(|e| anyhow::anyhow!("sealing payout details: {e}"))?;
-            if sealed > 0 {
-                tracing::info!(influencers = sealed, "payout details sealed at rest");
+            if sealed != crate::service::influencer::Sealed::default() {
+                tracing::info!(
+                    influencers = sealed.influencers,
+                    payouts = sealed.payouts,
+                    "payout details sealed at rest; the database's free space scrubbed"
+                );
             }
         }
         let listener = TcpListener::bind(settings.bind)

@@ -248,7 +248,14 @@ pub fn join(conn: &mut DbConn, now: NaiveDateTime, form: &JoinForm) -> AppResult
     let name = errors.check("name", validate::name(&form.name, "your name"));
     let pw_ok = errors.check(
         "password",
-        password::check_new(&form.password, &[&invitation.email, &form.name, &org.name]),
+        password::check_new(
+            &form.password,
+            &password::Known {
+                email: &invitation.email,
+                org_name: Some(&org.name),
+                names: &[&form.name],
+            },
+        ),
     );
     let fallback = validate::currency_time_zone(&org.default_currency).unwrap_or("UTC");
     let tz = errors.check(

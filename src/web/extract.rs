@@ -242,7 +242,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
                 );
                 return Err(AppError::Validation(errors));
             }
-            // No text field takes control or text-direction characters (passwords aside:
+            // No text field takes control, text-direction or invisible characters (passwords aside:
             // refusing them could lock someone out of the one they have; and a login's
             // `next`, which is checked on its own and falls back to the role's home).
             for (name, value) in url::form_urlencoded::parse(&body) {

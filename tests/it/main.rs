@@ -9,6 +9,7 @@ mod campaign_limits;
 mod cli;
 mod crash;
 mod dashboard;
+mod data_at_rest;
 mod email;
 mod ledger_props;
 mod ledger_tamper;

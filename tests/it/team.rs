@@ -85,10 +85,16 @@ async fn the_owner_invites_a_teammate_who_joins_once_and_can_be_removed() {
     let org = page(&owner, &app, "/merchant").await;
     assert!(org.contains("Invitations not yet accepted") && org.contains(MATE));
 
-    // A weak password is refused, the name kept; then the invitee joins.
+    // A weak password is refused, the name kept; so is one holding the organisation's
+    // name; then the invitee joins.
     let (_, res) = app.join(&link, "Mei Teammate", "password").await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.text().await.unwrap().contains("value=\"Mei Teammate\""));
+    let (_, res) = app
+        .join(&link, "Mei Teammate", "Org owner@team.test is where I work")
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("use your organisation"));
     let (mate, res) = app.join(&link, "Mei Teammate", MATE_PASSWORD).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), "/merchant");
