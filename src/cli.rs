@@ -9,6 +9,7 @@ use crate::config::{RawSettings, Settings};
 use crate::db;
 use crate::domain::account::Role;
 use crate::domain::clock::{Clock, SystemClock};
+use crate::domain::words::count;
 use crate::error::AppError;
 use crate::service::{accounts, demo};
 use crate::startup::Application;
@@ -324,21 +325,30 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let verified: Vec<String> = report
                 .verified
                 .iter()
-                .map(|(what, n)| format!("{n} {what}"))
+                .map(|(what, n)| {
+                    // "entries" reads "1 entry", "payouts" "1 payout".
+                    let one = what
+                        .strip_suffix("ies")
+                        .map(|s| format!("{s}y"))
+                        .or_else(|| what.strip_suffix('s').map(str::to_owned))
+                        .unwrap_or_else(|| (*what).to_owned());
+                    count(*n, &one, what)
+                })
                 .collect();
             println!("verified: {}", verified.join(", "));
             if report.breaks.is_empty() {
                 println!(
-                    "ledger ok: {} journals, {} entries; every journal sums to zero and every balance reconciles",
-                    report.journals, report.entries
+                    "ledger ok: {}, {}; every journal sums to zero and every balance reconciles",
+                    count(report.journals, "journal", "journals"),
+                    count(report.entries, "entry", "entries")
                 );
                 Ok(())
             } else {
                 println!(
-                    "LEDGER BROKEN: {} problem(s) in {} journals, {} entries:",
-                    report.breaks.len(),
-                    report.journals,
-                    report.entries
+                    "LEDGER BROKEN: {} in {}, {}:",
+                    count(report.breaks.len(), "problem", "problems"),
+                    count(report.journals, "journal", "journals"),
+                    count(report.entries, "entry", "entries")
                 );
                 for b in &report.breaks {
                     println!("  - {b}");
@@ -494,10 +504,10 @@ fn payouts_run(settings: &Settings, only: Option<&str>, dry_run: bool) -> anyhow
             for p in &plan.payouts {
                 let _ = writeln!(
                     out,
-                    "    pays {:<24} {:>14}  ({} items, {})",
+                    "    pays {:<24} {:>14}  ({}, {})",
                     name(p.influencer_id),
                     display_in(p.amount_minor, &s.currency),
-                    p.items.len(),
+                    count(p.items.len(), "item", "items"),
                     payouts::method_label(&p.method)
                 );
             }

@@ -14,7 +14,7 @@
 //! deterministic. Past performance is an optional input: callers that have no history pass
 //! `None`, and callers that do pass it without anything else changing.
 
-use super::catalog::{category_label, compact_count};
+use super::catalog::{category_label, compact_count, compact_count_of};
 use super::rate::show_bps;
 
 pub const W_CATEGORY: i64 = 35;
@@ -215,19 +215,19 @@ pub fn score(
     }
 
     // Follower fit.
-    let followers = compact_count(influencer.followers);
+    let followers = compact_count_of(influencer.followers, "follower", "followers");
     match campaign.min_followers {
         Some(m) if m > 0 && influencer.followers >= m => {
             reasons.push((
                 Tone::Fits,
-                format!("{followers} followers ≥ {} minimum", compact_count(m)),
+                format!("{followers} ≥ {} minimum", compact_count(m)),
             ));
         }
         Some(m) if m > 0 => reasons.push((
             Tone::Misses,
-            format!("{followers} followers < {} minimum", compact_count(m)),
+            format!("{followers} < {} minimum", compact_count(m)),
         )),
-        _ => reasons.push((Tone::Neutral, format!("{followers} followers"))),
+        _ => reasons.push((Tone::Neutral, followers)),
     }
 
     // Engagement.
@@ -277,8 +277,8 @@ pub fn score(
         Some(p) => (
             Tone::Misses,
             format!(
-                "{} clicks in {category}, no orders yet",
-                compact_count(p.clicks)
+                "{} in {category}, no orders yet",
+                compact_count_of(p.clicks, "click", "clicks")
             ),
         ),
         None => (Tone::Neutral, format!("no sales history in {category} yet")),
@@ -307,8 +307,8 @@ pub fn qualifies(campaign: &CampaignFit, influencer: &InfluencerFit) -> Result<(
         && influencer.followers < m
     {
         why.push(format!(
-            "needs {} followers; you have {}",
-            compact_count(m),
+            "needs {}; you have {}",
+            compact_count_of(m, "follower", "followers"),
             compact_count(influencer.followers)
         ));
     }

@@ -703,7 +703,7 @@ mod tests {
                 ),
                 (
                     4,
-                    "balance negative after a clawback of ¥17.00: -¥12.00 available"
+                    "balance negative after a clawback of ¥17.00: −¥12.00 available"
                 ),
                 (
                     6,

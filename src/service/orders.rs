@@ -430,10 +430,10 @@ fn attribute(conn: &mut DbConn, merchant_id: i64, input: &OrderInput) -> AppResu
                             note.push(' ');
                         }
                         note.push_str(&format!(
-                            "Click {click_id} on link /l/{}{stream}, {} before the order (window: {} days), collaboration #{} on “{}”.",
+                            "Click {click_id} on link /l/{}{stream}, {} before the order (window: {}), collaboration #{} on “{}”.",
                             link.code,
                             describe_gap(gap),
-                            campaign.attribution_days,
+                            crate::domain::words::count(campaign.attribution_days, "day", "days"),
                             col.id,
                             campaign.name
                         ));
@@ -983,8 +983,8 @@ fn explanation(
     }
     if flags.is_empty() {
         out.push(format!(
-            "Held for returns for {} days: available from {}.",
-            campaign.hold_days,
+            "Held for returns for {}: available from {}.",
+            crate::domain::words::count(campaign.hold_days, "day", "days"),
             available_at.format("%Y-%m-%d %H:%M UTC")
         ));
     } else {
@@ -993,8 +993,8 @@ fn explanation(
             out.push(format!("Held for review: {f}"));
         }
         out.push(format!(
-            "No date until finance reviews it; if released, it is held for returns for {} days, until {} at the earliest.",
-            campaign.hold_days,
+            "No date until finance reviews it; if released, it is held for returns for {}, until {} at the earliest.",
+            crate::domain::words::count(campaign.hold_days, "day", "days"),
             available_at.format("%Y-%m-%d %H:%M UTC")
         ));
     }

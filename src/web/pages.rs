@@ -180,10 +180,7 @@ pub fn currency_options(selected: &str) -> Vec<SelectOption> {
         .collect()
 }
 
-/// A count with its noun: `1 payout`, `3 payouts`.
-pub fn count(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
+pub use crate::domain::words::count;
 
 pub fn country_options(selected: &str) -> Vec<SelectOption> {
     let mut opts = vec![SelectOption {

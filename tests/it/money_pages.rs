@@ -270,13 +270,13 @@ async fn admins_set_platform_fees() {
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
 
-/// A money string on a page ("¥1,108.14", "-¥3.00") in minor units.
+/// A money string on a page ("¥1,108.14", "−¥3.00") in minor units.
 fn minor(text: &str) -> i64 {
     let digits: String = text.chars().filter(char::is_ascii_digit).collect();
     let v: i64 = digits
         .parse()
         .unwrap_or_else(|_| panic!("money in {text:?}"));
-    if text.contains('-') { -v } else { v }
+    if text.contains('\u{2212}') { -v } else { v }
 }
 
 /// The merchant's orders page: each row's "You owe" (net), the column's total row and the

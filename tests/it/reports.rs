@@ -402,7 +402,7 @@ async fn days_are_the_readers_local_days_and_csv_exports_are_stable() {
     assert_eq!(day_value(&html, "chart-clicks", "11 Jan"), "2");
     assert_eq!(day_value(&html, "chart-orders", "10 Jan"), "2");
     assert_eq!(day_value(&html, "chart-money-cny", "10 Jan"), "¥30.00");
-    assert_eq!(day_value(&html, "chart-money-cny", "20 Jan"), "-¥10.00");
+    assert_eq!(day_value(&html, "chart-money-cny", "20 Jan"), "−¥10.00");
     for table in ["campaigns", "streams", "links"] {
         let (status, csv) = text(
             &mia,

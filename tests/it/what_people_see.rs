@@ -414,3 +414,114 @@ async fn the_time_zone_list_is_canonical_grouped_and_starts_with_the_current_zon
         "{html}"
     );
 }
+
+/// Counts read "1 day", "2 days" (a campaign of one-day windows, on the merchant's and the
+/// influencer's pages), and no page of the demo shows a singular count with a plural noun or
+/// money with a hyphen for its minus sign.
+#[tokio::test]
+async fn counts_agree_with_their_nouns_and_money_has_one_minus_sign() {
+    use tandem::db::schema::campaigns;
+    let app = TestApp::demo().await;
+    let campaign: i64 = app
+        .with_db(|conn| {
+            let id: i64 = campaigns::table
+                .filter(campaigns::merchant_id.eq(1))
+                .order(campaigns::id.asc())
+                .select(campaigns::id)
+                .first(conn)?;
+            diesel::update(campaigns::table.find(id))
+                .set((
+                    campaigns::attribution_days.eq(1),
+                    campaigns::hold_days.eq(1),
+                ))
+                .execute(conn)?;
+            Ok(id)
+        })
+        .await;
+    let m = demo_client(&app, "merchant@demo.tandem.test").await;
+    let (_, html) = text(&m, &app, &format!("/merchant/campaigns/{campaign}")).await;
+    assert!(html.contains("1 day after a click"), "{html}");
+    assert!(
+        html.contains("1 day before commissions become available"),
+        "{html}"
+    );
+    let i = demo_client(&app, "influencer@demo.tandem.test").await;
+    let (_, html) = text(&i, &app, &format!("/influencer/campaigns/{campaign}")).await;
+    assert!(html.contains("1 day after a click"), "{html}");
+    let mut pages = vec![
+        (&m, "/merchant/dashboard".to_owned()),
+        (&m, "/merchant/dashboard?days=90&table=streams".to_owned()),
+        (&m, "/merchant/orders".to_owned()),
+        (&m, "/merchant/statement".to_owned()),
+        (&m, format!("/merchant/campaigns/{campaign}")),
+        (&m, format!("/merchant/campaigns/{campaign}/discover")),
+        (&i, "/influencer/dashboard".to_owned()),
+        (&i, "/influencer/earnings".to_owned()),
+        (&i, "/influencer/payouts".to_owned()),
+        (&i, "/influencer/payouts/1".to_owned()),
+        (&i, "/influencer/marketplace".to_owned()),
+        (&i, "/influencer".to_owned()),
+    ];
+    let f = demo_client(&app, "finance@demo.tandem.test").await;
+    for p in [
+        "/finance/dashboard",
+        "/finance/payouts",
+        "/finance/payouts/1",
+        "/finance/payouts/3",
+    ] {
+        pages.push((&f, p.to_owned()));
+    }
+    let nouns = [
+        "orders",
+        "days",
+        "payouts",
+        "clicks",
+        "followers",
+        "rows",
+        "items",
+        "lines",
+        "products",
+        "hours",
+        "sessions",
+        "commissions",
+        "refunds",
+        "influencers",
+        "campaigns",
+        "links",
+    ];
+    for (client, path) in pages {
+        let (status, html) = text(client, &app, &path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        for noun in nouns {
+            for at in html.match_indices(&format!("1 {noun}")).map(|(at, _)| at) {
+                let before = html[..at].chars().next_back().unwrap_or(' ');
+                assert!(
+                    before.is_ascii_digit() || before == '.' || before == ',',
+                    "{path}: “1 {noun}” in …{}…",
+                    around(&html, at)
+                );
+            }
+        }
+        for sym in ["¥", "$", "€", "£"] {
+            assert!(
+                !html.contains(&format!("-{sym}")),
+                "{path}: a hyphen before money: …{}…",
+                html.find(&format!("-{sym}"))
+                    .map_or("", |at| around(&html, at))
+            );
+        }
+    }
+}
+
+/// The text around byte `at` (for a failure's message).
+fn around(html: &str, at: usize) -> &str {
+    let mut from = at.saturating_sub(80);
+    while !html.is_char_boundary(from) {
+        from -= 1;
+    }
+    let mut to = (at + 40).min(html.len());
+    while !html.is_char_boundary(to) {
+        to += 1;
+    }
+    &html[from..to]
+}
