@@ -250,7 +250,7 @@ async fn counting_orders_by_coupon_apart_backfills_a_database_made_before() {
                         .map(|v| v.to_string()),
                 }
                 .expect("revert");
-                if reverted.contains("000017") {
+                if reverted.contains("2026-12-07-000017") {
                     break;
                 }
             }
