@@ -310,14 +310,18 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             command: MerchantsCommand::Secret { id },
         } => {
             let mut conn = open_migrated(&settings)?;
-            let secret =
-                crate::service::orders::rotate_postback_secret(&mut conn, SystemClock.now(), id)
-                    .map_err(|e| match e {
-                        AppError::NotFound => anyhow::anyhow!(
-                            "no merchant with id {id} (see `tandem merchants list`)"
-                        ),
-                        other => describe(other),
-                    })?;
+            let secret = crate::service::orders::rotate_postback_secret(
+                &mut conn,
+                SystemClock.now(),
+                id,
+                None,
+            )
+            .map_err(|e| match e {
+                AppError::NotFound => {
+                    anyhow::anyhow!("no merchant with id {id} (see `tandem merchants list`)")
+                }
+                other => describe(other),
+            })?;
             println!("{secret}");
             Ok(())
         }
