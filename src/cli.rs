@@ -57,6 +57,10 @@ pub struct SettingsArgs {
     /// blocks, comma-separated; default: none)
     #[arg(long, env = "TANDEM_TRUSTED_PROXIES", global = true)]
     pub trusted_proxies: Option<String>,
+    /// The header those proxies give the client's address in: x-forwarded-for (default) or
+    /// forwarded (RFC 7239); only that one is read
+    #[arg(long, env = "TANDEM_CLIENT_IP_HEADER", global = true)]
+    pub client_ip_header: Option<String>,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "TANDEM_WORKERS", global = true)]
     pub workers: Option<usize>,
@@ -165,6 +169,7 @@ fn settings(args: &SettingsArgs) -> anyhow::Result<Settings> {
         mail_from: args.mail_from.clone(),
         secret_key: std::env::var("TANDEM_SECRET_KEY").ok(),
         trusted_proxies: args.trusted_proxies.clone(),
+        client_ip_header: args.client_ip_header.clone(),
         scheduler: args.scheduler.clone(),
         maker_checker: args.maker_checker.clone(),
         admin_approves_payouts: args.admin_approves_payouts.clone(),
@@ -306,14 +311,18 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             command: MerchantsCommand::Secret { id },
         } => {
             let mut conn = open_migrated(&settings)?;
-            let secret =
-                crate::service::orders::rotate_postback_secret(&mut conn, SystemClock.now(), id)
-                    .map_err(|e| match e {
-                        AppError::NotFound => anyhow::anyhow!(
-                            "no merchant with id {id} (see `tandem merchants list`)"
-                        ),
-                        other => describe(other),
-                    })?;
+            let secret = crate::service::orders::rotate_postback_secret(
+                &mut conn,
+                SystemClock.now(),
+                id,
+                None,
+            )
+            .map_err(|e| match e {
+                AppError::NotFound => {
+                    anyhow::anyhow!("no merchant with id {id} (see `tandem merchants list`)")
+                }
+                other => describe(other),
+            })?;
             println!("{secret}");
             Ok(())
         }

@@ -38,6 +38,8 @@ pub struct AppState {
     pub link_cache: crate::web::redirect::LinkCache,
     /// Peers whose forwarding headers give the client's address.
     pub trusted_proxies: Vec<crate::domain::net::Cidr>,
+    /// The header those proxies give it in.
+    pub client_ip_header: crate::domain::net::ForwardingHeader,
     /// Payout runs need a second finance user to approve them.
     pub maker_checker: bool,
     /// Admins may act on payout runs as finance does (off by default).
@@ -140,6 +142,7 @@ impl Application {
             conversions,
             click_salt,
             trusted_proxies: settings.trusted_proxies.clone(),
+            client_ip_header: settings.client_ip_header,
             maker_checker: settings.maker_checker,
             admin_approves_payouts: settings.admin_approves_payouts,
             scheduler: settings.scheduler,

@@ -371,14 +371,15 @@ pub fn scrub_free_space(conn: &mut DbConn) -> QueryResult<()> {
 }
 
 /// `PRAGMA wal_checkpoint(TRUNCATE)`, retried while a reader of an older snapshot holds it
-/// back (SQLite answers `busy` then, without an error).
+/// back (SQLite waits for readers up to `busy_timeout`, then answers `busy` without an
+/// error).
 fn checkpoint_truncate(c: &mut SqliteConnection) -> QueryResult<()> {
     #[derive(QueryableByName)]
     struct Checkpoint {
         #[diesel(sql_type = diesel::sql_types::Integer)]
         busy: i32,
     }
-    for _ in 0..50 {
+    for _ in 0..3 {
         let done: Checkpoint =
             diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)").get_result(c)?;
         if done.busy == 0 {

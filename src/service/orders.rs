@@ -1392,11 +1392,13 @@ pub const ROTATION_GRACE_DAYS: i64 = 7;
 
 /// Makes a new postback secret for the merchant and returns it (it is shown once). The
 /// previous one keeps working for [`ROTATION_GRACE_DAYS`] days, so the merchant's systems
-/// can switch over without losing a postback.
+/// can switch over without losing a postback. `made_by`: the owner who made it (`None`: the
+/// command line).
 pub fn rotate_postback_secret(
     conn: &mut DbConn,
     now: NaiveDateTime,
     merchant_id: i64,
+    made_by: Option<i64>,
 ) -> AppResult<String> {
     use base64::Engine;
     use rand::RngCore;
@@ -1414,11 +1416,39 @@ pub fn rotate_postback_secret(
             merchant_id,
             &secret,
             &prefix,
+            made_by,
             now,
             now + TimeDelta::days(ROTATION_GRACE_DAYS),
-        )
+        )?;
+        super::audit(
+            conn,
+            now,
+            made_by,
+            "integration.secret",
+            ("merchant", merchant_id),
+            &format!(
+                "new postback secret {prefix}… made{}",
+                if made_by.is_none() {
+                    " from the command line"
+                } else {
+                    ""
+                }
+            ),
+        )?;
+        Ok::<_, AppError>(())
     })?;
     Ok(secret)
+}
+
+/// The owner makes a new postback secret (see [`rotate_postback_secret`]); other members
+/// may not (403): whoever makes one sees it.
+pub fn rotate_secret_as_owner(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    user_id: i64,
+) -> AppResult<String> {
+    let org = super::merchant::org_for_secrets(conn, user_id)?;
+    rotate_postback_secret(conn, now, org.id, Some(user_id))
 }
 
 /// The result of `tandem ledger check`.
@@ -1496,15 +1526,34 @@ pub fn integration(conn: &mut DbConn, now: NaiveDateTime, user_id: i64) -> AppRe
     })
 }
 
-/// The merchant stops every postback secret but the newest; returns how many stopped.
+/// The owner stops every postback secret but the newest; returns how many stopped.
 pub fn retire_old_secrets(conn: &mut DbConn, now: NaiveDateTime, user_id: i64) -> AppResult<usize> {
-    let (m, _) = super::merchant::org_of(conn, user_id)?;
-    Ok(db::orders::retire_old_secrets(conn, m.id, now)?)
+    let m = super::merchant::org_for_secrets(conn, user_id)?;
+    db::write_tx(conn, |conn| {
+        let n = db::orders::retire_old_secrets(conn, m.id, now)?;
+        if n > 0 {
+            super::audit(
+                conn,
+                now,
+                Some(user_id),
+                "integration.secret",
+                ("merchant", m.id),
+                "older postback secrets stopped",
+            )?;
+        }
+        Ok(n)
+    })
 }
 
-/// The merchant saves (or, empty, removes) its Shopify webhook signing secret; returns
-/// whether one is set now.
-pub fn set_shopify_secret(conn: &mut DbConn, user_id: i64, input: &str) -> AppResult<bool> {
+/// The owner saves (or, empty, removes) the Shopify webhook signing secret; returns whether
+/// one is set now.
+pub fn set_shopify_secret(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    user_id: i64,
+    input: &str,
+) -> AppResult<bool> {
+    let m = super::merchant::org_for_secrets(conn, user_id)?;
     let secret = input.trim();
     if secret.len() > 200 || secret.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(field_error(
@@ -1512,8 +1561,22 @@ pub fn set_shopify_secret(conn: &mut DbConn, user_id: i64, input: &str) -> AppRe
             "Paste the signing secret exactly as Shopify shows it.",
         ));
     }
-    let (m, _) = super::merchant::org_of(conn, user_id)?;
     let set = !secret.is_empty();
-    db::orders::set_shopify_secret(conn, m.id, set.then_some(secret))?;
+    db::write_tx(conn, |conn| {
+        db::orders::set_shopify_secret(conn, m.id, set.then_some(secret), Some(user_id), now)?;
+        super::audit(
+            conn,
+            now,
+            Some(user_id),
+            "integration.shopify",
+            ("merchant", m.id),
+            if set {
+                "Shopify webhook secret saved"
+            } else {
+                "Shopify webhook secret removed"
+            },
+        )?;
+        Ok::<_, AppError>(())
+    })?;
     Ok(set)
 }
