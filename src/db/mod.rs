@@ -28,6 +28,7 @@ pub mod links;
 pub mod logins;
 pub mod merchants;
 pub mod models;
+pub mod order_lists;
 pub mod orders;
 pub mod outbox;
 pub mod password_resets;

@@ -15,6 +15,7 @@ pub mod links;
 pub mod marketplace;
 pub mod merchant;
 pub mod middleware;
+pub mod order_lists;
 pub mod orders;
 pub mod pages;
 pub mod payouts;
@@ -37,6 +38,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     marketplace::routes(cfg);
     links::routes(cfg);
     accounts::routes(cfg);
+    order_lists::routes(cfg);
     orders::routes(cfg);
     payouts::routes(cfg);
     dashboards::routes(cfg);

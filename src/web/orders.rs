@@ -1,36 +1,31 @@
-//! Orders and money in the portal: the merchant's orders (attributed or not) with their
-//! trace, CSV export and postback integration; the influencer's earnings; finance's review
-//! of frozen commissions; the admin's platform fees.
+//! Orders and money in the portal: one merchant order with its trace, order import and
+//! postback integration; finance's review of frozen commissions; the admin's platform fees.
+//! The lists (the merchant's orders, the influencer's earnings) are in `order_lists`.
 
 use actix_session::Session;
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::extract::{AdminUser, CsrfForm, FinanceUser, InfluencerUser, MerchantUser};
+use super::extract::{AdminUser, CsrfForm, FinanceUser, MerchantUser};
 use super::pages::{self, PageCtx, SelectOption, fmt_date, fmt_datetime};
 use super::session;
-use crate::domain::ledger::AccountKind;
 use crate::domain::money::{Currency, Money};
 use crate::domain::rate::RateBps;
 use crate::domain::validate::FieldErrors;
-use crate::domain::validate::csv_cell as cell;
 use crate::error::{AppError, AppResult};
 use crate::service::reports;
 use crate::startup::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(orders_csv)
-        .service(import_form)
+    cfg.service(import_form)
         .service(import_preview)
         .service(import_confirm)
-        .service(orders)
         .service(order)
         .service(integration)
         .service(rotate_secret)
         .service(retire_secrets)
         .service(shopify_secret)
-        .service(earnings)
         .service(review)
         .service(review_one)
         .service(admin_merchants)
@@ -44,8 +39,6 @@ pub fn show(minor: i64, currency: &str) -> String {
         .and_then(|c| Money::from_minor(minor, c).ok())
         .map_or_else(|| format!("{minor} {currency}"), |m| m.display())
 }
-
-use crate::domain::money::plain_in as plain;
 
 pub fn state_label(state: &str) -> &'static str {
     match state {
@@ -65,203 +58,6 @@ fn signal_label(signal: &str) -> &'static str {
         "click" => "Stream link",
         _ => "Unattributed",
     }
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct OrdersQuery {
-    #[serde(default)]
-    attributed: String,
-}
-
-impl OrdersQuery {
-    fn filter(&self) -> Option<bool> {
-        match self.attributed.as_str() {
-            "yes" => Some(true),
-            "no" => Some(false),
-            _ => None,
-        }
-    }
-}
-
-struct OrderLine {
-    id: i64,
-    order_id: String,
-    when: String,
-    signal: &'static str,
-    attributed: bool,
-    influencer: String,
-    base: String,
-    refunded: String,
-    /// What the merchant owes for it now, and (when refunds or a rejection changed it) as
-    /// earned.
-    owed: String,
-    owed_gross: String,
-    state: &'static str,
-}
-
-#[derive(Template)]
-#[template(path = "merchant/orders.html")]
-struct OrdersPage {
-    ctx: PageCtx,
-    rows: Vec<OrderLine>,
-    filters: Vec<SelectOption>,
-    filtered: bool,
-    owed: Vec<String>,
-    /// The "You owe" column added up, per currency.
-    column_total: Vec<String>,
-    /// Whether every order is listed (then the column adds up to what is owed).
-    complete: bool,
-    query_string: String,
-}
-
-#[get("/merchant/orders")]
-async fn orders(
-    state: web::Data<AppState>,
-    session: Session,
-    user: MerchantUser,
-    query: web::Query<OrdersQuery>,
-) -> AppResult<HttpResponse> {
-    let uid = user.0.id;
-    let filter = query.filter();
-    let (_, rows, owed) = state
-        .db(move |conn| reports::merchant_orders(conn, uid, filter))
-        .await?;
-    let tz = user.0.time_zone;
-    let page = OrdersPage {
-        ctx: PageCtx::new(&session, Some(&user.0), "Orders", "orders"),
-        rows: rows
-            .iter()
-            .map(|r| {
-                let c = &r.conversion;
-                OrderLine {
-                    id: c.id,
-                    order_id: c.order_id.clone(),
-                    when: fmt_datetime(c.occurred_at, tz),
-                    signal: signal_label(&c.signal),
-                    attributed: c.signal != "none",
-                    influencer: r.influencer.clone().unwrap_or_default(),
-                    base: show(c.base_minor, &c.currency),
-                    refunded: if r.refunded_minor == 0 {
-                        String::new()
-                    } else {
-                        show(r.refunded_minor, &c.currency)
-                    },
-                    owed: r
-                        .commission
-                        .as_ref()
-                        .map(|k| show(r.owed.net_minor, &k.currency))
-                        .unwrap_or_default(),
-                    owed_gross: r
-                        .commission
-                        .as_ref()
-                        .filter(|_| r.owed.gross_minor != r.owed.net_minor)
-                        .map(|k| show(r.owed.gross_minor, &k.currency))
-                        .unwrap_or_default(),
-                    state: r.commission.as_ref().map_or("", |k| state_label(&k.state)),
-                }
-            })
-            .collect(),
-        filters: [
-            ("", "All orders"),
-            ("yes", "Attributed"),
-            ("no", "Unattributed"),
-        ]
-        .iter()
-        .map(|(v, l)| SelectOption {
-            value: (*v).into(),
-            label: (*l).into(),
-            selected: query.attributed == *v,
-        })
-        .collect(),
-        column_total: {
-            let mut totals: std::collections::BTreeMap<&str, i64> = Default::default();
-            for r in rows.iter().filter(|r| r.commission.is_some()) {
-                *totals.entry(r.conversion.currency.as_str()).or_default() += r.owed.net_minor;
-            }
-            totals.iter().map(|(c, v)| show(*v, c)).collect()
-        },
-        complete: filter.is_none() && i64::try_from(rows.len()).unwrap_or(i64::MAX) < reports::PAGE,
-        filtered: filter.is_some(),
-        owed: owed
-            .iter()
-            .filter(|(_, v)| **v != 0)
-            .map(|(c, v)| show(*v, c))
-            .collect(),
-        query_string: if query.attributed.is_empty() {
-            String::new()
-        } else {
-            format!("?attributed={}", super::urlencode(&query.attributed))
-        },
-    };
-    pages::render(&page, actix_web::http::StatusCode::OK)
-}
-
-#[get("/merchant/orders.csv")]
-async fn orders_csv(
-    state: web::Data<AppState>,
-    user: MerchantUser,
-    query: web::Query<OrdersQuery>,
-) -> AppResult<HttpResponse> {
-    let (uid, tz) = (user.0.id, user.0.time_zone);
-    let filter = query.filter();
-    let (_, rows, _) = state
-        .db(move |conn| reports::merchant_orders(conn, uid, filter))
-        .await?;
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let io = |e: csv::Error| AppError::Internal(e.into());
-    w.write_record([
-        "order_id",
-        "occurred_at",
-        "currency",
-        "base",
-        "refunded",
-        "attribution",
-        "influencer",
-        "commission",
-        "platform_fee",
-        "owed",
-        "commission_state",
-        "attribution_note",
-    ])
-    .map_err(io)?;
-    for r in &rows {
-        let c = &r.conversion;
-        let (amount, fee, owed, st) = r.commission.as_ref().map_or(
-            (String::new(), String::new(), String::new(), String::new()),
-            |k| {
-                (
-                    plain(k.amount_minor, &k.currency),
-                    plain(k.fee_minor, &k.currency),
-                    plain(r.owed.net_minor, &k.currency),
-                    k.state.clone(),
-                )
-            },
-        );
-        w.write_record([
-            cell(&c.order_id),
-            // The reader's zone, with its offset: unambiguous and machine-readable.
-            c.occurred_at
-                .and_utc()
-                .with_timezone(&tz)
-                .format("%Y-%m-%d %H:%M:%S%:z")
-                .to_string(),
-            c.currency.clone(),
-            plain(c.base_minor, &c.currency),
-            plain(r.refunded_minor, &c.currency),
-            c.signal.clone(),
-            r.influencer.clone().unwrap_or_default(),
-            amount,
-            fee,
-            owed,
-            st,
-            cell(&c.attribution_note),
-        ])
-        .map_err(io)?;
-    }
-    let bytes = w
-        .into_inner()
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))?;
-    Ok(pages::csv_download(bytes, "tandem-orders.csv"))
 }
 
 struct DetailLine {
@@ -626,124 +422,6 @@ async fn shopify_secret(
         },
     );
     Ok(pages::redirect("/merchant/integration"))
-}
-
-struct Balance {
-    currency: String,
-    pending: String,
-    available: String,
-    in_payout: String,
-    paid: String,
-    negative: bool,
-    /// Why the latest payout run left this balance out.
-    why_not: Option<String>,
-}
-
-struct EarningLine {
-    order_id: String,
-    campaign: String,
-    amount: String,
-    net: String,
-    adjusted: bool,
-    state: &'static str,
-    state_key: String,
-    available: String,
-    explanation: String,
-    refunds: Vec<String>,
-}
-
-#[derive(Template)]
-#[template(path = "influencer/earnings.html")]
-struct EarningsPage {
-    ctx: PageCtx,
-    balances: Vec<Balance>,
-    rows: Vec<EarningLine>,
-}
-
-#[get("/influencer/earnings")]
-async fn earnings(
-    state: web::Data<AppState>,
-    session: Session,
-    user: InfluencerUser,
-) -> AppResult<HttpResponse> {
-    let uid = user.0.id;
-    let (balances, rows, why_not) = state
-        .db(move |conn| {
-            let (balances, rows) = reports::influencer_earnings(conn, uid)?;
-            let me = crate::service::influencer::profile_of(conn, uid)?;
-            let why = crate::service::payouts::why_not_paid(conn, me.id)?;
-            Ok((balances, rows, why))
-        })
-        .await?;
-    let tz = user.0.time_zone;
-    let mut currencies: Vec<String> = balances.keys().map(|(_, c)| c.clone()).collect();
-    currencies.sort();
-    currencies.dedup();
-    let get = |k: AccountKind, c: &str| balances.get(&(k, c.to_owned())).copied().unwrap_or(0);
-    let page = EarningsPage {
-        ctx: PageCtx::new(&session, Some(&user.0), "Earnings", "earnings"),
-        balances: currencies
-            .iter()
-            .map(|c| Balance {
-                currency: c.clone(),
-                pending: show(get(AccountKind::Pending, c), c),
-                available: show(get(AccountKind::Available, c), c),
-                in_payout: show(get(AccountKind::InPayout, c), c),
-                paid: show(get(AccountKind::Paid, c), c),
-                negative: get(AccountKind::Available, c) < 0,
-                why_not: why_not
-                    .iter()
-                    .find(|(cur, _, _)| cur == c)
-                    .map(|(_, reason, at)| {
-                        format!(
-                            "Not paid by the run of {}: {reason}.",
-                            pages::fmt_datetime(*at, tz)
-                        )
-                    }),
-            })
-            .collect(),
-        rows: rows
-            .iter()
-            .map(|r| {
-                let k = &r.commission;
-                EarningLine {
-                    order_id: r.order_id.clone(),
-                    campaign: r.campaign.clone(),
-                    amount: show(k.amount_minor, &k.currency),
-                    net: show(r.net_minor, &k.currency),
-                    adjusted: r.net_minor != k.amount_minor,
-                    state: state_label(&k.state),
-                    state_key: k.state.clone(),
-                    available: match k.state.as_str() {
-                        "pending" => format!("from {}", fmt_date(k.available_at, tz)),
-                        "frozen" => k.frozen_reason.clone().unwrap_or_default(),
-                        _ => String::new(),
-                    },
-                    explanation: pages::localize(&k.explanation, tz),
-                    refunds: r
-                        .refunds
-                        .iter()
-                        .filter(|f| f.commission_minor != 0)
-                        .map(|f| {
-                            format!(
-                                "{}: refund of {} on {} took back {}{}",
-                                f.refund_id,
-                                show(f.amount_minor, &k.currency),
-                                fmt_date(f.occurred_at, tz),
-                                show(f.commission_minor, &k.currency),
-                                if f.effect == "clawback" {
-                                    " (clawed back from later earnings: it was already paid)"
-                                } else {
-                                    ""
-                                }
-                            )
-                        })
-                        .collect(),
-                }
-            })
-            .collect(),
-    };
-    pages::render(&page, actix_web::http::StatusCode::OK)
 }
 
 struct ReviewLine {

@@ -377,6 +377,45 @@ impl TestApp {
         panic!("no such email; sent: {:?}", self.state.mailer.sent());
     }
 
+    /// Records orders for a merchant through the service, as its postbacks would.
+    pub async fn record_orders(
+        &self,
+        merchant_id: i64,
+        orders: Vec<tandem::domain::order::OrderInput>,
+    ) {
+        let (now, base) = (self.clock.now(), self.address.clone());
+        self.with_db(move |conn| {
+            for o in &orders {
+                tandem::service::orders::record_conversion(
+                    conn,
+                    now,
+                    merchant_id,
+                    "api",
+                    &base,
+                    o,
+                )?;
+            }
+            Ok(())
+        })
+        .await;
+    }
+
+    /// Records a refund of `amount` (a decimal string) on one of the merchant's orders.
+    pub async fn refund(&self, merchant_id: i64, order_id: &str, refund_id: &str, amount: &str) {
+        let now = self.clock.now();
+        let input = tandem::domain::order::RefundInput {
+            order_id: order_id.to_owned(),
+            refund_id: refund_id.to_owned(),
+            amount: amount.to_owned(),
+            occurred_at: now,
+        };
+        self.with_db(move |conn| {
+            tandem::service::orders::record_refund(conn, now, merchant_id, "api", &input)?;
+            Ok(())
+        })
+        .await;
+    }
+
     pub fn emails_to(&self, to: &str) -> Vec<SentEmail> {
         self.state
             .mailer
@@ -391,6 +430,35 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         // Stop the server without waiting; the database goes with `pg`/`dir`.
         drop(self.handle.stop(false));
+    }
+}
+
+/// An order in CNY placed `minutes_ago`, by coupon (or with no signal), of (SKU, quantity,
+/// unit price in fen) lines.
+pub fn cny_order(
+    app: &TestApp,
+    order_id: &str,
+    minutes_ago: i64,
+    coupon: Option<&str>,
+    lines: &[(&str, i64, i64)],
+) -> tandem::domain::order::OrderInput {
+    tandem::domain::order::OrderInput {
+        order_id: order_id.to_owned(),
+        currency: tandem::domain::money::Currency::parse("CNY").expect("CNY"),
+        occurred_at: app.clock.now() - chrono::TimeDelta::minutes(minutes_ago),
+        click_id: None,
+        coupon_code: coupon.map(str::to_owned),
+        customer_email: None,
+        items: lines
+            .iter()
+            .map(|(sku, quantity, price)| tandem::domain::order::ItemInput {
+                sku: (*sku).to_owned(),
+                quantity: *quantity,
+                unit_price_minor: *price,
+                discount_minor: 0,
+            })
+            .collect(),
+        also_known_as: Vec::new(),
     }
 }
 

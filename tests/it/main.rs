@@ -19,6 +19,7 @@ mod money_defects;
 mod money_pages;
 mod order_identity;
 mod order_import;
+mod order_lists;
 mod pages;
 mod password_reset;
 mod payout_controls;

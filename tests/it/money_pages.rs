@@ -55,7 +55,7 @@ async fn merchants_see_orders_export_them_and_get_a_secret_once() {
         lines
             .next()
             .unwrap()
-            .starts_with("order_id,occurred_at,currency,base")
+            .starts_with("order_id,occurred_at,currency,amount")
     );
     // Times are in the reader's zone (the demo merchant's Asia/Shanghai), offset included.
     let first = csv.lines().nth(1).unwrap();
@@ -68,7 +68,7 @@ async fn merchants_see_orders_export_them_and_get_a_secret_once() {
 
     // An order's page is the merchant's own: another merchant gets a 404.
     let id = html
-        .split("data-label=\"Order\"><a href=\"/merchant/orders/")
+        .split("data-label=\"Order\" class=\"wide\"><a href=\"/merchant/orders/")
         .nth(1)
         .unwrap()
         .split('"')
@@ -276,39 +276,49 @@ fn minor(text: &str) -> i64 {
     let v: i64 = digits
         .parse()
         .unwrap_or_else(|_| panic!("money in {text:?}"));
-    if text.contains('\u{2212}') { -v } else { v }
+    if text.contains('-') || text.contains('−') {
+        -v
+    } else {
+        v
+    }
 }
 
-/// The merchant's orders page: each row's "You owe" (net), the column's total row and the
-/// header's total (from the ledger). One currency, as the demo merchant's.
-fn owed_figures(html: &str) -> (Vec<i64>, i64, i64) {
+/// The merchant's orders page (all orders, one currency as the demo merchant's): the
+/// commission and fee left on the rows of the first page, the totals row's commission and
+/// fee (every order), the "Commission + fee on all your orders" figure and "You owe now".
+fn owed_figures(html: &str) -> (i64, i64, i64, i64) {
+    let cell = |part: &str, label: &str| -> i64 {
+        part.split(&format!("<td data-label=\"{label}\" class=\"num\">"))
+            .skip(1)
+            .map(|cell| {
+                let cell = cell.split("</td>").next().unwrap();
+                // A struck-through gross comes first: the net follows it.
+                let net = cell.rsplit("</s>").next().unwrap().trim();
+                if net.is_empty() { 0 } else { minor(net) }
+            })
+            .sum()
+    };
     let body = html.split("<tbody>").nth(1).unwrap();
     let (rows, foot) = body.split_once("</tbody>").unwrap();
-    let cells: Vec<i64> = rows
-        .split("<td data-label=\"You owe\" class=\"num\">")
-        .skip(1)
-        .map(|cell| {
-            let cell = cell.split("</td>").next().unwrap();
-            // A struck-through gross comes first: the net follows it.
-            let net = cell.rsplit("</s>").next().unwrap().trim();
-            if net.is_empty() { 0 } else { minor(net) }
-        })
-        .collect();
-    let total = foot
-        .split("data-label=\"You owe\">")
-        .nth(1)
-        .unwrap()
-        .split("</th>")
-        .next()
-        .unwrap();
-    let header = html
-        .split("You owe (commissions + platform fees)</p>")
-        .nth(1)
-        .unwrap()
-        .split("</p>")
-        .next()
-        .unwrap();
-    (cells, minor(total), minor(header))
+    let stat = |label: &str| {
+        minor(
+            html.split(label)
+                .nth(1)
+                .unwrap()
+                .split("<p class=\"stat\">")
+                .nth(1)
+                .unwrap()
+                .split("</p>")
+                .next()
+                .unwrap(),
+        )
+    };
+    (
+        cell(rows, "Commission") + cell(rows, "Fee"),
+        cell(foot, "Commission") + cell(foot, "Fee"),
+        stat("Commission + fee on all your orders</p>"),
+        stat("You owe now</p>"),
+    )
 }
 
 #[tokio::test]
@@ -316,9 +326,17 @@ async fn the_owed_column_adds_up_to_what_is_owed_also_after_refunds() {
     let app = demo_app().await;
     let m = demo_login(&app, "merchant").await;
     let html = page(&m, &app, "/merchant/orders").await;
-    let (cells, total, header) = owed_figures(&html);
-    assert_eq!(cells.iter().sum::<i64>(), total, "the column adds up");
-    assert_eq!(total, header, "to what the ledger says is owed");
+    let (first_page, total, on_all, owe_now) = owed_figures(&html);
+    assert!(
+        first_page > 0 && first_page <= total,
+        "a page is part of the total"
+    );
+    assert_eq!(
+        total, on_all,
+        "the totals row is the figure above the table"
+    );
+    // With no payment to the platform yet, every order's commission and fee is still owed.
+    assert_eq!(on_all, owe_now, "to what the ledger says is owed");
     // A fully refunded order shows nothing owed, its gross struck through.
     assert!(
         html.contains("<s class=\"muted\""),
@@ -367,9 +385,9 @@ async fn the_owed_column_adds_up_to_what_is_owed_also_after_refunds() {
         .await
         .unwrap();
     let html = page(&m, &app, "/merchant/orders").await;
-    let (cells, total, header) = owed_figures(&html);
-    assert_eq!(cells.iter().sum::<i64>(), total);
-    assert_eq!(total, header);
+    let (_, total, on_all, owe_now) = owed_figures(&html);
+    assert_eq!(total, on_all);
+    assert_eq!(on_all, owe_now);
     crate::postbacks::ledger_ok(&app).await;
 }
 
