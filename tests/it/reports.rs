@@ -250,7 +250,8 @@ async fn counting_orders_by_coupon_apart_backfills_a_database_made_before() {
                         .map(|v| v.to_string()),
                 }
                 .expect("revert");
-                if reverted.contains("2026-12-07-000017") {
+                // Diesel's version is the folder's date and number, dashes left out or not.
+                if reverted.replace('-', "").contains("20261207000017") {
                     break;
                 }
             }
