@@ -258,6 +258,12 @@ fn table_view(
         cells: cols[1..].iter().map(|&c| cell(c, l)).collect(),
         flagged: flag,
     };
+    // Orders no influencer explains (the campaign and influencer tables' "Not attributed"
+    // line) are not in the total of what influencers sold: shown under it, apart.
+    let (kept, apart): (Vec<Line>, Vec<Line>) = lines
+        .iter()
+        .cloned()
+        .partition(|l| !(matches!(by, By::Campaign | By::Influencer) && l.id == 0));
     TableView {
         caption: match by {
             By::Campaign => "Per campaign",
@@ -267,25 +273,20 @@ fn table_view(
         }
         .to_owned(),
         heads,
-        more: lines.len().saturating_sub(TABLE_ROWS),
-        rows: lines
+        more: kept.len().saturating_sub(TABLE_ROWS),
+        rows: kept
             .iter()
             .take(TABLE_ROWS)
             .map(|l| row(l, href(l), flagged(l)))
             .collect(),
-        totals: metrics::totals(lines)
+        totals: metrics::totals(&kept)
             .iter()
-            .map(|l| {
-                let mut total = row(l, None, false);
-                // Said when the table's total holds orders no influencer explains (its row
-                // above), unlike the attributed figures beside it.
-                let with_unattributed = matches!(by, By::Campaign | By::Influencer)
-                    && lines.iter().any(|x| x.id == 0 && x.currency == l.currency);
-                if with_unattributed {
-                    total.name = "Total, with not attributed".to_owned();
-                }
-                total
-            })
+            .map(|l| row(l, None, false))
+            .chain(apart.iter().map(|l| {
+                let mut r = row(l, None, false);
+                r.name = "Not attributed, apart from the total".to_owned();
+                r
+            }))
             .collect(),
         csv: format!(
             "{base}/{t}.csv?{q}&sort={}&dir={}",

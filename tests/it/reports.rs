@@ -666,6 +666,24 @@ async fn the_merchant_home_prints_figures_computed_from_raw_orders() {
     for (what, fragment) in expect {
         assert!(html.contains(&fragment), "{what}: {fragment}");
     }
+    // The table's total is what influencers sold too; the orders nobody explains are apart.
+    let foot = html
+        .split("<tfoot>")
+        .nth(1)
+        .and_then(|f| f.split("</tfoot>").next())
+        .expect("a totals row");
+    let (total, apart) = foot
+        .split_once("Not attributed, apart from the total")
+        .expect("unattributed apart");
+    assert!(
+        total.contains(&format!("data-label=\"GMV\">{}</td>", show(raw.gmv)))
+            && total.contains(&format!("data-label=\"Orders\">{}</td>", raw.orders)),
+        "{total}"
+    );
+    assert!(
+        apart.contains(&format!("data-label=\"Orders\">{}</td>", raw.unattributed)),
+        "{apart}"
+    );
     // The range's figure is not called what the merchant owes.
     assert!(html.contains("<dt>Commission + fee in this range</dt>"));
     assert!(!html.contains("<dt>You owe</dt>"));
