@@ -328,6 +328,7 @@ fn load_all(conn: &mut DbConn, pg: bool, clicks: usize, orders: usize) {
             currency: "CNY".into(),
             minimum: "50.00".into(),
             active: "on".into(),
+            ..Default::default()
         },
     )
     .expect("schedule");

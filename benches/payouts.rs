@@ -121,6 +121,7 @@ fn main() {
             currency: "CNY".into(),
             minimum: "0.01".into(),
             active: "on".into(),
+            ..Default::default()
         },
     )
     .expect("schedule");

@@ -69,7 +69,7 @@ async fn run(total: usize, concurrency: usize) {
                 })
                 .collect();
             let secret =
-                tandem::service::orders::rotate_postback_secret(conn, now, col.merchant_id)?;
+                tandem::service::orders::rotate_postback_secret(conn, now, col.merchant_id, None)?;
             Ok((
                 col.merchant_id,
                 secret,

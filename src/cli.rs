@@ -9,6 +9,7 @@ use crate::config::{RawSettings, Settings};
 use crate::db;
 use crate::domain::account::Role;
 use crate::domain::clock::{Clock, SystemClock};
+use crate::domain::words::count;
 use crate::error::AppError;
 use crate::service::{accounts, demo};
 use crate::startup::Application;
@@ -56,6 +57,10 @@ pub struct SettingsArgs {
     /// blocks, comma-separated; default: none)
     #[arg(long, env = "TANDEM_TRUSTED_PROXIES", global = true)]
     pub trusted_proxies: Option<String>,
+    /// The header those proxies give the client's address in: x-forwarded-for (default) or
+    /// forwarded (RFC 7239); only that one is read
+    #[arg(long, env = "TANDEM_CLIENT_IP_HEADER", global = true)]
+    pub client_ip_header: Option<String>,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "TANDEM_WORKERS", global = true)]
     pub workers: Option<usize>,
@@ -164,6 +169,7 @@ fn settings(args: &SettingsArgs) -> anyhow::Result<Settings> {
         mail_from: args.mail_from.clone(),
         secret_key: std::env::var("TANDEM_SECRET_KEY").ok(),
         trusted_proxies: args.trusted_proxies.clone(),
+        client_ip_header: args.client_ip_header.clone(),
         scheduler: args.scheduler.clone(),
         maker_checker: args.maker_checker.clone(),
         admin_approves_payouts: args.admin_approves_payouts.clone(),
@@ -305,14 +311,18 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             command: MerchantsCommand::Secret { id },
         } => {
             let mut conn = open_migrated(&settings)?;
-            let secret =
-                crate::service::orders::rotate_postback_secret(&mut conn, SystemClock.now(), id)
-                    .map_err(|e| match e {
-                        AppError::NotFound => anyhow::anyhow!(
-                            "no merchant with id {id} (see `tandem merchants list`)"
-                        ),
-                        other => describe(other),
-                    })?;
+            let secret = crate::service::orders::rotate_postback_secret(
+                &mut conn,
+                SystemClock.now(),
+                id,
+                None,
+            )
+            .map_err(|e| match e {
+                AppError::NotFound => {
+                    anyhow::anyhow!("no merchant with id {id} (see `tandem merchants list`)")
+                }
+                other => describe(other),
+            })?;
             println!("{secret}");
             Ok(())
         }
@@ -324,21 +334,30 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let verified: Vec<String> = report
                 .verified
                 .iter()
-                .map(|(what, n)| format!("{n} {what}"))
+                .map(|(what, n)| {
+                    // "entries" reads "1 entry", "payouts" "1 payout".
+                    let one = what
+                        .strip_suffix("ies")
+                        .map(|s| format!("{s}y"))
+                        .or_else(|| what.strip_suffix('s').map(str::to_owned))
+                        .unwrap_or_else(|| (*what).to_owned());
+                    count(*n, &one, what)
+                })
                 .collect();
             println!("verified: {}", verified.join(", "));
             if report.breaks.is_empty() {
                 println!(
-                    "ledger ok: {} journals, {} entries; every journal sums to zero and every balance reconciles",
-                    report.journals, report.entries
+                    "ledger ok: {}, {}; every journal sums to zero and every balance reconciles",
+                    count(report.journals, "journal", "journals"),
+                    count(report.entries, "entry", "entries")
                 );
                 Ok(())
             } else {
                 println!(
-                    "LEDGER BROKEN: {} problem(s) in {} journals, {} entries:",
-                    report.breaks.len(),
-                    report.journals,
-                    report.entries
+                    "LEDGER BROKEN: {} in {}, {}:",
+                    count(report.breaks.len(), "problem", "problems"),
+                    count(report.journals, "journal", "journals"),
+                    count(report.entries, "entry", "entries")
                 );
                 for b in &report.breaks {
                     println!("  - {b}");
@@ -494,10 +513,10 @@ fn payouts_run(settings: &Settings, only: Option<&str>, dry_run: bool) -> anyhow
             for p in &plan.payouts {
                 let _ = writeln!(
                     out,
-                    "    pays {:<24} {:>14}  ({} items, {})",
+                    "    pays {:<24} {:>14}  ({}, {})",
                     name(p.influencer_id),
                     display_in(p.amount_minor, &s.currency),
-                    p.items.len(),
+                    count(p.items.len(), "item", "items"),
                     payouts::method_label(&p.method)
                 );
             }

@@ -33,6 +33,9 @@ pub struct Settings {
     pub workers: Option<usize>,
     /// Peers whose forwarding headers give the client's address (`TANDEM_TRUSTED_PROXIES`).
     pub trusted_proxies: Vec<crate::domain::net::Cidr>,
+    /// The header they give it in (`TANDEM_CLIENT_IP_HEADER`: `x-forwarded-for`, the
+    /// default, or `forwarded`).
+    pub client_ip_header: crate::domain::net::ForwardingHeader,
     /// Whether `serve` runs the payout schedules (`TANDEM_SCHEDULER=off` on extra app nodes;
     /// several on at once still make one run per slot).
     pub scheduler: bool,
@@ -55,6 +58,7 @@ pub struct RawSettings {
     pub mail_from: Option<String>,
     pub secret_key: Option<String>,
     pub trusted_proxies: Option<String>,
+    pub client_ip_header: Option<String>,
     pub scheduler: Option<String>,
     pub maker_checker: Option<String>,
     pub admin_approves_payouts: Option<String>,
@@ -167,6 +171,12 @@ impl Settings {
             None => Vec::new(),
         };
 
+        let client_ip_header = match non_empty(&raw.client_ip_header) {
+            Some(h) => crate::domain::net::ForwardingHeader::parse(h)
+                .map_err(|e| anyhow::anyhow!("TANDEM_CLIENT_IP_HEADER: {e}"))?,
+            None => crate::domain::net::ForwardingHeader::default(),
+        };
+
         let scheduler = switch("TANDEM_SCHEDULER", &raw.scheduler, true)?;
         let maker_checker = switch("TANDEM_MAKER_CHECKER", &raw.maker_checker, true)?;
         let admin_approves_payouts = switch(
@@ -185,6 +195,7 @@ impl Settings {
             secret_key,
             workers: None,
             trusted_proxies,
+            client_ip_header,
             scheduler,
             maker_checker,
             admin_approves_payouts,
@@ -205,6 +216,7 @@ impl Settings {
             secret_key: key,
             workers: Some(2),
             trusted_proxies: Vec::new(),
+            client_ip_header: crate::domain::net::ForwardingHeader::default(),
             // Tests run payouts themselves, at the times they choose.
             scheduler: false,
             maker_checker: true,
@@ -328,6 +340,19 @@ mod tests {
         assert!(matches!(a.mail, MailSettings::Files(_)));
         let b = Settings::from_raw(raw(dir.path())).unwrap();
         assert_eq!(a.secret_key, b.secret_key);
+        assert_eq!(
+            a.client_ip_header,
+            crate::domain::net::ForwardingHeader::XForwardedFor
+        );
+        let c = Settings::from_raw(RawSettings {
+            client_ip_header: Some(" Forwarded ".into()),
+            ..raw(dir.path())
+        })
+        .unwrap();
+        assert_eq!(
+            c.client_ip_header,
+            crate::domain::net::ForwardingHeader::Forwarded
+        );
     }
 
     #[test]
@@ -375,6 +400,13 @@ mod tests {
                     ..raw(dir.path())
                 },
                 "TANDEM_MAIL_FROM",
+            ),
+            (
+                RawSettings {
+                    client_ip_header: Some("x-real-ip".into()),
+                    ..raw(dir.path())
+                },
+                "TANDEM_CLIENT_IP_HEADER",
             ),
         ];
         for (raw, var) in cases {

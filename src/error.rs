@@ -14,6 +14,9 @@ pub enum AppError {
     NotFound,
     #[error("forbidden")]
     Forbidden,
+    /// Something only the organisation's owner may do; the message says what and who.
+    #[error("owner only: {0}")]
+    OwnerOnly(String),
     /// Not logged in: redirect to the login page, then back to `next`.
     #[error("login required")]
     LoginRequired { next: String },
@@ -61,7 +64,7 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::Forbidden | AppError::OwnerOnly(_) | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::LoginRequired { .. } => StatusCode::SEE_OTHER,
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -83,6 +86,7 @@ impl AppError {
                 "Not allowed",
                 "Your account cannot open this page. If you think it should, ask your administrator.".to_owned(),
             ),
+            AppError::OwnerOnly(msg) => ("Only the owner can do this", msg.clone()),
             AppError::LoginRequired { .. } => ("Log in", "Please log in to continue.".to_owned()),
             AppError::Csrf => (
                 "Form expired",
@@ -209,6 +213,7 @@ mod tests {
         for (err, status) in [
             (AppError::NotFound, 404),
             (AppError::Forbidden, 403),
+            (AppError::OwnerOnly("x".into()), 403),
             (AppError::Csrf, 403),
             (AppError::Validation(FieldErrors::new()), 422),
             (AppError::TooManyRequests("wait".into()), 429),

@@ -38,6 +38,8 @@ pub struct AppState {
     pub link_cache: crate::web::redirect::LinkCache,
     /// Peers whose forwarding headers give the client's address.
     pub trusted_proxies: Vec<crate::domain::net::Cidr>,
+    /// The header those proxies give it in.
+    pub client_ip_header: crate::domain::net::ForwardingHeader,
     /// Payout runs need a second finance user to approve them.
     pub maker_checker: bool,
     /// Admins may act on payout runs as finance does (off by default).
@@ -103,8 +105,12 @@ impl Application {
             let sealer = crate::domain::sealed::Sealer::from_secret(&settings.secret_key);
             let sealed = crate::service::influencer::seal_plain_details(&mut conn, &sealer)
                 .map_err(|e| anyhow::anyhow!("sealing payout details: {e}"))?;
-            if sealed > 0 {
-                tracing::info!(influencers = sealed, "payout details sealed at rest");
+            if sealed != crate::service::influencer::Sealed::default() {
+                tracing::info!(
+                    influencers = sealed.influencers,
+                    payouts = sealed.payouts,
+                    "payout details sealed at rest; the database's free space scrubbed"
+                );
             }
         }
         let listener = TcpListener::bind(settings.bind)
@@ -136,6 +142,7 @@ impl Application {
             conversions,
             click_salt,
             trusted_proxies: settings.trusted_proxies.clone(),
+            client_ip_header: settings.client_ip_header,
             maker_checker: settings.maker_checker,
             admin_approves_payouts: settings.admin_approves_payouts,
             scheduler: settings.scheduler,
@@ -173,6 +180,7 @@ impl Application {
                 .configure(portal::redirect::routes)
                 .service(
                     actix_web::web::scope("")
+                        .wrap(from_fn(portal::error_pages::signed_in_layout))
                         .wrap(
                             SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
                                 .cookie_name("tandem_session".to_owned())

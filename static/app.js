@@ -32,15 +32,32 @@
     if (select.value !== '') return;
     var zone = '';
     try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ''; } catch (e) { return; }
+    if (!zone) return;
     for (var i = 0; i < select.options.length; i++) {
       if (select.options[i].value === zone) { select.value = zone; return; }
     }
+    // An old name of a zone (some browsers say Asia/Calcutta): the server takes it as its
+    // current name.
+    var option = document.createElement('option');
+    option.value = zone;
+    option.textContent = zone.replace(/_/g, ' ') + ' (this device)';
+    select.insertBefore(option, select.options[1] || null);
+    select.value = zone;
   });
   // Copy buttons: data-copy="text".
   document.querySelectorAll('[data-copy]').forEach(function (el) {
     el.addEventListener('click', function () {
       if (navigator.clipboard) navigator.clipboard.writeText(el.dataset.copy);
       el.textContent = 'Copied';
+    });
+  });
+  // The payout schedule form: editing a field of one way of saying "when" chooses it.
+  [['cron', 'custom'], ['weekday', 'weekly'], ['day', 'monthly']].forEach(function (pair) {
+    var field = document.querySelector('form [name=' + pair[0] + ']');
+    var radio = document.querySelector('input[name=every][value=' + pair[1] + ']');
+    if (!field || !radio) return;
+    ['input', 'change'].forEach(function (kind) {
+      field.addEventListener(kind, function () { radio.checked = true; });
     });
   });
 })();

@@ -310,8 +310,12 @@ pub struct CategoryHistory {
     pub clicks: i64,
     pub unique_clicks: i64,
     pub orders: i64,
+    /// Of those, orders by coupon code with no link (no click led to them).
+    pub coupon_orders: i64,
     /// (currency, commission in minor units), largest first.
     pub earned: Vec<(String, i64)>,
+    /// The same, of the orders after a click only (EPC's numerator), largest first.
+    pub earned_by_clicks: Vec<(String, i64)>,
 }
 
 /// Each influencer's history per campaign category, for the given influencers (all when
@@ -376,19 +380,25 @@ pub fn history(
                 conversions::influencer_id,
                 campaigns::category,
                 sql::<BigInt>("CAST(COUNT(*) AS BIGINT)"),
+                sql::<BigInt>(
+                    "CAST(SUM(CASE WHEN conversions.link_id IS NULL THEN 1 ELSE 0 END) AS BIGINT)",
+                ),
             ))
             .into_boxed::<super::MultiBackend>(),
         conversions::influencer_id
     );
-    let orders: Vec<(Option<i64>, String, i64)> = q.load(conn)?;
-    for (id, cat, orders) in orders {
+    let orders: Vec<(Option<i64>, String, i64, i64)> = q.load(conn)?;
+    for (id, cat, orders, by_coupon) in orders {
         if let Some(id) = id {
-            out.entry((id, cat)).or_default().orders = orders;
+            let h = out.entry((id, cat)).or_default();
+            h.orders = orders;
+            h.coupon_orders = by_coupon;
         }
     }
 
     let q = scoped!(
         commissions::table
+            .inner_join(conversions::table)
             .inner_join(campaigns::table.on(campaigns::id.eq(commissions::campaign_id)))
             .filter(commissions::state.ne("rejected"))
             .group_by((
@@ -401,11 +411,15 @@ pub fn history(
                 campaigns::category,
                 commissions::currency,
                 sql::<BigInt>("CAST(COALESCE(SUM(commissions.amount_minor), 0) AS BIGINT)"),
+                sql::<BigInt>(
+                    "CAST(COALESCE(SUM(CASE WHEN conversions.link_id IS NULL THEN 0 \
+                     ELSE commissions.amount_minor END), 0) AS BIGINT)",
+                ),
             ))
             .into_boxed::<super::MultiBackend>(),
         commissions::influencer_id
     );
-    let earned: Vec<(i64, String, String, i64)> = q.load(conn)?;
+    let earned: Vec<(i64, String, String, i64, i64)> = q.load(conn)?;
 
     let q = scoped!(
         refunds::table
@@ -422,28 +436,34 @@ pub fn history(
                 campaigns::category,
                 commissions::currency,
                 sql::<BigInt>("CAST(COALESCE(SUM(refunds.commission_minor), 0) AS BIGINT)"),
+                sql::<BigInt>(
+                    "CAST(COALESCE(SUM(CASE WHEN conversions.link_id IS NULL THEN 0 \
+                     ELSE refunds.commission_minor END), 0) AS BIGINT)",
+                ),
             ))
             .into_boxed::<super::MultiBackend>(),
         commissions::influencer_id
     );
-    let taken: std::collections::HashMap<(i64, String, String), i64> = q
-        .load::<(i64, String, String, i64)>(conn)?
+    let taken: std::collections::HashMap<(i64, String, String), (i64, i64)> = q
+        .load::<(i64, String, String, i64, i64)>(conn)?
         .into_iter()
-        .map(|(id, cat, currency, n)| ((id, cat, currency), n))
+        .map(|(id, cat, currency, n, by_clicks)| ((id, cat, currency), (n, by_clicks)))
         .collect();
 
-    for (id, cat, currency, amount) in earned {
-        let back = taken
+    for (id, cat, currency, amount, by_clicks) in earned {
+        let (back, back_by_clicks) = taken
             .get(&(id, cat.clone(), currency.clone()))
             .copied()
-            .unwrap_or(0);
-        out.entry((id, cat))
-            .or_default()
-            .earned
-            .push((currency, amount - back));
+            .unwrap_or((0, 0));
+        let h = out.entry((id, cat)).or_default();
+        h.earned.push((currency.clone(), amount - back));
+        h.earned_by_clicks
+            .push((currency, by_clicks - back_by_clicks));
     }
     for h in out.values_mut() {
         h.earned.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        h.earned_by_clicks
+            .sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     }
     Ok(out)
 }

@@ -97,9 +97,12 @@ impl DbManager {
     }
 }
 
-/// SQLite pragmas, in the order DESIGN.md §5 gives.
+/// SQLite pragmas, in the order DESIGN.md §5 gives, then `secure_delete`: what a write
+/// replaces or deletes is overwritten with zeros, not left readable in the file's free space
+/// (a payout detail sealed in place must not stay in plain text beside its sealed form).
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-                              PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+                              PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                              PRAGMA secure_delete = ON;";
 
 /// Process-wide SQLite settings, applied once before the first SQLite connection opens.
 ///
@@ -351,6 +354,46 @@ where
     }
 }
 
+/// After secrets were sealed in place: leaves no old copy of them on disk. On SQLite the
+/// write-ahead log is checkpointed into the file and truncated (its older frames held the
+/// rows as they were), the file is rebuilt with `VACUUM` (free pages written before
+/// `secure_delete` may hold old rows), and the log that `VACUUM` wrote is checkpointed and
+/// truncated too. Runs outside any transaction. On PostgreSQL nothing is done here: old row
+/// versions are reclaimed by (auto)vacuum, and overwritten only by `VACUUM FULL`, which only
+/// the tables' owner may run (README, "Data at rest").
+pub fn scrub_free_space(conn: &mut DbConn) -> QueryResult<()> {
+    let DbConn::Sqlite(c) = conn else {
+        return Ok(());
+    };
+    let _turn = writer_turn();
+    checkpoint_truncate(c)?;
+    c.batch_execute("VACUUM")?;
+    checkpoint_truncate(c)
+}
+
+/// `PRAGMA wal_checkpoint(TRUNCATE)`, retried while a reader of an older snapshot holds it
+/// back (SQLite waits for readers up to `busy_timeout`, then answers `busy` without an
+/// error).
+fn checkpoint_truncate(c: &mut SqliteConnection) -> QueryResult<()> {
+    #[derive(QueryableByName)]
+    struct Checkpoint {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        busy: i32,
+    }
+    for _ in 0..3 {
+        let done: Checkpoint =
+            diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)").get_result(c)?;
+        if done.busy == 0 {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(diesel::result::Error::DatabaseError(
+        diesel::result::DatabaseErrorKind::Unknown,
+        Box::new("the write-ahead log could not be checkpointed: a reader kept it busy".to_owned()),
+    ))
+}
+
 /// True when the error is a unique-constraint violation (the idempotency signal).
 pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
     matches!(
@@ -376,7 +419,7 @@ mod tests {
     }
 
     #[test]
-    fn sqlite_connections_use_wal_and_foreign_keys() {
+    fn sqlite_connections_use_wal_foreign_keys_and_secure_delete() {
         let dir = tempfile::tempdir().unwrap();
         let url = dir.path().join("t.db").to_string_lossy().into_owned();
         let pool = build_pool(&url, Some(2)).unwrap();
@@ -391,6 +434,15 @@ mod tests {
             .get_result(&mut *conn)
             .unwrap();
         assert_eq!(mode.journal_mode, "wal");
+        #[derive(QueryableByName)]
+        struct SecureDelete {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            secure_delete: i32,
+        }
+        let zeroed: SecureDelete = diesel::sql_query("PRAGMA secure_delete")
+            .get_result(&mut *conn)
+            .unwrap();
+        assert_eq!(zeroed.secure_delete, 1, "what is deleted is overwritten");
         // Foreign keys are enforced: a member of a missing merchant is refused.
         let err = diesel::sql_query(
             "INSERT INTO merchant_members (merchant_id, user_id, member_role, created_at) VALUES (99, 99, 'owner', '2026-01-01 00:00:00')",

@@ -625,6 +625,8 @@ pub struct PostbackSecret {
     pub prefix: String,
     pub created_at: NaiveDateTime,
     pub expires_at: Option<NaiveDateTime>,
+    /// Who made it (`None`: the command line, or before this was kept).
+    pub created_by: Option<i64>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, serde::Serialize)]

@@ -334,11 +334,14 @@ pub fn valid_secrets(
 
 /// Adds a new secret; the one that was current stays valid until `grace_until`, any older
 /// one stops now. At most two are valid at once.
+/// `made_by`: who made it (`None`: the command line).
+#[allow(clippy::too_many_arguments)]
 pub fn rotate_secret(
     conn: &mut DbConn,
     merchant_id: i64,
     secret: &str,
     prefix: &str,
+    made_by: Option<i64>,
     now: NaiveDateTime,
     grace_until: NaiveDateTime,
 ) -> QueryResult<()> {
@@ -358,6 +361,7 @@ pub fn rotate_secret(
             ps::prefix.eq(prefix),
             ps::created_at.eq(now),
             ps::expires_at.eq(None::<NaiveDateTime>),
+            ps::created_by.eq(made_by),
         ))
         .execute(conn)?;
     Ok(())
@@ -455,15 +459,46 @@ pub fn shopify_secret(conn: &mut DbConn, merchant_id: i64) -> QueryResult<Option
         .flatten())
 }
 
+/// Saves (`None`: removes) the Shopify webhook secret, with who saved it (`None`: not a
+/// user) and when.
 pub fn set_shopify_secret(
     conn: &mut DbConn,
     merchant_id: i64,
     secret: Option<&str>,
+    by: Option<i64>,
+    now: NaiveDateTime,
 ) -> QueryResult<usize> {
     use super::schema::merchants;
+    let (by, at) = match secret {
+        Some(_) => (by, Some(now)),
+        None => (None, None),
+    };
     diesel::update(merchants::table.find(merchant_id))
-        .set(merchants::shopify_webhook_secret.eq(secret))
+        .set((
+            merchants::shopify_webhook_secret.eq(secret),
+            merchants::shopify_secret_set_by.eq(by),
+            merchants::shopify_secret_set_at.eq(at),
+        ))
         .execute(conn)
+}
+
+/// Who saved the Shopify webhook secret and when (both `None`: before this was kept);
+/// `None` when no secret is set.
+pub fn shopify_secret_maker(
+    conn: &mut DbConn,
+    merchant_id: i64,
+) -> QueryResult<Option<(Option<i64>, Option<NaiveDateTime>)>> {
+    use super::schema::merchants;
+    let row: Option<(Option<String>, Option<i64>, Option<NaiveDateTime>)> = merchants::table
+        .find(merchant_id)
+        .select((
+            merchants::shopify_webhook_secret,
+            merchants::shopify_secret_set_by,
+            merchants::shopify_secret_set_at,
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(row.and_then(|(secret, by, at)| secret.map(|_| (by, at))))
 }
 
 /// The conversion's commission, locked until the transaction ends on PostgreSQL (`FOR

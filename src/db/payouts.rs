@@ -393,6 +393,36 @@ pub fn set_destinations(conn: &mut DbConn, run_id: i64) -> QueryResult<usize> {
     )
 }
 
+/// Payouts whose destination is still plain text (copied from unsealed payout details by the
+/// payout-controls migration, or planned from them before they were sealed): (payout, text).
+pub fn plain_destinations(conn: &mut DbConn) -> QueryResult<Vec<(i64, String)>> {
+    // Sealed values start so (`domain::sealed`); plain text is JSON, starting with `{`.
+    payouts::table
+        .filter(payouts::destination.is_not_null())
+        .filter(payouts::destination.not_like("sealed:v1:%"))
+        .select((payouts::id, payouts::destination.assume_not_null()))
+        .order(payouts::id)
+        .load(conn)
+}
+
+/// Replaces a payout's plain-text destination by its sealed form (the one change of an
+/// approved or settled payout's destination the database lets through: see the migration
+/// `seal_payout_destinations`). Only while it still holds `plain`.
+pub fn seal_destination(
+    conn: &mut DbConn,
+    payout_id: i64,
+    plain: &str,
+    sealed: &str,
+) -> QueryResult<usize> {
+    diesel::update(
+        payouts::table
+            .filter(payouts::id.eq(payout_id))
+            .filter(payouts::destination.eq(plain)),
+    )
+    .set(payouts::destination.eq(Some(sealed)))
+    .execute(conn)
+}
+
 /// The creator changed their payout details: their payouts still awaiting approval pay the
 /// new ones (approved payouts keep what was approved); which (payout, run) changed.
 pub fn redirect_drafts(

@@ -30,6 +30,8 @@ diesel::table! {
         updated_at -> Timestamp,
         fee_bps -> Integer,
         shopify_webhook_secret -> Nullable<Text>,
+        shopify_secret_set_by -> Nullable<BigInt>,
+        shopify_secret_set_at -> Nullable<Timestamp>,
     }
 }
 
@@ -382,6 +384,7 @@ diesel::table! {
         prefix -> Text,
         created_at -> Timestamp,
         expires_at -> Nullable<Timestamp>,
+        created_by -> Nullable<BigInt>,
     }
 }
 
@@ -709,6 +712,8 @@ diesel::table! {
         refund_fee_minor -> BigInt,
         rejected_commission_minor -> BigInt,
         rejected_fee_minor -> BigInt,
+        coupon_orders -> BigInt,
+        coupon_commission_minor -> BigInt,
     }
 }
 

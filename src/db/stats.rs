@@ -48,6 +48,11 @@ pub struct Counts {
     pub refund_fee_minor: i64,
     pub rejected_commission_minor: i64,
     pub rejected_fee_minor: i64,
+    /// Orders by coupon code, with no click (of the orders above): a row of an influencer
+    /// without a link. [`bump`] counts them from the row's dims.
+    pub coupon_orders: i64,
+    /// The commission of those orders, net of what refunds and rejections took back.
+    pub coupon_commission_minor: i64,
 }
 
 impl Counts {
@@ -65,6 +70,18 @@ impl Counts {
         self.refund_fee_minor += o.refund_fee_minor;
         self.rejected_commission_minor += o.rejected_commission_minor;
         self.rejected_fee_minor += o.rejected_fee_minor;
+        self.coupon_orders += o.coupon_orders;
+        self.coupon_commission_minor += o.coupon_commission_minor;
+    }
+
+    /// Orders a click led to (orders by coupon code left out): conversion's numerator.
+    pub fn click_orders(&self) -> i64 {
+        self.orders - self.coupon_orders
+    }
+
+    /// Net commission of the orders a click led to: EPC's numerator.
+    pub fn click_commission(&self) -> i64 {
+        self.net_commission() - self.coupon_commission_minor
     }
 
     /// Human clicks (bots left out).
@@ -119,6 +136,8 @@ struct Raw {
     refund_fee_minor: i64,
     rejected_commission_minor: i64,
     rejected_fee_minor: i64,
+    coupon_orders: i64,
+    coupon_commission_minor: i64,
 }
 
 impl From<Raw> for StatRow {
@@ -147,6 +166,8 @@ impl From<Raw> for StatRow {
                 refund_fee_minor: r.refund_fee_minor,
                 rejected_commission_minor: r.rejected_commission_minor,
                 rejected_fee_minor: r.rejected_fee_minor,
+                coupon_orders: r.coupon_orders,
+                coupon_commission_minor: r.coupon_commission_minor,
             },
         }
     }
@@ -155,6 +176,14 @@ impl From<Raw> for StatRow {
 /// Adds `c` to the row of (`dims`, `bucket`), creating it on first use: one upsert, so two
 /// writers adding to a new row at once cannot both create it.
 pub fn bump(conn: &mut DbConn, dims: &Dims, bucket: i64, c: &Counts) -> QueryResult<()> {
+    // An influencer's row without a link is a coupon sale: its orders and commission are
+    // also counted as by coupon.
+    let coupon = dims.link_id == 0 && dims.influencer_id != 0;
+    let (coupon_orders, coupon_commission) = if coupon {
+        (c.orders, c.net_commission())
+    } else {
+        (0, 0)
+    };
     let values = (
         sq::merchant_id.eq(dims.merchant_id),
         sq::campaign_id.eq(dims.campaign_id),
@@ -178,6 +207,10 @@ pub fn bump(conn: &mut DbConn, dims: &Dims, bucket: i64, c: &Counts) -> QueryRes
             sq::rejected_commission_minor.eq(c.rejected_commission_minor),
             sq::rejected_fee_minor.eq(c.rejected_fee_minor),
         ),
+        (
+            sq::coupon_orders.eq(coupon_orders),
+            sq::coupon_commission_minor.eq(coupon_commission),
+        ),
     );
     let set = (
         sq::clicks.eq(sq::clicks + excluded(sq::clicks)),
@@ -195,6 +228,9 @@ pub fn bump(conn: &mut DbConn, dims: &Dims, bucket: i64, c: &Counts) -> QueryRes
         sq::rejected_commission_minor
             .eq(sq::rejected_commission_minor + excluded(sq::rejected_commission_minor)),
         sq::rejected_fee_minor.eq(sq::rejected_fee_minor + excluded(sq::rejected_fee_minor)),
+        sq::coupon_orders.eq(sq::coupon_orders + excluded(sq::coupon_orders)),
+        sq::coupon_commission_minor
+            .eq(sq::coupon_commission_minor + excluded(sq::coupon_commission_minor)),
     );
     on_inner!(conn, |c| diesel::insert_into(sq::table)
         .values(values)
@@ -287,7 +323,8 @@ const CLICK_ROWS: &str = "SELECT l.merchant_id, l.campaign_id, l.influencer_id, 
      sum(CASE WHEN c.is_bot <> 0 THEN 1 ELSE 0 END) AS bot_clicks, \
      0 AS orders, 0 AS gmv_minor, 0 AS commission_minor, 0 AS fee_minor, 0 AS refunds, \
      0 AS refund_minor, 0 AS refund_commission_minor, 0 AS refund_fee_minor, \
-     0 AS rejected_commission_minor, 0 AS rejected_fee_minor \
+     0 AS rejected_commission_minor, 0 AS rejected_fee_minor, 0 AS coupon_orders, \
+     0 AS coupon_commission_minor \
      FROM clicks c CROSS JOIN links l ON l.id = c.link_id";
 
 /// SQLite: adds the clicks with row ids after `after` up to `through`, counted from their
@@ -364,7 +401,7 @@ pub fn rows(conn: &mut DbConn, scope: Scope, from: i64, to: i64) -> QueryResult<
 }
 
 /// The rollup's count columns.
-const COUNT_COLUMNS: [&str; 13] = [
+const COUNT_COLUMNS: [&str; 15] = [
     "clicks",
     "unique_clicks",
     "bot_clicks",
@@ -378,6 +415,8 @@ const COUNT_COLUMNS: [&str; 13] = [
     "refund_fee_minor",
     "rejected_commission_minor",
     "rejected_fee_minor",
+    "coupon_orders",
+    "coupon_commission_minor",
 ];
 
 const DAY_SECS: i64 = 86_400;

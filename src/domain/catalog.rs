@@ -100,6 +100,11 @@ pub fn compact_count(n: i64) -> String {
     }
 }
 
+/// A count in short form with its noun: "1 follower", "12.5K followers".
+pub fn compact_count_of(n: i64, one: &str, many: &str) -> String {
+    format!("{} {}", compact_count(n), if n == 1 { one } else { many })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@
 //! deterministic. Past performance is an optional input: callers that have no history pass
 //! `None`, and callers that do pass it without anything else changing.
 
-use super::catalog::{category_label, compact_count};
+use super::catalog::{category_label, compact_count, compact_count_of};
 use super::rate::show_bps;
 
 pub const W_CATEGORY: i64 = 35;
@@ -48,14 +48,19 @@ pub struct InfluencerFit {
 /// Past performance of the influencer in the campaign's category (DESIGN.md §3 "Metrics").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Performance {
-    /// Attributed orders.
+    /// Attributed orders (after a click or by coupon code).
     pub orders: i64,
+    /// Of those, orders by coupon code with no click (not click conversions).
+    pub coupon_orders: i64,
     /// Non-bot clicks.
     pub clicks: i64,
-    /// Orders per unique click, in basis points; `None` without unique clicks (coupon sales).
+    /// Unique clicks: what conversion divides by.
+    pub unique_clicks: i64,
+    /// Orders after a click per unique click, in basis points; `None` without unique clicks
+    /// (coupon sales only).
     pub conversion_bps: Option<i64>,
-    /// Earnings per 100 clicks, formatted with its currency (e.g. `¥3.10`); `None` without
-    /// clicks or earnings.
+    /// What orders after a click earned per 100 clicks, formatted with its currency (e.g.
+    /// `¥3.10`); `None` without clicks or such earnings.
     pub epc_display: Option<String>,
 }
 
@@ -210,19 +215,19 @@ pub fn score(
     }
 
     // Follower fit.
-    let followers = compact_count(influencer.followers);
+    let followers = compact_count_of(influencer.followers, "follower", "followers");
     match campaign.min_followers {
         Some(m) if m > 0 && influencer.followers >= m => {
             reasons.push((
                 Tone::Fits,
-                format!("{followers} followers ≥ {} minimum", compact_count(m)),
+                format!("{followers} ≥ {} minimum", compact_count(m)),
             ));
         }
         Some(m) if m > 0 => reasons.push((
             Tone::Misses,
-            format!("{followers} followers < {} minimum", compact_count(m)),
+            format!("{followers} < {} minimum", compact_count(m)),
         )),
-        _ => reasons.push((Tone::Neutral, format!("{followers} followers"))),
+        _ => reasons.push((Tone::Neutral, followers)),
     }
 
     // Engagement.
@@ -247,9 +252,22 @@ pub fn score(
                 p.orders,
                 if p.orders == 1 { "order" } else { "orders" }
             );
+            if p.coupon_orders > 0 {
+                text.push_str(&format!(" ({} by coupon)", p.coupon_orders));
+            }
             if let Some(c) = p.conversion_bps {
                 let c = i32::try_from(c.clamp(0, 10_000)).unwrap_or(0);
-                text.push_str(&format!(", {} conversion", show_bps(c)));
+                text.push_str(&format!(
+                    ", {} conversion ({} after a click of {} unique {})",
+                    show_bps(c),
+                    p.orders - p.coupon_orders,
+                    compact_count(p.unique_clicks),
+                    if p.unique_clicks == 1 {
+                        "click"
+                    } else {
+                        "clicks"
+                    }
+                ));
             }
             if let Some(epc) = &p.epc_display {
                 text.push_str(&format!(", EPC {epc} per 100 clicks"));
@@ -259,8 +277,8 @@ pub fn score(
         Some(p) => (
             Tone::Misses,
             format!(
-                "{} clicks in {category}, no orders yet",
-                compact_count(p.clicks)
+                "{} in {category}, no orders yet",
+                compact_count_of(p.clicks, "click", "clicks")
             ),
         ),
         None => (Tone::Neutral, format!("no sales history in {category} yet")),
@@ -289,8 +307,8 @@ pub fn qualifies(campaign: &CampaignFit, influencer: &InfluencerFit) -> Result<(
         && influencer.followers < m
     {
         why.push(format!(
-            "needs {} followers; you have {}",
-            compact_count(m),
+            "needs {}; you have {}",
+            compact_count_of(m, "follower", "followers"),
             compact_count(influencer.followers)
         ));
     }
@@ -338,6 +356,8 @@ mod tests {
             Some(&Performance {
                 orders: 12,
                 clicks: 400,
+                coupon_orders: 0,
+                unique_clicks: 400,
                 conversion_bps: Some(300),
                 epc_display: Some("¥3.10".into()),
             }),
@@ -345,7 +365,7 @@ mod tests {
         assert_eq!(m.score, 100);
         assert_eq!(
             m.summary(),
-            "12 orders in beauty & skincare, 3% conversion, EPC ¥3.10 per 100 clicks, beauty & skincare matches, audience in CN, 1.2M followers ≥ 100K minimum, engagement 8%"
+            "12 orders in beauty & skincare, 3% conversion (12 after a click of 400 unique clicks), EPC ¥3.10 per 100 clicks, beauty & skincare matches, audience in CN, 1.2M followers ≥ 100K minimum, engagement 8%"
         );
     }
 
@@ -384,6 +404,8 @@ mod tests {
         let idle = Performance {
             orders: 0,
             clicks: 1_500,
+            coupon_orders: 0,
+            unique_clicks: 0,
             conversion_bps: Some(0),
             epc_display: None,
         };
@@ -397,6 +419,8 @@ mod tests {
         let coupons = Performance {
             orders: 3,
             clicks: 0,
+            coupon_orders: 0,
+            unique_clicks: 0,
             conversion_bps: None,
             epc_display: None,
         };
@@ -446,7 +470,7 @@ mod tests {
     proptest! {
         #[test]
         fn score_is_within_bounds_and_deterministic(c in campaign_strategy(), i in influencer_strategy(), conv in prop::option::of(0i64..1000)) {
-            let perf = conv.map(|c| Performance { orders: c / 10, clicks: 400, conversion_bps: Some(c), epc_display: Some("$1.00".into()) });
+            let perf = conv.map(|c| Performance { orders: c / 10, clicks: 400, coupon_orders: 0, unique_clicks: 0, conversion_bps: Some(c), epc_display: Some("$1.00".into()) });
             let a = score(&c, &i, perf.as_ref());
             prop_assert!(a.score <= 100);
             prop_assert_eq!(&a, &score(&c, &i, perf.as_ref()));

@@ -26,3 +26,5 @@ pub mod shopify;
 pub mod shopify_csv;
 pub mod signature;
 pub mod validate;
+pub mod words;
+pub mod zones;

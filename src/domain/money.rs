@@ -354,9 +354,6 @@ pub fn display_in(minor: i64, code: &str) -> String {
     }
 }
 
-/// A plain decimal amount ("-1234.5", "1.825") for people, as [`Money::display`] shows
-/// money: sign, symbol, thousands separators ("-¥1,234.5"). Also for exact values with more
-/// decimals than the currency has, so that every amount reads the same way.
 /// The plain amount (`1825.50`) of minor units in a currency given by its code, as CSV files
 /// carry it; the bare number when the code is unknown.
 pub fn plain_in(minor: i64, code: &str) -> String {
@@ -366,10 +363,15 @@ pub fn plain_in(minor: i64, code: &str) -> String {
         .map_or_else(|| minor.to_string(), |m| m.to_plain_string())
 }
 
+/// A plain decimal amount ("-1234.5", "1.825") for people, as [`Money::display`] shows
+/// money: sign (the minus sign, U+2212), symbol, thousands separators ("−¥1,234.5"). Also
+/// for exact values with more decimals than the currency has, so that every amount reads
+/// the same way.
 pub fn display_plain(plain: &str, currency: Currency) -> String {
     {
+        // The minus sign (U+2212), not a hyphen, as every amount for people is shown.
         let (sign, unsigned) = match plain.strip_prefix('-') {
-            Some(rest) => ("-", rest),
+            Some(rest) => ("\u{2212}", rest),
             None => ("", plain),
         };
         let (int_part, frac_part) = match unsigned.split_once('.') {
@@ -460,7 +462,10 @@ mod tests {
         assert_eq!(m.to_plain_string(), "1234.50");
         let jpy = Currency::parse("JPY").unwrap();
         assert_eq!(Money::parse("1500", jpy).unwrap().display(), "JP¥1,500");
-        assert_eq!(Money::parse("-0.05", usd()).unwrap().display(), "-$0.05");
+        assert_eq!(
+            Money::parse("-0.05", usd()).unwrap().display(),
+            "\u{2212}$0.05"
+        );
         assert_eq!(
             Money::parse("1000000", usd()).unwrap().display(),
             "$1,000,000.00"
@@ -569,7 +574,10 @@ mod tests {
         fn display_round_trips_without_symbol_and_separators(minor in -MAX_MINOR..=MAX_MINOR, cur in currency_strategy()) {
             let m = Money::from_minor(minor, cur).unwrap();
             let shown = m.display();
-            let stripped: String = shown.replace(cur.symbol(), "").replace(',', "");
+            let stripped: String = shown
+                .replace(cur.symbol(), "")
+                .replace(',', "")
+                .replace('\u{2212}', "-");
             prop_assert_eq!(Money::parse(&stripped, cur).unwrap(), m);
         }
 

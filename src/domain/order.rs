@@ -117,10 +117,8 @@ pub fn identifier(v: &str) -> Result<String, String> {
     if s.chars().count() > 128 {
         return Err("must be at most 128 characters".to_owned());
     }
-    if s.chars()
-        .any(|c| c.is_control() || super::validate::is_bidi_control(c))
-    {
-        return Err("must not contain control or text-direction characters".to_owned());
+    if super::validate::has_control(s) {
+        return Err("must not contain control, text-direction or invisible characters".to_owned());
     }
     Ok(s.to_owned())
 }
@@ -191,10 +189,7 @@ fn optional_text(
     if s.is_empty() {
         return None;
     }
-    if s.chars().count() > max
-        || s.chars()
-            .any(|c| c.is_control() || super::validate::is_bidi_control(c))
-    {
+    if s.chars().count() > max || super::validate::has_control(s) {
         errors.add(key, format!("must be at most {max} printable characters"));
         return None;
     }

@@ -41,12 +41,13 @@ impl FireRule {
                 ),
             ));
         }
-        let cron = cron::Schedule::from_str(expression.trim()).map_err(|e| {
+        if let Some(why) = explain_cron(expression) {
+            return Err(("cron", why));
+        }
+        let cron = cron::Schedule::from_str(expression.trim()).map_err(|_| {
             (
                 "cron",
-                format!(
-                    "Not a schedule: {e}. Fields are sec min hour day month weekday [year], e.g. \"0 0 9 * * Mon\"."
-                ),
+                "This is not a schedule the parser understands. Fields are sec min hour day month weekday [year], e.g. \"0 0 9 * * Mon\" (Mondays at 09:00).".to_owned(),
             )
         })?;
         Ok(FireRule { cron, tz })
@@ -112,6 +113,207 @@ impl FireRule {
                         .map(|t| t.naive_utc())
                 })
             }
+        }
+    }
+}
+
+/// The fields of a cron expression in order: (name, lowest, highest, names allowed).
+const CRON_FIELDS: [(&str, u32, u32, &[&str]); 7] = [
+    ("seconds", 0, 59, &[]),
+    ("minutes", 0, 59, &[]),
+    ("hours", 0, 23, &[]),
+    ("day of month", 1, 31, &[]),
+    (
+        "month",
+        1,
+        12,
+        &[
+            "jan",
+            "feb",
+            "mar",
+            "apr",
+            "may",
+            "jun",
+            "jul",
+            "aug",
+            "sep",
+            "oct",
+            "nov",
+            "dec",
+            "january",
+            "february",
+            "march",
+            "april",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ],
+    ),
+    (
+        "weekday",
+        1,
+        7,
+        &[
+            "sun",
+            "mon",
+            "tue",
+            "wed",
+            "thu",
+            "fri",
+            "sat",
+            "sunday",
+            "monday",
+            "tuesday",
+            "wednesday",
+            "thursday",
+            "friday",
+            "saturday",
+        ],
+    ),
+    ("year", 1970, 2099, &[]),
+];
+
+/// What is wrong with a cron expression, in words (`None` when each field reads well; the
+/// parser has the last word). Says which field, what it holds and what it may hold.
+pub fn explain_cron(expression: &str) -> Option<String> {
+    let fields: Vec<&str> = expression.split_whitespace().collect();
+    for (text, (name, lo, hi, names)) in fields.iter().zip(CRON_FIELDS) {
+        let allowed = if names.is_empty() {
+            format!("{lo} to {hi}")
+        } else {
+            format!("{lo} to {hi} or names like {}", names[..3].join(", "))
+        };
+        let say = |what: String| {
+            Some(format!(
+                "The {name} field \u{201c}{text}\u{201d} {what}. It takes {allowed}, a range (1-5), a list (1,15), a step (*/2) or * for every one."
+            ))
+        };
+        if text.starts_with(',') || text.ends_with(',') || text.contains(",,") {
+            return say("has a comma with nothing on one side: separate the items of a list with single commas, like Mon,Fri".to_owned());
+        }
+        for item in text.split(',') {
+            let (range, step) = match item.split_once('/') {
+                Some((r, s)) => (r, Some(s)),
+                None => (item, None),
+            };
+            if let Some(step) = step {
+                match step.parse::<u32>() {
+                    Ok(n) if n > 0 => {}
+                    _ => {
+                        return say(format!(
+                            "has the step \u{201c}/{step}\u{201d}: a step is a whole number of 1 or more"
+                        ));
+                    }
+                }
+            }
+            if range == "*" || range == "?" {
+                continue;
+            }
+            let value = |v: &str| -> Result<u32, String> {
+                if let Ok(n) = v.parse::<u32>() {
+                    return if (lo..=hi).contains(&n) {
+                        Ok(n)
+                    } else {
+                        Err(format!("has {n}, outside {lo} to {hi}"))
+                    };
+                }
+                if !names.is_empty() && names.contains(&v.to_lowercase().as_str()) {
+                    return Ok(0);
+                }
+                Err(if v.is_empty() {
+                    "has a dash with nothing on one side".to_owned()
+                } else {
+                    format!("has \u{201c}{v}\u{201d}, which is not a value of this field")
+                })
+            };
+            let parts: Vec<&str> = range.split('-').collect();
+            if parts.len() > 2 {
+                return say("has more than one dash in a range".to_owned());
+            }
+            for part in &parts {
+                if let Err(e) = value(part) {
+                    return say(e);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The common schedules the form offers beside the cron field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preset {
+    /// Weekly on a weekday (Mon..Sun, 1 = Monday here) at a time.
+    Weekly {
+        weekday: u32,
+        hour: u32,
+        minute: u32,
+    },
+    /// Twice a month, on the 1st and the 15th, at a time.
+    TwiceMonthly { hour: u32, minute: u32 },
+    /// Monthly on a day (1 to 28, so that every month has it) at a time.
+    Monthly { day: u32, hour: u32, minute: u32 },
+}
+
+/// Weekday names as the form shows them and cron reads them, Monday first.
+pub const WEEKDAYS: [(&str, &str); 7] = [
+    ("Mon", "Monday"),
+    ("Tue", "Tuesday"),
+    ("Wed", "Wednesday"),
+    ("Thu", "Thursday"),
+    ("Fri", "Friday"),
+    ("Sat", "Saturday"),
+    ("Sun", "Sunday"),
+];
+
+impl Preset {
+    /// The cron expression (seconds first) it stands for.
+    pub fn cron(&self) -> String {
+        match *self {
+            Preset::Weekly {
+                weekday,
+                hour,
+                minute,
+            } => format!(
+                "0 {minute} {hour} * * {}",
+                WEEKDAYS[(weekday.clamp(1, 7) - 1) as usize].0
+            ),
+            Preset::TwiceMonthly { hour, minute } => format!("0 {minute} {hour} 1,15 * *"),
+            Preset::Monthly { day, hour, minute } => format!("0 {minute} {hour} {day} * *"),
+        }
+    }
+
+    /// The preset a cron expression is, when it is one (so the form shows it chosen).
+    pub fn of(expression: &str) -> Option<Preset> {
+        let f: Vec<&str> = expression.split_whitespace().collect();
+        let [sec, minute, hour, day, month, weekday] = f.as_slice() else {
+            return None;
+        };
+        let num = |s: &str, hi: u32| s.parse::<u32>().ok().filter(|n| *n <= hi);
+        let (minute, hour) = (num(minute, 59)?, num(hour, 23)?);
+        if *sec != "0" || *month != "*" {
+            return None;
+        }
+        match (*day, *weekday) {
+            ("*" | "?", w) => WEEKDAYS
+                .iter()
+                .position(|(short, _)| short.eq_ignore_ascii_case(w))
+                .map(|i| Preset::Weekly {
+                    weekday: i as u32 + 1,
+                    hour,
+                    minute,
+                }),
+            ("1,15", "*" | "?") => Some(Preset::TwiceMonthly { hour, minute }),
+            (d, "*" | "?") => {
+                num(d, 28)
+                    .filter(|d| *d >= 1)
+                    .map(|day| Preset::Monthly { day, hour, minute })
+            }
+            _ => None,
         }
     }
 }
@@ -344,6 +546,41 @@ mod tests {
     }
 
     #[test]
+    fn presets_are_cron_expressions_and_are_recognised() {
+        for p in [
+            Preset::Weekly {
+                weekday: 5,
+                hour: 17,
+                minute: 0,
+            },
+            Preset::TwiceMonthly {
+                hour: 10,
+                minute: 30,
+            },
+            Preset::Monthly {
+                day: 28,
+                hour: 9,
+                minute: 5,
+            },
+        ] {
+            assert!(FireRule::parse(&p.cron(), "UTC").is_ok(), "{}", p.cron());
+            assert_eq!(Preset::of(&p.cron()), Some(p));
+        }
+        assert_eq!(
+            Preset::Weekly {
+                weekday: 1,
+                hour: 9,
+                minute: 0
+            }
+            .cron(),
+            "0 0 9 * * Mon"
+        );
+        assert_eq!(Preset::of("0 0 9 * * Mon,Fri"), None);
+        assert_eq!(Preset::of("0 0 9 31 * *"), None);
+        assert_eq!(Preset::of("0 0/30 9 * * *"), None);
+    }
+
+    #[test]
     fn schedules_are_validated_with_a_message() {
         let e = FireRule::parse("0 9 * * Mon", "UTC").unwrap_err();
         assert_eq!(e.0, "cron");
@@ -353,7 +590,32 @@ mod tests {
             e.1
         );
         let e = FireRule::parse("0 0 25 * * *", "UTC").unwrap_err();
-        assert!(e.1.starts_with("Not a schedule"), "{}", e.1);
+        assert_eq!(
+            e.1,
+            "The hours field \u{201c}25\u{201d} has 25, outside 0 to 23. It takes 0 to 23, a range (1-5), a list (1,15), a step (*/2) or * for every one."
+        );
+        // The reviewers' case: a list with a trailing comma, said in words.
+        let e = FireRule::parse("0 0 17 * * Fri,", "UTC").unwrap_err();
+        assert!(
+            e.1.starts_with(
+                "The weekday field \u{201c}Fri,\u{201d} has a comma with nothing on one side"
+            ),
+            "{}",
+            e.1
+        );
+        for (bad, says) in [
+            (
+                "0 0 9 * * Fryday",
+                "\u{201c}Fryday\u{201d}, which is not a value",
+            ),
+            ("0 0 9 32 * *", "has 32, outside 1 to 31"),
+            ("0 0 9 * 13 *", "The month field"),
+            ("0 */0 9 * * *", "a step is a whole number of 1 or more"),
+            ("0 0 9- * * *", "a dash with nothing on one side"),
+        ] {
+            let e = FireRule::parse(bad, "UTC").unwrap_err();
+            assert!(e.1.contains(says), "{bad}: {}", e.1);
+        }
         let e = FireRule::parse("0 0 9 * * Mon", "Mars/Base").unwrap_err();
         assert_eq!(e.0, "time_zone");
         let r = FireRule::parse("0 0 9 * * Mon", "Asia/Shanghai").unwrap();
@@ -441,7 +703,7 @@ mod tests {
                 ),
                 (
                     4,
-                    "balance negative after a clawback of ¥17.00: -¥12.00 available"
+                    "balance negative after a clawback of ¥17.00: −¥12.00 available"
                 ),
                 (
                     6,

@@ -86,8 +86,15 @@ pub fn validate(raw: &ProductRaw, domains: &[String]) -> Result<ProductInput, Fi
     let sku = errors.check("sku", parse_sku(&raw.sku));
     let title = errors.check("title", {
         let t = raw.title.trim();
-        if t.is_empty() || t.chars().count() > 200 || t.chars().any(char::is_control) {
+        if t.is_empty() || t.chars().count() > 200 {
             Err("Enter a title of 1 to 200 characters.".to_owned())
+        } else if let Some(c) =
+            super::validate::hidden_char(t).or(t.chars().find(|c| c.is_control()))
+        {
+            Err(format!(
+                "The title {}.",
+                super::validate::hidden_char_message(c)
+            ))
         } else {
             Ok(t.to_owned())
         }

@@ -59,8 +59,10 @@ impl FieldErrors {
     }
 }
 
-fn has_control(s: &str) -> bool {
-    s.chars().any(|c| c.is_control() || is_bidi_control(c))
+/// Whether `s` holds a character no one-line text takes: any control character (tabs and
+/// line breaks too) or a [`hidden_char`].
+pub fn has_control(s: &str) -> bool {
+    s.chars().any(char::is_control) || hidden_char(s).is_some()
 }
 
 /// Characters that change the direction text is shown in (U+202E "right-to-left override"
@@ -72,19 +74,100 @@ pub fn is_bidi_control(c: char) -> bool {
     )
 }
 
+/// Characters that show as nothing: Unicode's format characters (general category Cf, as of
+/// Unicode 15.1: the zero-width space U+200B, the soft hyphen U+00AD, the byte-order mark
+/// U+FEFF, word joiners, the text-direction controls, tags ...), the line and paragraph
+/// separators U+2028 and U+2029, and the Hangul fillers, which are letters that print blank.
+/// "Acme\u{200B}" would pass for "Acme" everywhere it is shown.
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    ) || is_bidi_control(c)
+}
+
+/// The zero-width non-joiner and joiner (U+200C, U+200D) are spelling in some scripts
+/// (Persian "می‌خواهم", Indic conjuncts) and glue emoji sequences ("👩‍💻"): taken between
+/// two visible characters when the one before is not ASCII. Between Latin letters, at an
+/// end or beside a space they only hide ("Ad\u{200D}min").
+fn is_joiner_in_place(prev: Option<char>, c: char, next: Option<char>) -> bool {
+    let visible = |x: char| !x.is_whitespace() && !x.is_control() && !is_invisible(x);
+    matches!(c, '\u{200C}' | '\u{200D}')
+        && prev.is_some_and(|p| !p.is_ascii() && visible(p))
+        && next.is_some_and(visible)
+}
+
 /// The first character of `s` that no text field takes: a control character (tabs and line
-/// breaks aside) or a text-direction control.
+/// breaks aside), a text-direction control or another invisible character
+/// ([`is_invisible`]; joiners where a script or an emoji needs them aside).
 pub fn hidden_char(s: &str) -> Option<char> {
-    s.chars()
-        .find(|c| (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || is_bidi_control(*c))
+    let chars: Vec<char> = s.chars().collect();
+    chars.iter().enumerate().find_map(|(i, &c)| {
+        let hidden = (c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+            || (is_invisible(c)
+                && !is_joiner_in_place(
+                    i.checked_sub(1).map(|p| chars[p]),
+                    c,
+                    chars.get(i + 1).copied(),
+                ));
+        hidden.then_some(c)
+    })
 }
 
 /// The message for a field holding [`hidden_char`] `c`.
 pub fn hidden_char_message(c: char) -> String {
+    let what = match c {
+        '\u{00AD}' => " (a soft hyphen)",
+        '\u{200B}' => " (a zero-width space)",
+        '\u{200C}' | '\u{200D}' => " (a zero-width joiner)",
+        '\u{2028}' | '\u{2029}' => " (a line separator)",
+        '\u{2060}' | '\u{FEFF}' => " (a word joiner or byte-order mark)",
+        c if is_bidi_control(c) => " (a text-direction control)",
+        c if c.is_control() => " (a control character)",
+        _ => "",
+    };
     format!(
-        "contains an invisible control or text-direction character (U+{:04X}); remove it",
+        "contains an invisible character, U+{:04X}{what}; remove it",
         u32::from(c)
     )
+}
+
+/// The message for a one-line text holding a control or invisible character.
+fn special_message(s: &str) -> String {
+    match hidden_char(s) {
+        Some(c) => {
+            let m = hidden_char_message(c);
+            let mut chars = m.chars();
+            chars
+                .next()
+                .map(|f| f.to_uppercase().chain(chars).collect::<String>() + ".")
+                .unwrap_or_default()
+        }
+        None => "Remove the tabs and line breaks.".to_owned(),
+    }
 }
 
 /// A person's or a display name: 1 to 80 characters, no control characters.
@@ -97,7 +180,7 @@ pub fn name(input: &str, what: &str) -> Result<String, String> {
         return Err("Use at most 80 characters.".to_owned());
     }
     if has_control(s) {
-        return Err("Remove the special characters.".to_owned());
+        return Err(special_message(s));
     }
     Ok(s.to_owned())
 }
@@ -112,7 +195,7 @@ pub fn org_name(input: &str) -> Result<String, String> {
         return Err("Use at most 100 characters.".to_owned());
     }
     if has_control(s) {
-        return Err("Remove the special characters.".to_owned());
+        return Err(special_message(s));
     }
     Ok(s.to_owned())
 }
@@ -162,10 +245,9 @@ pub fn bio(input: &str) -> Result<String, String> {
     if s.chars().count() > 1000 {
         return Err("Use at most 1,000 characters.".to_owned());
     }
-    if s.chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
-    {
-        return Err("Remove the special characters.".to_owned());
+    if let Some(c) = hidden_char(s) {
+        let m = hidden_char_message(c);
+        return Err(format!("The text {m}."));
     }
     Ok(s.replace("\r\n", "\n"))
 }
@@ -187,11 +269,16 @@ pub fn country_name(code: &str) -> Option<&'static str> {
     COUNTRIES.iter().find(|(c, _)| *c == code).map(|(_, n)| *n)
 }
 
-/// An IANA time zone name such as `Asia/Shanghai`.
+/// An IANA time zone name such as `Asia/Shanghai`; an old alias is kept as its current name
+/// (`Asia/Calcutta` as `Asia/Kolkata`, the same clock).
 pub fn time_zone(input: &str) -> Result<String, String> {
     let s = input.trim();
     s.parse::<chrono_tz::Tz>()
-        .map(|tz| tz.name().to_owned())
+        .map(|tz| {
+            super::zones::canonical(tz.name())
+                .unwrap_or(tz.name())
+                .to_owned()
+        })
         .map_err(|_| "Choose a time zone from the list.".to_owned())
 }
 
@@ -439,6 +526,70 @@ mod tests {
             "Europe/Berlin"
         );
         assert!(time_zone_or("Mars/Olympus", "UTC").is_err());
+    }
+
+    #[test]
+    fn invisible_characters_are_refused_in_names_and_text() {
+        for c in [
+            '\u{200B}',
+            '\u{200C}',
+            '\u{200D}',
+            '\u{200E}',
+            '\u{200F}',
+            '\u{2028}',
+            '\u{2029}',
+            '\u{2060}',
+            '\u{2061}',
+            '\u{2062}',
+            '\u{2063}',
+            '\u{2064}',
+            '\u{FEFF}',
+            '\u{00AD}',
+            '\u{180E}',
+            '\u{061C}',
+            '\u{E0041}',
+            '\u{3164}',
+        ] {
+            for s in [
+                format!("Acme{c}"),
+                format!("{c}Acme"),
+                format!("Ac{c}me"),
+                format!("Acme {c}Tea"),
+            ] {
+                assert_eq!(hidden_char(&s), Some(c), "{s:?}");
+                if c.is_whitespace() && s.trim() != s {
+                    // The line separators at an end are trimmed away with the spaces.
+                    assert_eq!(name(&s, "a name").unwrap(), s.trim());
+                    continue;
+                }
+                let e = name(&s, "a name").unwrap_err();
+                assert!(
+                    e.contains(&format!("U+{:04X}", u32::from(c))) && e.contains("invisible"),
+                    "{e}"
+                );
+                assert!(org_name(&s).is_err(), "{s:?}");
+                assert!(bio(&s).is_err(), "{s:?}");
+            }
+        }
+        assert_eq!(
+            name("Acme\u{200B}", "a name").unwrap_err(),
+            "Contains an invisible character, U+200B (a zero-width space); remove it."
+        );
+        // Joiners where a script or an emoji needs them are text.
+        for ok in [
+            "می\u{200C}خواهم",
+            "क्\u{200D}ष",
+            "👩\u{200D}💻 Studio",
+            "❤\u{FE0F}\u{200D}🔥",
+        ] {
+            assert_eq!(hidden_char(ok), None, "{ok:?}");
+            assert!(name(ok, "a name").is_ok(), "{ok:?}");
+        }
+        // Tabs and line breaks: in a note, not in a name.
+        assert_eq!(hidden_char("line\none\ttab"), None);
+        assert!(bio("line\none").is_ok());
+        assert!(name("line\none", "a name").is_err());
+        assert!(name("Zoë Ørsted-Łukasz 李", "a name").is_ok());
     }
 
     #[test]

@@ -139,7 +139,14 @@ pub fn signup_merchant(
     let email = errors.check("email", EmailAddress::parse(&form.email));
     let pw_ok = errors.check(
         "password",
-        password::check_new(&form.password, &[&form.email, &form.name, &form.org_name]),
+        password::check_new(
+            &form.password,
+            &password::Known {
+                email: &form.email,
+                org_name: Some(&form.org_name),
+                names: &[&form.name],
+            },
+        ),
     );
     let org_name = errors.check("org_name", validate::org_name(&form.org_name));
     let currency = errors.check(
@@ -236,7 +243,14 @@ pub fn signup_influencer(
     let email = errors.check("email", EmailAddress::parse(&form.email));
     let pw_ok = errors.check(
         "password",
-        password::check_new(&form.password, &[&form.email, &form.name, &form.handle]),
+        password::check_new(
+            &form.password,
+            &password::Known {
+                email: &form.email,
+                org_name: None,
+                names: &[&form.name, &form.handle],
+            },
+        ),
     );
     let tz = errors.check("time_zone", validate::time_zone_or(&form.time_zone, "UTC"));
     let (Some(name), Some(handle), Some(email), Some(()), Some(tz)) =
@@ -304,7 +318,14 @@ pub fn add_staff_user(
     let mut errors = FieldErrors::new();
     let pw_ok = errors.check(
         "password",
-        password::check_new(password_text, &[email, display_name]),
+        password::check_new(
+            password_text,
+            &password::Known {
+                email,
+                org_name: None,
+                names: &[display_name],
+            },
+        ),
     );
     let email = errors.check("email", EmailAddress::parse(email));
     let name = errors.check("name", validate::name(display_name, "a name"));
@@ -567,7 +588,41 @@ pub enum ResetOutcome {
     InvalidToken,
 }
 
-fn check_new_pair(errors: &mut FieldErrors, password_text: &str, confirm: &str, known: &[&str]) {
+/// What is known of an account for its new password's check: its email and name, its
+/// organisation's name (a merchant's team member) or its handle (a creator).
+fn check_new_for(
+    conn: &mut DbConn,
+    errors: &mut FieldErrors,
+    user: &User,
+    password_text: &str,
+    confirm: &str,
+) -> AppResult<()> {
+    let org_name = match db::merchants::membership_of(conn, user.id)? {
+        Some(m) => db::merchants::find(conn, m.merchant_id)?.map(|o| o.name),
+        None => None,
+    };
+    let handle = db::influencers::find_by_user(conn, user.id)?.map(|i| i.handle);
+    let mut names = vec![user.display_name.as_str()];
+    names.extend(handle.as_deref());
+    check_new_pair(
+        errors,
+        password_text,
+        confirm,
+        &password::Known {
+            email: &user.email,
+            org_name: org_name.as_deref(),
+            names: &names,
+        },
+    );
+    Ok(())
+}
+
+fn check_new_pair(
+    errors: &mut FieldErrors,
+    password_text: &str,
+    confirm: &str,
+    known: &password::Known<'_>,
+) {
     if let Err(e) = password::check_new(password_text, known) {
         errors.add("password", e);
     } else if password_text != confirm {
@@ -586,12 +641,7 @@ pub fn reset_password(
         return Ok(ResetOutcome::InvalidToken);
     };
     let mut errors = FieldErrors::new();
-    check_new_pair(
-        &mut errors,
-        &form.password,
-        &form.confirm,
-        &[&owner.email, &owner.display_name],
-    );
+    check_new_for(conn, &mut errors, &owner, &form.password, &form.confirm)?;
     errors.into_result().map_err(AppError::Validation)?;
     let hash = password::hash(&form.password)?;
     let token_hash = hash_token(&form.token);
@@ -695,12 +745,7 @@ pub fn change_password(
     if !current_ok {
         errors.add("current", "This is not your current password.");
     }
-    check_new_pair(
-        &mut errors,
-        &form.password,
-        &form.confirm,
-        &[&user.email, &user.display_name],
-    );
+    check_new_for(conn, &mut errors, &user, &form.password, &form.confirm)?;
     errors.into_result().map_err(AppError::Validation)?;
     let hash = password::hash(&form.password)?;
     db::write_tx(conn, |conn| {

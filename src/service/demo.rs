@@ -1504,6 +1504,7 @@ fn demo_payouts(
                 currency: currency.into(),
                 minimum: minimum.into(),
                 active: "on".into(),
+                ..Default::default()
             },
         )?;
         let schedule = db::payouts::schedule(conn, id)?.ok_or(AppError::NotFound)?;

@@ -444,18 +444,39 @@ pub fn payout_details(p: &Influencer, sealer: &Sealer) -> PayoutForm {
         .unwrap_or_default()
 }
 
+/// What [`seal_plain_details`] sealed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sealed {
+    /// Creators' payout details.
+    pub influencers: usize,
+    /// Payouts' destinations (copies of the details they pay).
+    pub payouts: usize,
+}
+
 /// Seals every payout detail still stored as plain text (from before sealing, or loaded by
-/// the demo); how many.
-pub fn seal_plain_details(conn: &mut DbConn, sealer: &Sealer) -> AppResult<usize> {
-    let mut n = 0;
-    for (id, details) in db::influencers::payout_details_all(conn)? {
-        if Sealer::is_sealed(&details) {
-            continue;
+/// the demo), and every payout destination copied from such details, in one transaction;
+/// then, if it sealed anything, scrubs the database's free space and log so no plain copy
+/// stays on disk ([`db::scrub_free_space`]).
+pub fn seal_plain_details(conn: &mut DbConn, sealer: &Sealer) -> AppResult<Sealed> {
+    let sealed = db::write_tx(conn, |conn| {
+        let mut sealed = Sealed::default();
+        for (id, details) in db::influencers::payout_details_all(conn)? {
+            if Sealer::is_sealed(&details) {
+                continue;
+            }
+            db::influencers::set_payout_details(conn, id, &sealer.seal(&details))?;
+            sealed.influencers += 1;
         }
-        db::influencers::set_payout_details(conn, id, &sealer.seal(&details))?;
-        n += 1;
+        for (id, plain) in db::payouts::plain_destinations(conn)? {
+            sealed.payouts +=
+                db::payouts::seal_destination(conn, id, &plain, &sealer.seal(&plain))?;
+        }
+        Ok::<_, AppError>(sealed)
+    })?;
+    if sealed != Sealed::default() {
+        db::scrub_free_space(conn)?;
     }
-    Ok(n)
+    Ok(sealed)
 }
 
 /// Saves where the creator is paid. It asks for their password (guesses count like failed

@@ -40,21 +40,24 @@ pub fn influencer_fit(conn: &mut DbConn, i: &Influencer) -> AppResult<Influencer
 }
 
 /// Past performance from an influencer's history in a category (DESIGN.md §3 "Metrics"):
-/// conversion = orders / unique clicks, EPC = commission / clicks × 100, in the currency
-/// `prefer` when they earned in it, else the one they earned most in. `None` without any
-/// click or order.
+/// conversion = orders after a click / unique clicks, EPC = what those orders earned /
+/// clicks × 100 (orders by coupon code, which no click led to, are counted apart), in the
+/// currency `prefer` when they earned in it, else the one they earned most in. `None`
+/// without any click or order.
 pub fn performance(
     h: Option<&db::influencers::CategoryHistory>,
     prefer: &str,
 ) -> Option<matching::Performance> {
     let h = h.filter(|h| h.clicks > 0 || h.orders > 0)?;
     let half_up = |num: i64, den: i64| (2 * num + den) / (2 * den);
-    let conversion_bps = (h.unique_clicks > 0).then(|| half_up(h.orders * 10_000, h.unique_clicks));
+    let click_orders = h.orders - h.coupon_orders;
+    let conversion_bps =
+        (h.unique_clicks > 0).then(|| half_up(click_orders * 10_000, h.unique_clicks));
     let earned = h
-        .earned
+        .earned_by_clicks
         .iter()
         .find(|(c, _)| c == prefer)
-        .or_else(|| h.earned.first())
+        .or_else(|| h.earned_by_clicks.first())
         .filter(|(_, n)| *n > 0);
     let epc_display = match earned {
         Some((currency, minor)) if h.clicks > 0 => Some(crate::domain::money::display_in(
@@ -65,7 +68,9 @@ pub fn performance(
     };
     Some(matching::Performance {
         orders: h.orders,
+        coupon_orders: h.coupon_orders,
         clicks: h.clicks,
+        unique_clicks: h.unique_clicks,
         conversion_bps,
         epc_display,
     })
@@ -404,11 +409,14 @@ mod tests {
         let h = CategoryHistory {
             clicks: 400,
             unique_clicks: 300,
-            orders: 7,
-            earned: vec![("USD".into(), 9_000), ("CNY".into(), 12_345)],
+            orders: 9,
+            coupon_orders: 2,
+            earned: vec![("USD".into(), 9_500), ("CNY".into(), 12_845)],
+            earned_by_clicks: vec![("USD".into(), 9_000), ("CNY".into(), 12_345)],
         };
         let p = performance(Some(&h), "CNY").unwrap();
-        // 7 / 300 = 2.333 % -> 233 bps; ¥123.45 / 400 × 100 = ¥30.86 (30.8625, half up).
+        // (9 - 2 by coupon) / 300 = 2.333 % -> 233 bps; what orders after a click earned,
+        // ¥123.45 / 400 × 100 = ¥30.86 (30.8625, half up).
         assert_eq!(p.conversion_bps, Some(233));
         assert_eq!(p.epc_display.as_deref(), Some("¥30.86"));
         // Another currency asked for: the one earned in.
@@ -417,7 +425,9 @@ mod tests {
         // Coupon sales without clicks: no rate, no EPC; nothing at all: no history.
         let coupons = CategoryHistory {
             orders: 2,
+            coupon_orders: 2,
             earned: vec![("CNY".into(), 500)],
+            earned_by_clicks: vec![("CNY".into(), 0)],
             ..CategoryHistory::default()
         };
         let p = performance(Some(&coupons), "CNY").unwrap();

@@ -18,6 +18,39 @@ pub fn org_of(conn: &mut DbConn, user_id: i64) -> AppResult<(Merchant, MerchantM
     Ok((merchant, member))
 }
 
+/// The organisation of `user_id`, who must be its owner (else 403): settings, the team and
+/// the integration secrets are the owner's.
+pub fn owned_org(conn: &mut DbConn, user_id: i64) -> AppResult<Merchant> {
+    let (org, me) = org_of(conn, user_id)?;
+    if MemberRole::parse(&me.member_role) != MemberRole::Owner {
+        return Err(AppError::Forbidden);
+    }
+    Ok(org)
+}
+
+/// Like [`owned_org`], for the integration secrets: a member is refused with a page that
+/// says so and who the owner is.
+pub fn org_for_secrets(conn: &mut DbConn, user_id: i64) -> AppResult<Merchant> {
+    let (org, me) = org_of(conn, user_id)?;
+    if MemberRole::parse(&me.member_role) == MemberRole::Owner {
+        return Ok(org);
+    }
+    let owner = owner_name(conn, org.id)?;
+    Err(AppError::OwnerOnly(format!(
+        "Only {owner}, the owner of {}, can make, stop or save the integration secrets: whoever makes one sees it. Ask them if a secret needs changing.",
+        org.name
+    )))
+}
+
+/// The display name of the organisation's owner.
+pub fn owner_name(conn: &mut DbConn, merchant_id: i64) -> AppResult<String> {
+    Ok(db::merchants::members(conn, merchant_id)?
+        .into_iter()
+        .find(|(m, _)| MemberRole::parse(&m.member_role) == MemberRole::Owner)
+        .map(|(_, u)| u.display_name)
+        .unwrap_or_else(|| "the owner".to_owned()))
+}
+
 pub fn members(conn: &mut DbConn, merchant_id: i64) -> AppResult<Vec<(MerchantMember, User)>> {
     Ok(db::merchants::members(conn, merchant_id)?)
 }

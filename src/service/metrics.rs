@@ -353,14 +353,16 @@ pub struct Line {
 }
 
 impl Line {
-    /// Orders per unique click, in basis points (`None` without unique clicks).
+    /// Orders a click led to per unique click, in basis points (`None` without unique
+    /// clicks); orders by coupon code are not click conversions.
     pub fn conversion_bps(&self) -> Option<i64> {
-        ratio(self.c.orders * 10_000, self.c.unique_clicks)
+        ratio(self.c.click_orders() * 10_000, self.c.unique_clicks)
     }
 
-    /// Earnings per 100 human clicks, in minor units (net commission).
+    /// What the orders a click led to earned, per 100 human clicks, in minor units (net
+    /// commission; orders by coupon code left out).
     pub fn epc_minor(&self) -> Option<i64> {
-        ratio(self.c.net_commission() * 100, self.c.human_clicks())
+        ratio(self.c.click_commission() * 100, self.c.human_clicks())
     }
 
     /// Order value per 1,000 human clicks, in minor units.
@@ -482,6 +484,7 @@ pub enum Col {
     Clicks,
     Unique,
     Orders,
+    CouponOrders,
     Conversion,
     Gmv,
     Refunds,
@@ -494,11 +497,12 @@ pub enum Col {
 }
 
 impl Col {
-    pub const ALL: [Col; 13] = [
+    pub const ALL: [Col; 14] = [
         Col::Name,
         Col::Clicks,
         Col::Unique,
         Col::Orders,
+        Col::CouponOrders,
         Col::Conversion,
         Col::Gmv,
         Col::Refunds,
@@ -516,6 +520,7 @@ impl Col {
             Col::Clicks => "clicks",
             Col::Unique => "unique",
             Col::Orders => "orders",
+            Col::CouponOrders => "coupon_orders",
             Col::Conversion => "conversion",
             Col::Gmv => "gmv",
             Col::Refunds => "refunds",
@@ -538,6 +543,7 @@ impl Col {
             Col::Clicks => Some(l.c.human_clicks()),
             Col::Unique => Some(l.c.unique_clicks),
             Col::Orders => Some(l.c.orders),
+            Col::CouponOrders => Some(l.c.coupon_orders),
             Col::Conversion => l.conversion_bps(),
             Col::Gmv => Some(l.c.gmv_minor),
             Col::Refunds => Some(l.c.refund_minor),

@@ -117,8 +117,12 @@ pub fn preview(
                                     id: o.order_id.clone(),
                                     status: "new",
                                     detail: format!(
-                                        "{} line(s), {}. {}{}",
-                                        input.items.len(),
+                                        "{}, {}. {}{}",
+                                        crate::domain::words::count(
+                                            input.items.len(),
+                                            "line",
+                                            "lines"
+                                        ),
                                         display_minor(base, input.currency),
                                         if signal == "none" { "" } else { "Attributed: " },
                                         match commission {

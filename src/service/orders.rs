@@ -430,10 +430,10 @@ fn attribute(conn: &mut DbConn, merchant_id: i64, input: &OrderInput) -> AppResu
                             note.push(' ');
                         }
                         note.push_str(&format!(
-                            "Click {click_id} on link /l/{}{stream}, {} before the order (window: {} days), collaboration #{} on “{}”.",
+                            "Click {click_id} on link /l/{}{stream}, {} before the order (window: {}), collaboration #{} on “{}”.",
                             link.code,
                             describe_gap(gap),
-                            campaign.attribution_days,
+                            crate::domain::words::count(campaign.attribution_days, "day", "days"),
                             col.id,
                             campaign.name
                         ));
@@ -981,13 +981,22 @@ fn explanation(
                 .unwrap_or_default()
         ));
     }
-    out.push(format!(
-        "Held for returns for {} days: available from {}.",
-        campaign.hold_days,
-        available_at.format("%Y-%m-%d %H:%M UTC")
-    ));
-    for f in flags {
-        out.push(format!("Held for review: {f}"));
+    if flags.is_empty() {
+        out.push(format!(
+            "Held for returns for {}: available from {}.",
+            crate::domain::words::count(campaign.hold_days, "day", "days"),
+            available_at.format("%Y-%m-%d %H:%M UTC")
+        ));
+    } else {
+        // Frozen: no date until finance reviews it.
+        for f in flags {
+            out.push(format!("Held for review: {f}"));
+        }
+        out.push(format!(
+            "No date until finance reviews it; if released, it is held for returns for {}, until {} at the earliest.",
+            crate::domain::words::count(campaign.hold_days, "day", "days"),
+            available_at.format("%Y-%m-%d %H:%M UTC")
+        ));
     }
     out.join("\n")
 }
@@ -1383,11 +1392,13 @@ pub const ROTATION_GRACE_DAYS: i64 = 7;
 
 /// Makes a new postback secret for the merchant and returns it (it is shown once). The
 /// previous one keeps working for [`ROTATION_GRACE_DAYS`] days, so the merchant's systems
-/// can switch over without losing a postback.
+/// can switch over without losing a postback. `made_by`: the owner who made it (`None`: the
+/// command line).
 pub fn rotate_postback_secret(
     conn: &mut DbConn,
     now: NaiveDateTime,
     merchant_id: i64,
+    made_by: Option<i64>,
 ) -> AppResult<String> {
     use base64::Engine;
     use rand::RngCore;
@@ -1405,11 +1416,39 @@ pub fn rotate_postback_secret(
             merchant_id,
             &secret,
             &prefix,
+            made_by,
             now,
             now + TimeDelta::days(ROTATION_GRACE_DAYS),
-        )
+        )?;
+        super::audit(
+            conn,
+            now,
+            made_by,
+            "integration.secret",
+            ("merchant", merchant_id),
+            &format!(
+                "new postback secret {prefix}… made{}",
+                if made_by.is_none() {
+                    " from the command line"
+                } else {
+                    ""
+                }
+            ),
+        )?;
+        Ok::<_, AppError>(())
     })?;
     Ok(secret)
+}
+
+/// The owner makes a new postback secret (see [`rotate_postback_secret`]); other members
+/// may not (403): whoever makes one sees it.
+pub fn rotate_secret_as_owner(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    user_id: i64,
+) -> AppResult<String> {
+    let org = super::merchant::org_for_secrets(conn, user_id)?;
+    rotate_postback_secret(conn, now, org.id, Some(user_id))
 }
 
 /// The result of `tandem ledger check`.
@@ -1487,15 +1526,34 @@ pub fn integration(conn: &mut DbConn, now: NaiveDateTime, user_id: i64) -> AppRe
     })
 }
 
-/// The merchant stops every postback secret but the newest; returns how many stopped.
+/// The owner stops every postback secret but the newest; returns how many stopped.
 pub fn retire_old_secrets(conn: &mut DbConn, now: NaiveDateTime, user_id: i64) -> AppResult<usize> {
-    let (m, _) = super::merchant::org_of(conn, user_id)?;
-    Ok(db::orders::retire_old_secrets(conn, m.id, now)?)
+    let m = super::merchant::org_for_secrets(conn, user_id)?;
+    db::write_tx(conn, |conn| {
+        let n = db::orders::retire_old_secrets(conn, m.id, now)?;
+        if n > 0 {
+            super::audit(
+                conn,
+                now,
+                Some(user_id),
+                "integration.secret",
+                ("merchant", m.id),
+                "older postback secrets stopped",
+            )?;
+        }
+        Ok(n)
+    })
 }
 
-/// The merchant saves (or, empty, removes) its Shopify webhook signing secret; returns
-/// whether one is set now.
-pub fn set_shopify_secret(conn: &mut DbConn, user_id: i64, input: &str) -> AppResult<bool> {
+/// The owner saves (or, empty, removes) the Shopify webhook signing secret; returns whether
+/// one is set now.
+pub fn set_shopify_secret(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    user_id: i64,
+    input: &str,
+) -> AppResult<bool> {
+    let m = super::merchant::org_for_secrets(conn, user_id)?;
     let secret = input.trim();
     if secret.len() > 200 || secret.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(field_error(
@@ -1503,8 +1561,22 @@ pub fn set_shopify_secret(conn: &mut DbConn, user_id: i64, input: &str) -> AppRe
             "Paste the signing secret exactly as Shopify shows it.",
         ));
     }
-    let (m, _) = super::merchant::org_of(conn, user_id)?;
     let set = !secret.is_empty();
-    db::orders::set_shopify_secret(conn, m.id, set.then_some(secret))?;
+    db::write_tx(conn, |conn| {
+        db::orders::set_shopify_secret(conn, m.id, set.then_some(secret), Some(user_id), now)?;
+        super::audit(
+            conn,
+            now,
+            Some(user_id),
+            "integration.shopify",
+            ("merchant", m.id),
+            if set {
+                "Shopify webhook secret saved"
+            } else {
+                "Shopify webhook secret removed"
+            },
+        )?;
+        Ok::<_, AppError>(())
+    })?;
     Ok(set)
 }

@@ -37,9 +37,98 @@ pub struct ScheduleForm {
     pub minimum: String,
     /// A checkbox: "on" when ticked.
     pub active: String,
+    /// A common schedule instead of the cron field: "weekly", "twice_monthly", "monthly";
+    /// "custom" or empty: the cron field.
+    pub every: String,
+    /// For "weekly": Mon .. Sun.
+    pub weekday: String,
+    /// For "monthly": 1 to 28.
+    pub day: String,
+    /// For the common schedules: the time of day, HH:MM.
+    pub at: String,
 }
 
 impl ScheduleForm {
+    /// The common-schedule fields as a stored cron expression reads (custom when it is not
+    /// one of them).
+    pub fn with_preset_of(mut self) -> ScheduleForm {
+        use payout::Preset;
+        let (every, weekday, day, at) = match Preset::of(&self.cron) {
+            Some(Preset::Weekly {
+                weekday,
+                hour,
+                minute,
+            }) => (
+                "weekly",
+                payout::WEEKDAYS[(weekday - 1) as usize].0,
+                String::new(),
+                (hour, minute),
+            ),
+            Some(Preset::TwiceMonthly { hour, minute }) => {
+                ("twice_monthly", "", String::new(), (hour, minute))
+            }
+            Some(Preset::Monthly { day, hour, minute }) => {
+                ("monthly", "", day.to_string(), (hour, minute))
+            }
+            None => ("custom", "", String::new(), (9, 0)),
+        };
+        self.every = every.to_owned();
+        self.weekday = if weekday.is_empty() { "Mon" } else { weekday }.to_owned();
+        self.day = if day.is_empty() { "1".to_owned() } else { day };
+        self.at = format!("{:02}:{:02}", at.0, at.1);
+        self
+    }
+
+    /// The cron expression the form stands for: the common schedule chosen, or the cron field.
+    pub fn effective_cron(&self, errors: &mut FieldErrors) -> Option<String> {
+        use payout::Preset;
+        let every = self.every.trim();
+        if every.is_empty() || every == "custom" {
+            return Some(self.cron.clone());
+        }
+        let at = self.at.trim().split_once(':').and_then(|(h, m)| {
+            let (h, m) = (h.parse::<u32>().ok()?, m.parse::<u32>().ok()?);
+            (h < 24 && m < 60).then_some((h, m))
+        });
+        let Some((hour, minute)) = at else {
+            errors.add("at", "Give the time as HH:MM, e.g. 09:00.");
+            return None;
+        };
+        match every {
+            "weekly" => match payout::WEEKDAYS
+                .iter()
+                .position(|(d, _)| d.eq_ignore_ascii_case(self.weekday.trim()))
+            {
+                Some(i) => Some(
+                    Preset::Weekly {
+                        weekday: i as u32 + 1,
+                        hour,
+                        minute,
+                    }
+                    .cron(),
+                ),
+                None => {
+                    errors.add("weekday", "Choose a day of the week.");
+                    None
+                }
+            },
+            "twice_monthly" => Some(Preset::TwiceMonthly { hour, minute }.cron()),
+            "monthly" => match self.day.trim().parse::<u32>() {
+                Ok(day) if (1..=28).contains(&day) => {
+                    Some(Preset::Monthly { day, hour, minute }.cron())
+                }
+                _ => {
+                    errors.add("day", "Choose a day from 1 to 28 (every month has it).");
+                    None
+                }
+            },
+            _ => {
+                errors.add("every", "Choose one of the schedules listed, or Custom.");
+                None
+            }
+        }
+    }
+
     pub fn from_schedule(s: &PayoutSchedule) -> ScheduleForm {
         ScheduleForm {
             name: s.name.clone(),
@@ -52,7 +141,9 @@ impl ScheduleForm {
                 .map(|m| m.to_plain_string())
                 .unwrap_or_default(),
             active: if s.active { "on".into() } else { String::new() },
+            ..ScheduleForm::default()
         }
+        .with_preset_of()
     }
 }
 
@@ -73,12 +164,14 @@ pub fn validate_schedule(form: &ScheduleForm) -> Result<ValidSchedule, FieldErro
     if name.is_empty() || name.chars().count() > 60 {
         errors.add("name", "Give the schedule a name of 1 to 60 characters.");
     }
-    let rule = match FireRule::parse(&form.cron, &form.time_zone) {
-        Ok(r) => Some(r),
-        Err((field, msg)) => {
+    let cron = form.effective_cron(&mut errors);
+    let rule = match cron.as_deref().map(|c| FireRule::parse(c, &form.time_zone)) {
+        Some(Ok(r)) => Some(r),
+        Some(Err((field, msg))) => {
             errors.add(field, msg);
             None
         }
+        None => None,
     };
     let currency = errors.check(
         "currency",
@@ -106,7 +199,11 @@ pub fn validate_schedule(form: &ScheduleForm) -> Result<ValidSchedule, FieldErro
     match (rule, currency, minimum, errors.is_empty()) {
         (Some(rule), Some(currency), Some(minimum_minor), true) => Ok(ValidSchedule {
             name,
-            cron: form.cron.split_whitespace().collect::<Vec<_>>().join(" "),
+            cron: cron
+                .unwrap_or_default()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
             time_zone: rule.tz().name().to_owned(),
             currency,
             minimum_minor,

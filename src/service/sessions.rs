@@ -122,7 +122,10 @@ pub fn sign_out_others(
             Some(user_id),
             "session.sign_out_others",
             ("user", user_id),
-            &format!("{n} other session(s) signed out: {why}"),
+            &format!(
+                "{} signed out: {why}",
+                crate::domain::words::count(n, "other session", "other sessions")
+            ),
         )?;
     }
     Ok(n)

@@ -26,14 +26,7 @@ fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// The organisation of `user_id`, which must be its owner.
-fn owned_org(conn: &mut DbConn, user_id: i64) -> AppResult<Merchant> {
-    let (org, me) = super::merchant::org_of(conn, user_id)?;
-    if MemberRole::parse(&me.member_role) != MemberRole::Owner {
-        return Err(AppError::Forbidden);
-    }
-    Ok(org)
-}
+use super::merchant::owned_org;
 
 /// A merchant account that belongs to no organisation any more (a removed teammate): an
 /// invitation may bring it back.
@@ -248,7 +241,14 @@ pub fn join(conn: &mut DbConn, now: NaiveDateTime, form: &JoinForm) -> AppResult
     let name = errors.check("name", validate::name(&form.name, "your name"));
     let pw_ok = errors.check(
         "password",
-        password::check_new(&form.password, &[&invitation.email, &form.name, &org.name]),
+        password::check_new(
+            &form.password,
+            &password::Known {
+                email: &invitation.email,
+                org_name: Some(&org.name),
+                names: &[&form.name],
+            },
+        ),
     );
     let fallback = validate::currency_time_zone(&org.default_currency).unwrap_or("UTC");
     let tz = errors.check(
@@ -330,4 +330,113 @@ pub fn overview(
         .take(20)
         .collect();
     Ok((open, history))
+}
+
+/// A working integration secret that a former team member knows, or may know.
+#[derive(Debug, Clone)]
+pub struct KnownSecret {
+    /// The postback secret (`None`: the Shopify webhook secret).
+    pub postback: Option<crate::db::models::PostbackSecret>,
+    /// The former members' names.
+    pub who: Vec<String>,
+    /// They made or saved it (else it was made while they were on the team, when every
+    /// member could make secrets and saw each one made).
+    pub certain: bool,
+}
+
+/// The `<email>` in an audit detail such as "removed Ana Li <ana@shop.example>".
+fn email_in(detail: &str) -> Option<&str> {
+    let start = detail.rfind('<')? + 1;
+    let end = detail[start..].find('>')? + start;
+    Some(&detail[start..end])
+}
+
+/// The working integration secrets of the organisation that a former member knows: those
+/// they made or saved, and those made before this was kept while they were on the team.
+/// What the owner is shown after removing someone, with a way to rotate, until none is left.
+pub fn secrets_known_to_former_members(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    merchant_id: i64,
+) -> AppResult<Vec<KnownSecret>> {
+    let members = db::merchants::members(conn, merchant_id)?;
+    let current: std::collections::HashSet<i64> = members.iter().map(|(m, _)| m.user_id).collect();
+    // Someone removed and invited back is on the team again.
+    let emails: std::collections::HashSet<&str> =
+        members.iter().map(|(_, u)| u.email.as_str()).collect();
+    let events = db::audit::for_subject(conn, "merchant", merchant_id)?;
+    // Each removal: (name, joined at (if known), removed at).
+    let removals: Vec<(String, Option<NaiveDateTime>, NaiveDateTime)> = events
+        .iter()
+        .filter(|e| e.action == "team.remove")
+        .filter(|e| email_in(&e.detail).is_none_or(|m| !emails.contains(m)))
+        .map(|e| {
+            let email = email_in(&e.detail);
+            let joined = events
+                .iter()
+                .filter(|j| j.action == "team.join" && j.created_at <= e.created_at)
+                .filter(|j| email.is_some() && email_in(&j.detail) == email)
+                .map(|j| j.created_at)
+                .max();
+            let name = e
+                .detail
+                .strip_prefix("removed ")
+                .unwrap_or(&e.detail)
+                .split(" <")
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            (name, joined, e.created_at)
+        })
+        .collect();
+    let on_team_at = |at: NaiveDateTime| -> Vec<String> {
+        let mut who: Vec<String> = removals
+            .iter()
+            .filter(|(_, joined, removed)| joined.is_none_or(|j| j <= at) && at < *removed)
+            .map(|(name, _, _)| name.clone())
+            .collect();
+        who.dedup();
+        who
+    };
+    let name_of = |conn: &mut DbConn, id: i64| -> AppResult<String> {
+        Ok(db::users::find(conn, id)?
+            .map(|u| u.display_name)
+            .unwrap_or_else(|| format!("user {id}")))
+    };
+    let mut known = Vec::new();
+    for s in db::orders::valid_secrets(conn, merchant_id, now)? {
+        let (who, certain) = match s.created_by {
+            Some(maker) if current.contains(&maker) => continue,
+            Some(maker) => (vec![name_of(conn, maker)?], true),
+            None => (on_team_at(s.created_at), false),
+        };
+        if !who.is_empty() {
+            known.push(KnownSecret {
+                postback: Some(s),
+                who,
+                certain,
+            });
+        }
+    }
+    let shopify = db::orders::shopify_secret_maker(conn, merchant_id)?;
+    if let Some((set_by, set_at)) = shopify {
+        let (who, certain) = match (set_by, set_at) {
+            (Some(by), _) if current.contains(&by) => (Vec::new(), true),
+            (Some(by), _) => (vec![name_of(conn, by)?], true),
+            (None, Some(at)) => (on_team_at(at), false),
+            (None, None) => {
+                let mut who: Vec<String> = removals.iter().map(|r| r.0.clone()).collect();
+                who.dedup();
+                (who, false)
+            }
+        };
+        if !who.is_empty() {
+            known.push(KnownSecret {
+                postback: None,
+                who,
+                certain,
+            });
+        }
+    }
+    Ok(known)
 }

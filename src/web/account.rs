@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
 
 use super::extract::{ClientAddress, CsrfForm, CurrentUser, Empty};
-use super::pages::{self, PageCtx, SelectOption, fmt_datetime, time_zone_options};
+use super::pages::{self, PageCtx, fmt_datetime, time_zone_options};
 use super::session;
 use crate::db;
 use crate::domain::validate::FieldErrors;
@@ -39,7 +39,7 @@ struct AccountPage {
     form: AccountForm,
     errors: FieldErrors,
     pw_errors: FieldErrors,
-    zones: Vec<SelectOption>,
+    zones: pages::GroupedOptions,
     sessions: Vec<SessionRowView>,
     session_days: i64,
 }

@@ -109,7 +109,7 @@ struct SignupMerchantPage {
     form: MerchantSignupForm,
     errors: FieldErrors,
     currencies: Vec<SelectOption>,
-    zones: Vec<SelectOption>,
+    zones: pages::GroupedOptions,
 }
 
 #[get("/signup/merchant")]
@@ -171,7 +171,7 @@ struct SignupInfluencerPage {
     ctx: PageCtx,
     form: InfluencerSignupForm,
     errors: FieldErrors,
-    zones: Vec<SelectOption>,
+    zones: pages::GroupedOptions,
 }
 
 #[get("/signup/influencer")]
@@ -468,7 +468,7 @@ struct JoinPage {
     inviter: String,
     email: String,
     typed_name: String,
-    zones: Vec<SelectOption>,
+    zones: pages::GroupedOptions,
     errors: FieldErrors,
 }
 

@@ -450,7 +450,7 @@ async fn show_page(
                     category_label(&c.category).to_lowercase()
                 )
             } else {
-                format!("{} chosen products", d.products.len())
+                pages::count(d.products.len(), "chosen product", "chosen products")
             },
         ),
         (
@@ -462,11 +462,17 @@ async fn show_page(
         ),
         (
             "Attribution window",
-            format!("{} days after a click", c.attribution_days),
+            format!(
+                "{} after a click",
+                pages::count(c.attribution_days, "day", "days")
+            ),
         ),
         (
             "Hold",
-            format!("{} days before commissions become available", c.hold_days),
+            format!(
+                "{} before commissions become available",
+                pages::count(c.hold_days, "day", "days")
+            ),
         ),
     ];
     if let Some(m) = c.min_followers {

@@ -487,8 +487,11 @@ async fn import_confirm(
                 &session,
                 "success",
                 format!(
-                    "Import done: {} created, {} updated, {} unchanged, {} rows with errors skipped.",
-                    s.created, s.updated, s.unchanged, s.invalid
+                    "Import done: {} created, {} updated, {} unchanged, {} with errors skipped.",
+                    s.created,
+                    s.updated,
+                    s.unchanged,
+                    pages::count(s.invalid, "row", "rows")
                 ),
             );
             Ok(pages::redirect("/merchant/products"))

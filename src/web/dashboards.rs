@@ -14,7 +14,9 @@ use chrono_tz::Tz;
 use super::charts::{self, Chart};
 use super::extract::{FinanceUser, InfluencerUser, MerchantUser};
 use super::pages::{self, PageCtx};
+use crate::db;
 use crate::db::stats::{Scope, StatRow};
+use crate::domain::ledger::{AccountKind, Owner};
 use crate::domain::money::plain_in;
 use crate::domain::validate::csv_cell as csv_text;
 use crate::error::{AppError, AppResult};
@@ -36,11 +38,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// The columns an influencer's tables show.
-const INFLUENCER_COLS: [Col; 8] = [
+const INFLUENCER_COLS: [Col; 9] = [
     Col::Name,
     Col::Clicks,
     Col::Unique,
     Col::Orders,
+    Col::CouponOrders,
     Col::Conversion,
     Col::Gmv,
     Col::Commission,
@@ -48,10 +51,12 @@ const INFLUENCER_COLS: [Col; 8] = [
 ];
 
 /// The columns a merchant's tables show.
-const MERCHANT_COLS: [Col; 11] = [
+const MERCHANT_COLS: [Col; 13] = [
     Col::Name,
     Col::Clicks,
+    Col::Unique,
     Col::Orders,
+    Col::CouponOrders,
     Col::Conversion,
     Col::Gmv,
     Col::Refunds,
@@ -68,6 +73,7 @@ fn head_label(col: Col) -> &'static str {
         Col::Clicks => "Clicks",
         Col::Unique => "Unique",
         Col::Orders => "Orders",
+        Col::CouponOrders => "By coupon",
         Col::Conversion => "Conversion",
         Col::Gmv => "GMV",
         Col::Refunds => "Refunded",
@@ -84,15 +90,18 @@ fn head_label(col: Col) -> &'static str {
 fn head_hint(col: Col) -> &'static str {
     match col {
         Col::Name => "",
-        Col::Clicks => "Clicks by people (crawlers left out)",
-        Col::Unique => "Clicks by a visitor new to the link",
-        Col::Orders => "Orders attributed, by order time",
-        Col::Conversion => "Orders per unique click",
+        Col::Clicks => "Clicks by people (bots left out)",
+        Col::Unique => "Clicks by a visitor new to the link: what conversion divides by",
+        Col::Orders => "Orders attributed (after a click or by coupon code), by order time",
+        Col::CouponOrders => {
+            "Of these orders, those by coupon code with no click: not in conversion or EPC"
+        }
+        Col::Conversion => "Orders after a click ÷ unique clicks",
         Col::Gmv => "Order value (the commissionable base), by order time",
         Col::Refunds => "Refunded, by refund time",
         Col::Commission => "Commission earned less what refunds and rejections took back",
         Col::Fee => "Platform fee less what refunds and rejections took back",
-        Col::Epc => "Earnings per 100 clicks",
+        Col::Epc => "What orders after a click earned, per 100 clicks",
         Col::PerMille => "Order value per 1,000 clicks",
         Col::Roi => "Order value less refunds, per unit of commission and fee",
         Col::RefundRate => "Refunded share of order value",
@@ -107,6 +116,7 @@ fn cell(col: Col, l: &Line) -> String {
         Col::Clicks => l.c.human_clicks().to_string(),
         Col::Unique => l.c.unique_clicks.to_string(),
         Col::Orders => l.c.orders.to_string(),
+        Col::CouponOrders => l.c.coupon_orders.to_string(),
         Col::Conversion => metrics::percent(l.conversion_bps()),
         Col::Gmv => money(l.c.gmv_minor),
         Col::Refunds => money(l.c.refund_minor),
@@ -155,6 +165,7 @@ fn csv_head(col: Col) -> &'static str {
         Col::Clicks => "clicks",
         Col::Unique => "unique_clicks",
         Col::Orders => "orders",
+        Col::CouponOrders => "coupon_orders",
         Col::Conversion => "conversion_percent",
         Col::Gmv => "gmv",
         Col::Refunds => "refunded",
@@ -264,7 +275,17 @@ fn table_view(
             .collect(),
         totals: metrics::totals(lines)
             .iter()
-            .map(|l| row(l, None, false))
+            .map(|l| {
+                let mut total = row(l, None, false);
+                // Said when the table's total holds orders no influencer explains (its row
+                // above), unlike the attributed figures beside it.
+                let with_unattributed = matches!(by, By::Campaign | By::Influencer)
+                    && lines.iter().any(|x| x.id == 0 && x.currency == l.currency);
+                if with_unattributed {
+                    total.name = "Total, with not attributed".to_owned();
+                }
+                total
+            })
             .collect(),
         csv: format!(
             "{base}/{t}.csv?{q}&sort={}&dir={}",
@@ -587,6 +608,9 @@ async fn stream_csv(
     ))
 }
 
+/// The hours a stream's chart shows, from the hour it was scheduled (or created) in.
+const STREAM_HOURS: usize = 12;
+
 #[derive(Template)]
 #[template(path = "influencer/stream.html")]
 struct StreamPage {
@@ -612,21 +636,65 @@ async fn stream_page(
     let (id, tz, now) = (path.into_inner(), user.0.time_zone, state.now());
     let sort = Sort::parse(&query, Col::Clicks);
     let (stream, rows, lines) = stream_data(&state, &user, id, sort).await?;
-    // Clicks by hour: the 12 hours from the hour the stream was scheduled (or created) in.
+    // Clicks by hour: the 12 hours from the hour the stream was scheduled (or created) in;
+    // the caption states them and how many clicks came outside them.
     let start = stream.scheduled_at.unwrap_or(stream.created_at);
     let start_hour = start.and_utc().timestamp().div_euclid(3600) * 3600;
-    let mut hours = [0i64; 12];
+    let mut hours = [0i64; STREAM_HOURS];
+    let mut all_clicks = 0;
     for r in &rows {
+        all_clicks += r.counts.human_clicks();
         let h = (r.bucket - start_hour).div_euclid(3600);
         if let Some(slot) = usize::try_from(h).ok().and_then(|h| hours.get_mut(h)) {
             *slot += r.counts.human_clicks();
         }
     }
-    let hour_label = |h: usize| {
-        let t = chrono::DateTime::from_timestamp(start_hour + 3600 * h as i64, 0)
+    let instant = |h: usize| {
+        chrono::DateTime::from_timestamp(start_hour + 3600 * h as i64, 0)
             .unwrap_or_default()
-            .with_timezone(&tz);
-        t.format("%H:00").to_string()
+            .naive_utc()
+    };
+    // Minutes too: an hour starts at :30 in a zone such as Asia/Kolkata.
+    let hour_label = |h: usize| {
+        instant(h)
+            .and_utc()
+            .with_timezone(&tz)
+            .format("%H:%M")
+            .to_string()
+    };
+    let charted: i64 = hours.iter().sum();
+    let (from, to) = (
+        pages::fmt_datetime(instant(0), tz),
+        pages::fmt_datetime(instant(STREAM_HOURS), tz),
+    );
+    // One offset at the end when both ends have it ("… 20:00 to … 08:00 UTC+08:00").
+    let offset = |t: &str| t.split_once(" UTC").map(|(_, o)| o.to_owned());
+    let from = match (offset(&from), offset(&to)) {
+        (Some(a), Some(b)) if a == b => from
+            .split_once(" UTC")
+            .map_or(from.clone(), |(t, _)| t.to_owned()),
+        _ => from,
+    };
+    let hours_range = format!(
+        "{STREAM_HOURS} hours from its {}: {from} to {to}",
+        if stream.scheduled_at.is_some() {
+            "scheduled start"
+        } else {
+            "set-up"
+        }
+    );
+    let outside = if all_clicks == charted {
+        String::new()
+    } else {
+        format!(
+            "{} outside these hours ({} since the stream was set up).",
+            pages::count(
+                usize::try_from(all_clicks - charted).unwrap_or(0),
+                "more click",
+                "more clicks"
+            ),
+            pages::count(usize::try_from(all_clicks).unwrap_or(0), "click", "clicks"),
+        )
     };
     let points: Vec<(String, String, i64)> = hours
         .iter()
@@ -674,7 +742,9 @@ async fn stream_page(
             "Clicks",
             &points,
             &|v| v.to_string(),
-        ),
+        )
+        .with_range(hours_range)
+        .with_note(&outside),
         links,
         totals,
     };
@@ -704,7 +774,13 @@ pub struct Summary {
     pub owed: String,
     pub roi: String,
     pub refunded: String,
+    /// Clicks by people (bots left out), and bots apart.
     pub clicks: i64,
+    pub bots: i64,
+    /// Of the orders, those by coupon code with no click.
+    pub coupon_orders: i64,
+    /// Orders after a click ÷ unique clicks: ("8.06 %", "5 of 62 unique clicks").
+    pub conversion: (String, String),
 }
 
 #[derive(Template)]
@@ -719,6 +795,8 @@ struct MerchantDashboard {
     leaders: Vec<(usize, String, String, String, String)>,
     /// (currency, orders, GMV) of orders no link or coupon explains.
     unattributed: Vec<(String, i64, String)>,
+    /// What the merchant owes the platform now (its receivable balance), per currency.
+    owed_now: Vec<(String, String)>,
     /// (influencer, refund rate, the merchant's average, orders).
     outliers: Vec<(String, String, String, i64)>,
     month: String,
@@ -727,6 +805,8 @@ struct MerchantDashboard {
 /// Everything the merchant's home reads, in one database call.
 struct MerchantData {
     merchant: String,
+    /// What the merchant owes the platform now, per currency: its receivable balance.
+    owed_now: Vec<(String, i64)>,
     campaigns: Vec<(i64, String)>,
     rows: Vec<StatRow>,
     lines: Vec<Line>,
@@ -764,7 +844,13 @@ async fn merchant_data(
                     },
                 )?
             };
+            let owed_now = db::ledger::balances(conn, Owner::Merchant(merchant.id))?
+                .into_iter()
+                .filter(|((kind, _), _)| *kind == AccountKind::Receivable)
+                .map(|((kind, currency), raw)| (currency, kind.shown(raw)))
+                .collect();
             Ok(MerchantData {
+                owed_now,
                 campaigns: campaign_choices(conn, scope)?,
                 merchant: merchant.name,
                 rows,
@@ -811,8 +897,20 @@ async fn merchant_dashboard(
         .iter()
         .map(|(l, _)| (l.id, l.currency.clone()))
         .collect();
-    let totals = metrics::totals(&data.influencers);
+    // What influencers sold: attributed orders only (unattributed ones are shown apart).
+    let attributed: Vec<Line> = data
+        .influencers
+        .iter()
+        .filter(|l| l.id != 0)
+        .cloned()
+        .collect();
+    let totals = metrics::totals(&attributed);
     let page = MerchantDashboard {
+        owed_now: data
+            .owed_now
+            .iter()
+            .map(|(c, m)| (c.clone(), show(*m, c)))
+            .collect(),
         ctx: PageCtx::new(&session, Some(&user.0), "Home", "dashboard"),
         merchant: data.merchant,
         rv: range_view(range, base, tz, data.campaigns, by),
@@ -828,6 +926,24 @@ async fn merchant_dashboard(
                 roi: metrics::multiple(t.roi_centi()),
                 refunded: show(t.c.refund_minor, &t.currency),
                 clicks: t.c.human_clicks(),
+                bots: t.c.bot_clicks,
+                coupon_orders: t.c.coupon_orders,
+                conversion: (
+                    metrics::percent(t.conversion_bps()),
+                    format!(
+                        "{} of {}",
+                        pages::count(
+                            usize::try_from(t.c.click_orders()).unwrap_or(0),
+                            "order after a click",
+                            "orders after a click"
+                        ),
+                        pages::count(
+                            usize::try_from(t.c.unique_clicks).unwrap_or(0),
+                            "unique click",
+                            "unique clicks"
+                        )
+                    ),
+                ),
             })
             .collect(),
         charts: day_charts(&data.rows, &range, tz, "GMV", &|c| c.gmv_minor),

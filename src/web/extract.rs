@@ -242,7 +242,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
                 );
                 return Err(AppError::Validation(errors));
             }
-            // No text field takes control or text-direction characters (passwords aside:
+            // No text field takes control, text-direction or invisible characters (passwords aside:
             // refusing them could lock someone out of the one they have; and a login's
             // `next`, which is checked on its own and falls back to the role's home).
             for (name, value) in url::form_urlencoded::parse(&body) {
@@ -271,27 +271,29 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
 #[derive(Debug, Clone)]
 pub struct ClientAddress(pub String);
 
-/// The client's IP address: the peer's, or from a trusted proxy the one it forwarded.
+/// The client's IP address: the peer's, or from a trusted proxy the one it forwarded in the
+/// configured header (every line of it, in order).
 pub fn client_ip(
     req: &HttpRequest,
     trusted: &[crate::domain::net::Cidr],
+    header: crate::domain::net::ForwardingHeader,
 ) -> Option<std::net::IpAddr> {
     let peer = req.peer_addr().map(|a| a.ip());
     if trusted.is_empty() {
         return peer;
     }
-    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-    crate::domain::net::client_ip(
-        peer,
-        header("x-forwarded-for"),
-        header("forwarded"),
-        trusted,
-    )
+    // A line that is not text cannot be read: it ends the walk where it stands.
+    let lines: Vec<&str> = req
+        .headers()
+        .get_all(header.name())
+        .map(|v| v.to_str().unwrap_or("?"))
+        .collect();
+    crate::domain::net::client_ip(peer, header, &lines, trusted)
 }
 
 /// The request's client address, salted and hashed (see [`ClientAddress`]).
 pub fn client_address(req: &HttpRequest, state: &AppState) -> String {
-    match client_ip(req, &state.trusted_proxies) {
+    match client_ip(req, &state.trusted_proxies, state.client_ip_header) {
         Some(ip) => crate::domain::links::salted_hash_of(&state.click_salt, ip),
         None => crate::domain::links::salted_hash(&state.click_salt, ""),
     }

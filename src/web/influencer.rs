@@ -138,8 +138,12 @@ async fn profile_page(
         handle: full.profile.handle.clone(),
         joined: fmt_date(full.profile.created_at, user.0.time_zone),
         reach: format!(
-            "{} followers · {} engagement",
-            compact_count(full.profile.total_followers),
+            "{} · {} engagement",
+            crate::domain::catalog::compact_count_of(
+                full.profile.total_followers,
+                "follower",
+                "followers"
+            ),
             show_bps(full.profile.engagement_bps)
         ),
         missing,

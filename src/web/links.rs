@@ -149,7 +149,8 @@ async fn links_page(
                 goes_to: overview.goes_to.get(&l.id).cloned().unwrap_or_default(),
                 short_destination: shorten_url(&l.destination),
                 stream: stream_title(l.stream_id),
-                clicks: *c,
+                // Clicks by people, as every dashboard counts them; bots apart.
+                clicks: c - b,
                 unique: *u,
                 bots: *b,
                 disabled: l.disabled_at.is_some(),

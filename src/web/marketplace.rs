@@ -202,7 +202,10 @@ async fn campaign_page(
     let mut facts = vec![
         (
             "Attribution window",
-            format!("{} days after a click", c.attribution_days),
+            format!(
+                "{} after a click",
+                pages::count(c.attribution_days, "day", "days")
+            ),
         ),
         (
             "Paid after",

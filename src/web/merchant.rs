@@ -47,6 +47,50 @@ struct SettingsPage {
     invite_errors: FieldErrors,
     invitations: Vec<InvitationRow>,
     history: Vec<(String, String)>,
+    /// For the owner: working secrets a former member knows, one sentence each.
+    known_secrets: Vec<String>,
+    /// One of them is the current postback secret: offer to rotate it.
+    offer_rotate: bool,
+    /// One of them is an older postback secret still in its grace days: offer to stop it.
+    offer_retire: bool,
+    /// The Shopify secret is one of them: point to the Integration page.
+    shopify_known: bool,
+}
+
+/// "Ana", "Ana and Bo", "Ana, Bo and Cy".
+fn names(who: &[String]) -> String {
+    match who {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// The team page's sentence for a secret a former member knows.
+fn known_secret_line(k: &team::KnownSecret, tz: chrono_tz::Tz) -> String {
+    let who = names(&k.who);
+    match &k.postback {
+        Some(s) => {
+            let works = match s.expires_at {
+                Some(until) => format!("it still works until {}", fmt_datetime(until, tz)),
+                None => "it is your current secret and still works".to_owned(),
+            };
+            if k.certain {
+                format!("{who} made the postback secret {}…: {works}.", s.prefix)
+            } else {
+                format!(
+                    "The postback secret {}… was made while {who} was on the team, when every member could make one and saw it: they may know it, and {works}.",
+                    s.prefix
+                )
+            }
+        }
+        None if k.certain => format!(
+            "{who} saved the Shopify webhook secret: make a new one in Shopify's admin and save it on the Integration page."
+        ),
+        None => format!(
+            "The Shopify webhook secret was saved while {who} was on the team, when every member could save it: they may know it. Make a new one in Shopify's admin and save it on the Integration page."
+        ),
+    }
 }
 
 struct InvitationRow {
@@ -73,16 +117,21 @@ async fn settings_page(
     retry: Option<InviteRetry>,
 ) -> AppResult<SettingsPage> {
     let uid = user.0.id;
-    let (org, me, members, (open, history)) = state
+    let now = state.now();
+    let (org, me, members, (open, history), known) = state
         .db(move |conn| {
             let (org, me) = merchant::org_of(conn, uid)?;
             let members = merchant::members(conn, org.id)?;
             let team = team::overview(conn, org.id)?;
-            Ok((org, me, members, team))
+            let known = if MemberRole::parse(&me.member_role) == MemberRole::Owner {
+                team::secrets_known_to_former_members(conn, now, org.id)?
+            } else {
+                Vec::new()
+            };
+            Ok((org, me, members, team, known))
         })
         .await?;
     let tz = user.0.time_zone;
-    let now = state.now();
     let (invite_email, invite_errors) = retry.map_or_else(
         || (String::new(), FieldErrors::new()),
         |r| (r.email, r.errors),
@@ -93,6 +142,14 @@ async fn settings_page(
         org_name: org.name.clone(),
         slug: org.slug.clone(),
         is_owner: MemberRole::parse(&me.member_role) == MemberRole::Owner,
+        known_secrets: known.iter().map(|k| known_secret_line(k, tz)).collect(),
+        offer_rotate: known
+            .iter()
+            .any(|k| k.postback.as_ref().is_some_and(|s| s.expires_at.is_none())),
+        offer_retire: known
+            .iter()
+            .any(|k| k.postback.as_ref().is_some_and(|s| s.expires_at.is_some())),
+        shopify_known: known.iter().any(|k| k.postback.is_none()),
         currencies: currency_options(&form.default_currency),
         form,
         errors,
@@ -243,11 +300,25 @@ async fn remove_member(
     _form: CsrfForm<Empty>,
 ) -> AppResult<HttpResponse> {
     let (now, uid, id) = (state.now(), user.0.id, path.into_inner());
-    match state.db(move |conn| team::remove(conn, now, uid, id)).await {
-        Ok(name) => session::flash(
+    match state
+        .db(move |conn| {
+            let name = team::remove(conn, now, uid, id)?;
+            let org = merchant::owned_org(conn, uid)?;
+            let known = team::secrets_known_to_former_members(conn, now, org.id)?;
+            Ok((name, !known.is_empty()))
+        })
+        .await
+    {
+        Ok((name, known)) => session::flash(
             &session,
             "success",
-            format!("{name} was removed from the organisation and signed out."),
+            if known {
+                format!(
+                    "{name} was removed from the organisation and signed out. They know integration secrets that still work: see below."
+                )
+            } else {
+                format!("{name} was removed from the organisation and signed out.")
+            },
         ),
         Err(AppError::Conflict(msg)) => session::flash(&session, "error", msg),
         Err(e) => return Err(e),

@@ -8,6 +8,7 @@ pub mod campaigns;
 pub mod catalog;
 pub mod charts;
 pub mod dashboards;
+pub mod error_pages;
 pub mod extract;
 pub mod influencer;
 pub mod links;

@@ -198,7 +198,14 @@ async fn order(
                 show(k.fee_minor, cur)
             },
             state: state_label(&k.state),
-            available: fmt_date(k.available_at, tz),
+            // When the commission can be paid: a date only where there is one (a frozen
+            // commission has none until it is reviewed; a rejected one never will).
+            available: match k.state.as_str() {
+                "pending" => format!("available from {}", fmt_date(k.available_at, tz)),
+                "frozen" => "no date until finance reviews it".to_owned(),
+                "rejected" => "it will not be paid".to_owned(),
+                _ => format!("available since {}", fmt_date(k.available_at, tz)),
+            },
             explanation: pages::localize(&k.explanation, tz),
         }),
         refunds: d
@@ -250,6 +257,9 @@ struct IntegrationPage {
     new_secret: Option<String>,
     shopify_set: bool,
     deliveries: Vec<DeliveryRow>,
+    /// Only the owner makes, stops and saves secrets; members see who does.
+    is_owner: bool,
+    owner_name: String,
 }
 
 struct DeliveryRow {
@@ -278,6 +288,16 @@ async fn integration_page(
     } = state
         .db(move |conn| crate::service::orders::integration(conn, now, uid))
         .await?;
+    let (is_owner, owner_name) = state
+        .db(move |conn| {
+            let (org, me) = crate::service::merchant::org_of(conn, uid)?;
+            Ok((
+                crate::domain::account::MemberRole::parse(&me.member_role)
+                    == crate::domain::account::MemberRole::Owner,
+                crate::service::merchant::owner_name(conn, org.id)?,
+            ))
+        })
+        .await?;
     let tz = user.0.time_zone;
     let page = IntegrationPage {
         ctx: PageCtx::new(session, Some(&user.0), "Integration", "integration"),
@@ -296,6 +316,8 @@ async fn integration_page(
             .collect(),
         new_secret,
         shopify_set,
+        is_owner,
+        owner_name,
         deliveries: deliveries
             .into_iter()
             .map(|d| DeliveryRow {
@@ -338,10 +360,7 @@ async fn rotate_secret(
     let uid = user.0.id;
     let now = state.now();
     let secret = state
-        .db(move |conn| {
-            let (m, _) = crate::service::merchant::org_of(conn, uid)?;
-            crate::service::orders::rotate_postback_secret(conn, now, m.id)
-        })
+        .db(move |conn| crate::service::orders::rotate_secret_as_owner(conn, now, uid))
         .await?;
     let mut res = integration_page(&state, &session, &user, Some(secret)).await?;
     res.headers_mut().insert(
@@ -389,9 +408,9 @@ async fn shopify_secret(
     user: MerchantUser,
     form: CsrfForm<ShopifyForm>,
 ) -> AppResult<HttpResponse> {
-    let (uid, secret) = (user.0.id, form.0.secret);
+    let (uid, secret, now) = (user.0.id, form.0.secret, state.now());
     let set = state
-        .db(move |conn| crate::service::orders::set_shopify_secret(conn, uid, &secret))
+        .db(move |conn| crate::service::orders::set_shopify_secret(conn, now, uid, &secret))
         .await?;
     session::flash(
         &session,

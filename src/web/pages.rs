@@ -111,6 +111,24 @@ impl PageCtx {
         }
     }
 
+    /// An error page's layout for a signed-in user: their navigation and account links, but
+    /// no flash (it stays for the next page).
+    pub fn for_error(session: &Session, user: &CurrentUser, title: &str) -> PageCtx {
+        PageCtx {
+            title: title.to_owned(),
+            user: Some(NavUser {
+                name: user.name.clone(),
+                email: user.email.clone(),
+                role_label: user.role.label(),
+            }),
+            nav: nav_for(user.role, ""),
+            flash: None,
+            csrf: session::csrf_token(session),
+            minimal: false,
+            account_active: false,
+        }
+    }
+
     fn minimal(title: &str) -> PageCtx {
         PageCtx {
             title: title.to_owned(),
@@ -162,10 +180,7 @@ pub fn currency_options(selected: &str) -> Vec<SelectOption> {
         .collect()
 }
 
-/// A count with its noun: `1 payout`, `3 payouts`.
-pub fn count(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
+pub use crate::domain::words::count;
 
 pub fn country_options(selected: &str) -> Vec<SelectOption> {
     let mut opts = vec![SelectOption {
@@ -185,33 +200,66 @@ pub fn country_options(selected: &str) -> Vec<SelectOption> {
     opts
 }
 
-pub fn time_zone_options(selected: &str) -> Vec<SelectOption> {
-    let mut zones: Vec<&'static str> = chrono_tz::TZ_VARIANTS
+/// A `<select>` in groups: a few options first (the current choice), then `<optgroup>`s.
+#[derive(Debug, Clone)]
+pub struct GroupedOptions {
+    pub first: Vec<SelectOption>,
+    /// (group label, its options)
+    pub groups: Vec<(String, Vec<SelectOption>)>,
+}
+
+/// The canonical time zones grouped by region, the current one (`selected`) first. A
+/// stored zone that is an old alias (`Asia/Calcutta`) is shown as its current name
+/// (`Asia/Kolkata`), which is the same clock; one that has none (`Etc/GMT+5`) is kept as it
+/// is, so that saving the form does not change it.
+pub fn time_zone_options(selected: &str) -> GroupedOptions {
+    use crate::domain::zones;
+    let selected = selected.trim();
+    let current = zones::canonical(selected).map(str::to_owned).or_else(|| {
+        selected
+            .parse::<chrono_tz::Tz>()
+            .ok()
+            .map(|tz| tz.name().to_owned())
+    });
+    let first = current
         .iter()
-        .map(|tz| tz.name())
-        .filter(|n| n.contains('/') && !n.starts_with("Etc/") || *n == "UTC")
-        .collect();
-    zones.sort_unstable();
-    zones
-        .into_iter()
         .map(|z| SelectOption {
-            value: z.to_owned(),
-            label: z.replace('_', " "),
-            selected: z == selected,
+            value: z.clone(),
+            label: format!("{} (current)", zones::label(z)),
+            selected: true,
         })
-        .collect()
+        .collect();
+    let mut groups: Vec<(String, Vec<SelectOption>)> = Vec::new();
+    let mut sorted: Vec<&'static str> = zones::ZONES.to_vec();
+    // UTC first, then the regions in alphabetical order.
+    sorted.sort_by_key(|z| (*z != "UTC", zones::region(z), *z));
+    for z in sorted {
+        let option = SelectOption {
+            value: z.to_owned(),
+            label: zones::place(z),
+            selected: false,
+        };
+        match groups.last_mut() {
+            Some((region, options)) if region == zones::region(z) => options.push(option),
+            _ => groups.push((zones::region(z).to_owned(), vec![option])),
+        }
+    }
+    GroupedOptions { first, groups }
 }
 
 /// The zones for a new account: first "Automatic" (the browser's zone, filled in by
 /// `app.js`; without it, the region's), then every zone.
-pub fn new_user_zone_options(selected: &str) -> Vec<SelectOption> {
-    std::iter::once(SelectOption {
-        value: String::new(),
-        label: "Automatic (this device's time zone)".to_owned(),
-        selected: selected.is_empty(),
-    })
-    .chain(time_zone_options(selected))
-    .collect()
+pub fn new_user_zone_options(selected: &str) -> GroupedOptions {
+    let mut options = time_zone_options(selected);
+    options.first.insert(
+        0,
+        SelectOption {
+            value: String::new(),
+            label: "Automatic (this device's time zone)".to_owned(),
+            selected: options.first.is_empty(),
+        },
+    );
+    options
 }
 
 pub use crate::domain::clock::{fmt_date, fmt_datetime, localize};
@@ -259,15 +307,19 @@ pub struct ErrorPage<'a> {
     pub ctx: PageCtx,
     pub status: u16,
     pub message: &'a str,
+    /// Where the button leads: the reader's home when signed in (else the start page).
+    pub home: Option<&'static str>,
 }
 
-/// The HTML error page, with the layout, for any status.
-pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
-    let page = ErrorPage {
-        ctx: PageCtx::minimal(title),
-        status: status.as_u16(),
-        message,
-    };
+/// What an error page said, kept on its response so that [`super::error_pages`] can draw it
+/// again in the layout of the signed-in user.
+#[derive(Debug, Clone)]
+pub struct ErrorInfo {
+    pub title: String,
+    pub message: String,
+}
+
+fn error_response(status: StatusCode, page: &ErrorPage<'_>) -> HttpResponse {
     let body = page.render().unwrap_or_else(|_| {
         format!(
             "<!doctype html><title>{}</title><h1>{}</h1>",
@@ -279,6 +331,39 @@ pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpRespons
         .content_type("text/html; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))
         .body(body)
+}
+
+/// The HTML error page, with the layout, for any status (without the reader's navigation:
+/// [`super::error_pages`] adds it when they are signed in).
+pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
+    let page = ErrorPage {
+        ctx: PageCtx::minimal(title),
+        status: status.as_u16(),
+        message,
+        home: None,
+    };
+    let mut res = error_response(status, &page);
+    res.extensions_mut().insert(ErrorInfo {
+        title: title.to_owned(),
+        message: message.to_owned(),
+    });
+    res
+}
+
+/// The same error page for a signed-in user: their navigation, and a way to their home.
+pub fn signed_in_error_page(
+    status: StatusCode,
+    info: &ErrorInfo,
+    session: &Session,
+    user: &CurrentUser,
+) -> HttpResponse {
+    let page = ErrorPage {
+        ctx: PageCtx::for_error(session, user, &info.title),
+        status: status.as_u16(),
+        message: &info.message,
+        home: Some(user.role.home()),
+    };
+    error_response(status, &page)
 }
 
 pub type Errors = FieldErrors;

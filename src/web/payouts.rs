@@ -38,6 +38,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(settle)
         .service(results)
         .service(audit_log)
+        .service(audit_csv)
         .service(statement_csv)
         .service(my_payouts)
         .service(statement);
@@ -129,8 +130,12 @@ struct ScheduleFormPage {
     id: Option<i64>,
     form: ScheduleForm,
     errors: FieldErrors,
-    zones: Vec<SelectOption>,
+    zones: pages::GroupedOptions,
     currencies: Vec<SelectOption>,
+    /// The common schedules' choices: (value, label, chosen).
+    every: Vec<(&'static str, &'static str, bool)>,
+    weekdays: Vec<SelectOption>,
+    days: Vec<SelectOption>,
     /// The next 5 fire times (in the zone, in UTC) of what the form holds.
     preview: Vec<(String, String)>,
 }
@@ -143,7 +148,10 @@ fn form_page(
     form: ScheduleForm,
     errors: FieldErrors,
 ) -> ScheduleFormPage {
-    let preview = FireRule::parse(&form.cron, &form.time_zone)
+    let preview = form
+        .effective_cron(&mut FieldErrors::new())
+        .ok_or(())
+        .and_then(|cron| FireRule::parse(&cron, &form.time_zone).map_err(|_| ()))
         .map(|r| {
             r.next_fires(now, 5)
                 .into_iter()
@@ -164,6 +172,33 @@ fn form_page(
         ),
         zones: pages::time_zone_options(&form.time_zone),
         currencies: currency_options(&form.currency),
+        every: [
+            ("weekly", "Weekly"),
+            ("twice_monthly", "Twice a month, on the 1st and the 15th"),
+            ("monthly", "Monthly"),
+            ("custom", "Custom (cron)"),
+        ]
+        .into_iter()
+        .map(|(v, l)| {
+            let chosen = form.every == v || (v == "custom" && form.every.is_empty());
+            (v, l, chosen)
+        })
+        .collect(),
+        weekdays: crate::domain::payout::WEEKDAYS
+            .iter()
+            .map(|(short, long)| SelectOption {
+                value: (*short).to_owned(),
+                label: (*long).to_owned(),
+                selected: form.weekday.eq_ignore_ascii_case(short),
+            })
+            .collect(),
+        days: (1..=28)
+            .map(|d| SelectOption {
+                value: d.to_string(),
+                label: d.to_string(),
+                selected: form.day.trim() == d.to_string(),
+            })
+            .collect(),
         id,
         form,
         errors,
@@ -184,7 +219,9 @@ async fn new_schedule(
         currency: "CNY".into(),
         minimum: "50.00".into(),
         active: "on".into(),
-    };
+        ..Default::default()
+    }
+    .with_preset_of();
     pages::ok(&form_page(
         &session,
         &user,
@@ -1380,23 +1417,33 @@ struct AuditPage {
     errors: Vec<String>,
     next_href: Option<String>,
     prev_href: Option<String>,
+    /// The same events (every page of them) as CSV.
+    csv_href: String,
 }
 
 const AUDIT_PAGE: i64 = 100;
 
-#[get("/finance/audit")]
-async fn audit_log(
-    state: web::Data<AppState>,
-    session: Session,
-    user: FinanceUser,
-    query: web::Query<AuditQuery>,
-) -> AppResult<HttpResponse> {
-    let query = query.into_inner();
-    let tz = user.0.time_zone;
+/// What a date filter of the audit log that is not a date is told.
+const AUDIT_DATE_ERROR: &str = "use a date like 2026-12-01.";
+
+/// The audit log's filters, read from the query: (area, the filter, the (field, label) of
+/// each date that is not one).
+fn audit_filter(
+    query: &AuditQuery,
+    tz: chrono_tz::Tz,
+) -> (
+    String,
+    db::audit::AuditFilter,
+    Vec<(&'static str, &'static str)>,
+) {
     let area = query.area.clone().unwrap_or_else(|| "payout.".to_owned());
     let mut errors = Vec::new();
     // Dates are the reader's local days.
-    let day = |s: &str, what: &str, errors: &mut Vec<String>| -> Option<NaiveDateTime> {
+    let day = |s: &str,
+               field: &'static str,
+               label: &'static str,
+               errors: &mut Vec<(&'static str, &'static str)>|
+     -> Option<NaiveDateTime> {
         let s = s.trim();
         if s.is_empty() {
             return None;
@@ -1409,13 +1456,14 @@ async fn audit_log(
                     .map(|t| t.naive_utc())
             }
             Err(_) => {
-                errors.push(format!("{what}: use a date like 2026-12-01."));
+                errors.push((field, label));
                 None
             }
         }
     };
-    let from = day(&query.from, "From", &mut errors);
-    let until = day(&query.until, "Until", &mut errors).map(|t| t + chrono::TimeDelta::days(1));
+    let from = day(&query.from, "from", "From", &mut errors);
+    let until =
+        day(&query.until, "until", "Until", &mut errors).map(|t| t + chrono::TimeDelta::days(1));
     let filter = db::audit::AuditFilter {
         action_prefix: AUDIT_AREAS
             .iter()
@@ -1426,6 +1474,44 @@ async fn audit_log(
         from,
         until,
     };
+    (area, filter, errors)
+}
+
+/// The query string of the audit log's filters (`area=payout.&actor=farah`), for its pages
+/// and its CSV.
+fn audit_query_string(area: &str, query: &AuditQuery) -> String {
+    let mut parts = vec![format!("area={}", super::urlencode(area))];
+    for (k, v) in [
+        ("actor", &query.actor),
+        ("q", &query.q),
+        ("from", &query.from),
+        ("until", &query.until),
+    ] {
+        if !v.is_empty() {
+            parts.push(format!("{k}={}", super::urlencode(v)));
+        }
+    }
+    parts.join("&")
+}
+
+/// Who did it, for people.
+fn audit_actor(who: Option<&(String, String)>) -> String {
+    who.map_or_else(
+        || "Tandem (scheduler or system)".to_owned(),
+        |(name, email)| format!("{name} <{email}>"),
+    )
+}
+
+#[get("/finance/audit")]
+async fn audit_log(
+    state: web::Data<AppState>,
+    session: Session,
+    user: FinanceUser,
+    query: web::Query<AuditQuery>,
+) -> AppResult<HttpResponse> {
+    let query = query.into_inner();
+    let tz = user.0.time_zone;
+    let (area, filter, errors) = audit_filter(&query, tz);
     let page_no = query.page.unwrap_or(1).clamp(1, 100_000);
     let rows = state
         .db(move |conn| {
@@ -1438,21 +1524,8 @@ async fn audit_log(
         })
         .await?;
     let more = i64::try_from(rows.len()).unwrap_or(0) > AUDIT_PAGE;
-    let href = |p: i64| {
-        let mut parts = vec![format!("area={}", super::urlencode(&area))];
-        for (k, v) in [
-            ("actor", &query.actor),
-            ("q", &query.q),
-            ("from", &query.from),
-            ("until", &query.until),
-        ] {
-            if !v.is_empty() {
-                parts.push(format!("{k}={}", super::urlencode(v)));
-            }
-        }
-        parts.push(format!("page={p}"));
-        format!("/finance/audit?{}", parts.join("&"))
-    };
+    let filters = audit_query_string(&area, &query);
+    let href = |p: i64| format!("/finance/audit?{filters}&page={p}");
     pages::ok(&AuditPage {
         ctx: PageCtx::new(&session, Some(&user.0), "Audit log", "audit"),
         areas: std::iter::once(SelectOption {
@@ -1472,10 +1545,7 @@ async fn audit_log(
             .map(|(e, who)| {
                 (
                     fmt_datetime(e.created_at, tz),
-                    who.map_or_else(
-                        || "Tandem (scheduler or system)".to_owned(),
-                        |(name, email)| format!("{name} <{email}>"),
-                    ),
+                    audit_actor(who.as_ref()),
                     e.action,
                     format!(
                         "{} #{}",
@@ -1486,11 +1556,96 @@ async fn audit_log(
                 )
             })
             .collect(),
-        errors,
+        errors: errors
+            .into_iter()
+            .map(|(_, label)| format!("{label}: {AUDIT_DATE_ERROR}"))
+            .collect(),
         next_href: more.then(|| href(page_no + 1)),
         prev_href: (page_no > 1).then(|| href(page_no - 1)),
+        csv_href: format!("/finance/audit.csv?{filters}"),
         query,
     })
+}
+
+/// Rows read at a time for the audit log's CSV.
+const AUDIT_CSV_CHUNK: i64 = 5_000;
+
+/// The audit log as CSV with the page's filters (every matching event, not one page),
+/// newest first; a bad date is a 422 naming its field.
+#[get("/finance/audit.csv")]
+async fn audit_csv(
+    state: web::Data<AppState>,
+    user: FinanceUser,
+    query: web::Query<AuditQuery>,
+) -> AppResult<HttpResponse> {
+    let query = query.into_inner();
+    let tz = user.0.time_zone;
+    let (_, filter, errors) = audit_filter(&query, tz);
+    let name = filter
+        .action_prefix
+        .as_deref()
+        .map_or("everything", |p| p.trim_end_matches('.'))
+        .to_owned();
+    if !errors.is_empty() {
+        let mut fe = crate::domain::validate::FieldErrors::new();
+        for (field, _) in errors {
+            fe.add(field, AUDIT_DATE_ERROR);
+        }
+        return Err(AppError::Validation(fe));
+    }
+    let events = state
+        .db(move |conn| {
+            let mut all = Vec::new();
+            loop {
+                let offset = i64::try_from(all.len()).unwrap_or(i64::MAX);
+                let chunk = db::audit::search(conn, &filter, offset, AUDIT_CSV_CHUNK)?;
+                let done = i64::try_from(chunk.len()).unwrap_or(0) < AUDIT_CSV_CHUNK;
+                all.extend(chunk);
+                if done {
+                    return Ok(all);
+                }
+            }
+        })
+        .await?;
+    let cell = crate::domain::validate::csv_cell;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let io = |e: csv::Error| AppError::Internal(e.into());
+    w.write_record([
+        "id",
+        "time_utc",
+        "time_local",
+        "actor_name",
+        "actor_email",
+        "action",
+        "subject_type",
+        "subject_id",
+        "detail",
+    ])
+    .map_err(io)?;
+    for (e, who) in &events {
+        let (name, email) = who
+            .clone()
+            .unwrap_or_else(|| ("Tandem (scheduler or system)".to_owned(), String::new()));
+        w.write_record([
+            e.id.to_string(),
+            e.created_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            fmt_datetime(e.created_at, tz),
+            cell(&name),
+            cell(&email),
+            e.action.clone(),
+            e.subject_type.clone(),
+            e.subject_id.map(|i| i.to_string()).unwrap_or_default(),
+            cell(&pages::localize(&e.detail, tz)),
+        ])
+        .map_err(io)?;
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))?;
+    Ok(pages::csv_download(
+        bytes,
+        &format!("tandem-audit-{name}.csv"),
+    ))
 }
 
 #[get("/influencer/payouts/{id}.csv")]

@@ -220,7 +220,11 @@ async fn follow(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let input = ClickInput {
         link_id: link.id,
         stream_id: link.stream_id,
-        ip_hash: match super::extract::client_ip(&req, &state.trusted_proxies) {
+        ip_hash: match super::extract::client_ip(
+            &req,
+            &state.trusted_proxies,
+            state.client_ip_header,
+        ) {
             Some(ip) => salted_hash_of(&state.click_salt, ip),
             None => salted_hash(&state.click_salt, ""),
         },

@@ -740,6 +740,19 @@ async fn copy_buttons_and_confirmations_work() {
     c.close().await.ok();
 }
 
+/// The first live stream of the demo's influencer account.
+fn demo_stream(conn: &mut tandem::db::DbConn) -> diesel::QueryResult<i64> {
+    use diesel::prelude::*;
+    use tandem::db::schema::{influencers, streams, users};
+    streams::table
+        .inner_join(influencers::table.on(influencers::id.eq(streams::influencer_id)))
+        .inner_join(users::table.on(users::id.eq(influencers::user_id)))
+        .filter(users::email.eq("influencer@demo.tandem.test"))
+        .order(streams::id.asc())
+        .select(streams::id)
+        .first(conn)
+}
+
 /// A browser the size of a phone (390 × 844 CSS pixels, as an iPhone 14).
 async fn phone(driver: &Driver) -> Client {
     session(
@@ -775,11 +788,20 @@ async fn every_page_fits_a_phone() {
                 .filter(products::merchant_id.eq(1))
                 .select(products::id)
                 .first(conn)?;
-            Ok((campaign, order, product))
+            // The longest email of the demo (a confirm page puts it in its heading).
+            let mut people: Vec<(i64, String)> = tandem::db::schema::users::table
+                .select((
+                    tandem::db::schema::users::id,
+                    tandem::db::schema::users::email,
+                ))
+                .load(conn)?;
+            people.sort_by_key(|(_, e)| std::cmp::Reverse(e.len()));
+            let stream = demo_stream(conn)?;
+            Ok((campaign, order, product, people[0].0, stream))
         })
         .await
         .unwrap();
-    let (campaign, order, product) = ids;
+    let (campaign, order, product, long_email_user, stream) = ids;
     let roles: Vec<(&str, Vec<String>)> = vec![
         (
             "merchant",
@@ -819,6 +841,7 @@ async fn every_page_fits_a_phone() {
                 "/influencer/earnings".into(),
                 "/influencer/payouts".into(),
                 "/influencer/payouts/1".into(),
+                format!("/influencer/streams/{stream}"),
                 "/account".into(),
             ],
         ),
@@ -844,6 +867,7 @@ async fn every_page_fits_a_phone() {
                 "/admin".to_owned(),
                 "/admin/domains".into(),
                 "/admin/merchants".into(),
+                format!("/admin/users/{long_email_user}/disable"),
                 "/account".into(),
             ],
         ),
@@ -1028,5 +1052,142 @@ async fn finance_pays_a_run_and_the_creator_reads_the_statement() {
         )
         .unwrap();
         c.close().await.ok();
+    }
+}
+
+/// A browser whose page is `width` CSS pixels wide.
+async fn sized(driver: &Driver, width: u32) -> Client {
+    session(
+        driver,
+        serde_json::json!({"deviceMetrics": {
+            "width": width, "height": 900, "pixelRatio": 1,
+            "mobile": width < 760, "touch": width < 760
+        }}),
+    )
+    .await
+}
+
+/// Charts read at a phone's and a laptop's width: every text drawn in a chart is at least
+/// 11 px (its font size times the scale it is drawn at), the bars keep the drawing's aspect
+/// (nothing is stretched), and the last bar is labelled, on the dashboards and a stream's
+/// page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chart_text_is_readable_on_a_phone_and_a_laptop() {
+    let Some(driver) = start_driver() else { return };
+    let app = TestApp::demo().await;
+    let stream = app.with_db(|conn| Ok(demo_stream(conn)?)).await;
+    const MEASURE: &str = r#"
+        const out = { texts: 0, min: 1e9, minBox: 1e9, charts: 0, aspect: [], fill: [], last: [] };
+        for (const fig of document.querySelectorAll('figure.chart')) {
+          out.charts++;
+          if (fig.querySelector('svg[preserveAspectRatio="none"]')) out.stretched = true;
+          for (const t of fig.querySelectorAll('text')) {
+            if (t.getClientRects().length === 0) continue;
+            const m = t.getScreenCTM();
+            const size = parseFloat(getComputedStyle(t).fontSize) * Math.hypot(m.a, m.b);
+            out.texts++;
+            out.min = Math.min(out.min, size);
+            out.minBox = Math.min(out.minBox, t.getBoundingClientRect().height);
+          }
+          const drawn = [...fig.querySelectorAll('svg.chart-bars')].filter(s => s.getClientRects().length);
+          if (drawn.length !== 1) out.layers = drawn.length;
+          const bars = drawn[0];
+          const vb = bars.viewBox.baseVal;
+          const r = bars.getBoundingClientRect();
+          out.aspect.push([r.width / r.height, vb.width / vb.height]);
+          // The drawing fills the chart's width, its labels right under it.
+          const fr = fig.getBoundingClientRect();
+          const xr = fig.querySelector('.chart-x').getBoundingClientRect();
+          out.fill.push([r.width / fr.width, xr.top - r.bottom]);
+          const shown = [...fig.querySelectorAll('.chart-x text')].filter(t => t.getClientRects().length);
+          const rows = fig.querySelectorAll('tbody tr');
+          out.last.push([shown.length ? shown[shown.length - 1].textContent : null,
+                         rows[rows.length - 1].querySelector('td').textContent]);
+        }
+        return out;
+    "#;
+    for (who, pages) in [
+        (
+            "influencer@demo.tandem.test",
+            vec![
+                "/influencer/dashboard".to_owned(),
+                format!("/influencer/streams/{stream}"),
+            ],
+        ),
+        (
+            "merchant@demo.tandem.test",
+            vec!["/merchant/dashboard".to_owned()],
+        ),
+    ] {
+        for width in [390, 1366] {
+            let c = sized(&driver, width).await;
+            c.goto(&app.url("/login")).await.unwrap();
+            fill(&c, "email", who).await;
+            fill(&c, "password", tandem::service::demo::DEMO_PASSWORD).await;
+            submit(&c, "/login").await;
+            let home = if who.starts_with("merchant") {
+                tandem::domain::account::Role::Merchant.home()
+            } else {
+                tandem::domain::account::Role::Influencer.home()
+            };
+            wait_for_path(&c, home).await;
+            for path in &pages {
+                c.goto(&app.url(path)).await.unwrap();
+                let inner = c
+                    .execute("return window.innerWidth;", vec![])
+                    .await
+                    .unwrap();
+                assert_eq!(inner.as_i64(), Some(i64::from(width)), "{path}");
+                let m = c.execute(MEASURE, vec![]).await.unwrap();
+                let name = format!("chart-{}-{width}.png", path.replace('/', "_"));
+                c.execute(
+                    "document.querySelector('figure.chart').scrollIntoView();",
+                    vec![],
+                )
+                .await
+                .ok();
+                if let Ok(png) = c.screenshot().await {
+                    std::fs::write(artifact(&name), png).ok();
+                }
+                assert!(m["charts"].as_i64().unwrap() >= 1, "{path}: {m}");
+                assert!(
+                    m["stretched"].is_null(),
+                    "{path} at {width}: stretched: {m}"
+                );
+                assert!(
+                    m["layers"].is_null(),
+                    "{path} at {width}: one drawing shown: {m}"
+                );
+                assert!(m["texts"].as_i64().unwrap() >= 4, "{path}: {m}");
+                let min = m["min"].as_f64().unwrap();
+                assert!(
+                    min >= 11.0,
+                    "{path} at {width} px: text drawn at {min:.1} px: {m}"
+                );
+                let min_box = m["minBox"].as_f64().unwrap();
+                assert!(
+                    min_box >= 11.0,
+                    "{path} at {width} px: text {min_box:.1} px high: {m}"
+                );
+                for a in m["aspect"].as_array().unwrap() {
+                    let (drawn, meant) = (a[0].as_f64().unwrap(), a[1].as_f64().unwrap());
+                    assert!(
+                        (drawn - meant).abs() / meant < 0.02,
+                        "{path} at {width}: aspect {drawn} vs {meant}"
+                    );
+                }
+                for f in m["fill"].as_array().unwrap() {
+                    let (share, gap) = (f[0].as_f64().unwrap(), f[1].as_f64().unwrap());
+                    assert!(share > 0.99 && gap.abs() < 1.0, "{path} at {width}: {m}");
+                }
+                for l in m["last"].as_array().unwrap() {
+                    assert_eq!(
+                        l[0], l[1],
+                        "{path} at {width}: the last bar is labelled: {m}"
+                    );
+                }
+            }
+            c.close().await.ok();
+        }
     }
 }

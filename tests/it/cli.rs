@@ -509,6 +509,7 @@ fn hourly_schedule_on_free_balances(url: &str) -> i64 {
             currency: "CNY".into(),
             minimum: "1".into(),
             active: "on".into(),
+            ..Default::default()
         },
     )
     .unwrap()

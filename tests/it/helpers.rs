@@ -41,8 +41,48 @@ pub struct TestApp {
     pub state: actix_web::web::Data<AppState>,
     pub clock: Arc<ManualClock>,
     handle: actix_web::dev::ServerHandle,
-    _dir: tempfile::TempDir,
-    _pg: Option<PgTestDb>,
+    /// The server and its jobs; done when they have stopped.
+    running: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    settings: Settings,
+    dir: Option<tempfile::TempDir>,
+    pg: Option<PgTestDb>,
+}
+
+/// A test app stopped cleanly (server and jobs ended, its connections closed): its database
+/// and data folder are kept, to look at or to start the app on again.
+pub struct StoppedApp {
+    pub settings: Settings,
+    clock: Arc<ManualClock>,
+    dir: tempfile::TempDir,
+    pg: Option<PgTestDb>,
+}
+
+impl StoppedApp {
+    /// Starts the app again on the same database, settings (secret key too) and clock, as a
+    /// restart of the server would.
+    pub async fn start(self) -> TestApp {
+        TestApp::start(self.settings, self.clock, self.dir, self.pg)
+    }
+
+    /// The SQLite database's files as they are on disk (the database, its write-ahead log
+    /// and shared-memory index, where they exist); empty on PostgreSQL.
+    pub fn sqlite_files(&self) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+        sqlite_files(&self.settings.database_url, self.pg.is_some())
+    }
+}
+
+/// The SQLite files of a database URL: (path, bytes) of `x.db`, `x.db-wal`, `x.db-shm`.
+fn sqlite_files(database_url: &str, postgres: bool) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    if postgres {
+        return Vec::new();
+    }
+    ["", "-wal", "-shm"]
+        .iter()
+        .filter_map(|suffix| {
+            let path = std::path::PathBuf::from(format!("{database_url}{suffix}"));
+            std::fs::read(&path).ok().map(|bytes| (path, bytes))
+        })
+        .collect()
 }
 
 fn random_suffix() -> String {
@@ -88,22 +128,58 @@ impl TestApp {
         let (database_url, pg) = test_database(dir.path());
         let mut settings = Settings::for_tests(dir.path(), &database_url);
         adjust(&mut settings);
-        let clock = Arc::new(ManualClock::starting_now());
-        let app = Application::build_with_clock(settings, clock.clone() as Arc<dyn Clock>)
+        TestApp::start(settings, Arc::new(ManualClock::starting_now()), dir, pg)
+    }
+
+    fn start(
+        settings: Settings,
+        clock: Arc<ManualClock>,
+        dir: tempfile::TempDir,
+        pg: Option<PgTestDb>,
+    ) -> TestApp {
+        let app = Application::build_with_clock(settings.clone(), clock.clone() as Arc<dyn Clock>)
             .expect("application builds");
         let address = format!("http://127.0.0.1:{}", app.port());
         let state = app.state();
         let handle = app.server_handle();
-        tokio::spawn(app.run_until_stopped());
+        let running = tokio::spawn(app.run_until_stopped());
         TestApp {
             address,
             client: new_client(),
             state,
             clock,
             handle,
-            _dir: dir,
-            _pg: pg,
+            running: Some(running),
+            settings,
+            dir: Some(dir),
+            pg,
         }
+    }
+
+    /// Stops the app as `tandem serve` stops on SIGTERM: the server finishes its requests,
+    /// the jobs write what they hold and end, and the database connections close.
+    pub async fn stop(mut self) -> StoppedApp {
+        self.handle.stop(true).await;
+        if let Some(running) = self.running.take() {
+            running
+                .await
+                .expect("server task")
+                .expect("server stopped cleanly");
+        }
+        let stopped = StoppedApp {
+            settings: self.settings.clone(),
+            clock: self.clock.clone(),
+            dir: self.dir.take().expect("data folder"),
+            pg: self.pg.take(),
+        };
+        // The last handle on the pool: its connections close with it.
+        drop(self);
+        stopped
+    }
+
+    /// The SQLite database's files as they are now (see [`StoppedApp::sqlite_files`]).
+    pub fn sqlite_files(&self) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+        sqlite_files(&self.settings.database_url, self.pg.is_some())
     }
 
     /// A new app with the demo data loaded.
@@ -352,7 +428,7 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        // Stop the server without waiting; the database goes with `_pg`/`_dir`.
+        // Stop the server without waiting; the database goes with `pg`/`dir`.
         drop(self.handle.stop(false));
     }
 }

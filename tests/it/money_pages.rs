@@ -270,7 +270,7 @@ async fn admins_set_platform_fees() {
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
 
-/// A money string on a page ("¥1,108.14", "-¥3.00") in minor units.
+/// A money string on a page ("¥1,108.14", "−¥3.00") in minor units.
 fn minor(text: &str) -> i64 {
     let digits: String = text.chars().filter(char::is_ascii_digit).collect();
     let v: i64 = digits
@@ -633,4 +633,39 @@ async fn matching_reasons_come_from_the_order_history() {
             assert!(!reasons[miss..].contains("matches"), "{reasons}");
         }
     }
+}
+
+/// An order's page names its figure for what it is, and gives a date only where there is one:
+/// a frozen commission has none until finance reviews it (issue 27 §2).
+#[tokio::test]
+async fn an_order_page_gives_a_frozen_commission_no_date() {
+    use diesel::prelude::*;
+    use tandem::db::schema::{campaigns, commissions, conversions};
+    let app = demo_app().await;
+    let m = demo_login(&app, "merchant").await;
+    let by_state = |state: &'static str| {
+        app.with_db(move |conn| {
+            let merchant: i64 = campaigns::table
+                .filter(campaigns::name.eq("Spring green tea festival"))
+                .select(campaigns::merchant_id)
+                .first(conn)?;
+            Ok(commissions::table
+                .inner_join(conversions::table)
+                .filter(conversions::merchant_id.eq(merchant))
+                .filter(commissions::state.eq(state))
+                .select(conversions::id)
+                .first::<i64>(conn)?)
+        })
+    };
+    let frozen = by_state("frozen").await;
+    let html = page(&m, &app, &format!("/merchant/orders/{frozen}")).await;
+    assert!(
+        html.contains("Frozen for review · no date until finance reviews it")
+            && html.contains("Commission and fee on this order:")
+            && !html.contains("available from"),
+        "{html}"
+    );
+    let pending = by_state("pending").await;
+    let html = page(&m, &app, &format!("/merchant/orders/{pending}")).await;
+    assert!(html.contains("available from 20"), "{html}");
 }

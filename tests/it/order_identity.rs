@@ -15,12 +15,15 @@ const SHOPIFY_SECRET: &str = "shpss_9a8b7c6d5e4f";
 /// secret, click id).
 async fn shop(app: &TestApp) -> (i64, String, String) {
     let (m, secret, tclid) = clicked(app).await;
+    let now = app.clock_now();
     app.state
         .db(move |conn| {
             Ok(tandem::db::orders::set_shopify_secret(
                 conn,
                 m,
                 Some(SHOPIFY_SECRET),
+                None,
+                now,
             )?)
         })
         .await

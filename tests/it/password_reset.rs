@@ -271,3 +271,91 @@ async fn reset_emails_are_limited_to_three_an_hour() {
     }
     assert_eq!(count(), 4, "a new hour, a new link");
 }
+
+/// A password that holds the organisation's name or the email address is refused wherever
+/// a password is set: sign-up, reset, change (and joining a team: tests/it/team.rs).
+#[tokio::test]
+async fn passwords_holding_the_organisation_or_the_email_are_refused_everywhere() {
+    let app = TestApp::spawn().await;
+    let client = new_client();
+    let signup = |password: &'static str| {
+        let client = client.clone();
+        let app = &app;
+        async move {
+            post_form_with(
+                &client,
+                &app.url("/signup/merchant"),
+                &app.url("/signup/merchant"),
+                &[
+                    ("name", "Lena Berg"),
+                    ("email", "lena@harbour.test"),
+                    ("password", password),
+                    ("org_name", "Harbour Tea Works"),
+                    ("currency", "EUR"),
+                ],
+            )
+            .await
+        }
+    };
+    for (password, why) in [
+        ("Harbour Tea Works rocks 2027!", "your organisation"),
+        ("my-harbourteaworks-password", "your organisation"),
+        ("lena@harbour.test is my login", "email address"),
+        ("LENA sings by the quay at 9", "email address"),
+    ] {
+        let res = signup(password).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{password}");
+        let html = res.text().await.unwrap();
+        assert!(html.contains(why), "{password}: {html}");
+    }
+    let res = signup(PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+
+    // Changing it: the organisation is known from the membership.
+    for password in [
+        "harbour tea works forever and ever",
+        "lena lena lena tea kettle",
+    ] {
+        let res = post_form_with(
+            &client,
+            &app.url("/account"),
+            &app.url("/account/password"),
+            &[
+                ("current", PASSWORD),
+                ("password", password),
+                ("confirm", password),
+            ],
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{password}");
+    }
+
+    // Resetting it.
+    let link = request_reset(&app, "lena@harbour.test").await;
+    let token = link.split("token=").nth(1).unwrap().to_owned();
+    let res = post_form_with(
+        &new_client(),
+        &link,
+        &app.url("/reset-password"),
+        &[
+            ("token", &token),
+            ("password", "Harbour Tea Works 2028 at last"),
+            ("confirm", "Harbour Tea Works 2028 at last"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("your organisation"));
+    let res = post_form_with(
+        &new_client(),
+        &link,
+        &app.url("/reset-password"),
+        &[
+            ("token", &token),
+            ("password", NEW_PASSWORD),
+            ("confirm", NEW_PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "the link still works");
+}

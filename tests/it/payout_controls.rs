@@ -54,6 +54,7 @@ async fn a_run_the_scheduler_makes_needs_a_checker_other_than_who_changed_its_sc
         .await;
     let form = ScheduleForm {
         cron: "0 * * * * *".into(),
+        every: "custom".into(),
         ..ScheduleForm::from_schedule(&schedule)
     };
     let edit = format!("/finance/schedules/{}", schedule.id);
@@ -554,6 +555,7 @@ async fn the_scheduler_and_the_command_line_agree_on_the_due_slot() {
                 currency: "USD".into(),
                 minimum: "1".into(),
                 active: "on".into(),
+                ..Default::default()
             },
         )?;
         let s = tandem::db::payouts::schedule(conn, id)?.unwrap();
@@ -620,4 +622,121 @@ async fn a_run_with_nothing_to_pay_is_closed_at_once() {
     );
     let (status, _) = text(&farah, &app, "/finance/payouts?state=bogus").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn a_schedule_is_chosen_from_common_ones_or_a_cron_field_whose_errors_are_in_words() {
+    let app = TestApp::demo().await;
+    let chen = demo_client(&app, CHEN).await;
+    let new = "/finance/schedules/new";
+    let (_, html) = text(&chen, &app, new).await;
+    for choice in ["weekly", "twice_monthly", "monthly", "custom"] {
+        assert!(
+            html.contains(&format!("name=\"every\" value=\"{choice}\"")),
+            "{choice}"
+        );
+    }
+    let post = |fields: Vec<(&'static str, &'static str)>| {
+        let (chen, app) = (&chen, &app);
+        async move {
+            let mut all = vec![
+                ("time_zone", "Asia/Shanghai"),
+                ("currency", "CNY"),
+                ("minimum", "10"),
+                ("active", "on"),
+            ];
+            all.extend(fields);
+            post_form_with(chen, &app.url(new), &app.url("/finance/schedules"), &all).await
+        }
+    };
+    // The reviewers' cron: what is wrong, in words, on the field.
+    let res = post(vec![
+        ("name", "Fridays"),
+        ("every", "custom"),
+        ("cron", "0 0 17 * * Fri,"),
+    ])
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains(
+            "The weekday field \u{201c}Fri,\u{201d} has a comma with nothing on one side"
+        ),
+        "{html}"
+    );
+    // Common schedules become their cron expressions; the cron field is not read for them.
+    for (name, fields, cron) in [
+        (
+            "Weekly Fri",
+            vec![("every", "weekly"), ("weekday", "Fri"), ("at", "17:00")],
+            "0 0 17 * * Fri",
+        ),
+        (
+            "Twice monthly",
+            vec![("every", "twice_monthly"), ("at", "10:30")],
+            "0 30 10 1,15 * *",
+        ),
+        (
+            "Monthly 28th",
+            vec![("every", "monthly"), ("day", "28"), ("at", "09:05")],
+            "0 5 9 28 * *",
+        ),
+    ] {
+        let mut all = vec![("name", name), ("cron", "not read")];
+        all.extend(fields);
+        let res = post(all).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{name}");
+        let stored = app
+            .with_db(move |conn| {
+                use diesel::prelude::*;
+                use tandem::db::schema::payout_schedules as s;
+                Ok(s::table
+                    .filter(s::name.eq(name))
+                    .select(s::cron)
+                    .first::<String>(conn)?)
+            })
+            .await;
+        assert_eq!(stored, cron, "{name}");
+    }
+    // The edit page shows a stored common schedule as its choice.
+    let id = app
+        .with_db(|conn| {
+            use diesel::prelude::*;
+            use tandem::db::schema::payout_schedules as s;
+            Ok(s::table
+                .filter(s::name.eq("Monthly 28th"))
+                .select(s::id)
+                .first::<i64>(conn)?)
+        })
+        .await;
+    let (_, html) = text(&chen, &app, &format!("/finance/schedules/{id}")).await;
+    assert!(
+        html.contains("name=\"every\" value=\"monthly\" checked")
+            && html.contains("<option value=\"28\" selected>28</option>")
+            && html.contains("value=\"09:05\""),
+        "{html}"
+    );
+    // Bad parts of a common schedule name their field.
+    let res = post(vec![
+        ("name", "Bad day"),
+        ("every", "monthly"),
+        ("day", "31"),
+        ("at", "25:00"),
+    ])
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("id=\"e-at\""), "{html}");
+    let res = post(vec![
+        ("name", "Bad day"),
+        ("every", "monthly"),
+        ("day", "31"),
+        ("at", "09:00"),
+    ])
+    .await;
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("id=\"e-day\"") && html.contains("from 1 to 28"),
+        "{html}"
+    );
 }

@@ -102,6 +102,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             currency: cur.clone(),
             minimum: "0.01".into(),
             active: "on".into(),
+            ..Default::default()
         },
     )
     .unwrap();

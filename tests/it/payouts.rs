@@ -74,6 +74,7 @@ impl TestApp {
                     currency: "CNY".into(),
                     minimum: "50".into(),
                     active: "on".into(),
+                    ..Default::default()
                 },
             )
         })

@@ -34,7 +34,7 @@ pub(crate) async fn merchant_secret(app: &TestApp) -> (i64, String) {
     app.state
         .db(move |conn| {
             let m = tandem::db::merchants::all(conn)?.remove(0);
-            let s = tandem::service::orders::rotate_postback_secret(conn, now, m.id)?;
+            let s = tandem::service::orders::rotate_postback_secret(conn, now, m.id, None)?;
             Ok((m.id, s))
         })
         .await
@@ -801,12 +801,15 @@ async fn shopify_webhooks_are_verified_deduplicated_and_attributed() {
     let app = TestApp::spawn().await;
     let (m, _, tclid) = clicked(&app).await;
     let secret = "shpss_5e2b1ff6c0b7e9bdbe12";
+    let now = app.clock_now();
     app.state
         .db(move |conn| {
             Ok(tandem::db::orders::set_shopify_secret(
                 conn,
                 m,
                 Some(secret),
+                None,
+                now,
             )?)
         })
         .await

@@ -186,6 +186,13 @@ fn raw_sums(conn: &mut DbConn) -> Sums {
             );
         }
     }
+    // An influencer's sale without a link is by coupon code: counted apart as well.
+    for ((dims, _), c) in out.iter_mut() {
+        if dims.link_id == 0 && dims.influencer_id != 0 {
+            c.coupon_orders = c.orders;
+            c.coupon_commission_minor = c.net_commission();
+        }
+    }
     out.retain(|_, c| *c != Counts::default());
     out
 }
@@ -216,6 +223,65 @@ async fn the_rollup_holds_exactly_the_raw_rows_by_quarter_hour() {
                 .any(|(d, _)| d.influencer_id == 0 && !d.currency.is_empty()),
         "refunds, rejections, two currencies and unattributed orders"
     );
+    for (k, v) in &raw {
+        assert_eq!(rolled.get(k), Some(v), "{k:?}");
+    }
+    assert_eq!(raw.len(), rolled.len());
+}
+
+/// A database made before orders by coupon were counted apart gains them from its rollup:
+/// migration 000017 reverted on the demo (with those after it) and applied again backfills
+/// every level, and the
+/// rollup (quarter hours, days and the merchant's quarter hours) equals the raw rows again.
+#[tokio::test]
+async fn counting_orders_by_coupon_apart_backfills_a_database_made_before() {
+    use diesel_migrations::MigrationHarness;
+    let app = TestApp::demo().await;
+    let (raw, rolled, days_ok) = app
+        .with_db(|conn| {
+            // Back to before 000017 (reverting what came after it first).
+            loop {
+                let reverted = match &mut *conn {
+                    DbConn::Sqlite(c) => c
+                        .revert_last_migration(tandem::db::SQLITE_MIGRATIONS)
+                        .map(|v| v.to_string()),
+                    DbConn::Pg(c) => c
+                        .revert_last_migration(tandem::db::POSTGRES_MIGRATIONS)
+                        .map(|v| v.to_string()),
+                }
+                .expect("revert");
+                // Diesel's version is the folder's date and number, dashes left out or not.
+                if reverted.replace('-', "").contains("20261207000017") {
+                    break;
+                }
+            }
+            tandem::db::run_migrations(conn).expect("migrate");
+            let raw = raw_sums(conn);
+            let rolled = rolled_up(conn);
+            // The coarser levels carry the same coupon counts as the quarter hours.
+            let mut sum = |sql: &str| -> (i64, i64) {
+                #[derive(QueryableByName)]
+                struct S {
+                    #[diesel(sql_type = diesel::sql_types::BigInt)]
+                    o: i64,
+                    #[diesel(sql_type = diesel::sql_types::BigInt)]
+                    c: i64,
+                }
+                let s: S = diesel::sql_query(sql).get_result(conn).expect("sum");
+                (s.o, s.c)
+            };
+            let q = sum("SELECT CAST(coalesce(sum(coupon_orders), 0) AS BIGINT) AS o, \
+                 CAST(coalesce(sum(coupon_commission_minor), 0) AS BIGINT) AS c FROM stats_quarters");
+            let d = sum("SELECT CAST(coalesce(sum(coupon_orders), 0) AS BIGINT) AS o, \
+                 CAST(coalesce(sum(coupon_commission_minor), 0) AS BIGINT) AS c FROM stats_days");
+            let m = sum("SELECT CAST(coalesce(sum(coupon_orders), 0) AS BIGINT) AS o, \
+                 CAST(coalesce(sum(coupon_commission_minor), 0) AS BIGINT) AS c \
+                 FROM stats_merchant_quarters");
+            Ok((raw, rolled, q.0 > 0 && q == d && q == m))
+        })
+        .await;
+    assert!(days_ok, "every level holds the coupon counts");
+    assert!(raw.values().any(|c| c.coupon_orders > 0));
     for (k, v) in &raw {
         assert_eq!(rolled.get(k), Some(v), "{k:?}");
     }
@@ -343,7 +409,7 @@ async fn days_are_the_readers_local_days_and_csv_exports_are_stable() {
     assert_eq!(day_value(&html, "chart-clicks", "11 Jan"), "2");
     assert_eq!(day_value(&html, "chart-orders", "10 Jan"), "2");
     assert_eq!(day_value(&html, "chart-money-cny", "10 Jan"), "¥30.00");
-    assert_eq!(day_value(&html, "chart-money-cny", "20 Jan"), "-¥10.00");
+    assert_eq!(day_value(&html, "chart-money-cny", "20 Jan"), "−¥10.00");
     for table in ["campaigns", "streams", "links"] {
         let (status, csv) = text(
             &mia,
@@ -457,12 +523,29 @@ fn last_days(now: NaiveDateTime, days: i64) -> (NaiveDateTime, NaiveDateTime) {
     (start, start + chrono::TimeDelta::days(days))
 }
 
+/// What the merchant home should print, from the raw rows: attributed orders only (with
+/// those by coupon apart), refunds of those orders, clicks without bots (bots apart), unique
+/// clicks, unattributed orders, and what the merchant owes now from its receivable entries.
+#[derive(Debug)]
+struct MerchantRaw {
+    gmv: i64,
+    orders: usize,
+    coupon_orders: usize,
+    unattributed: usize,
+    refunded: i64,
+    human: i64,
+    bots: i64,
+    unique: i64,
+    owed_now: i64,
+}
+
 #[tokio::test]
 async fn the_merchant_home_prints_figures_computed_from_raw_orders() {
+    use tandem::db::schema::{entries, ledger_accounts};
     let app = TestApp::demo().await;
     let now = app.clock_now();
     let (start, end) = last_days(now, 90);
-    let (gmv, orders, unattributed, refunded, human) = app
+    let raw = app
         .with_db(move |conn| {
             let merchant: i64 = campaigns::table
                 .filter(campaigns::name.eq("Spring green tea festival"))
@@ -471,67 +554,121 @@ async fn the_merchant_home_prints_figures_computed_from_raw_orders() {
             diesel::update(users::table.filter(users::email.like("%@demo.tandem.test")))
                 .set(users::time_zone.eq("Asia/Shanghai"))
                 .execute(conn)?;
-            let rows: Vec<(i64, String, Option<i64>)> = conversions::table
+            let rows: Vec<(i64, Option<i64>, Option<i64>)> = conversions::table
                 .filter(conversions::merchant_id.eq(merchant))
                 .filter(conversions::occurred_at.ge(start))
                 .filter(conversions::occurred_at.lt(end))
                 .filter(conversions::currency.eq("CNY"))
                 .select((
                     conversions::base_minor,
-                    conversions::currency,
                     conversions::influencer_id,
+                    conversions::link_id,
                 ))
                 .load(conn)?;
+            let attributed: Vec<&(i64, Option<i64>, Option<i64>)> =
+                rows.iter().filter(|r| r.1.is_some()).collect();
             let refunded: i64 = refunds::table
+                .inner_join(conversions::table)
                 .filter(refunds::merchant_id.eq(merchant))
+                .filter(conversions::influencer_id.is_not_null())
                 .filter(refunds::occurred_at.ge(start))
                 .filter(refunds::occurred_at.lt(end))
                 .select(refunds::amount_minor)
                 .load::<i64>(conn)?
                 .iter()
                 .sum();
-            let human: i64 = clicks::table
+            let all: Vec<(bool, bool)> = clicks::table
                 .inner_join(links::table)
                 .filter(links::merchant_id.eq(merchant))
                 .filter(clicks::created_at.ge(start))
                 .filter(clicks::created_at.lt(end))
-                .filter(clicks::is_bot.eq(false))
-                .count()
-                .get_result(conn)?;
-            Ok((
-                rows.iter().map(|r| r.0).sum::<i64>(),
-                rows.len(),
-                rows.iter().filter(|r| r.2.is_none()).count(),
+                .select((clicks::is_bot, clicks::is_repeat))
+                .load(conn)?;
+            let owed_now: i64 = entries::table
+                .inner_join(ledger_accounts::table)
+                .filter(ledger_accounts::owner_kind.eq("merchant"))
+                .filter(ledger_accounts::owner_id.eq(merchant))
+                .filter(ledger_accounts::kind.eq("receivable"))
+                .filter(ledger_accounts::currency.eq("CNY"))
+                .select(entries::amount_minor)
+                .load::<i64>(conn)?
+                .iter()
+                .sum();
+            Ok(MerchantRaw {
+                gmv: attributed.iter().map(|r| r.0).sum::<i64>(),
+                orders: attributed.len(),
+                coupon_orders: attributed.iter().filter(|r| r.2.is_none()).count(),
+                unattributed: rows.len() - attributed.len(),
                 refunded,
-                human,
-            ))
+                human: all.iter().filter(|c| !c.0).count() as i64,
+                bots: all.iter().filter(|c| c.0).count() as i64,
+                unique: all.iter().filter(|c| !c.0 && !c.1).count() as i64,
+                owed_now,
+            })
         })
         .await;
-    assert!(orders > 0 && unattributed > 0 && refunded > 0);
+    assert!(
+        raw.orders > 0
+            && raw.coupon_orders > 0
+            && raw.unattributed > 0
+            && raw.refunded > 0
+            && raw.bots > 0
+            && raw.owed_now > 0,
+        "the demo has every kind: {raw:?}"
+    );
     let m = demo_client(&app, "merchant@demo.tandem.test").await;
     let (status, html) = text(&m, &app, "/merchant/dashboard?days=90").await;
     assert_eq!(status, StatusCode::OK);
     let show = |v: i64| tandem::domain::money::display_in(v, "CNY");
-    assert!(
-        html.contains(&format!("<dt>GMV</dt><dd class=\"big\">{}</dd>", show(gmv))),
-        "GMV {gmv}: {html}"
-    );
-    assert!(
-        html.contains(&format!("<dt>Orders</dt><dd>{orders}</dd>")),
-        "orders {orders}"
-    );
-    assert!(
-        html.contains(&format!("<dt>Clicks</dt><dd>{human}</dd>")),
-        "clicks {human}"
-    );
-    assert!(
-        html.contains(&format!("<dt>Refunded</dt><dd>{}</dd>", show(refunded))),
-        "refunded"
-    );
-    assert!(
-        html.contains(&format!("<strong>{unattributed} order")),
-        "unattributed {unattributed}"
-    );
+    let expect = [
+        (
+            "GMV of attributed orders only",
+            format!("<dt>GMV</dt><dd class=\"big\">{}</dd>", show(raw.gmv)),
+        ),
+        (
+            "attributed orders, those by coupon apart",
+            format!(
+                "<dt>Orders</dt><dd>{} <span class=\"muted small\">({} by coupon, no click)</span></dd>",
+                raw.orders, raw.coupon_orders
+            ),
+        ),
+        (
+            "clicks without bots, bots apart",
+            format!(
+                "<dd>{} <span class=\"muted small\">· {} by bots, left out</span></dd>",
+                raw.human, raw.bots
+            ),
+        ),
+        (
+            "conversion with what it divides",
+            format!(
+                "{} orders after a click of {} unique clicks",
+                raw.orders - raw.coupon_orders,
+                raw.unique
+            ),
+        ),
+        (
+            "refunds of attributed orders",
+            format!("<dt>Refunded</dt><dd>{}</dd>", show(raw.refunded)),
+        ),
+        (
+            "unattributed orders apart",
+            format!("<strong>{} order", raw.unattributed),
+        ),
+        (
+            "you owe now: the receivable balance",
+            format!(
+                "<strong>You owe now:</strong> <span class=\"nowrap\">{}</span>",
+                show(raw.owed_now)
+            ),
+        ),
+    ];
+    for (what, fragment) in expect {
+        assert!(html.contains(&fragment), "{what}: {fragment}");
+    }
+    // The range's figure is not called what the merchant owes.
+    assert!(html.contains("<dt>Commission + fee in this range</dt>"));
+    assert!(!html.contains("<dt>You owe</dt>"));
     // Ren's refunds stand out (the demo refunds more of his orders than of anyone else's).
     assert!(
         html.contains("class=\"flagged\""),

@@ -447,10 +447,12 @@ async fn guessable_passwords_are_refused_with_a_reason() {
         .await;
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{weak}");
         let html = res.text().await.unwrap();
-        assert!(
-            html.contains("This password is too easy to guess"),
-            "{weak}: {html}"
-        );
+        let why = if weak.contains('@') {
+            "Do not use your email address"
+        } else {
+            "This password is too easy to guess"
+        };
+        assert!(html.contains(why), "{weak}: {html}");
     }
 }
 
@@ -476,4 +478,150 @@ async fn login_attempts_are_forgotten_after_30_days() {
         .await
         .unwrap();
     assert_eq!(count().await, 0);
+}
+
+/// A failed sign-in sent with these header lines (each name may repeat, in order); the
+/// address it was counted against, as stored (salted and hashed).
+async fn counted_address(app: &TestApp, lines: &[(&str, &str)]) -> String {
+    let client = new_client();
+    let page = client
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_from(&page).unwrap();
+    let mut req = client.post(app.url("/login"));
+    for (name, value) in lines {
+        // `header` appends: a repeated name is sent as separate lines.
+        req = req.header(*name, *value);
+    }
+    let res = req
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("email", "nobody@proxied.test"),
+            ("password", "not the password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    app.with_db(|conn| {
+        use diesel::prelude::*;
+        use tandem::db::schema::login_attempts as a;
+        Ok(a::table
+            .order(a::id.desc())
+            .select(a::ip)
+            .first::<String>(conn)?)
+    })
+    .await
+}
+
+fn hashed(app: &TestApp, ip: &str) -> String {
+    let ip: std::net::IpAddr = ip.parse().unwrap();
+    tandem::domain::links::salted_hash_of(&app.state.click_salt, ip)
+}
+
+/// Behind HAProxy (which appends its own `X-Forwarded-For` line after whatever the client
+/// sent), every line counts, in order: the right-most untrusted address is the client's,
+/// and the one the client wrote first is never taken.
+#[tokio::test]
+async fn the_client_address_is_the_right_most_untrusted_over_every_forwarded_line() {
+    let app = TestApp::spawn_with(|s| {
+        s.trusted_proxies =
+            tandem::domain::net::parse_list("127.0.0.1/32, ::1, 10.0.0.0/8").unwrap();
+    })
+    .await;
+    for (lines, client) in [
+        (
+            vec![
+                ("x-forwarded-for", "6.6.6.6"),
+                ("x-forwarded-for", "198.51.100.23"),
+            ],
+            "198.51.100.23",
+        ),
+        (
+            vec![
+                ("x-forwarded-for", "6.6.6.6, 7.7.7.7"),
+                ("x-forwarded-for", "198.51.100.24"),
+                ("x-forwarded-for", "10.0.0.3"),
+            ],
+            "198.51.100.24",
+        ),
+        (
+            vec![("x-forwarded-for", "198.51.100.25, 10.0.0.9")],
+            "198.51.100.25",
+        ),
+        // A client's Forwarded is not read when the proxy writes X-Forwarded-For.
+        (
+            vec![
+                ("forwarded", "for=6.6.6.6"),
+                ("x-forwarded-for", "198.51.100.26"),
+            ],
+            "198.51.100.26",
+        ),
+    ] {
+        assert_eq!(
+            counted_address(&app, &lines).await,
+            hashed(&app, client),
+            "{lines:?}"
+        );
+    }
+    assert_ne!(
+        counted_address(
+            &app,
+            &[
+                ("x-forwarded-for", "6.6.6.6"),
+                ("x-forwarded-for", "198.51.100.23")
+            ]
+        )
+        .await,
+        hashed(&app, "6.6.6.6"),
+        "the client's own first entry"
+    );
+}
+
+/// With `TANDEM_CLIENT_IP_HEADER=forwarded` only RFC 7239 `Forwarded` is read, quoted IPv6
+/// with a port too; a client's `X-Forwarded-For` no longer beats the proxy's `Forwarded`.
+#[tokio::test]
+async fn behind_a_proxy_that_sets_forwarded_only_forwarded_is_read() {
+    let app = TestApp::spawn_with(|s| {
+        s.trusted_proxies = tandem::domain::net::parse_list("127.0.0.1/32, ::1").unwrap();
+        s.client_ip_header = tandem::domain::net::ForwardingHeader::Forwarded;
+    })
+    .await;
+    for (lines, client) in [
+        (
+            vec![("forwarded", "for=\"[2001:db8::1]:4711\"")],
+            "2001:db8::1",
+        ),
+        (
+            vec![("forwarded", "for=192.0.2.60;proto=https;by=127.0.0.1")],
+            "192.0.2.60",
+        ),
+        (
+            vec![
+                ("x-forwarded-for", "6.6.6.6"),
+                ("forwarded", "for=\"192.0.2.61:51234\""),
+            ],
+            "192.0.2.61",
+        ),
+        (
+            vec![
+                ("forwarded", "for=6.6.6.6"),
+                ("forwarded", "for=192.0.2.62"),
+            ],
+            "192.0.2.62",
+        ),
+        // No Forwarded at all: the proxy's own address, whatever X-Forwarded-For says.
+        (vec![("x-forwarded-for", "6.6.6.6")], "127.0.0.1"),
+    ] {
+        assert_eq!(
+            counted_address(&app, &lines).await,
+            hashed(&app, client),
+            "{lines:?}"
+        );
+    }
 }
