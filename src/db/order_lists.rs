@@ -9,7 +9,11 @@ use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 
 use super::DbConn;
 use super::models::{CommissionRow, Conversion};
-use super::schema::{campaigns, collaborations, commissions, conversions, influencers, merchants};
+use std::collections::BTreeMap;
+
+use super::schema::{
+    campaigns, collaborations, commissions, conversions, influencers, merchants, refunds,
+};
 use super::users::like_pattern;
 
 /// What refunds of the order (`conversions` in the query) add up to in `column`.
@@ -23,18 +27,9 @@ fn refunds_sum(column: &str) -> String {
 /// without a commission): the figure the lists show and add up.
 fn commission_net() -> String {
     format!(
-        "CASE WHEN commissions.id IS NULL OR commissions.state = 'rejected' THEN 0 \
+        "CASE WHEN commissions.conversion_id IS NULL OR commissions.state = 'rejected' THEN 0 \
          ELSE commissions.amount_minor - {} END",
         refunds_sum("commission_minor")
-    )
-}
-
-/// SQL for the platform fee left on an order after refunds (as [`commission_net`]).
-fn fee_net() -> String {
-    format!(
-        "CASE WHEN commissions.id IS NULL OR commissions.state = 'rejected' THEN 0 \
-         ELSE commissions.fee_minor - {} END",
-        refunds_sum("fee_minor")
     )
 }
 
@@ -78,6 +73,20 @@ pub struct OrderFilter {
     /// Lower-cased text found in an id the order is known by, its coupon code, or a line's
     /// SKU or product title.
     pub text: Option<String>,
+    /// Only the orders listed after this one (placed at, id), newest first: what a reader
+    /// going through all of them reads next.
+    pub after: Option<(NaiveDateTime, i64)>,
+}
+
+impl OrderFilter {
+    /// Whether it lets every order of the merchant through.
+    pub fn is_everything(&self) -> bool {
+        *self
+            == OrderFilter {
+                merchant_id: self.merchant_id,
+                ..OrderFilter::default()
+            }
+    }
 }
 
 /// `q` (a boxed query over `conversions LEFT JOIN commissions`) with the filter's
@@ -96,13 +105,25 @@ macro_rules! filter_orders {
         if let Some(id) = f.influencer_id {
             q = q.filter(conversions::influencer_id.eq(id));
         }
+        // A row value, so that both databases read on from that place in the index.
+        if let Some((at, id)) = f.after {
+            q = q.filter(
+                sql::<Bool>("(conversions.occurred_at, conversions.id) < (")
+                    .bind::<diesel::sql_types::Timestamp, _>(at)
+                    .sql(", ")
+                    .bind::<BigInt, _>(id)
+                    .sql(")"),
+            );
+        }
         match f.attributed {
             Some(true) => q = q.filter(conversions::signal.ne("none")),
             Some(false) => q = q.filter(conversions::signal.eq("none")),
             None => {}
         }
         match &f.commission {
-            Some(CommissionFilter::None) => q = q.filter(commissions::id.nullable().is_null()),
+            Some(CommissionFilter::None) => {
+                q = q.filter(commissions::conversion_id.nullable().is_null())
+            }
             Some(CommissionFilter::State(s)) => q = q.filter(commissions::state.eq(s.clone())),
             None => {}
         }
@@ -175,7 +196,8 @@ pub fn order_page(
         i64,
         i64,
     );
-    let rows: Vec<Row> = filter_orders!(
+    // First the page's ids (read from indexes, cheap also far into the list), then its rows.
+    let ids: Vec<i64> = filter_orders!(
         conversions::table
             .left_join(commissions::table)
             .into_boxed(),
@@ -184,17 +206,23 @@ pub fn order_page(
     .order((conversions::occurred_at.desc(), conversions::id.desc()))
     .offset(offset)
     .limit(limit)
-    .select((
-        Conversion::as_select(),
-        Option::<CommissionRow>::as_select(),
-        sql::<Nullable<Text>>(
-            "(SELECT i.handle FROM influencers i WHERE i.id = conversions.influencer_id)",
-        ),
-        sql::<BigInt>(&big(&refunds_sum("amount_minor"))),
-        sql::<BigInt>(&big(&refunds_sum("commission_minor"))),
-        sql::<BigInt>(&big(&refunds_sum("fee_minor"))),
-    ))
+    .select(conversions::id)
     .load(conn)?;
+    let rows: Vec<Row> = conversions::table
+        .left_join(commissions::table)
+        .filter(conversions::id.eq_any(&ids))
+        .order((conversions::occurred_at.desc(), conversions::id.desc()))
+        .select((
+            Conversion::as_select(),
+            Option::<CommissionRow>::as_select(),
+            sql::<Nullable<Text>>(
+                "(SELECT i.handle FROM influencers i WHERE i.id = conversions.influencer_id)",
+            ),
+            sql::<BigInt>(&big(&refunds_sum("amount_minor"))),
+            sql::<BigInt>(&big(&refunds_sum("commission_minor"))),
+            sql::<BigInt>(&big(&refunds_sum("fee_minor"))),
+        ))
+        .load(conn)?;
     Ok(rows
         .into_iter()
         .map(
@@ -223,34 +251,96 @@ pub struct OrderTotals {
     pub fee_minor: i64,
 }
 
-/// The filtered orders added up per currency (every one, not a page), by currency code.
+/// SQL: `amount` of a commission that stands (not rejected; nothing without a commission).
+fn standing(amount: &str) -> String {
+    total(&format!(
+        "CASE WHEN commissions.conversion_id IS NULL OR commissions.state = 'rejected' THEN 0 ELSE {amount} END"
+    ))
+}
+
+/// The filtered orders added up per currency (every one, not a page), by currency code. Two
+/// aggregates without a subquery per order, each read from indexes: the orders with their
+/// commissions as earned, and the refunds of those orders.
 pub fn order_totals(conn: &mut DbConn, f: &OrderFilter) -> QueryResult<Vec<OrderTotals>> {
-    let grouped = conversions::table
-        .left_join(commissions::table)
+    let orders: Vec<(String, i64, i64, i64, i64)> = if f.is_everything() {
+        // Every order: the orders and the commissions each added up on their own (each from
+        // one index), no order looked up one by one.
+        let counted: Vec<(String, i64, i64)> = conversions::table
+            .filter(conversions::merchant_id.eq(f.merchant_id))
+            .group_by(conversions::currency)
+            .select((
+                conversions::currency,
+                sql::<BigInt>("CAST(COUNT(*) AS BIGINT)"),
+                sql::<BigInt>(&total("conversions.base_minor")),
+            ))
+            .load(conn)?;
+        let earned: BTreeMap<String, (i64, i64)> = commissions::table
+            .filter(commissions::merchant_id.eq(f.merchant_id))
+            .filter(commissions::state.ne("rejected"))
+            .group_by(commissions::currency)
+            .select((
+                commissions::currency,
+                sql::<BigInt>(&total("commissions.amount_minor")),
+                sql::<BigInt>(&total("commissions.fee_minor")),
+            ))
+            .load::<(String, i64, i64)>(conn)?
+            .into_iter()
+            .map(|(c, amount, fee)| (c, (amount, fee)))
+            .collect();
+        counted
+            .into_iter()
+            .map(|(c, n, base)| {
+                let (amount, fee) = earned.get(&c).copied().unwrap_or_default();
+                (c, n, base, amount, fee)
+            })
+            .collect()
+    } else {
+        let grouped = conversions::table
+            .left_join(commissions::table)
+            .group_by(conversions::currency)
+            .select((
+                conversions::currency,
+                sql::<BigInt>("CAST(COUNT(*) AS BIGINT)"),
+                sql::<BigInt>(&total("conversions.base_minor")),
+                sql::<BigInt>(&standing("commissions.amount_minor")),
+                sql::<BigInt>(&standing("commissions.fee_minor")),
+            ))
+            .into_boxed();
+        filter_orders!(grouped, f).load(conn)?
+    };
+    let grouped = refunds::table
+        .inner_join(conversions::table.left_join(commissions::table))
         .group_by(conversions::currency)
         .select((
             conversions::currency,
-            sql::<BigInt>("CAST(COUNT(*) AS BIGINT)"),
-            sql::<BigInt>(&total("conversions.base_minor")),
-            sql::<BigInt>(&total(&refunds_sum("amount_minor"))),
-            sql::<BigInt>(&total(&commission_net())),
-            sql::<BigInt>(&total(&fee_net())),
+            sql::<BigInt>(&total("refunds.amount_minor")),
+            sql::<BigInt>(&standing("refunds.commission_minor")),
+            sql::<BigInt>(&standing("refunds.fee_minor")),
         ))
-        .order(conversions::currency)
         .into_boxed();
-    let rows: Vec<(String, i64, i64, i64, i64, i64)> = filter_orders!(grouped, f).load(conn)?;
-    Ok(rows
+    // The merchant's refunds are few: they lead (the same merchant, said of the refund too).
+    let refunded: BTreeMap<String, (i64, i64, i64)> = filter_orders!(grouped, f)
+        .filter(refunds::merchant_id.eq(f.merchant_id))
+        .load::<(String, i64, i64, i64)>(conn)?
         .into_iter()
-        .map(
-            |(currency, orders, base, refunded, commission, fee)| OrderTotals {
+        .map(|(c, amount, commission, fee)| (c, (amount, commission, fee)))
+        .collect();
+    let mut orders = orders;
+    orders.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(orders
+        .into_iter()
+        .map(|(currency, orders, base, commission, fee)| {
+            let (r_amount, r_commission, r_fee) =
+                refunded.get(&currency).copied().unwrap_or_default();
+            OrderTotals {
                 currency,
                 orders,
                 base_minor: base,
-                refunded_minor: refunded,
-                commission_minor: commission,
-                fee_minor: fee,
-            },
-        )
+                refunded_minor: r_amount,
+                commission_minor: commission - r_commission,
+                fee_minor: fee - r_fee,
+            }
+        })
         .collect())
 }
 

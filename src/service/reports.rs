@@ -179,25 +179,28 @@ pub fn merchant_orders(
     })
 }
 
-/// Every order the filter keeps, newest first (for the CSV), read a thousand at a time.
+/// Every order the filter keeps, newest first (for the CSV), read a thousand at a time,
+/// each thousand from where the last ended.
 pub fn merchant_orders_all(
     conn: &mut DbConn,
     user_id: i64,
     filter: Result<OrderFilter, FieldErrors>,
 ) -> AppResult<Result<Vec<OrderListRow>, FieldErrors>> {
     const CHUNK: i64 = 1_000;
-    let f = match scoped_order_filter(conn, user_id, filter)?.filter {
+    let mut f = match scoped_order_filter(conn, user_id, filter)?.filter {
         Ok(f) => f,
         Err(e) => return Ok(Err(e)),
     };
-    let mut out = Vec::new();
+    let mut out: Vec<OrderListRow> = Vec::new();
     loop {
-        let offset = i64::try_from(out.len()).unwrap_or(i64::MAX);
-        let chunk = db::order_lists::order_page(conn, &f, offset, CHUNK)?;
+        let chunk = db::order_lists::order_page(conn, &f, 0, CHUNK)?;
         let n = chunk.len();
         out.extend(chunk);
-        if i64::try_from(n).unwrap_or(0) < CHUNK {
-            break;
+        match out.last() {
+            Some(last) if i64::try_from(n).unwrap_or(0) == CHUNK => {
+                f.after = Some((last.conversion.occurred_at, last.conversion.id));
+            }
+            _ => break,
         }
     }
     Ok(Ok(out))

@@ -250,6 +250,7 @@ impl OrdersQuery {
             attributed,
             commission,
             text: (!text.is_empty()).then_some(text),
+            after: None,
         };
         (errors.into_result().map(|()| filter), page)
     }

@@ -1040,3 +1040,38 @@ async fn the_csv_exports_carry_the_filtered_rows() {
         ["CSV-3"]
     );
 }
+
+/// The CSV reads the orders a thousand at a time, each thousand from where the last ended:
+/// with orders placed at the same instant across that boundary, every one is there once, in
+/// order, as are the pages.
+#[tokio::test]
+async fn every_order_is_in_the_csv_once_across_its_chunks() {
+    let app = TestApp::spawn().await;
+    let email = "many@shop.test";
+    let m = crate::marketplace::merchant_with_products(&app, email, "many.example").await;
+    let merchant_id = app
+        .with_db(move |conn| Ok(merchant_of(conn, email).0))
+        .await;
+    // 1,203 orders, seven at each instant.
+    let orders = (0..1_203)
+        .map(|n| {
+            cny_order(
+                &app,
+                &format!("M-{n:04}"),
+                n / 7,
+                None,
+                &[("TEA-1", 1, 100 + n)],
+            )
+        })
+        .collect();
+    app.record_orders(merchant_id, orders).await;
+    assert_eq!(
+        check_orders(&app, &m, email, &OrderQ::default()).await,
+        1_203
+    );
+    let q = OrderQ {
+        q: Some("m-1".into()),
+        ..OrderQ::default()
+    };
+    assert_eq!(check_orders(&app, &m, email, &q).await, 203);
+}
