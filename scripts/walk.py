@@ -149,6 +149,11 @@ document.querySelectorAll('body *').forEach(el => {
   if (r.width > 0 && r.right > v + 1 && !clipped(el) && out.length < 5)
     out.push(el.tagName.toLowerCase() + (el.className && typeof el.className === 'string' ? '.' + el.className.split(' ')[0] : '') + ' to ' + Math.round(r.right) + 'px');
 });
+// Tables that scroll sideways inside their box (their columns do not fit).
+document.querySelectorAll('.table-wrap').forEach(el => {
+  if (el.scrollWidth > el.clientWidth + 2 && out.length < 5)
+    out.push('a table scrolls sideways (' + el.scrollWidth + ' > ' + el.clientWidth + ')');
+});
 return {wide: w > v + 1 ? w : 0, title: document.title, small: small.slice(0, 5), out: out};
 """
 

@@ -322,7 +322,7 @@ async fn a_click_is_stored_before_the_redirect() {
         .unwrap();
     assert!(
         page.contains("<td data-label=\"Clicks\" class=\"num\">3</td>")
-            && page.contains("(bots excluded)"),
+            && page.contains("bots excluded"),
         "{page}"
     );
     assert!(page.contains("<td data-label=\"Unique\" class=\"num\">1</td>"));
