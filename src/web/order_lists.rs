@@ -31,15 +31,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(earnings_csv);
 }
 
-/// Money for people, negative amounts with the real minus sign: `−¥3.00`.
-fn money(minor: i64, currency: &str) -> String {
-    if minor < 0 {
-        format!("−{}", show(minor.saturating_neg(), currency))
-    } else {
-        show(minor, currency)
-    }
-}
-
 /// The commission states lists filter by: (value, label).
 const STATES: &[(&str, &str)] = &[
     ("pending", "Pending (held for returns)"),
@@ -343,7 +334,7 @@ fn struck(gross: i64, net: i64, currency: &str) -> String {
     if gross == net {
         String::new()
     } else {
-        money(gross, currency)
+        show(gross, currency)
     }
 }
 
@@ -376,16 +367,16 @@ async fn orders(
                         influencer: r.influencer.clone().unwrap_or_default(),
                         signal: signal_label(&c.signal),
                         attributed: c.signal != "none",
-                        base: money(c.base_minor, cur),
+                        base: show(c.base_minor, cur),
                         refunded: if r.refunded_minor == 0 {
                             String::new()
                         } else {
-                            money(r.refunded_minor, cur)
+                            show(r.refunded_minor, cur)
                         },
                         commission: r
                             .commission
                             .as_ref()
-                            .map(|_| money(commission, cur))
+                            .map(|_| show(commission, cur))
                             .unwrap_or_default(),
                         commission_gross: r
                             .commission
@@ -395,7 +386,7 @@ async fn orders(
                         fee: r
                             .commission
                             .as_ref()
-                            .map(|_| money(fee, cur))
+                            .map(|_| show(fee, cur))
                             .unwrap_or_default(),
                         fee_gross: r
                             .commission
@@ -432,11 +423,11 @@ async fn orders(
                             "order",
                             "orders",
                         ),
-                        base: money(t.base_minor, cur),
-                        refunded: money(t.refunded_minor, cur),
-                        commission: money(t.commission_minor, cur),
-                        fee: money(t.fee_minor, cur),
-                        both: money(t.commission_minor + t.fee_minor, cur),
+                        base: show(t.base_minor, cur),
+                        refunded: show(t.refunded_minor, cur),
+                        commission: show(t.commission_minor, cur),
+                        fee: show(t.fee_minor, cur),
+                        both: show(t.commission_minor + t.fee_minor, cur),
                     }
                 })
                 .collect(),
@@ -479,7 +470,7 @@ async fn orders(
             "All orders",
             query.attributed.trim(),
         ),
-        owe_now: list.owe_now.iter().map(|(c, v)| money(*v, c)).collect(),
+        owe_now: list.owe_now.iter().map(|(c, v)| show(*v, c)).collect(),
         rows,
         totals,
         pager: pager_view,
@@ -739,9 +730,9 @@ fn refund_note(f: &crate::db::models::Refund, currency: &str, tz: Tz) -> String 
     format!(
         "{}: refund of {} on {} took back {}{}",
         f.refund_id,
-        money(f.amount_minor, currency),
+        show(f.amount_minor, currency),
         fmt_date(f.occurred_at, tz),
-        money(f.commission_minor, currency),
+        show(f.commission_minor, currency),
         if f.effect == "clawback" {
             " (clawed back from later earnings: it was already paid)"
         } else {
@@ -787,7 +778,7 @@ async fn earnings(
                         when: fmt_datetime(r.occurred_at, tz),
                         merchant: r.merchant.clone(),
                         campaign: r.campaign.clone(),
-                        net: money(net, cur),
+                        net: show(net, cur),
                         gross: struck(k.amount_minor, net, cur),
                         state: state_short(&k.state),
                         state_title: state_label(&k.state),
@@ -815,7 +806,7 @@ async fn earnings(
                         "commission",
                         "commissions",
                     ),
-                    net: money(t.net_minor, &t.currency),
+                    net: show(t.net_minor, &t.currency),
                     earned: struck(t.earned_minor, t.net_minor, &t.currency),
                 })
                 .collect(),
@@ -859,10 +850,10 @@ async fn earnings(
             .iter()
             .map(|c| Balance {
                 currency: c.clone(),
-                pending: money(get(AccountKind::Pending, c), c),
-                available: money(get(AccountKind::Available, c), c),
-                in_payout: money(get(AccountKind::InPayout, c), c),
-                paid: money(get(AccountKind::Paid, c), c),
+                pending: show(get(AccountKind::Pending, c), c),
+                available: show(get(AccountKind::Available, c), c),
+                in_payout: show(get(AccountKind::InPayout, c), c),
+                paid: show(get(AccountKind::Paid, c), c),
                 negative: get(AccountKind::Available, c) < 0,
                 why_not: why_not
                     .iter()
