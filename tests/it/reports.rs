@@ -999,3 +999,69 @@ async fn exported_names_never_run_as_formulas() {
         "{csv}"
     );
 }
+
+/// Find influencers uses the dashboards' definitions: a creator's orders by coupon are said
+/// apart and conversion is orders after a click over unique clicks, from the raw rows of
+/// the campaign's category (issue 27 §2; the reviewers' Kai).
+#[tokio::test]
+async fn find_influencers_counts_orders_by_coupon_apart_from_click_conversions() {
+    let app = TestApp::demo().await;
+    let (campaign, orders, coupon, unique) = app
+        .with_db(|conn| {
+            let (campaign, category): (i64, String) = campaigns::table
+                .filter(campaigns::name.eq("Spring green tea festival"))
+                .select((campaigns::id, campaigns::category))
+                .first(conn)?;
+            let kai: i64 = influencers::table
+                .filter(influencers::display_name.eq("Kai Teatime"))
+                .select(influencers::id)
+                .first(conn)?;
+            let in_category: Vec<i64> = campaigns::table
+                .filter(campaigns::category.eq(&category))
+                .select(campaigns::id)
+                .load(conn)?;
+            let orders: Vec<Option<i64>> = conversions::table
+                .filter(conversions::influencer_id.eq(kai))
+                .filter(conversions::campaign_id.eq_any(in_category.iter().map(|c| Some(*c))))
+                .select(conversions::link_id)
+                .load(conn)?;
+            let unique: i64 = clicks::table
+                .inner_join(links::table)
+                .filter(links::influencer_id.eq(kai))
+                .filter(links::campaign_id.eq_any(&in_category))
+                .filter(clicks::is_bot.eq(false))
+                .filter(clicks::is_repeat.eq(false))
+                .count()
+                .get_result(conn)?;
+            let coupon = orders.iter().filter(|l| l.is_none()).count();
+            Ok((campaign, orders.len(), coupon, unique))
+        })
+        .await;
+    assert!(
+        coupon > 0 && orders > coupon && unique > 0,
+        "{orders} {coupon} {unique}"
+    );
+    let m = demo_client(&app, "merchant@demo.tandem.test").await;
+    let (status, html) = text(
+        &m,
+        &app,
+        &format!("/merchant/campaigns/{campaign}/discover?category=any"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let kai = html
+        .split("Kai Teatime")
+        .nth(1)
+        .and_then(|r| r.split("class=\"reasons\">").nth(1))
+        .and_then(|r| r.split("</p>").next())
+        .expect("Kai's reasons");
+    assert!(
+        kai.starts_with(&format!("{orders} orders in "))
+            && kai.contains(&format!("({coupon} by coupon)"))
+            && kai.contains(&format!(
+                "({} after a click of {unique} unique clicks)",
+                orders - coupon
+            )),
+        "{kai}"
+    );
+}
