@@ -86,10 +86,15 @@ impl ScheduleForm {
         if every.is_empty() || every == "custom" {
             return Some(self.cron.clone());
         }
-        let at = self.at.trim().split_once(':').and_then(|(h, m)| {
-            let (h, m) = (h.parse::<u32>().ok()?, m.parse::<u32>().ok()?);
-            (h < 24 && m < 60).then_some((h, m))
-        });
+        // HH:MM, as a time field sends it (a browser may add :SS, which must be :00).
+        let parts: Vec<&str> = self.at.trim().split(':').collect();
+        let at = match parts.as_slice() {
+            [h, m] | [h, m, "00"] => match (h.parse::<u32>(), m.parse::<u32>()) {
+                (Ok(h), Ok(m)) if h < 24 && m < 60 => Some((h, m)),
+                _ => None,
+            },
+            _ => None,
+        };
         let Some((hour, minute)) = at else {
             errors.add("at", "Give the time as HH:MM, e.g. 09:00.");
             return None;
