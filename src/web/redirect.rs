@@ -13,9 +13,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::middleware::with_security_headers;
 use super::pages;
 use crate::db;
-use crate::domain::links::{
-    TclidTemplate, is_bot, plausible_code, referrer_host, salted_hash, salted_hash_of,
-};
+use crate::domain::links::{TclidTemplate, is_bot, plausible_code, referrer_host, salted_hash};
 use crate::jobs::clicks::ClickInput;
 use crate::startup::AppState;
 
@@ -220,14 +218,8 @@ async fn follow(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let input = ClickInput {
         link_id: link.id,
         stream_id: link.stream_id,
-        ip_hash: match super::extract::client_ip(
-            &req,
-            &state.trusted_proxies,
-            state.client_ip_header,
-        ) {
-            Some(ip) => salted_hash_of(&state.click_salt, ip),
-            None => salted_hash(&state.click_salt, ""),
-        },
+        // The same salted address login attempts count by.
+        ip_hash: super::extract::client_address(&req, &state),
         ua_hash,
         referrer_host: referrer,
         is_bot,
