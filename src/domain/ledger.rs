@@ -51,10 +51,14 @@ pub enum AccountKind {
     Paid,
     FeeRevenue,
     Cash,
+    /// What the platform's cash paid to creators: the mirror of their `paid` accounts.
+    PaidOut,
+    /// Tax on the platform fee, owed to the tax office.
+    TaxPayable,
 }
 
 impl AccountKind {
-    pub const ALL: [AccountKind; 7] = [
+    pub const ALL: [AccountKind; 9] = [
         AccountKind::Receivable,
         AccountKind::Pending,
         AccountKind::Available,
@@ -62,6 +66,8 @@ impl AccountKind {
         AccountKind::Paid,
         AccountKind::FeeRevenue,
         AccountKind::Cash,
+        AccountKind::PaidOut,
+        AccountKind::TaxPayable,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -73,6 +79,8 @@ impl AccountKind {
             AccountKind::Paid => "paid",
             AccountKind::FeeRevenue => "fee_revenue",
             AccountKind::Cash => "cash",
+            AccountKind::PaidOut => "paid_out",
+            AccountKind::TaxPayable => "tax_payable",
         }
     }
 
@@ -90,12 +98,17 @@ impl AccountKind {
             AccountKind::Paid => "Influencers: paid",
             AccountKind::FeeRevenue => "Platform fee revenue",
             AccountKind::Cash => "Cash",
+            AccountKind::PaidOut => "Paid out to creators from cash",
+            AccountKind::TaxPayable => "Tax on fees, owed",
         }
     }
 
     /// Whether the account's balance is shown as the negated sum of its entries.
     pub fn is_credit(&self) -> bool {
-        !matches!(self, AccountKind::Receivable | AccountKind::Cash)
+        !matches!(
+            self,
+            AccountKind::Receivable | AccountKind::Cash | AccountKind::PaidOut
+        )
     }
 
     /// The balance people see, from the raw sum of entries.
@@ -117,6 +130,14 @@ pub enum JournalKind {
     Freeze,
     Release,
     Reject,
+    /// A merchant's transfer bounced: what its payment took off the receivable is owed again.
+    PaymentReversal,
+    /// The bank returned a paid payout: the money is the creator's again, and back in cash.
+    PayoutReturn,
+    /// An invoice's tax on its fee lines.
+    InvoiceTax,
+    /// A correction of an issued invoice (fee waived, with its tax).
+    CreditNote,
 }
 
 impl JournalKind {
@@ -133,6 +154,10 @@ impl JournalKind {
             JournalKind::Freeze => "freeze",
             JournalKind::Release => "release",
             JournalKind::Reject => "reject",
+            JournalKind::PaymentReversal => "payment_reversal",
+            JournalKind::PayoutReturn => "payout_return",
+            JournalKind::InvoiceTax => "invoice_tax",
+            JournalKind::CreditNote => "credit_note",
         }
     }
 
@@ -149,6 +174,10 @@ impl JournalKind {
             JournalKind::Freeze,
             JournalKind::Release,
             JournalKind::Reject,
+            JournalKind::PaymentReversal,
+            JournalKind::PayoutReturn,
+            JournalKind::InvoiceTax,
+            JournalKind::CreditNote,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -565,7 +594,10 @@ fn account_allowed(owner_kind: &str, kind: &str) -> bool {
         (owner_kind, kind),
         ("merchant", "receivable")
             | ("influencer", "pending" | "available" | "in_payout" | "paid")
-            | ("platform", "fee_revenue" | "cash")
+            | (
+                "platform",
+                "fee_revenue" | "cash" | "paid_out" | "tax_payable"
+            )
     )
 }
 
