@@ -108,6 +108,23 @@ pub enum Command {
         #[command(subcommand)]
         command: PayoutsCommand,
     },
+    /// Merchant billing.
+    Billing {
+        #[command(subcommand)]
+        command: BillingCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BillingCommand {
+    /// Issue the invoices due: per merchant and currency, one per closed month in the
+    /// merchant's time zone (a period is invoiced once, whoever asks: the scheduler, another
+    /// node or this command), then print each.
+    Invoice {
+        /// Print what would be issued and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -297,6 +314,39 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Payouts {
             command: PayoutsCommand::Run { schedule, dry_run },
         } => payouts_run(&settings, schedule.as_deref(), dry_run),
+        Command::Billing {
+            command: BillingCommand::Invoice { dry_run },
+        } => {
+            let mut conn = open_migrated(&settings)?;
+            let base = base_url_of(&settings);
+            let issued =
+                crate::service::billing::issue_due(&mut conn, SystemClock.now(), &base, dry_run)
+                    .map_err(describe)?;
+            let mut out = std::io::stdout().lock();
+            let head = if dry_run { "would issue" } else { "issued" };
+            for i in &issued {
+                let _ = writeln!(out, "{head} {}", i.line());
+            }
+            let _ = writeln!(
+                out,
+                "{}{}",
+                if issued.is_empty() {
+                    "nothing to invoice: every closed month is invoiced".to_owned()
+                } else {
+                    format!(
+                        "{} {}",
+                        count(issued.len(), "document", "documents"),
+                        if dry_run {
+                            "would be issued (dry run: nothing written)"
+                        } else {
+                            "issued; emailed to each merchant's owner"
+                        }
+                    )
+                },
+                ""
+            );
+            Ok(())
+        }
         Command::Merchants {
             command: MerchantsCommand::List,
         } => {
@@ -368,17 +418,21 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+fn base_url_of(settings: &Settings) -> String {
+    settings
+        .base_url
+        .as_ref()
+        .map(|u| u.as_str().trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| format!("http://{}", settings.bind))
+}
+
 fn payouts_run(settings: &Settings, only: Option<&str>, dry_run: bool) -> anyhow::Result<()> {
     use crate::domain::money::display_in;
     use crate::domain::payout::FireRule;
     use crate::service::payouts::{self, RunOutcome};
     let mut conn = open_migrated(settings)?;
     let now = SystemClock.now();
-    let base = settings
-        .base_url
-        .as_ref()
-        .map(|u| u.as_str().trim_end_matches('/').to_owned())
-        .unwrap_or_else(|| format!("http://{}", settings.bind));
+    let base = base_url_of(settings);
     let schedules: Vec<_> = db::payouts::schedules(&mut conn)?
         .into_iter()
         .filter(|s| match only {

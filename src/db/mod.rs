@@ -18,6 +18,7 @@ macro_rules! on_inner {
 }
 
 pub mod audit;
+pub mod billing;
 pub mod campaigns;
 pub mod catalog;
 pub mod click_store;

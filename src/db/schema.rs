@@ -575,6 +575,7 @@ diesel::table! {
         updated_at -> Timestamp,
         last_fire_at -> Nullable<Timestamp>,
         updated_by -> Nullable<BigInt>,
+        pay_when_paid -> Bool,
     }
 }
 
@@ -687,6 +688,17 @@ diesel::allow_tables_to_appear_in_same_query!(
     entries,
     stats_quarters,
     ledger_balances,
+    billing_settings,
+    merchant_billing,
+    invoice_series,
+    invoices,
+    invoice_lines,
+    merchant_payments,
+    payment_reversals,
+    invoice_allocations,
+    invoice_reminders,
+    statement_imports,
+    statement_rows,
 );
 
 diesel::table! {
@@ -725,3 +737,170 @@ diesel::table! {
 }
 
 diesel::joinable!(ledger_balances -> ledger_accounts (account_id));
+
+diesel::table! {
+    billing_settings (id) {
+        id -> BigInt,
+        payee -> Text,
+        payment_instructions -> Text,
+        tax_rate_bps -> Integer,
+        tax_label -> Text,
+        updated_by -> Nullable<BigInt>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    merchant_billing (merchant_id) {
+        merchant_id -> BigInt,
+        terms_days -> Integer,
+        updated_by -> Nullable<BigInt>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    invoice_series (prefix, year) {
+        prefix -> Text,
+        year -> Integer,
+        last_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    invoices (id) {
+        id -> BigInt,
+        number -> Text,
+        prefix -> Text,
+        year -> Integer,
+        seq -> BigInt,
+        kind -> Text,
+        source -> Text,
+        merchant_id -> BigInt,
+        currency -> Text,
+        period_label -> Text,
+        period_start -> Timestamp,
+        period_end -> Timestamp,
+        time_zone -> Text,
+        issued_at -> Timestamp,
+        due_on -> Text,
+        terms_days -> Integer,
+        subtotal_minor -> BigInt,
+        tax_rate_bps -> Integer,
+        tax_label -> Text,
+        tax_minor -> BigInt,
+        total_minor -> BigInt,
+        corrects_id -> Nullable<BigInt>,
+        reason -> Text,
+        bill_to -> Text,
+        payee -> Text,
+        payment_instructions -> Text,
+        issued_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    invoice_lines (id) {
+        id -> BigInt,
+        invoice_id -> BigInt,
+        line_no -> Integer,
+        kind -> Text,
+        campaign_id -> Nullable<BigInt>,
+        influencer_id -> Nullable<BigInt>,
+        description -> Text,
+        count -> BigInt,
+        amount_minor -> BigInt,
+    }
+}
+
+diesel::table! {
+    merchant_payments (id) {
+        id -> BigInt,
+        merchant_id -> BigInt,
+        currency -> Text,
+        amount_minor -> BigInt,
+        value_date -> Text,
+        bank_reference -> Text,
+        payer -> Text,
+        invoice_id -> Nullable<BigInt>,
+        statement_row_id -> Nullable<BigInt>,
+        recorded_by -> Nullable<BigInt>,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    payment_reversals (id) {
+        id -> BigInt,
+        payment_id -> BigInt,
+        reason -> Text,
+        reversed_by -> Nullable<BigInt>,
+        reversed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    invoice_allocations (id) {
+        id -> BigInt,
+        invoice_id -> BigInt,
+        payment_id -> Nullable<BigInt>,
+        credit_note_id -> Nullable<BigInt>,
+        amount_minor -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    invoice_reminders (id) {
+        id -> BigInt,
+        invoice_id -> BigInt,
+        kind -> Text,
+        sent_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    statement_imports (id) {
+        id -> BigInt,
+        file_sha256 -> Text,
+        filename -> Text,
+        uploaded_by -> Nullable<BigInt>,
+        uploaded_at -> Timestamp,
+        applied_by -> Nullable<BigInt>,
+        applied_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    statement_rows (id) {
+        id -> BigInt,
+        import_id -> BigInt,
+        row_no -> Integer,
+        value_date -> Text,
+        amount_text -> Text,
+        amount_minor -> Nullable<BigInt>,
+        currency -> Text,
+        reference -> Text,
+        payer -> Text,
+        problem -> Nullable<Text>,
+        matched_invoice_id -> Nullable<BigInt>,
+        outcome -> Nullable<Text>,
+        payment_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(invoice_lines -> invoices (invoice_id));
+diesel::joinable!(invoices -> merchants (merchant_id));
+diesel::joinable!(merchant_payments -> merchants (merchant_id));
+diesel::joinable!(payment_reversals -> merchant_payments (payment_id));
+diesel::joinable!(invoice_reminders -> invoices (invoice_id));
+diesel::joinable!(statement_rows -> statement_imports (import_id));
+diesel::joinable!(merchant_billing -> merchants (merchant_id));
+
+// An invoice groups a period's journals by kind, campaign and creator.
+diesel::allow_columns_to_appear_in_same_group_by_clause!(
+    entries::account_id,
+    journals::kind,
+    commissions::campaign_id,
+    commissions::influencer_id,
+);

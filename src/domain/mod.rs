@@ -2,6 +2,7 @@
 //! machines, matching, and validation of what users type.
 
 pub mod account;
+pub mod billing;
 pub mod campaign;
 pub mod catalog;
 pub mod clock;

@@ -4,6 +4,7 @@
 //! on several app nodes at once.
 
 pub mod batch;
+pub mod billing;
 pub mod checkpoint;
 pub mod clicks;
 pub mod conversions;
@@ -68,6 +69,7 @@ impl Jobs {
         ))];
         if state.scheduler {
             handles.push(tokio::spawn(payouts::run(state.clone(), stop_rx.clone())));
+            handles.push(tokio::spawn(billing::run(state.clone(), stop_rx.clone())));
         }
         handles.push(tokio::spawn(mail::dispatcher(state, stop_rx)));
         Jobs {

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod billing;
 pub mod campaigns;
 pub mod catalog;
 pub mod collaborations;

@@ -1464,10 +1464,15 @@ pub struct LedgerReport {
 /// journals and entries and the commissions and refunds they are for, all read in one
 /// transaction (a consistent snapshot while the app keeps writing).
 pub fn check_ledger(conn: &mut DbConn) -> AppResult<LedgerReport> {
-    let (books, kept) = conn.transaction(|c| {
-        Ok::<_, diesel::result::Error>((db::ledger::books(c)?, db::ledger::kept_balances(c)?))
+    let (books, kept, billing) = conn.transaction(|c| {
+        Ok::<_, diesel::result::Error>((
+            db::ledger::books(c)?,
+            db::ledger::kept_balances(c)?,
+            db::billing::facts(c)?,
+        ))
     })?;
     let audit = ledger::audit(&books);
+    let (billing_verified, billing_breaks) = crate::domain::billing::audit(&books, &billing);
     let drift = ledger::balance_drift(&books.entries, &kept);
     let mut verified = audit.verified;
     // The balances dashboards read are kept by a trigger: each must equal its entries' sum.
@@ -1477,6 +1482,8 @@ pub fn check_ledger(conn: &mut DbConn) -> AppResult<LedgerReport> {
     breaks.extend(drift.into_iter().map(|(account, kept, summed)| {
         format!("account {account}: maintained balance {kept} but its entries sum to {summed}")
     }));
+    verified.extend(billing_verified);
+    breaks.extend(billing_breaks);
     Ok(LedgerReport {
         entries: books.entries.len(),
         journals: books.journals.len(),

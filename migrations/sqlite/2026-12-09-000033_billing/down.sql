@@ -1,0 +1,12 @@
+ALTER TABLE payout_schedules DROP COLUMN pay_when_paid;
+DROP TABLE statement_rows;
+DROP TABLE statement_imports;
+DROP TABLE invoice_reminders;
+DROP TABLE invoice_allocations;
+DROP TABLE payment_reversals;
+DROP TABLE merchant_payments;
+DROP TABLE invoice_lines;
+DROP TABLE invoices;
+DROP TABLE invoice_series;
+DROP TABLE merchant_billing;
+DROP TABLE billing_settings;
