@@ -358,6 +358,10 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
                 updated_at: start,
             },
         )?;
+        if m.org == "Lumière Beauty" {
+            // The platform takes 10 % of Lumière's commissions as its fee.
+            db::merchants::set_fee_bps(conn, merchant.id, 1000)?;
+        }
         db::merchants::add_member(
             conn,
             &NewMerchantMember {
@@ -994,6 +998,7 @@ pub fn load(conn: &mut DbConn, now: NaiveDateTime, base_url: &str) -> AppResult<
         campaign_ids[6],
         crate::domain::campaign::CampaignAction::End,
     )?;
+    billing(conn, now, finance.id, base_url)?;
     Ok(DemoLoad::Loaded)
 }
 
@@ -1554,4 +1559,112 @@ fn demo_payouts(
         slots.push((schedule, this_week));
     }
     Ok(slots)
+}
+
+/// Billing as it stands a few days into the month: last month's invoices were issued when
+/// it closed; Jade Leaf paid in full with some over (credit), Lumière paid part, and
+/// Voltix's invoice is overdue with its reminder sent.
+fn billing(conn: &mut DbConn, now: NaiveDateTime, finance: i64, base_url: &str) -> AppResult<()> {
+    use crate::domain::billing as rules;
+    db::billing::save_settings(
+        conn,
+        &db::billing::Settings {
+            payee: "Tandem Commerce Ltd.".to_owned(),
+            payment_instructions: "China Merchants Bank, Shanghai Lujiazui Branch\nAccount name: Tandem Commerce Ltd.\nAccount number: 6214 8301 2345 6789\nSWIFT: CMBCCNBS\nReference: your invoice number".to_owned(),
+            tax_rate_bps: 600,
+            tax_label: "VAT".to_owned(),
+            updated_at: None,
+        },
+        finance,
+        now - TimeDelta::days(45),
+    )?;
+    let merchants = db::merchants::all(conn)?;
+    let id_of = |name: &str| merchants.iter().find(|m| m.name == name).map(|m| m.id);
+    let (Some(jade), Some(lumiere), Some(voltix)) = (
+        id_of("Jade Leaf Tea Co."),
+        id_of("Lumière Beauty"),
+        id_of("Voltix Electronics"),
+    ) else {
+        return Ok(());
+    };
+    // Voltix is on shorter terms, so that its invoice is past due today.
+    let tz: chrono_tz::Tz = db::billing::merchant_zone(conn, voltix)?
+        .parse()
+        .unwrap_or(chrono_tz::Tz::UTC);
+    let today = rules::local_date(now, tz);
+    let month_start = rules::Period::month_of(today).start;
+    let terms = i32::try_from((today - month_start).num_days() - 1)
+        .unwrap_or(0)
+        .clamp(0, 14);
+    db::billing::set_terms(conn, voltix, terms, finance, now - TimeDelta::days(45))?;
+    // Issued as the month closed (an hour into the new one, in the merchants' zones).
+    let issued_at = rules::local_midnight(month_start, tz) + TimeDelta::hours(1);
+    let issued_at = issued_at.min(now);
+    super::billing::issue_due(conn, issued_at, base_url, false)?;
+    let paid_at = (issued_at + TimeDelta::days(2)).min(now);
+    let standing = |conn: &mut DbConn, m: i64| super::billing::standing(conn, m, today);
+    let open_of = |s: &super::billing::Standing| -> Option<(String, i64, String)> {
+        s.docs
+            .iter()
+            .find(|d| !d.invoice.is_credit_note() && d.open_minor() > 0)
+            .map(|d| {
+                (
+                    d.invoice.currency.clone(),
+                    d.open_minor(),
+                    d.invoice.number.clone(),
+                )
+            })
+    };
+    let pay = |conn: &mut DbConn,
+               m: i64,
+               currency: &str,
+               amount: i64,
+               reference: &str,
+               invoice: &str,
+               payer: &str|
+     -> AppResult<()> {
+        let form = super::billing::PaymentForm {
+            merchant_id: m.to_string(),
+            currency: currency.to_owned(),
+            amount: crate::domain::money::plain_in(amount, currency),
+            value_date: paid_at.date().format("%Y-%m-%d").to_string(),
+            bank_reference: reference.to_owned(),
+            payer: payer.to_owned(),
+            invoice: invoice.to_owned(),
+        };
+        match super::billing::validate_payment(conn, &form, paid_at.date())? {
+            Ok(valid) => {
+                super::billing::record_payment(conn, paid_at, base_url, finance, &valid, None)?;
+                Ok(())
+            }
+            Err(e) => Err(AppError::Validation(e)),
+        }
+    };
+    let s = standing(conn, jade)?;
+    if let Some((currency, open, number)) = open_of(&s) {
+        // Paid in full, and ¥200.00 over: credit for the next invoice.
+        pay(
+            conn,
+            jade,
+            &currency,
+            open + 200_00,
+            "CMB20261203-88120",
+            &number,
+            "Jade Leaf Tea Co.",
+        )?;
+    }
+    let s = standing(conn, lumiere)?;
+    if let Some((currency, open, number)) = open_of(&s) {
+        pay(
+            conn,
+            lumiere,
+            &currency,
+            open / 2,
+            "ICBC-LB-40917",
+            &number,
+            "Lumiere Beauty (Shanghai) Ltd",
+        )?;
+    }
+    super::billing::send_reminders(conn, now, base_url)?;
+    Ok(())
 }

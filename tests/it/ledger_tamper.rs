@@ -12,13 +12,13 @@ use tandem::service::orders;
 
 use crate::helpers::test_database;
 
-struct Books {
-    conn: DbConn,
+pub(crate) struct Books {
+    pub(crate) conn: DbConn,
     _dir: tempfile::TempDir,
     _pg: Option<crate::helpers::PgTestDb>,
 }
 
-fn demo_books() -> Books {
+pub(crate) fn demo_books() -> Books {
     let dir = tempfile::tempdir().unwrap();
     let (url, pg) = test_database(dir.path());
     let mut conn = db::establish(&url).unwrap();
@@ -33,7 +33,7 @@ fn demo_books() -> Books {
 }
 
 /// Runs `sql` with the database's guards off, as an attacker with the file would.
-fn behind_the_back(conn: &mut DbConn, sql: &str) {
+pub(crate) fn behind_the_back(conn: &mut DbConn, sql: &str) {
     let off = match conn {
         DbConn::Pg(_) => "SET session_replication_role = replica;".to_owned(),
         DbConn::Sqlite(c) => {

@@ -4,6 +4,7 @@ mod helpers;
 
 mod access;
 mod auth;
+mod billing;
 mod browser;
 mod campaign_limits;
 mod cli;
