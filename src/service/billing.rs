@@ -887,7 +887,7 @@ pub fn record_payment(
     })
 }
 
-fn record_payment_in(
+pub(crate) fn record_payment_in(
     conn: &mut DbConn,
     now: NaiveDateTime,
     base_url: &str,
