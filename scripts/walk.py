@@ -30,6 +30,7 @@ ROLES = {
         "/merchant/dashboard", "/merchant/dashboard?days=90&by=influencer", "/merchant/orders",
         "/merchant/campaigns", "/merchant/products", "/merchant/statement",
         "/merchant/integration", "/merchant", "/merchant/domains", "/account",
+        "/merchant/billing", "/merchant/billing/invoices/1",
     ],
     "influencer@demo.tandem.test": [
         "/influencer/dashboard", "/influencer/links", "/influencer/earnings",
@@ -39,9 +40,11 @@ ROLES = {
     "finance@demo.tandem.test": [
         "/finance/dashboard", "/finance/payouts", "/finance/payouts?state=failed",
         "/finance/schedules", "/finance/schedules/new", "/finance/review", "/finance/audit",
+        "/finance/billing", "/finance/billing/invoices/2",
     ],
     "admin@demo.tandem.test": [
         "/admin", "/admin/merchants", "/admin/domains", "/admin/users/3/disable",
+        "/admin/billing",
         "/no-such-page",
     ],
 }

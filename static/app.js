@@ -17,6 +17,10 @@
       if (!window.confirm(el.dataset.confirm)) e.preventDefault();
     });
   });
+  // A button with data-print prints the page (Print → Save as PDF for a PDF).
+  document.querySelectorAll('[data-print]').forEach(function (el) {
+    el.addEventListener('click', function () { window.print(); });
+  });
   // The message after an action can be closed.
   document.querySelectorAll('.flash-toast').forEach(function (el) {
     var close = document.createElement('button');

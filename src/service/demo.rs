@@ -1562,7 +1562,7 @@ fn demo_payouts(
 }
 
 /// Billing as it stands a few days into the month: last month's invoices were issued when
-/// it closed; Jade Leaf paid in full with some over (credit), Lumière paid part, and
+/// it closed; Jade Leaf paid in full with ¥50.00 over (credit), Lumière paid part, and
 /// Voltix's invoice is overdue with its reminder sent.
 fn billing(conn: &mut DbConn, now: NaiveDateTime, finance: i64, base_url: &str) -> AppResult<()> {
     use crate::domain::billing as rules;

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod accounts;
 pub mod auth;
+pub mod billing;
 pub mod campaigns;
 pub mod catalog;
 pub mod charts;
@@ -41,6 +42,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     order_lists::routes(cfg);
     orders::routes(cfg);
     payouts::routes(cfg);
+    billing::routes(cfg);
     dashboards::routes(cfg);
 }
 

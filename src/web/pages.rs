@@ -47,8 +47,9 @@ fn nav_for(role: Role, active: &str) -> Vec<NavItem> {
             ("/merchant/campaigns", "Campaigns", "campaigns"),
             ("/merchant/orders", "Orders", "orders"),
             ("/merchant/products", "Products", "products"),
-            ("/merchant/domains", "Shop domains", "domains"),
+            ("/merchant/domains", "Domains", "domains"),
             ("/merchant/integration", "Integration", "integration"),
+            ("/merchant/billing", "Billing", "billing"),
             ("/merchant", "Organisation", "org"),
         ],
         Role::Influencer => &[
@@ -67,6 +68,7 @@ fn nav_for(role: Role, active: &str) -> Vec<NavItem> {
         Role::Finance => &[
             ("/finance/dashboard", "Home", "dashboard"),
             ("/finance/payouts", "Payouts", "payouts"),
+            ("/finance/billing", "Billing", "billing"),
             ("/finance/schedules", "Schedules", "schedules"),
             ("/finance/review", "Review", "review"),
             ("/finance/audit", "Audit log", "audit"),
@@ -74,8 +76,9 @@ fn nav_for(role: Role, active: &str) -> Vec<NavItem> {
         ],
         Role::Admin => &[
             ("/admin", "Accounts", "accounts"),
-            ("/admin/domains", "Shop domains", "domains"),
+            ("/admin/domains", "Domains", "domains"),
             ("/admin/merchants", "Merchants", "merchants"),
+            ("/admin/billing", "Billing", "billing"),
             ("/finance/review", "Review", "review"),
         ],
     };

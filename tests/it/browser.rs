@@ -342,6 +342,8 @@ async fn each_demo_role_logs_in_to_a_real_first_page() {
                     "/merchant/orders/import",
                     "Import orders or refunds from CSV",
                 ),
+                ("/merchant/billing", "Billing"),
+                ("/merchant/billing/invoices/1", "Invoice INV-2026-000001"),
             ],
             "influencer" => &[
                 ("/influencer/marketplace", "Marketplace"),
@@ -352,8 +354,15 @@ async fn each_demo_role_logs_in_to_a_real_first_page() {
             "admin" => &[
                 ("/admin/domains", "Shop domains"),
                 ("/admin/merchants", "Merchants"),
+                ("/admin/billing", "Billing settings"),
             ],
-            "finance" => &[("/finance/review", "Commissions held for review")],
+            "finance" => &[
+                ("/finance/review", "Commissions held for review"),
+                (
+                    "/finance/billing",
+                    "Billing: what merchants owe and what came in",
+                ),
+            ],
             _ => &[],
         };
         for (path, title) in tour {
