@@ -608,6 +608,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         destination -> Nullable<Text>,
+        returned_reason -> Nullable<Text>,
+        returned_at -> Nullable<Timestamp>,
     }
 }
 
