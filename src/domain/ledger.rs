@@ -384,7 +384,11 @@ pub fn payout_return(influencer: i64, amount: i64, memo: String) -> JournalDraft
             post(Owner::Influencer(influencer), AccountKind::Paid, amount),
             post(Owner::Platform, AccountKind::PaidOut, -amount),
             post(Owner::Platform, AccountKind::Cash, amount),
-            post(Owner::Influencer(influencer), AccountKind::Available, -amount),
+            post(
+                Owner::Influencer(influencer),
+                AccountKind::Available,
+                -amount,
+            ),
         ],
         memo,
     }
@@ -1305,7 +1309,10 @@ pub fn audit(books: &Books) -> Audit {
     }
     paid_out.retain(|_, v| *v != 0);
     creators_paid.retain(|_, v| *v != 0);
-    let cash_currencies = paid_out.len().max(creators_paid.len()).max(cash_stored.len());
+    let cash_currencies = paid_out
+        .len()
+        .max(creators_paid.len())
+        .max(cash_stored.len());
     if paid_out != creators_paid {
         for key in paid_out.keys().chain(creators_paid.keys()) {
             let (got, want) = (

@@ -1438,7 +1438,7 @@ impl Statement {
             ("earned", q.earned_minor),
             ("reversed", -q.reversed_minor),
             ("clawed back", -q.clawed_back_minor),
-            ("returned by failed or returned payouts", q.returned_minor),
+            ("returned by failed payouts", q.returned_minor),
             ("moved into payouts", -q.paid_out_minor),
             ("closing balance", q.closing_minor),
         ] {

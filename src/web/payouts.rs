@@ -693,7 +693,10 @@ async fn run_view(
         .db(move |conn| {
             let run = db::payouts::run(conn, id)?.ok_or(AppError::NotFound)?;
             let cash_minor = db::ledger::balances(conn, crate::domain::ledger::Owner::Platform)?
-                .get(&(crate::domain::ledger::AccountKind::Cash, run.currency.clone()))
+                .get(&(
+                    crate::domain::ledger::AccountKind::Cash,
+                    run.currency.clone(),
+                ))
                 .copied()
                 .unwrap_or(0);
             let schedule = db::payouts::schedule(conn, run.schedule_id)?
@@ -780,7 +783,7 @@ async fn run_view(
         summary.push_str(&parts.join(", "));
     }
     let can_act = acting_finance(state, user).is_ok();
-    let cash_warning = if open > cash_minor {
+    let cash_warning = if open > 0 && open > cash_minor {
         format!(
             "This run pays {} but cash on hand is {}: record the merchants' payments before exporting, or pay less.",
             money(open),
@@ -801,7 +804,7 @@ async fn run_view(
                 (p.method == "paypal") == paypal
                     && matches!(
                         p.state.as_str(),
-                        "approved" | "exported" | "paid" | "failed"
+                        "approved" | "exported" | "paid" | "failed" | "returned"
                     )
             })
             .count()
@@ -1011,7 +1014,7 @@ fn export_rows(
     for (p, handle) in db::payouts::payouts_of_run(conn, run_id)? {
         if !matches!(
             p.state.as_str(),
-            "approved" | "exported" | "paid" | "failed"
+            "approved" | "exported" | "paid" | "failed" | "returned"
         ) || (p.method == "paypal") != paypal
         {
             continue;
@@ -1453,13 +1456,7 @@ async fn my_payouts(
             .collect(),
         left_out: left
             .into_iter()
-            .map(|n| {
-                format!(
-                    "{}: {}",
-                    n.currency,
-                    n.sentence(&fmt_datetime(n.at, tz))
-                )
-            })
+            .map(|n| format!("{}: {}", n.currency, n.sentence(&fmt_datetime(n.at, tz))))
             .collect(),
     })
 }

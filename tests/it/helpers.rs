@@ -553,18 +553,19 @@ impl TestApp {
         let now = self.clock_now();
         let base = self.address.clone();
         self.with_db(move |conn| {
-            let outcomes: Vec<(i64, Settlement)> = tandem::db::payouts::payouts_of_run(conn, run_id)?
-                .into_iter()
-                .filter(|(p, _)| p.state == "exported")
-                .map(|(p, _)| {
-                    (
-                        p.id,
-                        Settlement::Paid {
-                            reference: format!("BANK-{}", p.id),
-                        },
-                    )
-                })
-                .collect();
+            let outcomes: Vec<(i64, Settlement)> =
+                tandem::db::payouts::payouts_of_run(conn, run_id)?
+                    .into_iter()
+                    .filter(|(p, _)| p.state == "exported")
+                    .map(|(p, _)| {
+                        (
+                            p.id,
+                            Settlement::Paid {
+                                reference: format!("BANK-{}", p.id),
+                            },
+                        )
+                    })
+                    .collect();
             let checker = crate::payouts::user_id(conn, "checker@finance.test");
             payouts::settle_payouts(conn, now, &base, checker, run_id, &outcomes)
         })

@@ -265,8 +265,10 @@ fn every_tamper_of_the_catalogue_fails_the_check() {
                 );
             },
         ),
-        ("a settle's cash leg moved to a maturation journal", |conn| {
-            behind_the_back(
+        (
+            "a settle's cash leg moved to a maturation journal",
+            |conn| {
+                behind_the_back(
                 conn,
                 "UPDATE entries SET journal_id = (SELECT min(id) FROM journals WHERE kind = 'maturation')
                  WHERE id = (SELECT min(e.id) FROM entries e
@@ -274,7 +276,8 @@ fn every_tamper_of_the_catalogue_fails_the_check() {
                    JOIN ledger_accounts a ON a.id = e.account_id
                    WHERE j.kind = 'payout_settle' AND a.owner_kind = 'platform' AND a.kind = 'cash')",
             );
-        }),
+            },
+        ),
         ("a maturation journal with no entries", |conn| {
             let (id, _) = commission_in(conn, "pending");
             behind_the_back(

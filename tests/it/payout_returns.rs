@@ -97,7 +97,11 @@ async fn a_returned_payout_is_available_again_back_in_cash_and_paid_by_the_next_
             Ok((total, p))
         })
         .await;
-    assert_eq!(cash_paid, cash_before - total, "cash drops by what was paid");
+    assert_eq!(
+        cash_paid,
+        cash_before - total,
+        "cash drops by what was paid"
+    );
 
     // The bank returns one payout.
     let influencer = returned.influencer_id;
@@ -124,7 +128,10 @@ async fn a_returned_payout_is_available_again_back_in_cash_and_paid_by_the_next_
             assert_eq!(p.returned_at, Some(now));
             assert_eq!(p.reference, Some(format!("BANK-{pid}")), "it was paid");
             let items = tandem::db::payouts::items_of(conn, pid)?;
-            assert!(items.iter().all(|i| !i.active), "its items settle nothing now");
+            assert!(
+                items.iter().all(|i| !i.active),
+                "its items settle nothing now"
+            );
             for it in &items {
                 let a = it.amount_minor;
                 let mut want = vec![
@@ -186,7 +193,9 @@ async fn a_returned_payout_is_available_again_back_in_cash_and_paid_by_the_next_
     assert!(
         mail.text.contains(&format!(
             "Your payout of {amount} was returned by the bank: {REASON}."
-        )) && mail.text.contains("The amount is available again and goes out with the next run")
+        )) && mail
+            .text
+            .contains("The amount is available again and goes out with the next run")
             && mail.text.contains("check your payout details"),
         "{}",
         mail.text
@@ -215,12 +224,16 @@ async fn a_returned_payout_is_available_again_back_in_cash_and_paid_by_the_next_
     assert!(
         list.contains("Returned by the bank")
             && list.contains("Why you were not paid yet")
-            && list.contains(&format!("Payout #{pid} of {amount} was returned by the bank on")),
+            && list.contains(&format!(
+                "Payout #{pid} of {amount} was returned by the bank on"
+            )),
         "{list}"
     );
     let (_, earnings) = text(&creator, &app, "/influencer/earnings").await;
     assert!(
-        earnings.contains(&format!("Payout #{pid} of {amount} was returned by the bank")),
+        earnings.contains(&format!(
+            "Payout #{pid} of {amount} was returned by the bank"
+        )),
         "{earnings}"
     );
     let statement = app
@@ -232,7 +245,8 @@ async fn a_returned_payout_is_available_again_back_in_cash_and_paid_by_the_next_
         statement
             .movements
             .iter()
-            .any(|m| m.what.contains("Returned by the bank") && m.amount_minor == returned.amount_minor),
+            .any(|m| m.what.contains("Returned by the bank")
+                && m.amount_minor == returned.amount_minor),
         "the return is one movement of its statement"
     );
 
@@ -387,7 +401,10 @@ async fn the_run_page_shows_cash_on_hand_warns_and_marks_a_payout_returned() {
     let money = |m: i64| tandem::domain::money::display_in(m, "CNY");
     let (_, html) = text(&checker, &app, &format!("/finance/payouts/{demo_run}")).await;
     assert!(
-        html.contains(&format!("Cash on hand (CNY): <strong>{}</strong>", money(cash))),
+        html.contains(&format!(
+            "Cash on hand (CNY): <strong>{}</strong>",
+            money(cash)
+        )),
         "{html}"
     );
     assert!(
