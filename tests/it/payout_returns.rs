@@ -208,7 +208,7 @@ async fn a_returned_payout_is_available_again_back_in_cash_and_paid_by_the_next_
     assert_eq!(status, StatusCode::OK);
     assert!(
         html.contains("Returned by the bank")
-            && html.contains(&format!("This payout was returned by the bank on"))
+            && html.contains("This payout was returned by the bank on")
             && html.contains(REASON)
             && html.contains("paid nothing in the end")
             && html.contains("available to you again"),
@@ -509,4 +509,70 @@ async fn an_admin_returns_a_payout_only_where_the_setting_says_so() {
         .with_db(move |conn| Ok(tandem::db::payouts::payout(conn, ids[0])?.unwrap().state))
         .await;
     assert_eq!(state, "paid");
+}
+
+/// A database from before payouts drew on cash holds settle journals of two lines: the
+/// migration appends their cash and paid_out lines (the accounts made where missing), the
+/// kept balances follow, and the ledger check that requires four lines is clean.
+#[tokio::test]
+async fn the_migration_gives_old_settle_journals_their_cash_lines() {
+    use diesel_migrations::MigrationHarness;
+    let app = TestApp::demo().await;
+    let cash_now = app.cash("CNY").await;
+    assert!(cash_now < 0, "the demo's payouts took cash out: {cash_now}");
+    let lines_of_settles = |conn: &mut DbConn| -> (i64, i64) {
+        use tandem::db::schema::{entries, journals};
+        let settles: i64 = journals::table
+            .filter(journals::kind.eq("payout_settle"))
+            .count()
+            .get_result(conn)
+            .unwrap();
+        let lines: i64 = entries::table
+            .inner_join(journals::table)
+            .filter(journals::kind.eq("payout_settle"))
+            .count()
+            .get_result(conn)
+            .unwrap();
+        (settles, lines)
+    };
+    app.with_db(move |conn| {
+        let (settles, lines) = lines_of_settles(conn);
+        assert!(settles > 0);
+        assert_eq!(lines, settles * 4);
+        // Back to before 000032: settle journals of two lines, no paid_out account.
+        let reverted = match &mut *conn {
+            DbConn::Sqlite(c) => c
+                .revert_last_migration(tandem::db::SQLITE_MIGRATIONS)
+                .map(|v| v.to_string()),
+            DbConn::Pg(c) => c
+                .revert_last_migration(tandem::db::POSTGRES_MIGRATIONS)
+                .map(|v| v.to_string()),
+        }
+        .expect("revert");
+        assert!(
+            reverted.replace('-', "").contains("20261209000032"),
+            "{reverted}"
+        );
+        assert_eq!(lines_of_settles(conn), (settles, settles * 2));
+        let before = tandem::db::ledger::balances(conn, Owner::Platform)?;
+        assert_eq!(
+            before
+                .get(&(AccountKind::Cash, "CNY".to_owned()))
+                .copied()
+                .unwrap_or(0),
+            0
+        );
+        assert!(!before.keys().any(|(k, _)| *k == AccountKind::PaidOut));
+        // And forward again.
+        tandem::db::run_migrations(conn).expect("migrate");
+        assert_eq!(lines_of_settles(conn), (settles, settles * 4));
+        ledger_clean(conn);
+        assert_eq!(balance(conn, Owner::Platform, AccountKind::Cash), cash_now);
+        assert_eq!(
+            balance(conn, Owner::Platform, AccountKind::PaidOut),
+            -cash_now
+        );
+        Ok(())
+    })
+    .await;
 }

@@ -1,5 +1,25 @@
--- Back to payouts before the returned state (fails while a payout is returned). The cash
--- and paid_out entries appended to settle journals stay: entries are never deleted.
+-- Back to payouts before the returned state, and settle journals of two lines (fails while
+-- a payout is returned).
+-- Settle journals back to their two lines (see the SQLite down migration).
+ALTER TABLE entries DISABLE TRIGGER entries_append_only;
+DELETE FROM entries
+WHERE journal_id IN (SELECT id FROM journals WHERE kind = 'payout_settle')
+  AND account_id IN (SELECT id FROM ledger_accounts
+                     WHERE owner_kind = 'platform' AND kind IN ('cash', 'paid_out'));
+ALTER TABLE entries ENABLE TRIGGER entries_append_only;
+UPDATE ledger_balances SET balance_minor = (
+    SELECT coalesce(sum(e.amount_minor), 0) FROM entries e
+    WHERE e.account_id = ledger_balances.account_id)
+WHERE account_id IN (SELECT id FROM ledger_accounts
+                     WHERE owner_kind = 'platform' AND kind IN ('cash', 'paid_out'));
+DELETE FROM ledger_balances
+WHERE account_id IN (SELECT a.id FROM ledger_accounts a WHERE a.kind = 'paid_out'
+                     AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.account_id = a.id));
+ALTER TABLE ledger_accounts DISABLE TRIGGER ledger_accounts_written_once;
+DELETE FROM ledger_accounts
+WHERE kind = 'paid_out' AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.account_id = ledger_accounts.id);
+ALTER TABLE ledger_accounts ENABLE TRIGGER ledger_accounts_written_once;
+
 CREATE OR REPLACE FUNCTION tandem_payout_guard() RETURNS trigger AS $$
 BEGIN
     IF TG_OP = 'DELETE' THEN

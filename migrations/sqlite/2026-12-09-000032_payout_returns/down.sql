@@ -1,8 +1,32 @@
--- Back to payouts before the returned state (fails while a payout is returned). The cash
--- and paid_out entries appended to settle journals stay: entries are never deleted, and the
--- journals they complete sum to zero either way.
+-- Back to payouts before the returned state, and settle journals of two lines (fails while
+-- a payout is returned).
 PRAGMA foreign_keys = OFF;
 BEGIN;
+
+-- Settle journals back to their two lines: the platform's cash and paid_out entries of
+-- settle journals are taken out (the one time entries are deleted: this undoes exactly what
+-- the up migration and this version's settles added), with the kept balances, and the
+-- paid_out accounts left empty go. A database with payout returns cannot go back.
+DROP TRIGGER entries_no_delete;
+DELETE FROM entries
+WHERE journal_id IN (SELECT id FROM journals WHERE kind = 'payout_settle')
+  AND account_id IN (SELECT id FROM ledger_accounts
+                     WHERE owner_kind = 'platform' AND kind IN ('cash', 'paid_out'));
+CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries
+BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
+UPDATE ledger_balances SET balance_minor = (
+    SELECT coalesce(sum(e.amount_minor), 0) FROM entries e
+    WHERE e.account_id = ledger_balances.account_id)
+WHERE account_id IN (SELECT id FROM ledger_accounts
+                     WHERE owner_kind = 'platform' AND kind IN ('cash', 'paid_out'));
+DELETE FROM ledger_balances
+WHERE account_id IN (SELECT a.id FROM ledger_accounts a WHERE a.kind = 'paid_out'
+                     AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.account_id = a.id));
+DROP TRIGGER ledger_accounts_no_delete;
+DELETE FROM ledger_accounts
+WHERE kind = 'paid_out' AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.account_id = ledger_accounts.id);
+CREATE TRIGGER ledger_accounts_no_delete BEFORE DELETE ON ledger_accounts
+BEGIN SELECT RAISE(ABORT, 'ledger accounts are never changed'); END;
 
 DROP TRIGGER payout_items_born;
 DROP TRIGGER payout_items_fixed;
