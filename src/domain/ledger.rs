@@ -2,7 +2,8 @@
 //! writes (every journal sums to zero), and the invariants `tandem ledger check` verifies.
 //!
 //! Sign convention: an entry's amount is positive for a debit and negative for a credit.
-//! The merchant's `receivable` (what it owes) and the platform's `cash` are debit accounts;
+//! The merchant's `receivable` (what it owes), the platform's `cash` and its `paid_out` (what
+//! cash paid to creators, the mirror of their `paid`) are debit accounts;
 //! the influencer's `pending`, `available`, `in_payout` and `paid` and the platform's
 //! `fee_revenue` are credit accounts, shown to people as the negated sum of their entries
 //! (see [`AccountKind::shown`]).
@@ -659,7 +660,13 @@ fn shape(postings: &[Posting]) -> Vec<(Owner, AccountKind, i64)> {
 ///   rejections took back; platform fee revenue = the fees kept;
 /// - per influencer and currency, earned - reversed - clawed back - paid = pending +
 ///   available + in payout, pending and in payout never negative, and available negative by
-///   no more than the clawbacks of real refunds.
+///   no more than the clawbacks of real refunds;
+/// - payouts: a settle journal moves in payout to paid and cash to paid_out; a returned
+///   payout's items have start, settle and return journals (the return: paid and paid_out
+///   undone, cash and available credited back), which leave its commissions available and
+///   its clawbacks open again;
+/// - per currency, the platform's cash moves only by the [`CASH_KINDS`] journals, and
+///   paid_out = the creators' paid accounts.
 pub fn audit(books: &Books) -> Audit {
     use std::collections::{BTreeMap, HashMap};
     let mut breaks: Vec<Break> = Vec::new();
@@ -1388,10 +1395,34 @@ mod tests {
             reversal(1, 2, AccountKind::Pending, 300, 15, String::new()),
             clawback(1, 2, 300, 15, String::new()),
             rejection(1, 2, AccountKind::Pending, 300, 0, String::new()),
+            payout_settle(2, 700, String::new()),
+            payout_return(2, 700, String::new()),
+            payout_settle(2, -150, String::new()),
         ] {
             assert_eq!(d.sum(), 0, "{d:?}");
         }
         assert_eq!(accrual(1, 2, 1000, 0, String::new()).postings.len(), 2);
+        assert_eq!(payout_settle(2, 700, String::new()).postings.len(), 4);
+    }
+
+    #[test]
+    fn a_return_undoes_the_settle_and_gives_the_money_back_to_available() {
+        let settle = payout_settle(2, 700, String::new());
+        let ret = payout_return(2, 700, String::new());
+        let mut net: BTreeMap<(Owner, AccountKind), i64> = BTreeMap::new();
+        for p in settle.postings.iter().chain(&ret.postings) {
+            *net.entry((p.owner, p.kind)).or_default() += p.amount_minor;
+        }
+        net.retain(|_, v| *v != 0);
+        // In payout was debited by the settle; available credited by the return: the money
+        // moved from in payout back to available, and cash and paid_out are as before.
+        assert_eq!(
+            net,
+            BTreeMap::from([
+                ((Owner::Influencer(2), AccountKind::Available), -700),
+                ((Owner::Influencer(2), AccountKind::InPayout), 700),
+            ])
+        );
     }
 
     #[test]
