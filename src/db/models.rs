@@ -899,6 +899,10 @@ pub struct Payout {
     /// The creator's payout details it pays, sealed, as planned (and, once approved, as
     /// approved: a later change of details never redirects it).
     pub destination: Option<String>,
+    /// Why the bank returned the payout after it was paid (state `returned`), and when it
+    /// was marked so.
+    pub returned_reason: Option<String>,
+    pub returned_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]

@@ -184,11 +184,11 @@ pub fn runs_in(
         .load(conn)
 }
 
-/// Failed payouts of an influencer and currency not followed by a paid one (what finance's
-/// home counts as "failed, not paid since"), newest first.
-fn failed_not_paid_since_ids(conn: &mut DbConn) -> QueryResult<Vec<i64>> {
+/// Failed payouts (and payouts the bank returned) of an influencer and currency not followed
+/// by a paid one (what finance's home counts as "failed, not paid since"), newest first.
+fn failed_not_paid_since_ids(conn: &mut DbConn, states: &[&str]) -> QueryResult<Vec<i64>> {
     let (p, q) = diesel::alias!(payouts as p, payouts as q);
-    p.filter(p.field(payouts::state).eq("failed"))
+    p.filter(p.field(payouts::state).eq_any(states.to_vec()))
         .filter(diesel::dsl::not(diesel::dsl::exists(
             q.filter(
                 q.field(payouts::influencer_id)
@@ -203,9 +203,9 @@ fn failed_not_paid_since_ids(conn: &mut DbConn) -> QueryResult<Vec<i64>> {
         .load(conn)
 }
 
-/// Those payouts, with the creator's handle.
+/// Those payouts (failed or returned), with the creator's handle.
 pub fn failed_not_paid_since(conn: &mut DbConn) -> QueryResult<Vec<(Payout, String)>> {
-    let ids = failed_not_paid_since_ids(conn)?;
+    let ids = failed_not_paid_since_ids(conn, &["failed", "returned"])?;
     payouts::table
         .inner_join(influencers::table)
         .filter(payouts::id.eq_any(ids))
@@ -365,6 +365,25 @@ pub fn move_payout(
     Ok(n == 1)
 }
 
+/// Marks a paid payout returned by the bank (compare-and-set: only while it is paid), with
+/// why and when; its reference stays (it was paid).
+pub fn mark_returned(
+    conn: &mut DbConn,
+    id: i64,
+    reason: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let n = diesel::update(payouts::table.find(id).filter(payouts::state.eq("paid")))
+        .set((
+            payouts::state.eq("returned"),
+            payouts::returned_reason.eq(Some(reason)),
+            payouts::returned_at.eq(Some(now)),
+            payouts::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
 /// Moves every payout of a run in `from` to `to`; how many.
 pub fn move_run_payouts(
     conn: &mut DbConn,
@@ -451,7 +470,7 @@ pub fn redirect_drafts(
     Ok(which)
 }
 
-/// An item stops settling anything (its payout failed or was cancelled).
+/// An item stops settling anything (its payout failed, was cancelled or was returned).
 pub fn release_items(conn: &mut DbConn, payout_id: i64) -> QueryResult<usize> {
     diesel::update(payout_items::table.filter(payout_items::payout_id.eq(payout_id)))
         .set(payout_items::active.eq(false))
@@ -685,7 +704,7 @@ pub fn balance_entries(
 }
 
 /// The journals that gave the money of the influencer's payouts in `currency` back (a
-/// failed or cancelled payout): (payout id, journal id).
+/// failed or cancelled payout, or one the bank returned): (payout id, journal id).
 pub fn payout_returns(
     conn: &mut DbConn,
     influencer_id: i64,
@@ -698,7 +717,7 @@ pub fn payout_returns(
             journals::table.on(journals::ref_id
                 .eq(payout_items::id)
                 .and(journals::ref_kind.eq("payout_item"))
-                .and(journals::kind.eq("payout_fail"))),
+                .and(journals::kind.eq_any(["payout_fail", "payout_return"]))),
         )
         .filter(payouts::influencer_id.eq(influencer_id))
         .filter(payouts::currency.eq(currency))
@@ -937,6 +956,8 @@ pub struct QueueCounts {
     pub unsettled_exports: i64,
     /// Failed payouts of an influencer and currency not followed by a paid one.
     pub failed_payouts: i64,
+    /// Payouts the bank returned, not followed by a paid one.
+    pub returned_payouts: i64,
 }
 
 pub fn queue_counts(conn: &mut DbConn) -> QueryResult<QueueCounts> {
@@ -947,7 +968,10 @@ pub fn queue_counts(conn: &mut DbConn) -> QueryResult<QueueCounts> {
             .count()
             .get_result::<i64>(conn)
     };
-    let failed_payouts = i64::try_from(failed_not_paid_since_ids(conn)?.len()).unwrap_or(i64::MAX);
+    let failed_payouts =
+        i64::try_from(failed_not_paid_since_ids(conn, &["failed"])?.len()).unwrap_or(i64::MAX);
+    let returned_payouts =
+        i64::try_from(failed_not_paid_since_ids(conn, &["returned"])?.len()).unwrap_or(i64::MAX);
     Ok(QueueCounts {
         frozen: commissions::table
             .filter(commissions::state.eq("frozen"))
@@ -957,5 +981,6 @@ pub fn queue_counts(conn: &mut DbConn) -> QueryResult<QueueCounts> {
         awaiting_export: runs_in(conn, "approved")?,
         unsettled_exports: runs_in(conn, "exported")?,
         failed_payouts,
+        returned_payouts,
     })
 }

@@ -609,6 +609,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         destination -> Nullable<Text>,
+        returned_reason -> Nullable<Text>,
+        returned_at -> Nullable<Timestamp>,
     }
 }
 

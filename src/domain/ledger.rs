@@ -2,7 +2,8 @@
 //! writes (every journal sums to zero), and the invariants `tandem ledger check` verifies.
 //!
 //! Sign convention: an entry's amount is positive for a debit and negative for a credit.
-//! The merchant's `receivable` (what it owes) and the platform's `cash` are debit accounts;
+//! The merchant's `receivable` (what it owes), the platform's `cash` and its `paid_out` (what
+//! cash paid to creators, the mirror of their `paid`) are debit accounts;
 //! the influencer's `pending`, `available`, `in_payout` and `paid` and the platform's
 //! `fee_revenue` are credit accounts, shown to people as the negated sum of their entries
 //! (see [`AccountKind::shown`]).
@@ -359,18 +360,49 @@ pub fn payout_start(influencer: i64, amount: i64, memo: String) -> JournalDraft 
     .tidy()
 }
 
-/// The payout arrived: from in payout to paid.
+/// The payout arrived: from in payout to paid, and the money left the platform's cash
+/// (cash is credited, `paid_out`, the mirror of the creators' `paid`, debited).
 pub fn payout_settle(influencer: i64, amount: i64, memo: String) -> JournalDraft {
     JournalDraft {
         kind: JournalKind::PayoutSettle,
         postings: vec![
             post(Owner::Influencer(influencer), AccountKind::InPayout, amount),
             post(Owner::Influencer(influencer), AccountKind::Paid, -amount),
+            post(Owner::Platform, AccountKind::Cash, -amount),
+            post(Owner::Platform, AccountKind::PaidOut, amount),
         ],
         memo,
     }
     .tidy()
 }
+
+/// The bank returned a paid payout: what it paid is not paid any more (paid and paid_out
+/// undone), the money is back in cash, and the creator has it available again.
+pub fn payout_return(influencer: i64, amount: i64, memo: String) -> JournalDraft {
+    JournalDraft {
+        kind: JournalKind::PayoutReturn,
+        postings: vec![
+            post(Owner::Influencer(influencer), AccountKind::Paid, amount),
+            post(Owner::Platform, AccountKind::PaidOut, -amount),
+            post(Owner::Platform, AccountKind::Cash, amount),
+            post(
+                Owner::Influencer(influencer),
+                AccountKind::Available,
+                -amount,
+            ),
+        ],
+        memo,
+    }
+    .tidy()
+}
+
+/// The journal kinds that may move the platform's cash.
+pub const CASH_KINDS: [&str; 4] = [
+    "merchant_payment",
+    "payment_reversal",
+    "payout_settle",
+    "payout_return",
+];
 
 /// One stored entry, as the checker reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -636,7 +668,13 @@ fn shape(postings: &[Posting]) -> Vec<(Owner, AccountKind, i64)> {
 ///   rejections took back; platform fee revenue = the fees kept;
 /// - per influencer and currency, earned - reversed - clawed back - paid = pending +
 ///   available + in payout, pending and in payout never negative, and available negative by
-///   no more than the clawbacks of real refunds.
+///   no more than the clawbacks of real refunds;
+/// - payouts: a settle journal moves in payout to paid and cash to paid_out; a returned
+///   payout's items have start, settle and return journals (the return: paid and paid_out
+///   undone, cash and available credited back), which leave its commissions available and
+///   its clawbacks open again;
+/// - per currency, the platform's cash moves only by the [`CASH_KINDS`] journals, and
+///   paid_out = the creators' paid accounts.
 pub fn audit(books: &Books) -> Audit {
     use std::collections::{BTreeMap, HashMap};
     let mut breaks: Vec<Break> = Vec::new();
@@ -727,7 +765,7 @@ pub fn audit(books: &Books) -> Audit {
         if j.ref_kind == "payout_item"
             && matches!(
                 j.kind.as_str(),
-                "payout_start" | "payout_settle" | "payout_fail"
+                "payout_start" | "payout_settle" | "payout_fail" | "payout_return"
             )
         {
             match items.get(&j.ref_id) {
@@ -756,7 +794,7 @@ pub fn audit(books: &Books) -> Audit {
         match (j.kind.as_str(), commission_ref, j.ref_kind.as_str()) {
             (
                 "accrual" | "maturation" | "reject" | "payout_start" | "payout_settle"
-                | "payout_fail",
+                | "payout_fail" | "payout_return",
                 true,
                 _,
             ) => {
@@ -847,6 +885,11 @@ pub fn audit(books: &Books) -> Audit {
                 ("payout_settle", "in_payout") => {
                     state = "paid";
                     payout_settle(i, left, String::new())
+                }
+                ("payout_return", "paid") => {
+                    // The bank returned it: available again, paid by a later payout.
+                    state = "available";
+                    payout_return(i, left, String::new())
                 }
                 ("payout_fail", "in_payout") => {
                     state = "available";
@@ -947,6 +990,11 @@ pub fn audit(books: &Books) -> Audit {
                     state = "settled";
                     payout_settle(i, -r.commission_minor, String::new())
                 }
+                ("payout_return", "settled") => {
+                    // Its payout was returned: the clawback is open again.
+                    state = "open";
+                    payout_return(i, -r.commission_minor, String::new())
+                }
                 ("payout_fail", "in_payout") => {
                     state = "open";
                     JournalDraft {
@@ -1016,6 +1064,7 @@ pub fn audit(books: &Books) -> Audit {
         let want: &[&str] = match p.state.as_str() {
             "draft" | "approved" | "exported" => &["payout_start"],
             "paid" => &["payout_start", "payout_settle"],
+            "returned" => &["payout_start", "payout_settle", "payout_return"],
             _ => &["payout_start", "payout_fail"],
         };
         let mut sorted = kinds.clone();
@@ -1036,6 +1085,9 @@ pub fn audit(books: &Books) -> Audit {
                 "payout_start" => start,
                 "payout_settle" => {
                     payout_settle(p.influencer_id, it.amount_minor, String::new()).postings
+                }
+                "payout_return" => {
+                    payout_return(p.influencer_id, it.amount_minor, String::new()).postings
                 }
                 _ => start
                     .iter()
@@ -1060,7 +1112,7 @@ pub fn audit(books: &Books) -> Audit {
                 ));
             }
         }
-        let should_be_active = !matches!(p.state.as_str(), "failed" | "cancelled");
+        let should_be_active = !matches!(p.state.as_str(), "failed" | "cancelled" | "returned");
         if it.active != should_be_active {
             brk(format!(
                 "payout {} is {}, but its item {} is {}",
@@ -1077,8 +1129,8 @@ pub fn audit(books: &Books) -> Audit {
         let fits: &[&str] = match p.run_state.as_str() {
             "draft" => &["draft"],
             "approved" => &["approved"],
-            "exported" => &["exported", "paid", "failed"],
-            "paid" => &["paid", "failed"],
+            "exported" => &["exported", "paid", "failed", "returned"],
+            "paid" => &["paid", "failed", "returned"],
             "cancelled" => &["cancelled"],
             _ => &[],
         };
@@ -1233,6 +1285,71 @@ pub fn audit(books: &Books) -> Audit {
         ));
     }
 
+    // The platform's cash: moved only by the kinds that move money in or out (merchants'
+    // payments and their reversals, payouts settled and returned); per currency, cash =
+    // payments - reversed payments - settled + returned; and what cash paid to creators
+    // (paid_out) mirrors their paid accounts.
+    let mut cash_stored: BTreeMap<String, i64> = BTreeMap::new();
+    let mut cash_by_kind: BTreeMap<String, i64> = BTreeMap::new();
+    let mut paid_out: BTreeMap<String, i64> = BTreeMap::new();
+    let mut creators_paid: BTreeMap<String, i64> = BTreeMap::new();
+    for e in &rows {
+        match (e.owner, e.kind) {
+            (Owner::Platform, AccountKind::Cash) => {
+                *cash_stored.entry(e.currency.clone()).or_default() += e.amount_minor;
+                if CASH_KINDS.contains(&e.journal_kind.as_str()) {
+                    *cash_by_kind.entry(e.currency.clone()).or_default() += e.amount_minor;
+                } else {
+                    brk(format!(
+                        "journal {} ({}) moves the platform's cash ({} {}): only merchant payments, their reversals and payouts settled or returned do",
+                        e.journal_id, e.journal_kind, e.amount_minor, e.currency
+                    ));
+                }
+            }
+            (Owner::Platform, AccountKind::PaidOut) => {
+                *paid_out.entry(e.currency.clone()).or_default() += e.amount_minor
+            }
+            (Owner::Influencer(_), AccountKind::Paid) => {
+                *creators_paid.entry(e.currency.clone()).or_default() -= e.amount_minor
+            }
+            _ => {}
+        }
+    }
+    cash_stored.retain(|_, v| *v != 0);
+    cash_by_kind.retain(|_, v| *v != 0);
+    if cash_stored != cash_by_kind {
+        for key in cash_stored.keys().chain(cash_by_kind.keys()) {
+            let (got, want) = (
+                cash_stored.get(key).copied().unwrap_or(0),
+                cash_by_kind.get(key).copied().unwrap_or(0),
+            );
+            if got != want {
+                brk(format!(
+                    "platform cash ({key}) is {got}, but payments - reversed payments - payouts settled + payouts returned = {want}"
+                ));
+            }
+        }
+    }
+    paid_out.retain(|_, v| *v != 0);
+    creators_paid.retain(|_, v| *v != 0);
+    let cash_currencies = paid_out
+        .len()
+        .max(creators_paid.len())
+        .max(cash_stored.len());
+    if paid_out != creators_paid {
+        for key in paid_out.keys().chain(creators_paid.keys()) {
+            let (got, want) = (
+                paid_out.get(key).copied().unwrap_or(0),
+                creators_paid.get(key).copied().unwrap_or(0),
+            );
+            if got != want {
+                brk(format!(
+                    "paid out from cash ({key}) is {got}, but the creators' paid accounts add up to {want}"
+                ));
+            }
+        }
+    }
+
     // Per influencer (the journals' story), and negative balances.
     let (totals, more) = check(&rows);
     breaks.extend(more);
@@ -1262,6 +1379,7 @@ pub fn audit(books: &Books) -> Audit {
                 stored_receivable.len().max(receivable.len()),
             ),
             ("influencer balances", totals.len()),
+            ("cash balances", cash_currencies),
         ],
         breaks,
     }
@@ -1293,10 +1411,34 @@ mod tests {
             reversal(1, 2, AccountKind::Pending, 300, 15, String::new()),
             clawback(1, 2, 300, 15, String::new()),
             rejection(1, 2, AccountKind::Pending, 300, 0, String::new()),
+            payout_settle(2, 700, String::new()),
+            payout_return(2, 700, String::new()),
+            payout_settle(2, -150, String::new()),
         ] {
             assert_eq!(d.sum(), 0, "{d:?}");
         }
         assert_eq!(accrual(1, 2, 1000, 0, String::new()).postings.len(), 2);
+        assert_eq!(payout_settle(2, 700, String::new()).postings.len(), 4);
+    }
+
+    #[test]
+    fn a_return_undoes_the_settle_and_gives_the_money_back_to_available() {
+        let settle = payout_settle(2, 700, String::new());
+        let ret = payout_return(2, 700, String::new());
+        let mut net: BTreeMap<(Owner, AccountKind), i64> = BTreeMap::new();
+        for p in settle.postings.iter().chain(&ret.postings) {
+            *net.entry((p.owner, p.kind)).or_default() += p.amount_minor;
+        }
+        net.retain(|_, v| *v != 0);
+        // In payout was debited by the settle; available credited by the return: the money
+        // moved from in payout back to available, and cash and paid_out are as before.
+        assert_eq!(
+            net,
+            BTreeMap::from([
+                ((Owner::Influencer(2), AccountKind::Available), -700),
+                ((Owner::Influencer(2), AccountKind::InPayout), 700),
+            ])
+        );
     }
 
     #[test]

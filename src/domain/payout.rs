@@ -860,7 +860,7 @@ pub fn statement_periods(
             "reversal" | "reject" => p.reversed_minor -= delta,
             "clawback" => p.clawed_back_minor -= delta,
             "payout_start" => p.paid_out_minor -= delta,
-            "payout_fail" => p.returned_minor += delta,
+            "payout_fail" | "payout_return" => p.returned_minor += delta,
             // Anything else that moves the balance is shown as earned (+) or taken (-),
             // never dropped: the period still adds up.
             _ if delta > 0 => p.earned_minor += delta,

@@ -261,6 +261,8 @@ pub struct Exposure {
     pub owed_by_influencers_minor: i64,
     /// Merchants' receivable balances.
     pub receivable_minor: i64,
+    /// The platform's cash: what merchants paid in, less what payouts took out.
+    pub cash_minor: i64,
 }
 
 /// Finance's home: "do the books balance, and what needs me?"
@@ -283,6 +285,8 @@ pub struct FinanceHome {
     pub unsettled_exports: i64,
     /// Payouts the bank or PayPal failed.
     pub failed_payouts: i64,
+    /// Paid payouts the bank returned, not paid since.
+    pub returned_payouts: i64,
 }
 
 impl FinanceHome {
@@ -333,6 +337,7 @@ pub fn finance_home(conn: &mut DbConn) -> AppResult<FinanceHome> {
                 e.owed_to_influencers_minor += shown;
             }
             (Owner::Merchant(_), AccountKind::Receivable) => e.receivable_minor += shown,
+            (Owner::Platform, AccountKind::Cash) => e.cash_minor += shown,
             _ => {}
         }
     }
@@ -354,5 +359,6 @@ pub fn finance_home(conn: &mut DbConn) -> AppResult<FinanceHome> {
         awaiting_export: queues.awaiting_export,
         unsettled_exports: queues.unsettled_exports,
         failed_payouts: queues.failed_payouts,
+        returned_payouts: queues.returned_payouts,
     })
 }

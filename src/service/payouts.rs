@@ -986,6 +986,149 @@ pub fn settle_payouts(
     })
 }
 
+/// The longest reason a return is given (what the creator reads).
+const RETURN_REASON_MAX: usize = 300;
+
+/// The bank returned a payout it had paid (DESIGN.md §3 Payouts: "A paid payout the bank
+/// later returns becomes `returned`"), marked by hand by finance: the payout becomes
+/// `returned` with the reason, each of its items posts a `payout_return` journal (the
+/// creator's paid and the platform's paid_out undone, the money back in cash and available
+/// to the creator), its commissions are available again and its clawbacks open again, so
+/// that a later run pays them; the items stop settling anything. All in one transaction;
+/// a payout that is not paid (returned already, or never paid) is refused and nothing is
+/// posted. Who may do it is decided as for settling (finance; an admin only where
+/// `TANDEM_ADMIN_APPROVES_PAYOUTS` says so), by the caller.
+#[tracing::instrument(skip(conn, base_url, reason))]
+pub fn return_payout(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    base_url: &str,
+    actor: i64,
+    payout_id: i64,
+    reason: &str,
+) -> AppResult<()> {
+    let reason = reason.trim();
+    let mut errors = FieldErrors::new();
+    if reason.is_empty() {
+        errors.add(
+            "reason",
+            "Say why the bank returned the payout: the creator reads it.",
+        );
+    } else if reason.chars().count() > RETURN_REASON_MAX {
+        errors.add(
+            "reason",
+            format!("Keep the reason to {RETURN_REASON_MAX} characters."),
+        );
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    db::write_tx(conn, |conn| {
+        let p = db::payouts::payout(conn, payout_id)?.ok_or(AppError::NotFound)?;
+        if p.state != "paid" {
+            return Err(AppError::Conflict(format!(
+                "Only a paid payout can be returned by the bank; payout #{} is {}.",
+                p.id,
+                payout_state_word(&p.state)
+            )));
+        }
+        if !db::payouts::mark_returned(conn, p.id, reason, now)? {
+            return Err(AppError::Conflict(format!(
+                "Payout #{} changed in the meantime: reload the run and look again.",
+                p.id
+            )));
+        }
+        for it in db::payouts::items_of(conn, p.id)? {
+            if let Some(c) = it.commission_id {
+                let moved = db::orders::move_commission(
+                    conn,
+                    c,
+                    "paid",
+                    "available",
+                    None,
+                    Some(actor),
+                    &format!(
+                        "Payout #{} was returned by the bank ({reason}): available again, paid by the next run.",
+                        p.id
+                    ),
+                    now,
+                )?;
+                if !moved {
+                    return Err(AppError::Internal(anyhow::anyhow!(
+                        "payout {} is paid but its commission {c} is not",
+                        p.id
+                    )));
+                }
+            }
+            db::ledger::post(
+                conn,
+                &ledger::payout_return(
+                    p.influencer_id,
+                    it.amount_minor,
+                    format!("Payout #{} returned by the bank: {reason}", p.id),
+                ),
+                &p.currency,
+                "payout_item",
+                it.id,
+                now,
+            )?;
+        }
+        db::payouts::release_items(conn, p.id)?;
+        audit(
+            conn,
+            now,
+            Some(actor),
+            "payout.returned",
+            ("payout", p.id),
+            &format!(
+                "payout returned by the bank: paid → returned, {reason}; {} available again",
+                display_in(p.amount_minor, &p.currency)
+            ),
+        )?;
+        notify_returned(conn, now, base_url, &p, reason)?;
+        Ok(())
+    })
+}
+
+/// A payout's state in words, for messages.
+pub fn payout_state_word(state: &str) -> &'static str {
+    match state {
+        "draft" => "awaiting approval",
+        "approved" => "approved, not sent yet",
+        "exported" => "sent to the bank, not settled yet",
+        "paid" => "paid",
+        "failed" => "failed (never paid)",
+        "cancelled" => "cancelled",
+        "returned" => "returned by the bank already",
+        _ => "in an unknown state",
+    }
+}
+
+fn notify_returned(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    base_url: &str,
+    p: &Payout,
+    reason: &str,
+) -> AppResult<()> {
+    let amount = display_in(p.amount_minor, &p.currency);
+    super::notify_influencer(
+        conn,
+        now,
+        p.influencer_id,
+        &format!("Your payout of {amount} was returned by the bank"),
+        &[
+            format!("Your payout of {amount} was returned by the bank: {reason}."),
+            format!(
+                "Payout #{} by {} paid nothing in the end. The amount is available again and goes out with the next run; check your payout details.",
+                p.id,
+                method_label(&p.method)
+            ),
+        ],
+        &format!("{base_url}/influencer/payouts/{}", p.id),
+    )
+}
+
 fn notify_paid(
     conn: &mut DbConn,
     now: NaiveDateTime,
@@ -1184,6 +1327,7 @@ fn movement_word(kind: &str) -> &'static str {
         "clawback" => "Clawed back (refund after payout)",
         "payout_start" => "Moved into a payout",
         "payout_fail" => "Returned (payout failed or cancelled)",
+        "payout_return" => "Returned by the bank (available again)",
         _ => "Adjusted",
     }
 }
@@ -1216,7 +1360,8 @@ impl Statement {
     pub fn paid(&self) -> String {
         display_in(self.paid_minor(), &self.payout.currency)
     }
-    /// What was paid to the creator: the amount once paid, nothing if it failed.
+    /// What was paid to the creator: the amount once paid, nothing if it failed or the bank
+    /// returned it.
     pub fn paid_minor(&self) -> i64 {
         if self.payout.state == "paid" {
             self.payout.amount_minor
@@ -1259,6 +1404,19 @@ impl Statement {
                 "failed",
                 &when(p.updated_at),
                 &cell(f),
+                cur,
+                &plain(p.amount_minor),
+            ])
+            .map_err(io)?;
+        }
+        if p.state == "returned" {
+            w.write_record([
+                "returned",
+                &p.returned_at.map(when).unwrap_or_default(),
+                &cell(&format!(
+                    "returned by the bank: {}; available again, paid by the next run",
+                    p.returned_reason.as_deref().unwrap_or("")
+                )),
                 cur,
                 &plain(p.amount_minor),
             ])
@@ -1377,14 +1535,14 @@ pub fn statement(conn: &mut DbConn, influencer_id: i64, payout_id: i64) -> AppRe
     ordered.sort_by_key(|m| (m.0, m.1));
     for (at, _, kind, memo, delta) in ordered {
         let key = (kind.to_owned(), memo.to_owned());
-        if matches!(kind, "payout_start" | "payout_fail")
+        if matches!(kind, "payout_start" | "payout_fail" | "payout_return")
             && let Some(&k) = of_payout.get(&key)
         {
             movements[k].amount_minor += delta;
             movements[k].at = movements[k].at.max(at);
             continue;
         }
-        if matches!(kind, "payout_start" | "payout_fail") {
+        if matches!(kind, "payout_start" | "payout_fail" | "payout_return") {
             of_payout.insert(key, movements.len());
         }
         movements.push(Movement {
@@ -1449,19 +1607,62 @@ pub fn statement_periods_of(
     Ok(payout::statement_periods(&entries, &marks))
 }
 
-/// Why the influencer was not paid by the latest run of each currency that left them out
-/// (and has not paid them since): (currency, reason, the run's slot).
-pub fn why_not_paid(
-    conn: &mut DbConn,
-    influencer_id: i64,
-) -> AppResult<Vec<(String, String, NaiveDateTime)>> {
+/// Why an influencer's money in a currency is not paid yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotPaid {
+    pub currency: String,
+    pub reason: String,
+    /// The run's slot that left them out, or when the bank's return was marked.
+    pub at: NaiveDateTime,
+    /// The payout the bank returned (none: a run left them out).
+    pub returned: Option<(i64, String)>,
+}
+
+/// Why the influencer was not paid, per currency: by the latest run that left them out (and
+/// has not paid them since), and by a payout the bank returned (no payout made since);
+/// the latest first.
+pub fn why_not_paid(conn: &mut DbConn, influencer_id: i64) -> AppResult<Vec<NotPaid>> {
     let mut out = Vec::new();
     for (e, at) in db::payouts::latest_exclusions(conn, influencer_id)? {
         if !db::payouts::paid_after(conn, influencer_id, &e.currency, at)? {
-            out.push((e.currency, e.reason, at));
+            out.push(NotPaid {
+                currency: e.currency,
+                reason: e.reason,
+                at,
+                returned: None,
+            });
         }
     }
+    let mine = db::payouts::payouts_of_influencer(conn, influencer_id)?;
+    for p in mine.iter().filter(|p| p.state == "returned") {
+        let at = p.returned_at.unwrap_or(p.updated_at);
+        let since = mine
+            .iter()
+            .any(|q| q.currency == p.currency && q.state != "cancelled" && q.created_at > at);
+        if !since {
+            out.push(NotPaid {
+                currency: p.currency.clone(),
+                reason: p.returned_reason.clone().unwrap_or_default(),
+                at,
+                returned: Some((p.id, display_in(p.amount_minor, &p.currency))),
+            });
+        }
+    }
+    out.sort_by_key(|n| std::cmp::Reverse(n.at));
     Ok(out)
+}
+
+impl NotPaid {
+    /// In words, with `when` the time as the reader reads it.
+    pub fn sentence(&self, when: &str) -> String {
+        match &self.returned {
+            Some((id, amount)) => format!(
+                "Payout #{id} of {amount} was returned by the bank on {when}: {}. The amount is available again and goes out with the next run; check your payout details.",
+                self.reason
+            ),
+            None => format!("Not paid by the run of {when}: {}.", self.reason),
+        }
+    }
 }
 
 /// One row of a bank's result file that could not be applied.

@@ -1295,6 +1295,7 @@ struct ExposureRow {
     owed_back: String,
     available_net: String,
     receivable: String,
+    cash: String,
 }
 
 #[get("/finance/dashboard")]
@@ -1342,6 +1343,7 @@ async fn finance_dashboard(
                 owed_back: m(e.owed_by_influencers_minor),
                 available_net: m(e.available_minor - e.owed_by_influencers_minor),
                 receivable: m(e.receivable_minor),
+                cash: m(e.cash_minor),
             }
         })
         .collect();

@@ -857,13 +857,8 @@ async fn earnings(
                 negative: get(AccountKind::Available, c) < 0,
                 why_not: why_not
                     .iter()
-                    .find(|(cur, _, _)| cur == c)
-                    .map(|(_, reason, at)| {
-                        format!(
-                            "Not paid by the run of {}: {reason}.",
-                            pages::fmt_datetime(*at, tz)
-                        )
-                    }),
+                    .find(|n| &n.currency == c)
+                    .map(|n| n.sentence(&pages::fmt_datetime(n.at, tz))),
             })
             .collect(),
         merchants: std::iter::once(SelectOption {

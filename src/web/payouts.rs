@@ -36,6 +36,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(export_csv)
         .service(export_paypal)
         .service(settle)
+        .service(return_payout)
         .service(results)
         .service(audit_log)
         .service(audit_csv)
@@ -52,6 +53,7 @@ fn state_label(s: &str) -> &'static str {
         "paid" => "Paid",
         "failed" => "Failed",
         "cancelled" => "Cancelled",
+        "returned" => "Returned by the bank",
         "empty" => "Nothing to pay",
         _ => "Unknown",
     }
@@ -61,6 +63,7 @@ fn state_badge(s: &str) -> &'static str {
     match s {
         "paid" => "badge-ok",
         "failed" | "cancelled" => "badge-danger",
+        "returned" => "badge-warn",
         "draft" => "badge-info",
         _ => "",
     }
@@ -332,11 +335,20 @@ pub(crate) fn run_status(run_state: &str, payout_states: &[&str]) -> (String, &'
     let count = |s: &str| payout_states.iter().filter(|p| **p == s).count();
     match run_state {
         "paid" => {
-            let (paid, failed) = (count("paid"), count("failed"));
-            match (paid, failed) {
-                (_, 0) => ("Paid".to_owned(), "badge-ok"),
-                (0, f) => (format!("Settled: all {f} failed"), "badge-danger"),
-                (p, f) => (format!("Settled: {p} paid, {f} failed"), "badge-warn"),
+            let (paid, failed, returned) = (count("paid"), count("failed"), count("returned"));
+            match (paid, failed, returned) {
+                (_, 0, 0) => ("Paid".to_owned(), "badge-ok"),
+                (0, f, 0) => (format!("Settled: all {f} failed"), "badge-danger"),
+                (0, 0, r) => (
+                    format!("Settled: all {r} returned by the bank"),
+                    "badge-danger",
+                ),
+                (p, f, 0) => (format!("Settled: {p} paid, {f} failed"), "badge-warn"),
+                (p, 0, r) => (format!("Settled: {p} paid, {r} returned"), "badge-warn"),
+                (p, f, r) => (
+                    format!("Settled: {p} paid, {f} failed, {r} returned"),
+                    "badge-warn",
+                ),
             }
         }
         "empty" => ("Nothing to pay".to_owned(), ""),
@@ -488,8 +500,12 @@ async fn runs(
                 handle,
                 amount: display_in(p.amount_minor, &p.currency),
                 method: svc::method_label(&p.method),
-                reason: p.failure_reason.unwrap_or_default(),
-                when: fmt_datetime(p.updated_at, tz),
+                reason: match (&p.failure_reason, &p.returned_reason) {
+                    (Some(f), _) => f.clone(),
+                    (None, Some(r)) => format!("Returned by the bank after it was paid: {r}"),
+                    (None, None) => String::new(),
+                },
+                when: fmt_datetime(p.returned_at.unwrap_or(p.updated_at), tz),
             })
             .collect(),
         can_act: acting_finance(&state, &user).is_ok(),
@@ -580,6 +596,8 @@ struct PayoutRow {
     state: &'static str,
     badge: &'static str,
     open: bool,
+    /// Paid, and this user may mark it returned by the bank.
+    can_return: bool,
     note: String,
 }
 
@@ -612,6 +630,12 @@ struct RunPage {
     seen: String,
     /// Right after an export: the file the page downloads.
     download: String,
+    /// The platform's cash in the run's currency, and what the run still pays.
+    currency: String,
+    cash: String,
+    pays: String,
+    /// Said when the run pays more than the cash on hand (a warning, not a block).
+    cash_warning: String,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -665,9 +689,16 @@ async fn run_view(
 ) -> AppResult<RunPage> {
     let tz = user.0.time_zone;
     let sealer = state.sealer.clone();
-    let (run, schedule, payouts, left, history, seen) = state
+    let (run, schedule, payouts, left, history, seen, cash_minor) = state
         .db(move |conn| {
             let run = db::payouts::run(conn, id)?.ok_or(AppError::NotFound)?;
+            let cash_minor = db::ledger::balances(conn, crate::domain::ledger::Owner::Platform)?
+                .get(&(
+                    crate::domain::ledger::AccountKind::Cash,
+                    run.currency.clone(),
+                ))
+                .copied()
+                .unwrap_or(0);
             let schedule = db::payouts::schedule(conn, run.schedule_id)?
                 .map(|s| s.name)
                 .unwrap_or_default();
@@ -707,7 +738,7 @@ async fn run_view(
                 })
                 .collect();
             let seen = svc::destinations_digest(conn, id)?;
-            Ok((run, schedule, payouts, left, history, seen))
+            Ok((run, schedule, payouts, left, history, seen, cash_minor))
         })
         .await?;
     let sum_of = |states: &[&str]| -> i64 {
@@ -719,10 +750,11 @@ async fn run_view(
     };
     let money = |m: i64| display_in(m, &run.currency);
     let mut summary = pages::count(payouts.len(), "payout", "payouts");
-    let (open, paid, failed) = (
+    let (open, paid, failed, returned) = (
         sum_of(&["draft", "approved", "exported"]),
         sum_of(&["paid"]),
         sum_of(&["failed"]),
+        sum_of(&["returned"]),
     );
     let mut parts = Vec::new();
     if open > 0 {
@@ -733,6 +765,12 @@ async fn run_view(
     }
     if failed > 0 {
         parts.push(format!("{} failed (available again)", money(failed)));
+    }
+    if returned > 0 {
+        parts.push(format!(
+            "{} returned by the bank (available again)",
+            money(returned)
+        ));
     }
     if run.state == "cancelled" {
         parts.push("cancelled: everything is available again".to_owned());
@@ -745,6 +783,15 @@ async fn run_view(
         summary.push_str(&parts.join(", "));
     }
     let can_act = acting_finance(state, user).is_ok();
+    let cash_warning = if open > 0 && open > cash_minor {
+        format!(
+            "This run pays {} but cash on hand is {}: record the merchants' payments before exporting, or pay less.",
+            money(open),
+            money(cash_minor)
+        )
+    } else {
+        String::new()
+    };
     let maker = svc::maker_of(&run, user.0.id, state.maker_checker);
     let (results_text, results_errors) =
         retry.map_or_else(|| (String::new(), Vec::new()), |r| (r.text, r.errors));
@@ -757,7 +804,7 @@ async fn run_view(
                 (p.method == "paypal") == paypal
                     && matches!(
                         p.state.as_str(),
-                        "approved" | "exported" | "paid" | "failed"
+                        "approved" | "exported" | "paid" | "failed" | "returned"
                     )
             })
             .count()
@@ -792,6 +839,10 @@ async fn run_view(
         state_key: run.state.clone(),
         seen,
         download: String::new(),
+        currency: run.currency.clone(),
+        cash: money(cash_minor),
+        pays: money(open),
+        cash_warning,
         payouts: payouts
             .into_iter()
             .map(|(p, handle, destination)| PayoutRow {
@@ -803,11 +854,19 @@ async fn run_view(
                 state: state_label(&p.state),
                 badge: state_badge(&p.state),
                 open: p.state == "exported",
-                note: p
-                    .reference
-                    .map(|r| format!("reference {r}"))
-                    .or(p.failure_reason)
-                    .unwrap_or_default(),
+                can_return: can_act && p.state == "paid",
+                note: match (&p.returned_reason, p.returned_at) {
+                    (Some(why), Some(at)) => format!(
+                        "reference {}; returned by the bank {}: {why}",
+                        p.reference.as_deref().unwrap_or("none"),
+                        fmt_datetime(at, tz)
+                    ),
+                    _ => p
+                        .reference
+                        .map(|r| format!("reference {r}"))
+                        .or(p.failure_reason)
+                        .unwrap_or_default(),
+                },
             })
             .collect(),
         left_out: left
@@ -955,7 +1014,7 @@ fn export_rows(
     for (p, handle) in db::payouts::payouts_of_run(conn, run_id)? {
         if !matches!(
             p.state.as_str(),
-            "approved" | "exported" | "paid" | "failed"
+            "approved" | "exported" | "paid" | "failed" | "returned"
         ) || (p.method == "paypal") != paypal
         {
             continue;
@@ -1273,6 +1332,65 @@ async fn settle(
     Ok(pages::redirect(&format!("/finance/payouts/{id}")))
 }
 
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct ReturnForm {
+    /// The paid payout the bank returned.
+    payout: String,
+    /// Why (the creator reads it).
+    reason: String,
+}
+
+/// The bank returned a payout it had paid: marked by hand (a result file cannot return a
+/// paid payout). Its amount is available again and goes out with the next run.
+#[post("/finance/payouts/{id}/return")]
+async fn return_payout(
+    state: web::Data<AppState>,
+    session: Session,
+    user: FinanceUser,
+    path: web::Path<i64>,
+    form: CsrfForm<ReturnForm>,
+) -> AppResult<HttpResponse> {
+    acting_finance(&state, &user)?;
+    let id = path.into_inner();
+    let f = form.0;
+    let Ok(payout_id) = f.payout.trim().parse::<i64>() else {
+        let mut errors = FieldErrors::new();
+        errors.add("payout", "Choose a payout.");
+        return Err(AppError::Validation(errors));
+    };
+    let (now, base, uid) = (state.now(), state.base_url.clone(), user.0.id);
+    let result = state
+        .db(move |conn| {
+            // Only a payout of this run, as its page shows it.
+            match db::payouts::payout(conn, payout_id)? {
+                Some(p) if p.run_id == id => {}
+                _ => return Err(AppError::NotFound),
+            }
+            svc::return_payout(conn, now, &base, uid, payout_id, &f.reason)?;
+            Ok(db::payouts::payout(conn, payout_id)?)
+        })
+        .await;
+    match result {
+        Ok(p) => {
+            state.wake_mailer();
+            let amount = p
+                .map(|p| display_in(p.amount_minor, &p.currency))
+                .unwrap_or_default();
+            session::flash(
+                &session,
+                "success",
+                format!(
+                    "Payout #{payout_id} marked returned by the bank: {amount} is available to the creator again and goes out with the next run; they are told by email."
+                ),
+            );
+        }
+        Err(AppError::Conflict(msg)) => session::flash(&session, "error", msg),
+        Err(e) => return Err(e),
+    }
+    Ok(pages::redirect(&format!("/finance/payouts/{id}")))
+}
+
 // ---------- influencer ----------
 
 struct MyPayoutRow {
@@ -1290,8 +1408,9 @@ struct MyPayoutRow {
 struct MyPayoutsPage {
     ctx: PageCtx,
     rows: Vec<MyPayoutRow>,
-    /// Why the latest runs left them out, per currency.
-    left_out: Vec<(String, String)>,
+    /// Why they were not paid (the latest runs left them out, or the bank returned a
+    /// payout), in words.
+    left_out: Vec<String>,
 }
 
 #[get("/influencer/payouts")]
@@ -1322,16 +1441,22 @@ async fn my_payouts(
                 method: svc::method_label(&p.method),
                 state: my_state(&p.state),
                 badge: state_badge(&p.state),
-                note: p
-                    .reference
-                    .map(|r| format!("reference {r}"))
-                    .or(p.failure_reason.map(|r| format!("failed: {r}")))
-                    .unwrap_or_default(),
+                note: match (p.returned_reason, p.returned_at) {
+                    (Some(why), Some(at)) => format!(
+                        "returned by the bank {}: {why}; available again",
+                        fmt_datetime(at, tz)
+                    ),
+                    _ => p
+                        .reference
+                        .map(|r| format!("reference {r}"))
+                        .or(p.failure_reason.map(|r| format!("failed: {r}")))
+                        .unwrap_or_default(),
+                },
             })
             .collect(),
         left_out: left
             .into_iter()
-            .map(|(currency, reason, at)| (fmt_datetime(at, tz), format!("{currency}: {reason}")))
+            .map(|n| format!("{}: {}", n.currency, n.sentence(&fmt_datetime(n.at, tz))))
             .collect(),
     })
 }

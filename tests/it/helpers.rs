@@ -515,3 +515,72 @@ pub fn link_in(text: &str, prefix: &str) -> String {
         .unwrap_or_default()
         .to_owned()
 }
+
+/// Payout runs taken through their steps (on the demo with [`TestApp::payout_ready`]'s test
+/// schedule and finance users).
+impl TestApp {
+    /// The test CNY schedule's run planned now (slot five minutes ago), approved by the
+    /// second finance user and exported for the bank: (schedule, run, its payouts).
+    pub async fn exported_run(&self) -> (i64, i64, Vec<i64>) {
+        use tandem::service::payouts::{self, RunOutcome};
+        let schedule_id = self.payout_ready().await;
+        let now = self.clock_now();
+        let base = self.address.clone();
+        self.with_db(move |conn| {
+            let s = tandem::db::payouts::schedule(conn, schedule_id)?.unwrap();
+            let fire_at = now - chrono::TimeDelta::minutes(5);
+            let RunOutcome::Created(run, _) =
+                payouts::run_schedule(conn, now, &base, &s, fire_at, None, &mut |_, _| {})?
+            else {
+                panic!("a new slot makes a new run")
+            };
+            let checker = crate::payouts::user_id(conn, "checker@finance.test");
+            payouts::approve(conn, now, checker, run.id, true)?;
+            payouts::mark_exported(conn, now, checker, run.id, "bank CSV")?;
+            let ids = tandem::db::payouts::payouts_of_run(conn, run.id)?
+                .into_iter()
+                .map(|(p, _)| p.id)
+                .collect();
+            Ok((schedule_id, run.id, ids))
+        })
+        .await
+    }
+
+    /// Every exported payout of the run marked paid (reference `BANK-<id>`) by the second
+    /// finance user.
+    pub async fn settle_all(&self, run_id: i64) {
+        use tandem::service::payouts::{self, Settlement};
+        let now = self.clock_now();
+        let base = self.address.clone();
+        self.with_db(move |conn| {
+            let outcomes: Vec<(i64, Settlement)> =
+                tandem::db::payouts::payouts_of_run(conn, run_id)?
+                    .into_iter()
+                    .filter(|(p, _)| p.state == "exported")
+                    .map(|(p, _)| {
+                        (
+                            p.id,
+                            Settlement::Paid {
+                                reference: format!("BANK-{}", p.id),
+                            },
+                        )
+                    })
+                    .collect();
+            let checker = crate::payouts::user_id(conn, "checker@finance.test");
+            payouts::settle_payouts(conn, now, &base, checker, run_id, &outcomes)
+        })
+        .await;
+    }
+
+    /// The platform's cash in `currency`, as the ledger's kept balances show it.
+    pub async fn cash(&self, currency: &'static str) -> i64 {
+        use tandem::domain::ledger::{AccountKind, Owner};
+        self.with_db(move |conn| {
+            Ok(tandem::db::ledger::balances(conn, Owner::Platform)?
+                .get(&(AccountKind::Cash, currency.to_owned()))
+                .copied()
+                .unwrap_or(0))
+        })
+        .await
+    }
+}

@@ -246,6 +246,38 @@ fn every_tamper_of_the_catalogue_fails_the_check() {
                 "UPDATE ledger_balances SET balance_minor = balance_minor + 1 WHERE account_id = (SELECT min(account_id) FROM ledger_balances)",
             );
         }),
+        ("a settle's cash leg deleted", |conn| {
+            behind_the_back(
+                conn,
+                "DELETE FROM entries WHERE id = (SELECT min(e.id) FROM entries e
+                   JOIN journals j ON j.id = e.journal_id
+                   JOIN ledger_accounts a ON a.id = e.account_id
+                   WHERE j.kind = 'payout_settle' AND a.owner_kind = 'platform' AND a.kind = 'cash')",
+            );
+        }),
+        (
+            "a settle's cash and paid_out legs both deleted (it still sums to zero)",
+            |conn| {
+                behind_the_back(
+                    conn,
+                    "DELETE FROM entries WHERE journal_id = (SELECT min(j.id) FROM journals j WHERE j.kind = 'payout_settle')
+                       AND account_id IN (SELECT id FROM ledger_accounts WHERE owner_kind = 'platform' AND kind IN ('cash', 'paid_out'))",
+                );
+            },
+        ),
+        (
+            "a settle's cash leg moved to a maturation journal",
+            |conn| {
+                behind_the_back(
+                conn,
+                "UPDATE entries SET journal_id = (SELECT min(id) FROM journals WHERE kind = 'maturation')
+                 WHERE id = (SELECT min(e.id) FROM entries e
+                   JOIN journals j ON j.id = e.journal_id
+                   JOIN ledger_accounts a ON a.id = e.account_id
+                   WHERE j.kind = 'payout_settle' AND a.owner_kind = 'platform' AND a.kind = 'cash')",
+            );
+            },
+        ),
         ("a maturation journal with no entries", |conn| {
             let (id, _) = commission_in(conn, "pending");
             behind_the_back(

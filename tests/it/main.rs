@@ -25,6 +25,7 @@ mod pages;
 mod password_reset;
 mod payout_controls;
 mod payout_props;
+mod payout_returns;
 mod payouts;
 mod postbacks;
 mod reports;

@@ -30,6 +30,8 @@ enum Op {
     /// Settles every payout of the run: paid when the mask's bit for it is set, else failed.
     Settle(usize, u8),
     Cancel(usize),
+    /// The bank returns the `n`th paid payout (modulo how many are).
+    Return(usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -42,6 +44,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0usize..4).prop_map(Op::Export),
         2 => (0usize..4, any::<u8>()).prop_map(|(n, m)| Op::Settle(n, m)),
         1 => (0usize..4).prop_map(Op::Cancel),
+        1 => (0usize..4).prop_map(Op::Return),
     ]
 }
 
@@ -241,6 +244,25 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     let _ = payouts::cancel(&mut f.conn, f.now, checker, id);
                 }
             }
+            Op::Return(n) => {
+                let paid: Vec<i64> = db::payouts::all_payouts(&mut f.conn)
+                    .unwrap()
+                    .into_iter()
+                    .filter(|p| p.state == "paid")
+                    .map(|p| p.id)
+                    .collect();
+                if let Some(id) = pick(&paid, n) {
+                    payouts::return_payout(
+                        &mut f.conn,
+                        f.now,
+                        "http://localhost",
+                        checker,
+                        id,
+                        "returned by the bank",
+                    )
+                    .unwrap();
+                }
+            }
         }
         open.retain(|id| {
             let run = db::payouts::run(&mut f.conn, *id).unwrap().unwrap();
@@ -324,8 +346,9 @@ fn payouts_user(f: &mut Fixture, email: &str) {
 }
 
 /// The reviewers' case, at every step of a payout's life: a refund of an order whose
-/// commission is in a payout (draft, approved, exported; then cancelled or failed), or paid,
-/// is taken back once, and the next run pays what the ledger holds.
+/// commission is in a payout (draft, approved, exported; then cancelled, failed, or paid and
+/// returned by the bank), or paid, is taken back once, and the next run pays what the
+/// ledger holds.
 #[test]
 fn a_refund_while_in_payout_is_taken_back_once_when_the_payout_is_cancelled_or_fails() {
     use Op::*;
@@ -333,6 +356,7 @@ fn a_refund_while_in_payout_is_taken_back_once_when_the_payout_is_cancelled_or_f
         vec![Cancel(0)],
         vec![Approve(0), Export(0), Settle(0, 0)],
         vec![Approve(0), Export(0), Settle(0, 0xff)],
+        vec![Approve(0), Export(0), Settle(0, 0xff), Return(0)],
     ];
     for (n, end) in life.iter().enumerate() {
         // The refund at each step before the end: draft, approved, exported, and after it.
