@@ -187,6 +187,25 @@ impl TestApp {
         TestApp::demo_with(|_| {}).await
     }
 
+    /// The demo as it was before merchant billing: no invoice and no payment received, so
+    /// the platform's cash is only what payouts took out.
+    pub async fn demo_before_billing() -> TestApp {
+        let app = TestApp::spawn_with(|_| {}).await;
+        let (now, base, sealer) = (
+            app.state.now(),
+            app.address.clone(),
+            app.state.sealer.clone(),
+        );
+        app.state
+            .db(move |conn| {
+                tandem::service::demo::load_before_billing(conn, now, &base)?;
+                tandem::service::influencer::seal_plain_details(conn, &sealer)
+            })
+            .await
+            .unwrap();
+        app
+    }
+
     /// Like `demo`, with the settings adjusted first.
     pub async fn demo_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         let app = TestApp::spawn_with(adjust).await;
