@@ -329,7 +329,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let _ = writeln!(
                 out,
-                "{}{}",
+                "{}",
                 if issued.is_empty() {
                     "nothing to invoice: every closed month is invoiced".to_owned()
                 } else {
@@ -342,8 +342,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                             "issued; emailed to each merchant's owner"
                         }
                     )
-                },
-                ""
+                }
             );
             Ok(())
         }
@@ -486,8 +485,15 @@ fn payouts_run(settings: &Settings, only: Option<&str>, dry_run: bool) -> anyhow
             Ok(db::payouts::handles(conn, ids)?)
         };
         let (title, plan) = if dry_run {
-            let plan = payouts::plan_for(&mut conn, &s.currency, s.minimum_minor, None)
-                .map_err(describe)?;
+            let plan = payouts::plan_for(
+                &mut conn,
+                now,
+                &s.currency,
+                s.minimum_minor,
+                s.pay_when_paid,
+                None,
+            )
+            .map_err(describe)?;
             (
                 format!(
                     "\"{}\" for {} (dry run: nothing written)",

@@ -1080,3 +1080,18 @@ pub fn facts(conn: &mut DbConn) -> QueryResult<crate::domain::billing::BillingFa
             .collect(),
     })
 }
+
+/// Each commission's merchant: commission id → merchant id.
+pub fn commission_merchants(conn: &mut DbConn, ids: &[i64]) -> QueryResult<HashMap<i64, i64>> {
+    use super::schema::commissions;
+    let mut out = HashMap::new();
+    for chunk in ids.chunks(500) {
+        out.extend(
+            commissions::table
+                .filter(commissions::id.eq_any(chunk))
+                .select((commissions::id, commissions::merchant_id))
+                .load::<(i64, i64)>(conn)?,
+        );
+    }
+    Ok(out)
+}

@@ -863,6 +863,8 @@ pub struct PayoutSchedule {
     pub last_fire_at: Option<NaiveDateTime>,
     /// Who last created or changed it: the checker of the runs it makes is someone else.
     pub updated_by: Option<i64>,
+    /// Pay a commission only once the invoice that holds it is paid in full.
+    pub pay_when_paid: bool,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]

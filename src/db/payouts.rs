@@ -92,6 +92,12 @@ pub fn update_schedule(
         .execute(conn)
 }
 
+pub fn set_pay_when_paid(conn: &mut DbConn, id: i64, on: bool) -> QueryResult<usize> {
+    diesel::update(payout_schedules::table.find(id))
+        .set(payout_schedules::pay_when_paid.eq(on))
+        .execute(conn)
+}
+
 /// Moves the schedule's mark forward (never back): the slots up to `fire_at` are done.
 pub fn mark_fired(conn: &mut DbConn, id: i64, fire_at: NaiveDateTime) -> QueryResult<usize> {
     diesel::update(

@@ -371,10 +371,22 @@ pub struct LeftOut {
     pub reason: String,
 }
 
+/// A commission a pay-when-paid schedule does not pay yet: its merchant has not paid the
+/// invoice that holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    pub influencer_id: i64,
+    pub commission_id: i64,
+    pub amount_minor: i64,
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
     pub payouts: Vec<PlannedPayout>,
     pub left_out: Vec<LeftOut>,
+    /// Commissions held back by pay-when-paid (in no payout, and not in `left_out`'s sums).
+    pub waiting: Vec<Waiting>,
 }
 
 impl Plan {
@@ -387,19 +399,73 @@ impl Plan {
 /// least `minimum` (and more than zero) and who has a payout method gets one payout that
 /// settles exactly those items; everyone else with something available, negative or frozen
 /// gets a reason they will read on their earnings page.
+///
+/// With pay-when-paid, `waiting` names the commissions whose merchant has not paid the
+/// invoice holding them (commission id → why, "waiting for Jade Leaf Tea Co. to pay invoice
+/// INV-2026-000123 (due 14 Dec 2026)"): they are left out of every payout and listed in
+/// `Plan::waiting`; the rest is planned as if they were not there, and a creator left with
+/// no payout is told what they wait for.
 pub fn plan(
     currency: &str,
     minimum_minor: i64,
     items: &[Settleable],
     payees: &HashMap<i64, Payee>,
+    waiting: &HashMap<i64, String>,
 ) -> Plan {
     let mut by_influencer: BTreeMap<i64, Vec<Settleable>> = BTreeMap::new();
+    let mut plan = Plan::default();
     for it in items {
+        if let Settles::Commission(id) = it.settles
+            && let Some(reason) = waiting.get(&id)
+        {
+            plan.waiting.push(Waiting {
+                influencer_id: it.influencer_id,
+                commission_id: id,
+                amount_minor: it.amount_minor,
+                reason: reason.clone(),
+            });
+            continue;
+        }
         by_influencer.entry(it.influencer_id).or_default().push(*it);
     }
+    plan.waiting
+        .sort_by_key(|w| (w.influencer_id, w.commission_id));
     let money = |minor: i64| display_in(minor, currency);
-    let mut plan = Plan::default();
+    // What each creator waits for, in words: "¥120.00 waiting for … ; ¥30.00 waiting for …".
+    let waits_of = |influencer_id: i64| -> Option<String> {
+        let mut by_reason: BTreeMap<&str, i64> = BTreeMap::new();
+        for w in plan
+            .waiting
+            .iter()
+            .filter(|w| w.influencer_id == influencer_id)
+        {
+            *by_reason.entry(w.reason.as_str()).or_default() += w.amount_minor;
+        }
+        (!by_reason.is_empty()).then(|| {
+            by_reason
+                .iter()
+                .map(|(r, a)| format!("{} {r}", money(*a)))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    };
+    let mut waiters: Vec<i64> = plan.waiting.iter().map(|w| w.influencer_id).collect();
+    waiters.dedup();
+    for id in waiters {
+        by_influencer.entry(id).or_default();
+    }
     for (influencer_id, mut its) in by_influencer {
+        if its.is_empty() {
+            // Everything they have waits for merchants to pay.
+            if let Some(w) = waits_of(influencer_id) {
+                plan.left_out.push(LeftOut {
+                    influencer_id,
+                    available_minor: 0,
+                    reason: w,
+                });
+            }
+            continue;
+        }
         its.sort_by_key(|i| i.settles);
         let total: i64 = its.iter().map(|i| i.amount_minor).sum();
         let clawed: i64 = its
@@ -437,6 +503,10 @@ pub fn plan(
             ))
         } else {
             None
+        };
+        let reason = match (reason, waits_of(influencer_id)) {
+            (Some(r), Some(w)) => Some(format!("{w}; and {r}")),
+            (r, _) => r,
         };
         match reason {
             Some(reason) => plan.left_out.push(LeftOut {
@@ -680,7 +750,7 @@ mod tests {
             k(4, 2, 1_700),
             c(5, 5, 5_000),
         ];
-        let p = plan("CNY", 5_000, &items, &payees);
+        let p = plan("CNY", 5_000, &items, &payees, &HashMap::new());
         assert_eq!(
             p.payouts
                 .iter()
@@ -736,7 +806,7 @@ mod tests {
             for n in &no_method {
                 payees.insert(*n, Payee::default());
             }
-            let p = plan("USD", minimum, &items, &payees);
+            let p = plan("USD", minimum, &items, &payees, &HashMap::new());
             let mut seen = std::collections::HashSet::new();
             for x in &p.payouts {
                 prop_assert!(x.amount_minor > 0 && x.amount_minor >= minimum);
@@ -760,7 +830,61 @@ mod tests {
             who.dedup();
             prop_assert_eq!(who.len(), p.payouts.len() + p.left_out.len());
             // The same input plans the same run.
-            prop_assert_eq!(&p, &plan("USD", minimum, &items, &payees));
+            prop_assert_eq!(&p, &plan("USD", minimum, &items, &payees, &HashMap::new()));
+        }
+
+        /// Pay-when-paid: a commission whose invoice is unpaid is in no payout and listed as
+        /// waiting, once; the payouts are those of a plan without the waiting commissions; a
+        /// creator paid nothing who waits is told what for; the sums still add up.
+        #[test]
+        fn waiting_commissions_are_never_paid_and_always_explained(
+            items in arb_items(),
+            minimum in 0i64..2_000_000,
+            unpaid in prop::collection::btree_set(1i64..60, 0..30),
+        ) {
+            let payees = with_method(&[1, 2, 3, 4, 5, 6, 7]);
+            let waiting: HashMap<i64, String> = unpaid
+                .iter()
+                .map(|id| (*id, format!("waiting for Merchant {} to pay invoice INV-2026-{:06}", id % 3, id % 3 + 1)))
+                .collect();
+            let p = plan("USD", minimum, &items, &payees, &waiting);
+            let held: Vec<Settleable> = items
+                .iter()
+                .filter(|i| matches!(i.settles, Settles::Commission(id) if waiting.contains_key(&id)))
+                .copied()
+                .collect();
+            prop_assert_eq!(p.waiting.len(), held.len());
+            for x in &p.payouts {
+                for i in &x.items {
+                    if let Settles::Commission(id) = i.settles {
+                        prop_assert!(!waiting.contains_key(&id), "a waiting commission is paid");
+                    }
+                }
+            }
+            let rest: Vec<Settleable> = items
+                .iter()
+                .filter(|i| !held.contains(i))
+                .copied()
+                .collect();
+            let without = plan("USD", minimum, &rest, &payees, &HashMap::new());
+            prop_assert_eq!(&p.payouts, &without.payouts);
+            // Paid + left out + waiting = everything available.
+            let all: i64 = items.iter().map(|i| i.amount_minor).sum();
+            let left: i64 = p.left_out.iter().map(|l| l.available_minor).sum();
+            let waits: i64 = p.waiting.iter().map(|w| w.amount_minor).sum();
+            prop_assert_eq!(p.total_minor() + left + waits, all);
+            for w in &p.waiting {
+                if !p.payouts.iter().any(|x| x.influencer_id == w.influencer_id) {
+                    let l = p.left_out.iter().find(|l| l.influencer_id == w.influencer_id);
+                    prop_assert!(l.is_some_and(|l| l.reason.contains(&w.reason)), "{:?} {:?}", w, l);
+                }
+            }
+            // Nobody is listed twice.
+            let mut ids: Vec<i64> = p.left_out.iter().map(|l| l.influencer_id).collect();
+            let n = ids.len();
+            ids.sort_unstable();
+            ids.dedup();
+            prop_assert_eq!(ids.len(), n);
         }
     }
 }

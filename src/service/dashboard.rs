@@ -105,8 +105,10 @@ pub fn influencer_home(
             Some((s, at)) => {
                 let plan = super::payouts::plan_for(
                     conn,
+                    now,
                     &currency,
                     s.minimum_minor,
+                    s.pay_when_paid,
                     Some(influencer_id),
                 )?;
                 let estimate = match (plan.payouts.first(), plan.left_out.first()) {

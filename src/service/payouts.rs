@@ -46,6 +46,8 @@ pub struct ScheduleForm {
     pub day: String,
     /// For the common schedules: the time of day, HH:MM.
     pub at: String,
+    /// A checkbox: "on" to pay a commission only once its merchant paid the invoice holding it.
+    pub pay_when_paid: String,
 }
 
 impl ScheduleForm {
@@ -146,6 +148,11 @@ impl ScheduleForm {
                 .map(|m| m.to_plain_string())
                 .unwrap_or_default(),
             active: if s.active { "on".into() } else { String::new() },
+            pay_when_paid: if s.pay_when_paid {
+                "on".into()
+            } else {
+                String::new()
+            },
             ..ScheduleForm::default()
         }
         .with_preset_of()
@@ -160,6 +167,7 @@ pub struct ValidSchedule {
     pub currency: Currency,
     pub minimum_minor: i64,
     pub active: bool,
+    pub pay_when_paid: bool,
     pub rule: FireRule,
 }
 
@@ -213,6 +221,7 @@ pub fn validate_schedule(form: &ScheduleForm) -> Result<ValidSchedule, FieldErro
             currency,
             minimum_minor,
             active: form.active == "on" || form.active == "true",
+            pay_when_paid: form.pay_when_paid == "on" || form.pay_when_paid == "true",
             rule,
         }),
         _ => Err(errors),
@@ -251,10 +260,11 @@ pub fn save_schedule(
                     actor,
                     now,
                 )?;
+                db::payouts::set_pay_when_paid(conn, id, v.pay_when_paid)?;
                 (id, Some(before))
             }
-            None => (
-                db::payouts::insert_schedule(
+            None => {
+                let id = db::payouts::insert_schedule(
                     conn,
                     &v.name,
                     &v.cron,
@@ -264,15 +274,27 @@ pub fn save_schedule(
                     v.active,
                     actor,
                     now,
-                )?,
-                None,
-            ),
+                )?;
+                db::payouts::set_pay_when_paid(conn, id, v.pay_when_paid)?;
+                (id, None)
+            }
         };
-        let describe = |name: &str, cron: &str, tz: &str, cur: &str, min: i64, active: bool| {
+        let describe = |name: &str,
+                        cron: &str,
+                        tz: &str,
+                        cur: &str,
+                        min: i64,
+                        active: bool,
+                        when_paid: bool| {
             format!(
-                "\"{name}\" {cron} ({tz}), {cur}, minimum {}, {}",
+                "\"{name}\" {cron} ({tz}), {cur}, minimum {}, {}{}",
                 display_in(min, cur),
-                if active { "active" } else { "paused" }
+                if active { "active" } else { "paused" },
+                if when_paid {
+                    ", pays when merchants have paid"
+                } else {
+                    ""
+                }
             )
         };
         let after = describe(
@@ -282,6 +304,7 @@ pub fn save_schedule(
             v.currency.code(),
             v.minimum_minor,
             v.active,
+            v.pay_when_paid,
         );
         let detail = match before {
             Some(b) => format!(
@@ -292,7 +315,8 @@ pub fn save_schedule(
                     &b.time_zone,
                     &b.currency,
                     b.minimum_minor,
-                    b.active
+                    b.active,
+                    b.pay_when_paid
                 )
             ),
             None => format!("schedule created: {after}"),
@@ -311,10 +335,14 @@ pub fn save_schedule(
 
 /// The balances a run in `currency` would pay, and the plan; `only` one influencer's (what
 /// the next run would do for them, as their dashboard shows it).
+/// The plan of a run in `currency` now: with `pay_when_paid`, commissions whose merchant has
+/// not paid the invoice holding them wait (issue #28).
 pub fn plan_for(
     conn: &mut DbConn,
+    now: NaiveDateTime,
     currency: &str,
     minimum_minor: i64,
+    pay_when_paid: bool,
     only: Option<i64>,
 ) -> AppResult<Plan> {
     let mut items: Vec<Settleable> = db::payouts::available_commissions(conn, currency, only)?
@@ -355,7 +383,30 @@ pub fn plan_for(
     for (id, sum) in frozen {
         payees.entry(id).or_default().frozen_minor = sum;
     }
-    Ok(payout::plan(currency, minimum_minor, &items, &payees))
+    let waiting = if pay_when_paid {
+        let ids: Vec<i64> = items
+            .iter()
+            .filter_map(|i| match i.settles {
+                Settles::Commission(id) => Some(id),
+                Settles::Clawback(_) => None,
+            })
+            .collect();
+        let merchants = db::billing::commission_merchants(conn, &ids)?;
+        let of: Vec<(i64, i64, String)> = ids
+            .iter()
+            .filter_map(|id| merchants.get(id).map(|m| (*id, *m, currency.to_owned())))
+            .collect();
+        super::billing::waiting_for_invoice(conn, now, &of)?
+    } else {
+        HashMap::new()
+    };
+    Ok(payout::plan(
+        currency,
+        minimum_minor,
+        &items,
+        &payees,
+        &waiting,
+    ))
 }
 
 /// What became of asking for a run.
@@ -398,7 +449,14 @@ pub fn run_schedule(
             return Ok(RunOutcome::Exists(run));
         };
         // Planned inside the transaction, so what it reads is what it writes.
-        let plan = plan_for(conn, &schedule.currency, schedule.minimum_minor, None)?;
+        let plan = plan_for(
+            conn,
+            now,
+            &schedule.currency,
+            schedule.minimum_minor,
+            schedule.pay_when_paid,
+            None,
+        )?;
         write_run(conn, now, run_id, &schedule.currency, &plan, progress)?;
         if plan.payouts.is_empty() {
             // Nothing to pay: closed as such at once, never waiting for an approval.

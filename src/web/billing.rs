@@ -593,7 +593,7 @@ async fn finance_page(
                     ));
                 }
             }
-            payments.sort_by(|a, b| b.id.cmp(&a.id));
+            payments.sort_by_key(|p| std::cmp::Reverse(p.id));
             payments.truncate(50);
             let cash: Vec<(String, String)> =
                 db::ledger::balances(conn, crate::domain::ledger::Owner::Platform)?

@@ -79,6 +79,7 @@ struct ScheduleRow {
     currency: String,
     minimum: String,
     active: bool,
+    pay_when_paid: bool,
     next: Vec<(String, String)>,
 }
 
@@ -116,6 +117,7 @@ async fn schedules(
                 zone: s.time_zone,
                 currency: s.currency,
                 active: s.active,
+                pay_when_paid: s.pay_when_paid,
                 next,
             }
         })

@@ -412,3 +412,84 @@ fn reminders_go_on_the_due_date_and_a_week_later_once_each() {
         1
     );
 }
+
+#[test]
+fn pay_when_paid_holds_commissions_until_their_invoice_is_paid() {
+    let mut b = demo_books();
+    let conn = &mut b.conn;
+    let now = chrono::Utc::now().naive_utc();
+    let actor = finance(conn);
+    // Every creator can be paid, so only pay-when-paid decides.
+    {
+        use tandem::db::schema::influencers;
+        let ids: Vec<i64> = influencers::table
+            .select(influencers::id)
+            .load(conn)
+            .unwrap();
+        for id in ids {
+            tandem::db::influencers::set_payout(conn, id, "bank", "CNY", "{}", now).unwrap();
+        }
+    }
+    let off = tandem::service::payouts::plan_for(conn, now, "CNY", 0, false, None).unwrap();
+    let on = tandem::service::payouts::plan_for(conn, now, "CNY", 0, true, None).unwrap();
+    assert!(off.waiting.is_empty());
+    assert!(
+        !on.waiting.is_empty(),
+        "Lumière's invoice is only partly paid"
+    );
+    let lumiere = db::merchants::all(conn)
+        .unwrap()
+        .into_iter()
+        .find(|m| m.name == "Lumière Beauty")
+        .unwrap()
+        .id;
+    let inv = db::billing::invoices_of(conn, lumiere)
+        .unwrap()
+        .into_iter()
+        .next()
+        .unwrap();
+    let reason = format!(
+        "waiting for Lumière Beauty to pay invoice {} (due {})",
+        inv.number,
+        billing::fmt_due(inv.due_date())
+    );
+    assert!(
+        on.waiting.iter().any(|w| w.reason == reason),
+        "{:#?}",
+        on.waiting
+    );
+    // What waits is exactly what the plan without pay-when-paid paid more.
+    let waits: i64 = on.waiting.iter().map(|w| w.amount_minor).sum();
+    assert_eq!(
+        off.total_minor() - on.total_minor()
+            + on.left_out.iter().map(|l| l.available_minor).sum::<i64>()
+            - off.left_out.iter().map(|l| l.available_minor).sum::<i64>(),
+        waits
+    );
+    // Lumière pays the rest of its invoice: its November commissions are payable.
+    let s = billing::standing(conn, lumiere, now.date()).unwrap();
+    let open = s
+        .docs
+        .iter()
+        .find(|d| d.invoice.id == inv.id)
+        .unwrap()
+        .open_minor();
+    pay(
+        conn,
+        now,
+        actor,
+        lumiere,
+        &tandem::domain::money::plain_in(open, "CNY"),
+        "LB-REST-1",
+        &inv.number,
+    )
+    .unwrap();
+    let after = tandem::service::payouts::plan_for(conn, now, "CNY", 0, true, None).unwrap();
+    assert!(
+        !after.waiting.iter().any(|w| w.reason == reason),
+        "{:#?}",
+        after.waiting
+    );
+    assert!(after.total_minor() > on.total_minor());
+    clean(conn);
+}

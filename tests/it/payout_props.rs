@@ -316,7 +316,15 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             step
         );
         // What the next run would pay the creator is what the ledger holds available.
-        let plan = payouts::plan_for(&mut f.conn, &cur, 1, Some(f.influencer_id)).unwrap();
+        let plan = payouts::plan_for(
+            &mut f.conn,
+            chrono::Utc::now().naive_utc(),
+            &cur,
+            1,
+            false,
+            Some(f.influencer_id),
+        )
+        .unwrap();
         let planned: i64 = plan
             .payouts
             .iter()

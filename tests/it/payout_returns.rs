@@ -541,7 +541,7 @@ async fn the_migration_gives_old_settle_journals_their_cash_lines() {
         assert_eq!(lines, settles * 4);
         // Back to before 000032 (through the billing migration after it): settle journals
         // of two lines, no paid_out account.
-        let mut revert = |conn: &mut DbConn| {
+        let revert = |conn: &mut DbConn| {
             match &mut *conn {
                 DbConn::Sqlite(c) => c
                     .revert_last_migration(tandem::db::SQLITE_MIGRATIONS)
