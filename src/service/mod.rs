@@ -20,6 +20,7 @@ pub mod orders;
 pub mod payouts;
 pub mod reports;
 pub mod sessions;
+pub mod statements;
 pub mod shopify;
 pub mod team;
 

@@ -22,6 +22,7 @@ pub mod payouts;
 pub mod public;
 pub mod redirect;
 pub mod session;
+pub mod statements;
 
 use actix_web::web;
 
@@ -41,6 +42,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     order_lists::routes(cfg);
     orders::routes(cfg);
     payouts::routes(cfg);
+    statements::routes(cfg);
     dashboards::routes(cfg);
 }
 
