@@ -24,7 +24,9 @@ pub struct RowCounts {
 
 /// The counts of each import's rows: import id → counts.
 pub fn row_counts(conn: &mut DbConn, import_ids: &[i64]) -> QueryResult<HashMap<i64, RowCounts>> {
-    let when = |cond: &str| format!("CAST(COALESCE(SUM(CASE WHEN {cond} THEN 1 ELSE 0 END), 0) AS BIGINT)");
+    let when = |cond: &str| {
+        format!("CAST(COALESCE(SUM(CASE WHEN {cond} THEN 1 ELSE 0 END), 0) AS BIGINT)")
+    };
     let mut out = HashMap::new();
     for chunk in import_ids.chunks(500) {
         let rows: Vec<(i64, i64, i64, i64, i64, i64, i64)> = statement_rows::table

@@ -385,7 +385,10 @@ pub fn parse_amount(s: &str, currency: Currency) -> Result<Money, String> {
     let digits_around = |sep: char| {
         s.char_indices().any(|(i, c)| {
             c == sep
-                && s[..i].chars().next_back().is_some_and(|p| p.is_ascii_digit())
+                && s[..i]
+                    .chars()
+                    .next_back()
+                    .is_some_and(|p| p.is_ascii_digit())
                 && s[i + c.len_utf8()..]
                     .chars()
                     .next()
@@ -394,11 +397,13 @@ pub fn parse_amount(s: &str, currency: Currency) -> Result<Money, String> {
     };
     let separators = [',', '\'', ' ', '_', '\u{a0}', '\u{202f}', '’'];
     if let Some(sep) = separators.iter().copied().find(|c| digits_around(*c)) {
-        let what = if sep == ',' && !s.contains('.') && s.rsplit(',').next().is_some_and(|t| t.len() != 3) {
-            "a decimal comma"
-        } else {
-            "a thousands separator"
-        };
+        let what =
+            if sep == ',' && !s.contains('.') && s.rsplit(',').next().is_some_and(|t| t.len() != 3)
+            {
+                "a decimal comma"
+            } else {
+                "a thousands separator"
+            };
         return Err(format!(
             "The amount “{s}” has {what} (“{sep}”): write it with digits and a decimal point only, e.g. 1234.50."
         ));
@@ -425,9 +430,7 @@ fn text_problem(field: &str, value: &str, problems: &mut Vec<String>) {
         ));
     }
     if value.chars().count() > MAX_TEXT {
-        problems.push(format!(
-            "The {field} is longer than {MAX_TEXT} characters."
-        ));
+        problems.push(format!("The {field} is longer than {MAX_TEXT} characters."));
     }
 }
 
@@ -483,7 +486,7 @@ mod tests {
             (b"date,amount,currency,reference,payer\n".to_vec(), "no transfers"),
             (
                 b"date,amount,currency,reference\n2026-12-01,1,CNY,x\n".to_vec(),
-                "Line 1: the header has no column \xe2\x80\x9cpayer\xe2\x80\x9d",
+                "Line 1: the header has no column “payer”",
             ),
             (
                 b"date,amount,currency,reference,payer\n2026-12-01,1,CNY,x,\xff\n".to_vec(),
@@ -498,7 +501,7 @@ mod tests {
             (
                 b"date,amount,currency,reference,payer\n2026-12-01,1,CNY,\"x,y\n2026-12-02,2,CNY,z,w\n"
                     .to_vec(),
-                "Line 2, column \xe2\x80\x9creference\xe2\x80\x9d: a field holds a line break",
+                "Line 2, column “reference”: a field holds a line break",
             ),
             (
                 b"date,amount,currency,reference,payer\n2026-12-01,1,234.00,CNY,x,y\n".to_vec(),
@@ -506,7 +509,7 @@ mod tests {
             ),
             (
                 b"date,amount,currency,reference,payer,date\n2026-12-01,1,CNY,x,y,z\n".to_vec(),
-                "column \xe2\x80\x9cdate\xe2\x80\x9d: the header names this column twice",
+                "column “date”: the header names this column twice",
             ),
             (
                 b"\"date,amount,currency,reference,payer\n2026-12-01,1,CNY,x,y\n".to_vec(),
@@ -600,7 +603,11 @@ mod tests {
     fn amounts() {
         assert_eq!(parse_amount("1234.50", cny()).unwrap().minor(), 123_450);
         assert_eq!(parse_amount("7", cny()).unwrap().minor(), 700);
-        assert!(parse_amount("1 234.50", cny()).unwrap_err().contains("thousands"));
+        assert!(
+            parse_amount("1 234.50", cny())
+                .unwrap_err()
+                .contains("thousands")
+        );
         assert!(parse_amount("1e3", cny()).is_err());
         assert!(parse_amount("NaN", cny()).is_err());
         assert!(parse_amount("", cny()).unwrap_err().contains("No amount"));

@@ -20,8 +20,8 @@ pub mod orders;
 pub mod payouts;
 pub mod reports;
 pub mod sessions;
-pub mod statements;
 pub mod shopify;
+pub mod statements;
 pub mod team;
 
 use chrono::NaiveDateTime;

@@ -165,7 +165,8 @@ pub fn preview(
             let Some(inv) = db::billing::invoice(conn, inv)? else {
                 continue;
             };
-            if let Some(p) = db::billing::payment_by_reference(conn, inv.merchant_id, &row.reference)?
+            if let Some(p) =
+                db::billing::payment_by_reference(conn, inv.merchant_id, &row.reference)?
             {
                 db::billing::set_row_outcome(conn, row.id, "already_recorded", Some(p.id))?;
                 already += 1;
@@ -198,9 +199,11 @@ pub fn preview(
     });
     match outcome {
         Ok(p) => Ok(Ok(p)),
-        Err(PreviewError::Taken) => earlier(conn)?
-            .map(Ok)
-            .ok_or_else(|| AppError::Conflict("The file was uploaded at the same time: open the statements list.".to_owned())),
+        Err(PreviewError::Taken) => earlier(conn)?.map(Ok).ok_or_else(|| {
+            AppError::Conflict(
+                "The file was uploaded at the same time: open the statements list.".to_owned(),
+            )
+        }),
         Err(PreviewError::App(e)) => Err(e),
     }
 }
@@ -236,7 +239,10 @@ pub enum Decision {
     Matched,
     /// Record it for the merchant chosen (its id as the form sends it), against the invoice
     /// number given if any; with no merchant, the invoice's merchant.
-    ByHand { merchant_id: String, invoice: String },
+    ByHand {
+        merchant_id: String,
+        invoice: String,
+    },
     /// Do not record it (the default for rows not matched).
     Skip,
 }
@@ -309,7 +315,10 @@ pub fn apply(
             let plan = plan_row(conn, row, decisions.get(&row.id), today)?;
             match plan {
                 Ok(p) => plans.push(p),
-                Err(message) => errors.add(&row_field(row.id), format!("Line {}: {message}", row.row_no)),
+                Err(message) => errors.add(
+                    &row_field(row.id),
+                    format!("Line {}: {message}", row.row_no),
+                ),
             }
         }
         if !errors.is_empty() {
@@ -324,7 +333,8 @@ pub fn apply(
         for (row, plan) in rows.iter().zip(plans) {
             match plan {
                 Plan::Leave => {
-                    applied.already_recorded += usize::from(row.outcome.as_deref() == Some("already_recorded"));
+                    applied.already_recorded +=
+                        usize::from(row.outcome.as_deref() == Some("already_recorded"));
                 }
                 Plan::Skip => {
                     db::billing::set_row_outcome(conn, row.id, "skipped", None)?;
@@ -338,7 +348,12 @@ pub fn apply(
                     });
                     match recorded {
                         Ok(payment_id) => {
-                            db::billing::set_row_outcome(conn, row.id, "recorded", Some(payment_id))?;
+                            db::billing::set_row_outcome(
+                                conn,
+                                row.id,
+                                "recorded",
+                                Some(payment_id),
+                            )?;
                             applied.recorded += 1;
                             *applied
                                 .recorded_minor
@@ -437,7 +452,9 @@ fn plan_row(
             }
             if merchant_id.is_empty() {
                 let found = match rules::parse_number(invoice) {
-                    Some((p, y, s)) => db::billing::invoice_by_number(conn, &rules::number(p, y, s))?,
+                    Some((p, y, s)) => {
+                        db::billing::invoice_by_number(conn, &rules::number(p, y, s))?
+                    }
                     None => None,
                 };
                 match found {
@@ -572,7 +589,10 @@ pub fn counts_line(c: &RowCounts, applied: bool) -> String {
     } else {
         // Rows recorded before are matched rows (see `preview`): told apart.
         let by_hand = c.rows - c.matched - c.problems;
-        parts.push(format!("{} matched", (c.matched - c.already_recorded).max(0)));
+        parts.push(format!(
+            "{} matched",
+            (c.matched - c.already_recorded).max(0)
+        ));
         parts.push(format!("{} to match by hand", by_hand.max(0)));
         parts.push(format!("{} with a problem", c.problems));
     }

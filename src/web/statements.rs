@@ -105,7 +105,11 @@ async fn list_page(
                         ),
                         (None, _) => "Waiting for confirmation".to_owned(),
                     },
-                    badge: if applied.is_some() { "badge-ok" } else { "badge-info" },
+                    badge: if applied.is_some() {
+                        "badge-ok"
+                    } else {
+                        "badge-info"
+                    },
                     counts: svc::counts_line(&i.counts, applied.is_some()),
                 }
             })
@@ -118,7 +122,15 @@ async fn list(
     session: Session,
     user: FinanceUser,
 ) -> AppResult<HttpResponse> {
-    let page = list_page(&state, &session, &user, String::new(), String::new(), String::new()).await?;
+    let page = list_page(
+        &state,
+        &session,
+        &user,
+        String::new(),
+        String::new(),
+        String::new(),
+    )
+    .await?;
     pages::ok(&page)
 }
 
@@ -193,7 +205,11 @@ async fn upload(
                     p.ignored_columns.join(", ")
                 ));
             }
-            session::flash(&session, if p.earlier { "info" } else { "success" }, message);
+            session::flash(
+                &session,
+                if p.earlier { "info" } else { "success" },
+                message,
+            );
             Ok(pages::redirect(&format!(
                 "/finance/billing/statements/{}",
                 p.import_id
@@ -453,7 +469,9 @@ async fn apply(
                     applied.summary()
                 ),
             );
-            return Ok(pages::redirect(&format!("/finance/billing/statements/{id}")));
+            return Ok(pages::redirect(&format!(
+                "/finance/billing/statements/{id}"
+            )));
         }
         Ok(Err(errors)) => (
             errors,
