@@ -625,8 +625,10 @@ pub fn view(conn: &mut DbConn, import_id: i64, today: NaiveDate) -> AppResult<Im
         let invoice = match row.matched_invoice_id {
             Some(id) => match db::billing::invoice(conn, id)? {
                 Some(inv) => {
-                    if !standings.contains_key(&inv.merchant_id) {
-                        standings.insert(inv.merchant_id, standing(conn, inv.merchant_id, today)?);
+                    if let std::collections::hash_map::Entry::Vacant(e) =
+                        standings.entry(inv.merchant_id)
+                    {
+                        e.insert(standing(conn, inv.merchant_id, today)?);
                     }
                     let open = standings
                         .get(&inv.merchant_id)

@@ -132,7 +132,10 @@ fn table_of(html: &str, today: &str) -> String {
             i += 1;
         }
     }
-    out
+    out.lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[tokio::test]
@@ -225,8 +228,8 @@ async fn a_statement_is_previewed_then_recorded_as_confirmed_and_only_once() {
     let rows = app
         .with_db(move |conn| {
             clean(conn);
-            assert_eq!(open_of(conn, lumiere, &li), lumiere_open - 100_00);
-            assert_eq!(open_of(conn, b.voltix, &vi), (voltix_open - 50_00).max(0));
+            assert_eq!(open_of(conn, lumiere, &li), lumiere_open - 10_000);
+            assert_eq!(open_of(conn, b.voltix, &vi), (voltix_open - 5_000).max(0));
             let rows = rows_of(conn, import);
             for r in &rows[..2] {
                 let p = db::billing::payment(conn, r.payment_id.unwrap())?.unwrap();
@@ -238,12 +241,12 @@ async fn a_statement_is_previewed_then_recorded_as_confirmed_and_only_once() {
             let p = db::billing::payment(conn, rows[0].payment_id.unwrap())?.unwrap();
             assert_eq!(
                 (p.merchant_id, p.amount_minor, p.currency.as_str()),
-                (lumiere, 100_00, "CNY")
+                (lumiere, 10_000, "CNY")
             );
             let p = db::billing::payment(conn, rows[1].payment_id.unwrap())?.unwrap();
             assert_eq!(
                 (p.merchant_id, p.amount_minor, p.currency.as_str()),
-                (b.voltix, 50_00, "USD")
+                (b.voltix, 5_000, "USD")
             );
             let events = db::audit::for_subject(conn, "statement_import", import)?;
             let applied = events
