@@ -9,6 +9,9 @@
       var reader = new FileReader();
       reader.onload = function () { target.value = reader.result; };
       reader.readAsText(file);
+      // data-fill-name="ID" also puts the file's name into the input #ID.
+      var name = input.dataset.fillName && document.getElementById(input.dataset.fillName);
+      if (name) name.value = file.name;
     });
   });
   // Buttons with data-confirm ask before submitting their form.

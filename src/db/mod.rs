@@ -36,6 +36,7 @@ pub mod password_resets;
 pub mod payouts;
 pub mod schema;
 pub mod sessions;
+pub mod statements;
 pub mod stats;
 pub mod team;
 pub mod users;

@@ -2,6 +2,7 @@
 //! machines, matching, and validation of what users type.
 
 pub mod account;
+pub mod bank_statement;
 pub mod billing;
 pub mod campaign;
 pub mod catalog;

@@ -21,6 +21,7 @@ pub mod payouts;
 pub mod reports;
 pub mod sessions;
 pub mod shopify;
+pub mod statements;
 pub mod team;
 
 use chrono::NaiveDateTime;

@@ -23,6 +23,7 @@ pub mod payouts;
 pub mod public;
 pub mod redirect;
 pub mod session;
+pub mod statements;
 
 use actix_web::web;
 
@@ -43,6 +44,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     orders::routes(cfg);
     payouts::routes(cfg);
     billing::routes(cfg);
+    statements::routes(cfg);
     dashboards::routes(cfg);
 }
 

@@ -31,5 +31,6 @@ mod postbacks;
 mod reports;
 mod settings;
 mod sign_in;
+mod statements;
 mod team;
 mod what_people_see;
