@@ -1200,3 +1200,274 @@ async fn chart_text_is_readable_on_a_phone_and_a_laptop() {
         }
     }
 }
+
+/// Issue #28 end to end: commissions accrue → the month closes → finance issues the invoices
+/// (emailed to each merchant's owner) → a bank statement pays one (one row matched, one
+/// not) → a pay-when-paid run pays the creators whose merchant paid → the bank returns one
+/// payout → the creator's statement and `tandem ledger check` agree.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_month_is_invoiced_paid_by_statement_and_paid_out_when_paid() {
+    use tandem::domain::ledger::{AccountKind, Owner};
+    let Some(driver) = start_driver() else { return };
+    let app = TestApp::demo().await;
+    let schedule = app.payout_ready().await;
+    // Into next month: December closes; its commissions (30-day hold) mature.
+    let now = app.clock_now();
+    let next_month = tandem::domain::billing::Period::month_of(now.date()).end;
+    app.clock
+        .set(next_month.and_hms_opt(2, 0, 0).unwrap() + chrono::TimeDelta::days(9));
+    let now = app.clock_now();
+    app.with_db(move |conn| {
+        tandem::service::orders::mature_due(conn, now)?;
+        tandem::db::payouts::set_pay_when_paid(conn, schedule, true)?;
+        Ok(())
+    })
+    .await;
+
+    let c = browser(&driver).await;
+    c.goto(&app.url("/login")).await.unwrap();
+    fill(&c, "email", "checker@demo.tandem.test").await;
+    fill(&c, "password", tandem::service::demo::DEMO_PASSWORD).await;
+    submit(&c, "/login").await;
+    wait_for_path(&c, "/finance/dashboard").await;
+    c.goto(&app.url("/finance/billing")).await.unwrap();
+    submit(&c, "/finance/billing/issue").await;
+    let flash = flash_starting(&c, "Issued").await;
+    assert!(flash.contains("Lumière Beauty"), "{flash}");
+    // Lumière's December invoice, and what Lumière still owes on November's.
+    let (lumiere, dec, owed) = app
+        .with_db(move |conn| {
+            let m = tandem::db::merchants::all(conn)?
+                .into_iter()
+                .find(|m| m.name == "Lumière Beauty")
+                .unwrap()
+                .id;
+            let s = tandem::service::billing::standing(conn, m, now.date())?;
+            let dec = s
+                .docs
+                .iter()
+                .find(|d| d.invoice.period_label.starts_with("December"))
+                .expect("December's invoice")
+                .invoice
+                .clone();
+            Ok((m, dec, s.due["CNY"]))
+        })
+        .await;
+    assert!(
+        dec.number
+            .starts_with(&format!("INV-{}-", now.format("%Y"))),
+        "{}",
+        dec.number
+    );
+    let mail = app
+        .wait_for_email_where(|e| {
+            e.subject
+                .starts_with(&format!("Invoice {} for December", dec.number))
+        })
+        .await;
+    assert_eq!(mail.to, "beauty@demo.tandem.test", "to Lumière's owner");
+    assert!(mail.text.contains("due"), "{}", mail.text);
+
+    // The bank statement: Lumière pays all it owes naming December's invoice; another
+    // transfer names nothing and is skipped.
+    let amount = tandem::domain::money::plain_in(owed, "CNY");
+    let csv = format!(
+        "date,amount,currency,reference,payer\n{d},{amount},CNY,Payment {n},Lumiere Beauty (Shanghai) Ltd\n{d},12.00,CNY,TRANSFER 8812,Unknown payer\n",
+        d = now.date(),
+        n = dec.number
+    );
+    c.goto(&app.url("/finance/billing/statements"))
+        .await
+        .unwrap();
+    c.execute(
+        "document.getElementById('f-statement').value = arguments[0];",
+        vec![serde_json::Value::String(csv)],
+    )
+    .await
+    .unwrap();
+    fill(&c, "filename", "cmb-january.csv").await;
+    submit(&c, "/finance/billing/statements").await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !c
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .starts_with("/finance/billing/statements/")
+    {
+        assert!(Instant::now() < deadline, "no preview");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let preview = c
+        .find(Locator::Css("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(preview.contains(&dec.number), "{preview}");
+    std::fs::write(
+        artifact("finance-statement-preview.png"),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    let path = c.current_url().await.unwrap().path().to_owned();
+    c.find(Locator::Css(&format!(
+        "form[action=\"{path}/apply\"] button[type=submit]"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    c.accept_alert().await.unwrap();
+    flash_starting(&c, "").await;
+    let paid_up = app
+        .with_db(move |conn| {
+            let s = tandem::service::billing::standing(conn, lumiere, now.date())?;
+            Ok(s.due.get("CNY").copied().unwrap_or(0))
+        })
+        .await;
+    assert_eq!(paid_up, 0, "Lumière owes nothing after the statement");
+
+    // A pay-when-paid run: Lumière's creators are paid; commissions of merchants who have
+    // not paid wait, and their creators read why.
+    let (run_id, plan) = app
+        .with_db(move |conn| {
+            let s = tandem::db::payouts::schedule(conn, schedule)?.unwrap();
+            match tandem::service::payouts::run_schedule(
+                conn,
+                now,
+                "http://test",
+                &s,
+                now,
+                None,
+                &mut |_, _| {},
+            )? {
+                tandem::service::payouts::RunOutcome::Created(run, plan) => Ok((run.id, plan)),
+                other => panic!("{other:?}"),
+            }
+        })
+        .await;
+    assert!(!plan.payouts.is_empty(), "{plan:?}");
+    assert!(
+        plan.left_out
+            .iter()
+            .any(|l| l.reason.contains("waiting for")),
+        "someone waits for a merchant: {:?}",
+        plan.left_out
+    );
+    let page = format!("/finance/payouts/{run_id}");
+    c.goto(&app.url(&page)).await.unwrap();
+    let run_text = c
+        .find(Locator::Css("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(run_text.contains("Cash on hand (CNY)"), "{run_text}");
+    submit(&c, &format!("{page}/approve")).await;
+    flash_starting(&c, "Run approved").await;
+    submit(&c, &format!("{page}/export")).await;
+    flash_starting(&c, "Run #").await;
+    fill(&c, "reference", "CMB-BATCH-2027-01").await;
+    submit(&c, &format!("{page}/settle")).await;
+    flash_starting(&c, "").await;
+    // The bank returns one payout.
+    let returned = plan.payouts[0].influencer_id;
+    let payout_id = app
+        .with_db(move |conn| {
+            Ok(tandem::db::payouts::payouts_of_run(conn, run_id)?
+                .into_iter()
+                .find(|(p, _)| p.influencer_id == returned)
+                .unwrap()
+                .0
+                .id)
+        })
+        .await;
+    c.goto(&app.url(&page)).await.unwrap();
+    let field = c
+        .find(Locator::Css(&format!("#ret-{payout_id}")))
+        .await
+        .unwrap();
+    c.execute(
+        "arguments[0].closest('details').open = true;",
+        vec![serde_json::to_value(&field).unwrap()],
+    )
+    .await
+    .unwrap();
+    field
+        .send_keys("Account closed at the receiving bank")
+        .await
+        .unwrap();
+    c.execute(
+        "arguments[0].form.querySelector('button[type=submit]').click();",
+        vec![serde_json::to_value(&field).unwrap()],
+    )
+    .await
+    .unwrap();
+    c.accept_alert().await.ok();
+    flash_starting(&c, "").await;
+    std::fs::write(
+        artifact("finance-run-returned.png"),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    c.close().await.ok();
+
+    // The books agree: the ledger check is clean, cash is what came in less what went out.
+    let (state, breaks, cash, received, paid_out) = app
+        .with_db(move |conn| {
+            let p = tandem::db::payouts::payout(conn, payout_id)?.unwrap();
+            let report = tandem::service::orders::check_ledger(conn)?;
+            let platform = tandem::db::ledger::balances(conn, Owner::Platform)?;
+            let get = |k| platform.get(&(k, "CNY".to_owned())).copied().unwrap_or(0);
+            let received: i64 = tandem::db::billing::payments(conn, None)?
+                .iter()
+                .filter(|p| p.currency == "CNY")
+                .map(|p| p.amount_minor)
+                .sum();
+            Ok((
+                p.state,
+                report.breaks,
+                get(AccountKind::Cash),
+                received,
+                get(AccountKind::PaidOut),
+            ))
+        })
+        .await;
+    assert_eq!(state, "returned");
+    assert!(breaks.is_empty(), "{breaks:#?}");
+    assert_eq!(
+        cash,
+        received - paid_out,
+        "cash = received − paid out (returns added back)"
+    );
+    // The creator's statement says the bank returned it, and why.
+    let handle_email = app
+        .with_db(move |conn| {
+            let i = tandem::db::influencers::find(conn, returned)?.unwrap();
+            Ok(tandem::db::users::find(conn, i.user_id)?.unwrap().email)
+        })
+        .await;
+    let creator = crate::helpers::new_client();
+    app.login_with(
+        &creator,
+        &handle_email,
+        tandem::service::demo::DEMO_PASSWORD,
+    )
+    .await;
+    let html = crate::helpers::get_with(
+        &creator,
+        &app.url(&format!("/influencer/payouts/{payout_id}")),
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        html.contains("Account closed at the receiving bank"),
+        "{html}"
+    );
+}
