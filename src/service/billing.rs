@@ -407,7 +407,12 @@ fn issue_doc(
         ];
         if !d.settings.payment_instructions.trim().is_empty() {
             lines.push(format!(
-                "Pay to: {} (reference {number}).",
+                "Pay {} with the reference {number}: {}.",
+                if d.settings.payee.trim().is_empty() {
+                    "the platform"
+                } else {
+                    d.settings.payee.trim()
+                },
                 d.settings
                     .payment_instructions
                     .lines()

@@ -1591,7 +1591,7 @@ fn billing(conn: &mut DbConn, now: NaiveDateTime, finance: i64, base_url: &str) 
         conn,
         &db::billing::Settings {
             payee: "Tandem Commerce Ltd.".to_owned(),
-            payment_instructions: "China Merchants Bank, Shanghai Lujiazui Branch\nAccount name: Tandem Commerce Ltd.\nAccount number: 6214 8301 2345 6789\nSWIFT: CMBCCNBS\nReference: your invoice number".to_owned(),
+            payment_instructions: "China Merchants Bank, Shanghai Lujiazui Branch\nAccount name: Tandem Commerce Ltd.\nAccount number: 6214 8301 2345 6789\nSWIFT: CMBCCNBS".to_owned(),
             tax_rate_bps: 600,
             tax_label: "VAT".to_owned(),
             updated_at: None,

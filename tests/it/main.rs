@@ -5,6 +5,7 @@ mod helpers;
 mod access;
 mod auth;
 mod billing;
+mod billing_pages;
 mod browser;
 mod campaign_limits;
 mod cli;
