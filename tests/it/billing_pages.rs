@@ -300,14 +300,7 @@ async fn admin_sets_the_tax_and_payment_instructions_the_next_invoice_carries() 
     // Next month's invoices carry it; November's keeps what it was issued with.
     let later = app.clock_now() + chrono::TimeDelta::days(40);
     let issued = app
-        .with_db(move |conn| {
-            Ok(tandem::service::billing::issue_due(
-                conn,
-                later,
-                "http://test",
-                false,
-            )?)
-        })
+        .with_db(move |conn| tandem::service::billing::issue_due(conn, later, "http://test", false))
         .await;
     let lumiere_new = issued
         .iter()
