@@ -40,7 +40,8 @@ ROLES = {
     "finance@demo.tandem.test": [
         "/finance/dashboard", "/finance/payouts", "/finance/payouts?state=failed",
         "/finance/schedules", "/finance/schedules/new", "/finance/review", "/finance/audit",
-        "/finance/billing", "/finance/billing/invoices/2",
+        "/finance/billing", "/finance/billing/invoices/2", "/finance/billing?merchant=3",
+        "/finance/billing/statements",
     ],
     "admin@demo.tandem.test": [
         "/admin", "/admin/merchants", "/admin/domains", "/admin/users/3/disable",

@@ -1397,6 +1397,8 @@ pub struct Aging {
     pub rows: Vec<AgingRow>,
     /// Per currency: the totals of each bucket and of all.
     pub totals: BTreeMap<String, [i64; 6]>,
+    /// How many invoices are past their due date and not paid in full.
+    pub overdue_invoices: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -1469,6 +1471,9 @@ pub fn aging(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<Aging> {
                 continue;
             }
             let b = Bucket::of(d.invoice.due_date(), today);
+            if b != Bucket::Current {
+                out.overdue_invoices += 1;
+            }
             row.buckets[b.index()] += d.open_minor();
             row.buckets[5] += d.open_minor();
             let due = d.invoice.due_date();

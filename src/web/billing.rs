@@ -542,6 +542,30 @@ pub struct AgingView {
     pub overdue: bool,
 }
 
+/// Aging rows and per-currency totals as shown (finance's home and Billing page).
+pub fn aging_views(aging: &svc::Aging) -> (Vec<AgingView>, Vec<(String, Vec<String>)>) {
+    (
+        aging
+            .rows
+            .iter()
+            .map(|r| AgingView {
+                merchant_id: r.merchant_id,
+                merchant: r.merchant.clone(),
+                currency: r.currency.clone(),
+                cells: r.cells(),
+                late: r.buckets.iter().map(|b| *b != 0).collect(),
+                credit: r.credit(),
+                overdue: r.overdue_minor() > 0,
+            })
+            .collect(),
+        aging
+            .totals
+            .iter()
+            .map(|(c, t)| (c.clone(), t.iter().map(|v| display_in(*v, c)).collect()))
+            .collect(),
+    )
+}
+
 pub struct TermsRow {
     pub merchant_id: i64,
     pub merchant: String,
@@ -552,9 +576,11 @@ pub struct TermsRow {
 #[template(path = "finance/billing.html")]
 struct FinanceBillingPage {
     ctx: PageCtx,
+    /// The merchant the page is narrowed to (`?merchant=ID`).
+    only: Option<String>,
     cash: Vec<(String, String)>,
     aging: Vec<AgingView>,
-    totals: Vec<(String, Vec<String>)>,
+    aging_totals: Vec<(String, Vec<String>)>,
     payments: Vec<PaymentRow>,
     merchants: Vec<SelectOption>,
     currencies: Vec<SelectOption>,
@@ -572,6 +598,7 @@ async fn finance_page(
     user: &FinanceUser,
     form: PaymentForm,
     errors: FieldErrors,
+    only: Option<i64>,
 ) -> AppResult<FinanceBillingPage> {
     let now = state.now();
     let (aging, payments, merchants, cash, terms, due_now, docs) = state
@@ -640,27 +667,21 @@ async fn finance_page(
             selected: form.currency == c.code() || (form.currency.is_empty() && c.code() == "CNY"),
         })
         .collect();
+    let (views, totals) = aging_views(&aging);
+    let only_name = only.and_then(|m| merchants.get(&m).cloned());
+    let (mut docs, mut payments, mut views) = (docs, payments, views);
+    if let Some(m) = only {
+        let name = only_name.clone().unwrap_or_default();
+        docs.retain(|(n, _)| *n == name);
+        payments.retain(|p| p.merchant == name);
+        views.retain(|v| v.merchant_id == m);
+    }
     Ok(FinanceBillingPage {
         ctx: PageCtx::new(session, Some(&user.0), "Billing", "billing"),
+        only: only_name,
         cash,
-        aging: aging
-            .rows
-            .iter()
-            .map(|r| AgingView {
-                merchant_id: r.merchant_id,
-                merchant: r.merchant.clone(),
-                currency: r.currency.clone(),
-                cells: r.cells(),
-                late: r.buckets.iter().map(|b| *b != 0).collect(),
-                credit: r.credit(),
-                overdue: r.overdue_minor() > 0,
-            })
-            .collect(),
-        totals: aging
-            .totals
-            .iter()
-            .map(|(c, t)| (c.clone(), t.iter().map(|v| display_in(*v, c)).collect()))
-            .collect(),
+        aging: views,
+        aging_totals: totals,
         payments,
         merchants: merchant_opts,
         currencies,
@@ -673,17 +694,41 @@ async fn finance_page(
     })
 }
 
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct BillingQuery {
+    merchant: String,
+}
+
 #[get("/finance/billing")]
 async fn finance_billing(
     state: web::Data<AppState>,
     session: Session,
     user: FinanceUser,
+    query: web::Query<BillingQuery>,
 ) -> AppResult<HttpResponse> {
+    let q = query.into_inner();
+    let only = if q.merchant.trim().is_empty() {
+        None
+    } else {
+        match q.merchant.trim().parse::<i64>() {
+            Ok(id) => Some(id),
+            Err(_) => {
+                let mut e = FieldErrors::new();
+                e.add(
+                    "merchant",
+                    "A merchant is given by its number (?merchant=3).",
+                );
+                return Err(AppError::Validation(e));
+            }
+        }
+    };
     let form = PaymentForm {
         value_date: state.now().date().format("%Y-%m-%d").to_string(),
+        merchant_id: only.map(|m| m.to_string()).unwrap_or_default(),
         ..Default::default()
     };
-    let page = finance_page(&state, &session, &user, form, FieldErrors::new()).await?;
+    let page = finance_page(&state, &session, &user, form, FieldErrors::new(), only).await?;
     pages::ok(&page)
 }
 
@@ -734,7 +779,7 @@ async fn record_payment(
         }
         Err(e) => return Err(e),
     };
-    let page = finance_page(&state, &session, &user, form, errors).await?;
+    let page = finance_page(&state, &session, &user, form, errors, None).await?;
     pages::invalid(&page)
 }
 

@@ -1284,6 +1284,9 @@ struct FinanceDashboard {
     /// (currency, debits, credits, difference, balanced)
     trial: Vec<(String, String, String, String, bool)>,
     exposure: Vec<ExposureRow>,
+    aging: Vec<super::billing::AgingView>,
+    aging_totals: Vec<(String, Vec<String>)>,
+    overdue_invoices: usize,
 }
 
 struct ExposureRow {
@@ -1305,6 +1308,12 @@ async fn finance_dashboard(
     user: FinanceUser,
 ) -> AppResult<HttpResponse> {
     let home = state.db(crate::service::dashboard::finance_home).await?;
+    let now = state.now();
+    let aging = state
+        .db(move |conn| crate::service::billing::aging(conn, now))
+        .await?;
+    let overdue_invoices = aging.overdue_invoices;
+    let (aging, aging_totals) = super::billing::aging_views(&aging);
     let balances = home
         .balances
         .iter()
@@ -1353,6 +1362,9 @@ async fn finance_dashboard(
         balances,
         trial,
         exposure,
+        aging,
+        aging_totals,
+        overdue_invoices,
     };
     pages::ok(&page)
 }
