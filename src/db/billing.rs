@@ -1107,3 +1107,59 @@ pub fn commission_merchants(conn: &mut DbConn, ids: &[i64]) -> QueryResult<HashM
     }
     Ok(out)
 }
+
+/// When the first billed journal on each merchant receivable account was posted, in one
+/// grouped read (for accounts never invoiced).
+pub fn first_billed_all(conn: &mut DbConn) -> QueryResult<HashMap<i64, NaiveDateTime>> {
+    use super::schema::entries;
+    let rows: Vec<(i64, Option<NaiveDateTime>)> = entries::table
+        .inner_join(journals::table)
+        .inner_join(ledger_accounts::table)
+        .filter(ledger_accounts::owner_kind.eq("merchant"))
+        .filter(ledger_accounts::kind.eq("receivable"))
+        .filter(journals::kind.eq_any(BILLED_KINDS))
+        .group_by(entries::account_id)
+        .select((entries::account_id, diesel::dsl::min(journals::created_at)))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(a, t)| t.map(|t| (a, t)))
+        .collect())
+}
+
+/// Whether the merchant has anything that can pay an invoice in the currency: a payment
+/// received or a credit note.
+pub fn has_credit_sources(
+    conn: &mut DbConn,
+    merchant_id: i64,
+    currency: &str,
+) -> QueryResult<bool> {
+    let payment: bool = diesel::select(diesel::dsl::exists(
+        merchant_payments::table
+            .filter(merchant_payments::merchant_id.eq(merchant_id))
+            .filter(merchant_payments::currency.eq(currency)),
+    ))
+    .get_result(conn)?;
+    if payment {
+        return Ok(true);
+    }
+    diesel::select(diesel::dsl::exists(
+        invoices::table
+            .filter(invoices::merchant_id.eq(merchant_id))
+            .filter(invoices::currency.eq(currency))
+            .filter(invoices::kind.eq("credit_note")),
+    ))
+    .get_result(conn)
+}
+
+/// The reversals of one merchant's payments: payment id → reversal.
+pub fn reversals_of(conn: &mut DbConn, merchant_id: i64) -> QueryResult<HashMap<i64, Reversal>> {
+    Ok(payment_reversals::table
+        .inner_join(merchant_payments::table)
+        .filter(merchant_payments::merchant_id.eq(merchant_id))
+        .select(Reversal::as_select())
+        .load::<Reversal>(conn)?
+        .into_iter()
+        .map(|r| (r.payment_id, r))
+        .collect())
+}

@@ -101,16 +101,33 @@ pub fn issue_due(
     // Each account's next window, if its period has closed. Windows are contiguous: one
     // starts where the last invoice ended, so nothing is billed twice or never.
     let mut windows: Vec<Window> = Vec::new();
+    // Accounts never invoiced start at their first billed journal: one grouped read when
+    // there are many of them, else one indexed read each.
+    let never: usize = accounts
+        .iter()
+        .filter(|(m, c, _)| !ends.contains_key(&(*m, c.clone())))
+        .count();
+    let firsts = if never > 50 {
+        Some(db::billing::first_billed_all(conn)?)
+    } else {
+        None
+    };
     for (merchant_id, currency, account_id) in accounts {
         let tz = zone(zones.get(&merchant_id).map_or("UTC", String::as_str));
         let today = rules::local_date(now, tz);
         let last_end = ends.get(&(merchant_id, currency.clone())).copied();
         let from = match last_end {
             Some(e) => e,
-            None => match db::billing::first_billed_at(conn, account_id, None)? {
-                Some(t) => t,
-                None => continue,
-            },
+            None => {
+                let first = match &firsts {
+                    Some(all) => all.get(&account_id).copied(),
+                    None => db::billing::first_billed_at(conn, account_id, None)?,
+                };
+                match first {
+                    Some(t) => t,
+                    None => continue,
+                }
+            }
         };
         let first = Period::month_of(rules::local_date(from, tz));
         let start = last_end.unwrap_or_else(|| first.start_at(tz));
@@ -590,7 +607,7 @@ impl PaymentView {
 pub fn standing(conn: &mut DbConn, merchant_id: i64, today: NaiveDate) -> AppResult<Standing> {
     let invoices = db::billing::invoices_of(conn, merchant_id)?;
     let allocations = db::billing::allocations_of(conn, merchant_id)?;
-    let reversals = db::billing::reversals(conn)?;
+    let reversals = db::billing::reversals_of(conn, merchant_id)?;
     let payments = db::billing::payments(conn, Some(merchant_id))?;
     let names = db::merchants::find(conn, merchant_id)?
         .map(|m| m.name)
@@ -685,6 +702,10 @@ pub fn apply_open(
     currency: &str,
     now: NaiveDateTime,
 ) -> AppResult<()> {
+    // Nothing can pay an invoice without a payment or a credit note.
+    if !db::billing::has_credit_sources(conn, merchant_id, currency)? {
+        return Ok(());
+    }
     let s = standing(conn, merchant_id, rules::local_date(now, Tz::UTC))?;
     let mut open: Vec<(i64, i64)> = s
         .docs
