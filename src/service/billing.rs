@@ -154,7 +154,10 @@ pub fn issue_due(
     windows.sort_by_key(|w| (w.account_id, w.end));
     let mut out = Vec::new();
     let mut dry_seq: HashMap<(&'static str, i32), i64> = HashMap::new();
-    let mut carried: HashMap<i64, NaiveDateTime> = HashMap::new();
+    // Where each account's next window starts once one was billed in this pass, and the
+    // accounts another node is billing.
+    let mut next_start: HashMap<i64, NaiveDateTime> = HashMap::new();
+    let mut busy: std::collections::HashSet<i64> = std::collections::HashSet::new();
     // Group windows with the same bounds and currency: one aggregate query each.
     let mut by_bounds: BTreeMap<(NaiveDateTime, NaiveDateTime, String), Vec<usize>> =
         BTreeMap::new();
@@ -183,8 +186,12 @@ pub fn issue_due(
         }
     }
     for (i, w) in windows.iter().enumerate() {
-        // A window after an empty one starts where that one started.
-        let start = carried.get(&w.account_id).copied().unwrap_or(w.start);
+        if busy.contains(&w.account_id) {
+            continue;
+        }
+        // A window after a billed one starts where that one ended; after an empty one, where
+        // that one started (the account's start).
+        let start = next_start.get(&w.account_id).copied().unwrap_or(w.start);
         let rows = if start == w.start {
             groups_of.remove(&i).unwrap_or_default()
         } else {
@@ -195,10 +202,8 @@ pub fn issue_due(
                 .collect()
         };
         if rows.is_empty() {
-            carried.insert(w.account_id, start);
             continue;
         }
-        carried.remove(&w.account_id);
         let merchant = names.get(&w.merchant_id).cloned().unwrap_or_default();
         let terms_days = terms
             .get(&w.merchant_id)
@@ -225,6 +230,7 @@ pub fn issue_due(
                 total_minor: draft.total_minor,
                 credit_note,
             });
+            next_start.insert(w.account_id, w.end);
             continue;
         }
         let new = IssueDoc {
@@ -247,13 +253,19 @@ pub fn issue_due(
             issue_doc(conn, now, base_url, &new).map(Some)
         });
         match issued {
-            Ok(Some(doc)) => out.push(doc),
-            Ok(None) => {}
+            Ok(Some(doc)) => {
+                out.push(doc);
+                next_start.insert(w.account_id, w.end);
+            }
+            Ok(None) => {
+                busy.insert(w.account_id);
+            }
             Err(AppError::Internal(e))
                 if e.downcast_ref::<diesel::result::Error>()
                     .is_some_and(db::is_unique_violation) =>
             {
                 tracing::info!(merchant = w.merchant_id, "period invoiced by another node");
+                busy.insert(w.account_id);
             }
             Err(e) => return Err(e),
         }

@@ -493,3 +493,99 @@ fn pay_when_paid_holds_commissions_until_their_invoice_is_paid() {
     assert!(after.total_minor() > on.total_minor());
     clean(conn);
 }
+
+#[test]
+fn months_billed_in_one_pass_follow_each_other() {
+    let mut b = demo_books();
+    let conn = &mut b.conn;
+    let now = chrono::Utc::now().naive_utc();
+    // An order recorded next month (placed today: reported late), then billing is off until
+    // two more months have closed: December and January are invoiced apart in one pass.
+    let (merchant, coupon, campaign): (i64, String, i64) = {
+        use tandem::db::schema::collaborations as c;
+        c::table
+            .filter(c::state.eq("active"))
+            .filter(c::coupon_code.is_not_null())
+            .select((
+                c::merchant_id,
+                c::coupon_code.assume_not_null(),
+                c::campaign_id,
+            ))
+            .first(conn)
+            .unwrap()
+    };
+    let sku: String = {
+        // One of the orders the creator already earned on in this campaign.
+        use tandem::db::schema::{conversion_lines as l, conversions as cv};
+        l::table
+            .inner_join(cv::table)
+            .filter(cv::campaign_id.eq(campaign))
+            .filter(l::commission_minor.gt(0))
+            .select(l::sku)
+            .first(conn)
+            .unwrap()
+    };
+    let currency = db::merchants::find(conn, merchant)
+        .unwrap()
+        .unwrap()
+        .default_currency;
+    let next_month = tandem::domain::billing::Period::month_of(now.date()).end;
+    let recorded = next_month.and_hms_opt(12, 0, 0).unwrap() + TimeDelta::days(3);
+    let order = tandem::domain::order::OrderInput {
+        order_id: "LATE-REPORTED-1".into(),
+        currency: tandem::domain::money::Currency::parse(&currency).unwrap(),
+        occurred_at: now,
+        click_id: None,
+        coupon_code: Some(coupon),
+        customer_email: None,
+        items: vec![tandem::domain::order::ItemInput {
+            sku,
+            quantity: 1,
+            unit_price_minor: 10_000,
+            discount_minor: 0,
+        }],
+        also_known_as: Vec::new(),
+    };
+    let stored = tandem::service::orders::record_conversion(
+        conn,
+        recorded,
+        merchant,
+        "api",
+        "http://localhost",
+        &order,
+    )
+    .unwrap();
+    assert!(
+        stored.commission.is_some(),
+        "the late order earns a commission"
+    );
+    let later = tandem::domain::billing::Period::month_of(next_month)
+        .end
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        + TimeDelta::days(2);
+    let issued = billing::issue_due(conn, later, "http://localhost", false).unwrap();
+    let mine: Vec<db::billing::Invoice> = db::billing::invoices_of(conn, merchant)
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.currency == currency && i.source == "period")
+        .collect();
+    assert!(mine.len() >= 2, "{issued:?}");
+    for w in mine.windows(2) {
+        assert_eq!(
+            w[1].period_start, w[0].period_end,
+            "{} then {}",
+            w[0].number, w[1].number
+        );
+    }
+    let last = mine.last().unwrap();
+    assert!(
+        last.period_label.starts_with("January")
+            || last
+                .period_label
+                .contains(&next_month.format("%B").to_string()),
+        "{}",
+        last.period_label
+    );
+    clean(conn);
+}
