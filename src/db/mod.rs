@@ -382,7 +382,8 @@ fn checkpoint_truncate(c: &mut SqliteConnection) -> QueryResult<()> {
         #[diesel(sql_type = diesel::sql_types::Integer)]
         busy: i32,
     }
-    for _ in 0..3 {
+    // Up to three seconds: on a busy machine a job's read may outlast a few tries.
+    for _ in 0..30 {
         let done: Checkpoint =
             diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)").get_result(c)?;
         if done.busy == 0 {

@@ -1,4 +1,4 @@
-//! The billing scheduler: every ten minutes (and on start), issues the invoices of every
+//! The billing scheduler: every ten minutes (the first pass a minute after start), issues the invoices of every
 //! month that has closed in each merchant's zone and sends the reminders due (on the due
 //! date, and seven days after). Safe on several nodes: a period is invoiced once (a unique
 //! index), a reminder is sent once (a unique row). `TANDEM_SCHEDULER=off` turns it off on a
@@ -13,7 +13,14 @@ use crate::startup::AppState;
 
 pub const EVERY: Duration = Duration::from_secs(600);
 
+/// The first pass waits this long: start-up work (migrations, sealing, a demo load) first.
+pub const FIRST: Duration = Duration::from_secs(60);
+
 pub async fn run(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
+    tokio::select! {
+        _ = tokio::time::sleep(FIRST) => {}
+        _ = stop.changed() => return,
+    }
     loop {
         let (now, base) = (state.now(), state.base_url.clone());
         match state
