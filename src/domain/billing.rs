@@ -224,10 +224,6 @@ pub struct Draft {
     pub total_minor: i64,
 }
 
-fn plural(n: i64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 /// An invoice's lines from the period's groups: commission per campaign and creator, credits
 /// for refunds and rejections, the platform fee and what came back of it, and tax on the net
 /// fee. The total is the receivable the groups moved plus the tax, to the cent.
@@ -260,7 +256,7 @@ pub fn draft(groups: &[Group], tax_rate_bps: i32, tax_label: &str) -> Draft {
                     "Commission: {} · {} ({})",
                     g.campaign,
                     g.influencer,
-                    plural(g.count, "order", "orders")
+                    super::words::count(g.count, "order", "orders")
                 ),
             ),
             Source::Refund => (
@@ -269,7 +265,7 @@ pub fn draft(groups: &[Group], tax_rate_bps: i32, tax_label: &str) -> Draft {
                     "Refunds credited: {} · {} ({})",
                     g.campaign,
                     g.influencer,
-                    plural(g.count, "refund", "refunds")
+                    super::words::count(g.count, "refund", "refunds")
                 ),
             ),
             Source::Rejected => (
@@ -278,7 +274,7 @@ pub fn draft(groups: &[Group], tax_rate_bps: i32, tax_label: &str) -> Draft {
                     "Rejected after review: {} · {} ({})",
                     g.campaign,
                     g.influencer,
-                    plural(g.count, "commission", "commissions")
+                    super::words::count(g.count, "commission", "commissions")
                 ),
             ),
         };
@@ -305,7 +301,7 @@ pub fn draft(groups: &[Group], tax_rate_bps: i32, tax_label: &str) -> Draft {
             influencer_id: None,
             description: format!(
                 "Platform fee on the commission of {}",
-                plural(fee_orders, "order", "orders")
+                super::words::count(fee_orders, "order", "orders")
             ),
             count: fee_orders,
             amount_minor: fee,
@@ -318,7 +314,7 @@ pub fn draft(groups: &[Group], tax_rate_bps: i32, tax_label: &str) -> Draft {
             influencer_id: None,
             description: format!(
                 "Platform fee returned on {}",
-                plural(
+                super::words::count(
                     fee_back_count,
                     "refund or rejection",
                     "refunds and rejections"

@@ -404,6 +404,58 @@ pub const CASH_KINDS: [&str; 4] = [
     "payout_return",
 ];
 
+/// A merchant's transfer arrived: cash up, the merchant owes that much less.
+pub fn merchant_payment(merchant: i64, amount: i64, memo: String) -> JournalDraft {
+    JournalDraft {
+        kind: JournalKind::MerchantPayment,
+        postings: vec![
+            post(Owner::Platform, AccountKind::Cash, amount),
+            post(Owner::Merchant(merchant), AccountKind::Receivable, -amount),
+        ],
+        memo,
+    }
+    .tidy()
+}
+
+/// The transfer bounced: the payment's journal, undone by one of its own.
+pub fn payment_reversal(merchant: i64, amount: i64, memo: String) -> JournalDraft {
+    JournalDraft {
+        kind: JournalKind::PaymentReversal,
+        ..merchant_payment(merchant, -amount, memo)
+    }
+}
+
+/// An invoice's tax on its platform fee: the merchant owes it, the platform owes it on.
+pub fn invoice_tax(merchant: i64, tax: i64, memo: String) -> JournalDraft {
+    JournalDraft {
+        kind: JournalKind::InvoiceTax,
+        postings: vec![
+            post(Owner::Merchant(merchant), AccountKind::Receivable, tax),
+            post(Owner::Platform, AccountKind::TaxPayable, -tax),
+        ],
+        memo,
+    }
+    .tidy()
+}
+
+/// A credit note gives back part of an invoice's platform fee and that part's tax.
+pub fn credit_note(merchant: i64, fee: i64, tax: i64, memo: String) -> JournalDraft {
+    JournalDraft {
+        kind: JournalKind::CreditNote,
+        postings: vec![
+            post(
+                Owner::Merchant(merchant),
+                AccountKind::Receivable,
+                -(fee + tax),
+            ),
+            post(Owner::Platform, AccountKind::FeeRevenue, fee),
+            post(Owner::Platform, AccountKind::TaxPayable, tax),
+        ],
+        memo,
+    }
+    .tidy()
+}
+
 /// One stored entry, as the checker reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryRow {

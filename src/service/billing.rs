@@ -13,7 +13,7 @@ use chrono_tz::Tz;
 use crate::db::billing::{Invoice, Payment};
 use crate::db::{self, DbConn};
 use crate::domain::billing::{self as rules, Bucket, Group, Period, Source, State};
-use crate::domain::ledger::{AccountKind, JournalDraft, JournalKind, Owner, Posting};
+use crate::domain::ledger;
 use crate::domain::money::{Currency, Money, display_in};
 use crate::domain::validate::FieldErrors;
 use crate::error::{AppError, AppResult};
@@ -22,25 +22,6 @@ use super::audit;
 
 fn zone(name: &str) -> Tz {
     name.parse().unwrap_or(Tz::UTC)
-}
-
-fn posting(owner: Owner, kind: AccountKind, amount_minor: i64) -> Posting {
-    Posting {
-        owner,
-        kind,
-        amount_minor,
-    }
-}
-
-fn journal(kind: JournalKind, postings: Vec<Posting>, memo: String) -> JournalDraft {
-    JournalDraft {
-        kind,
-        postings: postings
-            .into_iter()
-            .filter(|p| p.amount_minor != 0)
-            .collect(),
-        memo,
-    }
 }
 
 /// What a billing pass issued (or, dry, would issue).
@@ -367,16 +348,9 @@ fn issue_doc(
     if d.draft.tax_minor != 0 {
         db::ledger::post(
             conn,
-            &journal(
-                JournalKind::InvoiceTax,
-                vec![
-                    posting(
-                        Owner::Merchant(d.merchant_id),
-                        AccountKind::Receivable,
-                        d.draft.tax_minor,
-                    ),
-                    posting(Owner::Platform, AccountKind::TaxPayable, -d.draft.tax_minor),
-                ],
+            &ledger::invoice_tax(
+                d.merchant_id,
+                d.draft.tax_minor,
                 format!("{} on the platform fee of {number}", d.settings.tax_label),
             ),
             d.currency,
@@ -800,7 +774,9 @@ fn clean(text: &str, field: &str, max: usize, errors: &mut FieldErrors) -> Strin
     if t.chars().count() > max {
         errors.add(field, format!("Keep it to {max} characters."));
     }
-    if t.chars().any(char::is_control) {
+    if let Some(c) = crate::domain::validate::hidden_char(t) {
+        errors.add(field, crate::domain::validate::hidden_char_message(c));
+    } else if crate::domain::validate::has_control(t) {
         errors.add(field, "Remove the control characters (tabs, line breaks).");
     }
     t.to_owned()
@@ -971,16 +947,9 @@ pub(crate) fn record_payment_in(
     };
     db::ledger::post(
         conn,
-        &journal(
-            JournalKind::MerchantPayment,
-            vec![
-                posting(Owner::Platform, AccountKind::Cash, p.amount.minor()),
-                posting(
-                    Owner::Merchant(p.merchant_id),
-                    AccountKind::Receivable,
-                    -p.amount.minor(),
-                ),
-            ],
+        &ledger::merchant_payment(
+            p.merchant_id,
+            p.amount.minor(),
             format!("Payment received, bank reference {}", p.bank_reference),
         ),
         code,
@@ -1078,16 +1047,9 @@ pub fn reverse_payment(
         }
         db::ledger::post(
             conn,
-            &journal(
-                JournalKind::PaymentReversal,
-                vec![
-                    posting(Owner::Platform, AccountKind::Cash, -p.amount_minor),
-                    posting(
-                        Owner::Merchant(p.merchant_id),
-                        AccountKind::Receivable,
-                        p.amount_minor,
-                    ),
-                ],
+            &ledger::payment_reversal(
+                p.merchant_id,
+                p.amount_minor,
                 format!("Payment {} reversed: {reason}", p.bank_reference),
             ),
             &p.currency,
@@ -1251,17 +1213,10 @@ pub fn issue_correction(
         )?;
         db::ledger::post(
             conn,
-            &journal(
-                JournalKind::CreditNote,
-                vec![
-                    posting(
-                        Owner::Merchant(inv.merchant_id),
-                        AccountKind::Receivable,
-                        total,
-                    ),
-                    posting(Owner::Platform, AccountKind::FeeRevenue, amount.minor()),
-                    posting(Owner::Platform, AccountKind::TaxPayable, tax),
-                ],
+            &ledger::credit_note(
+                inv.merchant_id,
+                amount.minor(),
+                tax,
                 format!("{number} corrects {}: {reason}", inv.number),
             ),
             &inv.currency,

@@ -10,10 +10,10 @@ use serde::Deserialize;
 
 use super::extract::{AdminUser, CsrfForm, Empty, FinanceUser, MerchantUser};
 use super::pages::{self, PageCtx, SelectOption};
+use super::payouts::acting_finance;
 use super::session;
 use crate::db;
 use crate::db::billing::InvoiceLine;
-use crate::domain::account::Role;
 use crate::domain::billing as rules;
 use crate::domain::money::{Currency, display_in};
 use crate::domain::validate::FieldErrors;
@@ -523,14 +523,6 @@ async fn merchant_invoice_csv(
     Ok(pages::csv_download(bytes, &format!("{number}.csv")))
 }
 
-fn acting_finance(state: &AppState, user: &FinanceUser) -> AppResult<()> {
-    if user.0.role == Role::Finance || state.admin_approves_payouts {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden)
-    }
-}
-
 pub struct AgingView {
     pub merchant_id: i64,
     pub merchant: String,
@@ -694,7 +686,7 @@ async fn finance_page(
         form,
         errors,
         terms,
-        can_act: user.0.role == Role::Finance || state.admin_approves_payouts,
+        can_act: acting_finance(state, user).is_ok(),
         due_now,
         docs,
     })
@@ -1109,8 +1101,8 @@ async fn save_admin_settings(
         );
     }
     for (field, text) in [("payee", &payee), ("tax_label", &label)] {
-        if text.chars().any(char::is_control) {
-            errors.add(field, "Remove the control characters.");
+        if crate::domain::validate::has_control(text) {
+            errors.add(field, "Remove the control or invisible characters.");
         }
     }
     let Some(rate) = rate.filter(|_| errors.is_empty()) else {

@@ -323,7 +323,9 @@ async fn update_schedule(
 
 /// Approving, exporting and settling are finance's: an admin acts on payouts only where
 /// `TANDEM_ADMIN_APPROVES_PAYOUTS` says so (they may still read every page).
-fn acting_finance(state: &AppState, user: &FinanceUser) -> AppResult<()> {
+/// Whether the finance user may act on money (finance, or an admin only with
+/// `TANDEM_ADMIN_APPROVES_PAYOUTS`); billing and statement imports follow the same rule.
+pub(crate) fn acting_finance(state: &AppState, user: &FinanceUser) -> AppResult<()> {
     if user.0.role == Role::Finance || state.admin_approves_payouts {
         Ok(())
     } else {

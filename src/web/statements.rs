@@ -11,8 +11,8 @@ use serde::Deserialize;
 
 use super::extract::{CsrfForm, FinanceUser};
 use super::pages::{self, PageCtx, fmt_datetime};
+use super::payouts::acting_finance;
 use super::session;
-use crate::domain::account::Role;
 use crate::domain::billing as rules;
 use crate::domain::validate::FieldErrors;
 use crate::error::{AppError, AppResult};
@@ -37,15 +37,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// Recording payments is finance's: an admin does it only where
-/// `TANDEM_ADMIN_APPROVES_PAYOUTS` says so (as with payouts; they may still read the pages).
-fn acting_finance(state: &AppState, user: &FinanceUser) -> AppResult<()> {
-    if user.0.role == Role::Finance || state.admin_approves_payouts {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden)
-    }
-}
+// Recording payments is finance's: an admin does it only where
+// `TANDEM_ADMIN_APPROVES_PAYOUTS` says so (`payouts::acting_finance`; they may still read).
 
 // ---------- the list and the upload ----------
 
