@@ -48,6 +48,8 @@ pub struct AppState {
     pub scheduler: bool,
     /// Seals and opens payout details at rest.
     pub sealer: crate::domain::sealed::Sealer,
+    /// The streams watched on live boards, told of every commit that changes them.
+    pub live: Arc<crate::jobs::live::LiveHub>,
 }
 
 impl AppState {
@@ -121,8 +123,9 @@ impl Application {
             None => format!("http://{addr}"),
         };
         let mailer = Mailer::from_settings(&settings.mail, &settings.mail_from)?;
+        let live = crate::jobs::live::LiveHub::new();
         let (clicks, click_queue) =
-            crate::jobs::clicks::channel(&settings.database_url, clock.clone());
+            crate::jobs::clicks::channel(&settings.database_url, clock.clone(), live.clone());
         let (conversions, conversion_queue) = crate::jobs::conversions::channel();
         let click_salt = {
             use sha2::Digest;
@@ -148,12 +151,14 @@ impl Application {
             scheduler: settings.scheduler,
             sealer: crate::domain::sealed::Sealer::from_secret(&settings.secret_key),
             link_cache: crate::web::redirect::LinkCache::default(),
+            live,
         });
         let jobs = crate::jobs::Jobs::start(
             state.clone().into_inner(),
             crate::jobs::Queues {
                 clicks: click_queue,
                 conversions: conversion_queue,
+                database_url: settings.database_url.clone(),
             },
         );
 
@@ -233,7 +238,29 @@ impl Application {
     /// Serves until the server stops (SIGINT/SIGTERM or a handle's `stop`), then stops the
     /// jobs.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        // Open live boards are streams that never finish on their own: on SIGINT/SIGTERM
+        // they end at once, so the server's graceful stop does not wait for them.
+        let live = self.state.live.clone();
+        let closer = tokio::spawn(async move {
+            #[cfg(unix)]
+            {
+                use tokio::signal::unix::{SignalKind, signal};
+                if let Ok(mut term) = signal(SignalKind::terminate()) {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = tokio::signal::ctrl_c() => {}
+                    }
+                    live.close();
+                    return;
+                }
+            }
+            if tokio::signal::ctrl_c().await.is_ok() {
+                live.close();
+            }
+        });
         let result = self.server.await;
+        closer.abort();
+        self.state.live.close();
         self.jobs.stop().await;
         result
     }

@@ -67,4 +67,28 @@
       field.addEventListener(kind, function () { radio.checked = true; });
     });
   });
+  // A live board (`data-events`): its figures arrive as server-sent events and replace the
+  // board in place; EventSource reconnects by itself (with Last-Event-ID). An "end" event
+  // (the stream ended, the session ended) reloads the page, which then says why.
+  var board = document.getElementById('live-board');
+  if (board && board.dataset.events && window.EventSource) {
+    var note = document.getElementById('live-connection');
+    var source = new EventSource(board.dataset.events);
+    source.addEventListener('board', function (e) {
+      if (!e.data) return;
+      if (board.hasAttribute('data-upcoming')) { window.location.reload(); return; }
+      board.innerHTML = e.data;
+      if (note) note.textContent = 'Updated ' + new Date().toLocaleTimeString() + ' · updates as clicks and orders arrive.';
+    });
+    source.addEventListener('end', function (e) {
+      source.close();
+      if (note) note.textContent = e.data;
+      window.setTimeout(function () { window.location.reload(); }, 1500);
+    });
+    source.onerror = function () { if (note) note.textContent = 'Connection lost: reconnecting…'; };
+  }
+  // A range input with data-submit-on-change submits its form when moved (the replay).
+  document.querySelectorAll('[data-submit-on-change]').forEach(function (el) {
+    el.addEventListener('change', function () { if (el.form) el.form.submit(); });
+  });
 })();

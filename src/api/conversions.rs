@@ -287,6 +287,11 @@ async fn conversions(
             }
         },
     };
+    if recorded.created
+        && let Some(stream) = recorded.conversion.stream_id
+    {
+        state.live.touch(stream);
+    }
     Ok(created_or_same(
         recorded.created,
         conversion_json(&recorded),
@@ -350,5 +355,10 @@ async fn refunds(
         |conn, now, merchant, input| svc::record_refund(conn, now, merchant, "api", &input),
     )
     .await?;
+    if recorded.created
+        && let Some(stream) = recorded.conversion.stream_id
+    {
+        state.live.touch(stream);
+    }
     Ok(created_or_same(recorded.created, refund_json(&recorded)))
 }

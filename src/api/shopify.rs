@@ -81,5 +81,13 @@ async fn webhook(
         Handled::Refund(r) => answer["refund"] = json!(super::conversions::refund_json(r)),
         Handled::Seen | Handled::Noted => {}
     }
+    let stream = match &d.handled {
+        Handled::Order(r) => r.conversion.stream_id,
+        Handled::Refund(r) => r.conversion.stream_id,
+        Handled::Seen | Handled::Noted => None,
+    };
+    if let Some(stream) = stream {
+        state.live.touch(stream);
+    }
     Ok(HttpResponse::Ok().json(answer))
 }

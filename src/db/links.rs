@@ -330,6 +330,9 @@ pub struct Committed {
     pub last: i64,
     pub day: String,
     pub quarter: i64,
+    /// Its minute (the live board's rollup), and the links clicked that belong to a stream.
+    pub minute: i64,
+    pub streamed: Vec<i64>,
     pub links: Vec<(i64, i64, i64, i64)>,
 }
 
@@ -380,6 +383,7 @@ pub fn roll_up_clicks(
         QueryResult::Ok(())
     };
     let mut totals: HashMap<(i64, String, i64), (i64, i64, i64)> = HashMap::new();
+    let mut minutes: HashMap<(i64, i64), (i64, i64, i64)> = HashMap::new();
     for r in reported {
         if r.first <= through {
             continue;
@@ -394,6 +398,12 @@ pub fn roll_up_clicks(
             t.0 += n;
             t.1 += unique;
             t.2 += bots;
+            if r.streamed.contains(&link) {
+                let m = minutes.entry((link, r.minute)).or_default();
+                m.0 += n;
+                m.1 += unique;
+                m.2 += bots;
+            }
         }
         through = r.last;
     }
@@ -404,6 +414,9 @@ pub fn roll_up_clicks(
     for ((link, day, quarter), (n, unique, bots)) in totals {
         bump_daily(conn, link, &day, n, unique, bots)?;
         super::stats::bump_clicks(conn, link, quarter, n, unique, bots)?;
+    }
+    for ((link, minute), (n, unique, bots)) in minutes {
+        super::live::bump_clicks(conn, link, minute, n, unique, bots)?;
     }
     Ok(RollUp {
         rolled: through - mark,
@@ -452,7 +465,8 @@ fn add_clicks_to_daily(conn: &mut SqliteConnection, after: i64, through: i64) ->
     .bind::<diesel::sql_types::BigInt, _>(after)
     .bind::<diesel::sql_types::BigInt, _>(through)
     .execute(conn)?;
-    super::stats::add_clicks_sqlite(conn, after, through)
+    super::stats::add_clicks_sqlite(conn, after, through)?;
+    super::live::add_clicks_sqlite(conn, after, through)
 }
 
 pub fn click_count(conn: &mut DbConn, link_id: i64) -> QueryResult<i64> {

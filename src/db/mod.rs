@@ -26,6 +26,7 @@ pub mod collaborations;
 pub mod influencers;
 pub mod ledger;
 pub mod links;
+pub mod live;
 pub mod logins;
 pub mod merchants;
 pub mod models;

@@ -463,6 +463,10 @@ pub struct Stream {
     pub scheduled_at: Option<NaiveDateTime>,
     pub published_url: Option<String>,
     pub created_at: NaiveDateTime,
+    /// When its creator marked it live (`None`: not yet; the scheduled start then counts).
+    pub started_at: Option<NaiveDateTime>,
+    /// When its creator ended it.
+    pub ended_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Insertable)]

@@ -309,6 +309,8 @@ diesel::table! {
         scheduled_at -> Nullable<Timestamp>,
         published_url -> Nullable<Text>,
         created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        ended_at -> Nullable<Timestamp>,
     }
 }
 
@@ -711,6 +713,34 @@ diesel::table! {
         influencer_id -> BigInt,
         link_id -> BigInt,
         stream_id -> BigInt,
+        currency -> Text,
+        bucket -> BigInt,
+        clicks -> BigInt,
+        unique_clicks -> BigInt,
+        bot_clicks -> BigInt,
+        orders -> BigInt,
+        gmv_minor -> BigInt,
+        commission_minor -> BigInt,
+        fee_minor -> BigInt,
+        refunds -> BigInt,
+        refund_minor -> BigInt,
+        refund_commission_minor -> BigInt,
+        refund_fee_minor -> BigInt,
+        rejected_commission_minor -> BigInt,
+        rejected_fee_minor -> BigInt,
+        coupon_orders -> BigInt,
+        coupon_commission_minor -> BigInt,
+    }
+}
+
+diesel::table! {
+    stream_minutes (id) {
+        id -> BigInt,
+        stream_id -> BigInt,
+        merchant_id -> BigInt,
+        campaign_id -> BigInt,
+        influencer_id -> BigInt,
+        link_id -> BigInt,
         currency -> Text,
         bucket -> BigInt,
         clicks -> BigInt,

@@ -115,7 +115,7 @@ pub struct StatRow {
 
 #[derive(Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = sq)]
-struct Raw {
+pub(super) struct Raw {
     merchant_id: i64,
     campaign_id: i64,
     influencer_id: i64,
@@ -173,80 +173,109 @@ impl From<Raw> for StatRow {
     }
 }
 
-/// Adds `c` to the row of (`dims`, `bucket`), creating it on first use: one upsert, so two
+/// Adds `c` to the row of (`dims`, `bucket`) of a rollup table with the stats columns
+/// (`stats_quarters`, `stream_minutes`), creating it on first use: one upsert, so two
 /// writers adding to a new row at once cannot both create it.
-pub fn bump(conn: &mut DbConn, dims: &Dims, bucket: i64, c: &Counts) -> QueryResult<()> {
-    // An influencer's row without a link is a coupon sale: its orders and commission are
-    // also counted as by coupon.
-    let coupon = dims.link_id == 0 && dims.influencer_id != 0;
-    let (coupon_orders, coupon_commission) = if coupon {
-        (c.orders, c.net_commission())
-    } else {
-        (0, 0)
-    };
-    let values = (
-        sq::merchant_id.eq(dims.merchant_id),
-        sq::campaign_id.eq(dims.campaign_id),
-        sq::influencer_id.eq(dims.influencer_id),
-        sq::link_id.eq(dims.link_id),
-        sq::stream_id.eq(dims.stream_id),
-        sq::currency.eq(&dims.currency),
-        sq::bucket.eq(bucket),
-        (
-            sq::clicks.eq(c.clicks),
-            sq::unique_clicks.eq(c.unique_clicks),
-            sq::bot_clicks.eq(c.bot_clicks),
-            sq::orders.eq(c.orders),
-            sq::gmv_minor.eq(c.gmv_minor),
-            sq::commission_minor.eq(c.commission_minor),
-            sq::fee_minor.eq(c.fee_minor),
-            sq::refunds.eq(c.refunds),
-            sq::refund_minor.eq(c.refund_minor),
-            sq::refund_commission_minor.eq(c.refund_commission_minor),
-            sq::refund_fee_minor.eq(c.refund_fee_minor),
-            sq::rejected_commission_minor.eq(c.rejected_commission_minor),
-            sq::rejected_fee_minor.eq(c.rejected_fee_minor),
-        ),
-        (
-            sq::coupon_orders.eq(coupon_orders),
-            sq::coupon_commission_minor.eq(coupon_commission),
-        ),
-    );
-    let set = (
-        sq::clicks.eq(sq::clicks + excluded(sq::clicks)),
-        sq::unique_clicks.eq(sq::unique_clicks + excluded(sq::unique_clicks)),
-        sq::bot_clicks.eq(sq::bot_clicks + excluded(sq::bot_clicks)),
-        sq::orders.eq(sq::orders + excluded(sq::orders)),
-        sq::gmv_minor.eq(sq::gmv_minor + excluded(sq::gmv_minor)),
-        sq::commission_minor.eq(sq::commission_minor + excluded(sq::commission_minor)),
-        sq::fee_minor.eq(sq::fee_minor + excluded(sq::fee_minor)),
-        sq::refunds.eq(sq::refunds + excluded(sq::refunds)),
-        sq::refund_minor.eq(sq::refund_minor + excluded(sq::refund_minor)),
-        sq::refund_commission_minor
-            .eq(sq::refund_commission_minor + excluded(sq::refund_commission_minor)),
-        sq::refund_fee_minor.eq(sq::refund_fee_minor + excluded(sq::refund_fee_minor)),
-        sq::rejected_commission_minor
-            .eq(sq::rejected_commission_minor + excluded(sq::rejected_commission_minor)),
-        sq::rejected_fee_minor.eq(sq::rejected_fee_minor + excluded(sq::rejected_fee_minor)),
-        sq::coupon_orders.eq(sq::coupon_orders + excluded(sq::coupon_orders)),
-        sq::coupon_commission_minor
-            .eq(sq::coupon_commission_minor + excluded(sq::coupon_commission_minor)),
-    );
-    on_inner!(conn, |c| diesel::insert_into(sq::table)
-        .values(values)
-        .on_conflict((
-            sq::merchant_id,
-            sq::influencer_id,
-            sq::campaign_id,
-            sq::link_id,
-            sq::stream_id,
-            sq::currency,
-            sq::bucket,
-        ))
-        .do_update()
-        .set(set)
-        .execute(c))?;
+macro_rules! bump_into {
+    ($table:ident, $conn:expr, $dims:expr, $bucket:expr, $c:expr) => {{
+        use $crate::db::schema::$table as sq;
+        let (conn, dims, bucket, c): (&mut DbConn, &Dims, i64, &Counts) =
+            ($conn, $dims, $bucket, $c);
+        // An influencer's row without a link is a coupon sale: its orders and commission are
+        // also counted as by coupon.
+        let coupon = dims.link_id == 0 && dims.influencer_id != 0;
+        let (coupon_orders, coupon_commission) = if coupon {
+            (c.orders, c.net_commission())
+        } else {
+            (0, 0)
+        };
+        let values = (
+            sq::merchant_id.eq(dims.merchant_id),
+            sq::campaign_id.eq(dims.campaign_id),
+            sq::influencer_id.eq(dims.influencer_id),
+            sq::link_id.eq(dims.link_id),
+            sq::stream_id.eq(dims.stream_id),
+            sq::currency.eq(&dims.currency),
+            sq::bucket.eq(bucket),
+            (
+                sq::clicks.eq(c.clicks),
+                sq::unique_clicks.eq(c.unique_clicks),
+                sq::bot_clicks.eq(c.bot_clicks),
+                sq::orders.eq(c.orders),
+                sq::gmv_minor.eq(c.gmv_minor),
+                sq::commission_minor.eq(c.commission_minor),
+                sq::fee_minor.eq(c.fee_minor),
+                sq::refunds.eq(c.refunds),
+                sq::refund_minor.eq(c.refund_minor),
+                sq::refund_commission_minor.eq(c.refund_commission_minor),
+                sq::refund_fee_minor.eq(c.refund_fee_minor),
+                sq::rejected_commission_minor.eq(c.rejected_commission_minor),
+                sq::rejected_fee_minor.eq(c.rejected_fee_minor),
+            ),
+            (
+                sq::coupon_orders.eq(coupon_orders),
+                sq::coupon_commission_minor.eq(coupon_commission),
+            ),
+        );
+        let set = (
+            sq::clicks.eq(sq::clicks + excluded(sq::clicks)),
+            sq::unique_clicks.eq(sq::unique_clicks + excluded(sq::unique_clicks)),
+            sq::bot_clicks.eq(sq::bot_clicks + excluded(sq::bot_clicks)),
+            sq::orders.eq(sq::orders + excluded(sq::orders)),
+            sq::gmv_minor.eq(sq::gmv_minor + excluded(sq::gmv_minor)),
+            sq::commission_minor.eq(sq::commission_minor + excluded(sq::commission_minor)),
+            sq::fee_minor.eq(sq::fee_minor + excluded(sq::fee_minor)),
+            sq::refunds.eq(sq::refunds + excluded(sq::refunds)),
+            sq::refund_minor.eq(sq::refund_minor + excluded(sq::refund_minor)),
+            sq::refund_commission_minor
+                .eq(sq::refund_commission_minor + excluded(sq::refund_commission_minor)),
+            sq::refund_fee_minor.eq(sq::refund_fee_minor + excluded(sq::refund_fee_minor)),
+            sq::rejected_commission_minor
+                .eq(sq::rejected_commission_minor + excluded(sq::rejected_commission_minor)),
+            sq::rejected_fee_minor.eq(sq::rejected_fee_minor + excluded(sq::rejected_fee_minor)),
+            sq::coupon_orders.eq(sq::coupon_orders + excluded(sq::coupon_orders)),
+            sq::coupon_commission_minor
+                .eq(sq::coupon_commission_minor + excluded(sq::coupon_commission_minor)),
+        );
+        on_inner!(conn, |c| diesel::insert_into(sq::table)
+            .values(values)
+            .on_conflict((
+                sq::merchant_id,
+                sq::influencer_id,
+                sq::campaign_id,
+                sq::link_id,
+                sq::stream_id,
+                sq::currency,
+                sq::bucket,
+            ))
+            .do_update()
+            .set(set)
+            .execute(c))?;
+        Ok(())
+    }};
+}
+
+/// Adds `c` to the rollup rows of (`dims`, the time `at`): its quarter hour's, and, for a
+/// stream's row, its minute's in `stream_minutes` (the live board), whose watchers on
+/// PostgreSQL are told at commit (`db::live::notify`).
+pub fn bump_at(conn: &mut DbConn, dims: &Dims, at: NaiveDateTime, c: &Counts) -> QueryResult<()> {
+    bump(conn, dims, quarter_of(at), c)?;
+    if dims.stream_id != 0 {
+        bump_minute(conn, dims, super::live::minute_of(at), c)?;
+        super::live::notify(conn, dims.stream_id)?;
+    }
     Ok(())
+}
+
+/// Adds `c` to the `stats_quarters` row of (`dims`, `bucket`).
+pub fn bump(conn: &mut DbConn, dims: &Dims, bucket: i64, c: &Counts) -> QueryResult<()> {
+    bump_into!(stats_quarters, conn, dims, bucket, c)
+}
+
+/// Adds `c` to the `stream_minutes` row of (`dims`, `minute`) (a stream's: `dims.stream_id`
+/// is not 0).
+pub fn bump_minute(conn: &mut DbConn, dims: &Dims, minute: i64, c: &Counts) -> QueryResult<()> {
+    bump_into!(stream_minutes, conn, dims, minute, c)
 }
 
 /// Adds a link's clicks in one bucket (the link's merchant, campaign, influencer and stream
@@ -315,9 +344,11 @@ pub fn bump_clicks(
 /// it is neither a repeat nor a bot, as the click writer counts), grouped by link and bucket.
 /// SQLite only; `CROSS JOIN` keeps clicks the outer loop, so a range of click ids is read by
 /// its primary key (with statistics the planner would otherwise walk every link's clicks).
-const CLICK_ROWS: &str = "SELECT l.merchant_id, l.campaign_id, l.influencer_id, \
+pub(super) fn click_rows(width: i64) -> String {
+    format!(
+        "SELECT l.merchant_id, l.campaign_id, l.influencer_id, \
      l.id AS link_id, coalesce(l.stream_id, 0) AS stream_id, '' AS currency, \
-     CAST(strftime('%s', c.created_at) AS INTEGER) / 900 * 900 AS bucket, \
+     CAST(strftime('%s', c.created_at) AS INTEGER) / {width} * {width} AS bucket, \
      count(*) AS clicks, \
      sum(CASE WHEN c.is_bot = 0 AND c.is_repeat = 0 THEN 1 ELSE 0 END) AS unique_clicks, \
      sum(CASE WHEN c.is_bot <> 0 THEN 1 ELSE 0 END) AS bot_clicks, \
@@ -325,16 +356,19 @@ const CLICK_ROWS: &str = "SELECT l.merchant_id, l.campaign_id, l.influencer_id, 
      0 AS refund_minor, 0 AS refund_commission_minor, 0 AS refund_fee_minor, \
      0 AS rejected_commission_minor, 0 AS rejected_fee_minor, 0 AS coupon_orders, \
      0 AS coupon_commission_minor \
-     FROM clicks c CROSS JOIN links l ON l.id = c.link_id";
+     FROM clicks c CROSS JOIN links l ON l.id = c.link_id"
+    )
+}
 
 /// SQLite: adds the clicks with row ids after `after` up to `through`, counted from their
 /// rows (the rollup job, with `link_daily`).
 pub fn add_clicks_sqlite(conn: &mut SqliteConnection, after: i64, through: i64) -> QueryResult<()> {
+    let click_rows = click_rows(QUARTER_SECS);
     diesel::sql_query(format!(
         "INSERT INTO stats_quarters (merchant_id, campaign_id, influencer_id, link_id, \
          stream_id, currency, bucket, clicks, unique_clicks, bot_clicks) \
          SELECT merchant_id, campaign_id, influencer_id, link_id, stream_id, currency, bucket, \
-         clicks, unique_clicks, bot_clicks FROM ({CLICK_ROWS} \
+         clicks, unique_clicks, bot_clicks FROM ({click_rows} \
          WHERE c.id > ?1 AND c.id <= ?2 GROUP BY l.id, bucket) WHERE true \
          ON CONFLICT (merchant_id, influencer_id, campaign_id, link_id, stream_id, currency, \
          bucket) DO UPDATE SET clicks = clicks + excluded.clicks, \
@@ -385,8 +419,9 @@ pub fn rows(conn: &mut DbConn, scope: Scope, from: i64, to: i64) -> QueryResult<
             };
             // Clicks are stored in time order with their ids, so the unfolded ones are the
             // latest; the bucket bounds are checked on the grouped rows.
+            let click_rows = click_rows(QUARTER_SECS);
             let tail: Vec<Raw> = diesel::sql_query(format!(
-                "SELECT * FROM ({CLICK_ROWS} \
+                "SELECT * FROM ({click_rows} \
                  WHERE c.id > (SELECT through_id FROM click_rollup) {filter} \
                  GROUP BY l.id, bucket) WHERE bucket >= ?1 AND bucket < ?2"
             ))
@@ -569,8 +604,9 @@ pub fn grouped(
                 .bind::<BigInt, _>(d1)
                 .bind::<BigInt, _>(d2)
                 .load(inner)?;
+            let click_rows = click_rows(QUARTER_SECS);
             let tail = sql(&format!(
-                "({CLICK_ROWS} WHERE c.id > (SELECT through_id FROM click_rollup) \
+                "({click_rows} WHERE c.id > (SELECT through_id FROM click_rollup) \
                  GROUP BY l.id, bucket) AS t"
             ));
             rows.extend(

@@ -12,6 +12,7 @@ pub mod commission;
 pub mod email_address;
 pub mod ledger;
 pub mod links;
+pub mod live;
 pub mod matching;
 pub mod money;
 pub mod net;

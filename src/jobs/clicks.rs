@@ -33,6 +33,7 @@ use crate::domain::links::{click_id_for, visitor_key};
 use crate::error::{AppError, AppResult};
 use crate::jobs::batch;
 use crate::jobs::checkpoint::WRITER_FRAMES;
+use crate::jobs::live::LiveHub;
 use crate::jobs::rollup::Reports;
 
 pub const MAX_BATCH: usize = 512;
@@ -74,6 +75,7 @@ struct LocalWrites {
     url: String,
     clock: Arc<dyn Clock>,
     reports: Arc<Reports>,
+    live: Arc<LiveHub>,
 }
 
 /// The writer thread's end: the queue, the database URL (on SQLite it opens its own
@@ -82,11 +84,17 @@ pub struct ClickQueue {
     queue: batch::Queue<Pending>,
     url: String,
     reports: Option<Arc<Reports>>,
+    live: Arc<LiveHub>,
 }
 
 /// The writer's handle and queue. On SQLite (`database_url`) workers also write rounds
-/// themselves when they can (see the module notes).
-pub fn channel(database_url: &str, clock: Arc<dyn Clock>) -> (ClickWriter, ClickQueue) {
+/// themselves when they can (see the module notes). Each commit tells `live` which streams'
+/// clicks it stored.
+pub fn channel(
+    database_url: &str,
+    clock: Arc<dyn Clock>,
+    live: Arc<LiveHub>,
+) -> (ClickWriter, ClickQueue) {
     static NEXT_ID: AtomicU64 = AtomicU64::new(0);
     let (tx, rx) = batch::channel(QUEUE);
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
@@ -95,12 +103,14 @@ pub fn channel(database_url: &str, clock: Arc<dyn Clock>) -> (ClickWriter, Click
             url: database_url.to_owned(),
             clock,
             reports: Arc::new(Reports::default()),
+            live: live.clone(),
         })
     });
     let queue = ClickQueue {
         queue: rx,
         url: database_url.to_owned(),
         reports: local.as_ref().map(|l| l.reports.clone()),
+        live,
     };
     (ClickWriter { tx, id, local }, queue)
 }
@@ -253,7 +263,14 @@ impl LocalWrites {
                 WRITER_FRAMES,
             )?)),
         };
-        write_clicks(c, self.clock.now(), batch, |_| false, Some(&self.reports))
+        write_clicks(
+            c,
+            self.clock.now(),
+            batch,
+            |_| false,
+            Some(&self.reports),
+            &self.live,
+        )
     }
 }
 
@@ -275,6 +292,7 @@ fn writer(pool: Pool, clock: Arc<dyn Clock>, queue: ClickQueue) {
         mut queue,
         url,
         reports,
+        live,
     } = queue;
     let mut conn: Option<ClickConn> = None;
     // Clicks that arrive while a batch is written join it until it commits; those that come
@@ -296,6 +314,7 @@ fn writer(pool: Pool, clock: Arc<dyn Clock>, queue: ClickQueue) {
                     &mut batch,
                     |batch| queue.take_waiting(batch, MAX_BATCH),
                     reports.as_deref(),
+                    &live,
                 )
             })();
             if result.is_err() {
@@ -311,12 +330,14 @@ fn writer(pool: Pool, clock: Arc<dyn Clock>, queue: ClickQueue) {
 /// (late joiners, until `more` finds none); returns the click ids, in order. On an error
 /// nothing was written. The daily rollups: on PostgreSQL the transaction adds to them; on
 /// SQLite, once it has committed, it reports its clicks to `reports` for the rollup job.
+/// Once committed, the live hub hears of the streams whose clicks it stored.
 fn write_clicks(
     conn: &mut ClickConn,
     now: NaiveDateTime,
     batch: &mut Vec<Pending>,
     mut more: impl FnMut(&mut Vec<Pending>) -> bool,
     reports: Option<&Reports>,
+    live: &LiveHub,
 ) -> AppResult<Vec<String>> {
     let (ids, commit) = conn.write(|c| {
         let mut commit = Commit::default();
@@ -332,6 +353,9 @@ fn write_clicks(
         }
         Ok((ids, commit))
     })?;
+    for &stream in &commit.streams {
+        live.touch(stream);
+    }
     if let Some(reports) = reports
         && let Some(committed) = commit.committed(now)
     {
@@ -388,6 +412,10 @@ struct Commit {
     daily: HashMap<i64, (i64, i64, i64)>,
     /// The first and last row ids written (consecutive on SQLite).
     rows: Option<(i64, i64)>,
+    /// The streams of the links clicked (few: a small vector).
+    streams: Vec<i64>,
+    /// The links clicked that belong to a stream.
+    streamed: Vec<i64>,
 }
 
 impl Commit {
@@ -462,6 +490,14 @@ impl Commit {
                 is_repeat,
                 visitor_key: visitor,
             });
+            if let Some(stream) = c.stream_id {
+                if !self.streams.contains(&stream) {
+                    self.streams.push(stream);
+                }
+                if !self.streamed.contains(&c.link_id) {
+                    self.streamed.push(c.link_id);
+                }
+            }
             let d = self.daily.entry(c.link_id).or_default();
             d.0 += 1;
             if !is_repeat && !c.is_bot {
@@ -481,13 +517,22 @@ impl Commit {
         Ok(ids)
     }
 
-    /// Adds this commit's counts to the rollups, `link_daily` and `stats_quarters` (PostgreSQL).
+    /// Adds this commit's counts to the rollups, `link_daily`, `stats_quarters` and, for
+    /// streams' links, `stream_minutes`, and tells the other nodes which streams changed
+    /// (PostgreSQL).
     fn bump_daily(&self, conn: &mut db::DbConn, now: NaiveDateTime) -> AppResult<()> {
         let day = now.format("%Y-%m-%d").to_string();
         let quarter = db::stats::quarter_of(now);
+        let minute = db::live::minute_of(now);
         for (&link, &(n, unique, bots)) in &self.daily {
             db::links::bump_daily(conn, link, &day, n, unique, bots)?;
             db::stats::bump_clicks(conn, link, quarter, n, unique, bots)?;
+            if self.streamed.contains(&link) {
+                db::live::bump_clicks(conn, link, minute, n, unique, bots)?;
+            }
+        }
+        for &stream in &self.streams {
+            db::live::notify(conn, stream)?;
         }
         Ok(())
     }
@@ -501,6 +546,8 @@ impl Commit {
             last,
             day: now.format("%Y-%m-%d").to_string(),
             quarter: db::stats::quarter_of(now),
+            minute: db::live::minute_of(now),
+            streamed: self.streamed,
             links: self
                 .daily
                 .into_iter()

@@ -8,6 +8,7 @@ pub mod billing;
 pub mod checkpoint;
 pub mod clicks;
 pub mod conversions;
+pub mod live;
 pub mod mail;
 pub mod maturation;
 pub mod payouts;
@@ -27,8 +28,8 @@ pub struct Jobs {
     clicks: clicks::ClickWriter,
     conversions: conversions::ConversionWriter,
     writer_threads: Vec<std::thread::JoinHandle<()>>,
-    /// SQLite's background threads (click rollups, WAL checkpoints), each with its stop
-    /// flag, in the order they stop.
+    /// Background threads (SQLite's click rollups and WAL checkpoints; PostgreSQL's live
+    /// listener), each with its stop flag, in the order they stop.
     sqlite_threads: Vec<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
 }
 
@@ -36,6 +37,8 @@ pub struct Jobs {
 pub struct Queues {
     pub clicks: clicks::ClickQueue,
     pub conversions: conversions::ConversionQueue,
+    /// Where the PostgreSQL live listener connects.
+    pub database_url: String,
 }
 
 impl Jobs {
@@ -51,6 +54,12 @@ impl Jobs {
             let stop = Arc::new(AtomicBool::new(false));
             let thread = checkpoint::spawn(state.pool.clone(), stop.clone());
             sqlite_threads.push((stop, thread));
+        } else {
+            // The other nodes' commits reach this node's live boards.
+            let stop = Arc::new(AtomicBool::new(false));
+            let thread =
+                live::spawn_listener(queues.database_url, state.live.clone(), stop.clone());
+            sqlite_threads.push((stop, thread));
         }
         let mut writer_threads = vec![clicks::spawn_writer(
             state.pool.clone(),
@@ -63,10 +72,10 @@ impl Jobs {
             queues.conversions,
         ));
         let (clicks, conversions) = (state.clicks.clone(), state.conversions.clone());
-        let mut handles = vec![tokio::spawn(maturation::run(
-            state.clone(),
-            stop_rx.clone(),
-        ))];
+        let mut handles = vec![
+            tokio::spawn(maturation::run(state.clone(), stop_rx.clone())),
+            tokio::spawn(live::sweep(state.clone(), stop_rx.clone())),
+        ];
         if state.scheduler {
             handles.push(tokio::spawn(payouts::run(state.clone(), stop_rx.clone())));
             handles.push(tokio::spawn(billing::run(state.clone(), stop_rx.clone())));

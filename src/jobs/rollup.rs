@@ -328,6 +328,8 @@ mod tests {
                 last,
                 day: "2026-11-26".to_owned(),
                 quarter: 1_795_651_200,
+                minute: 1_795_651_200,
+                streamed: Vec::new(),
                 links: vec![(1, n, 0, 0)],
             });
         }
@@ -345,6 +347,8 @@ mod tests {
             last: 6,
             day: "2026-11-26".to_owned(),
             quarter: 1_795_651_200,
+            minute: 1_795_651_200,
+            streamed: Vec::new(),
             links: vec![(1, 1, 1, 0)],
         });
         clicks(&pool, &[(2, at(27, 0, 0), true, false)]);

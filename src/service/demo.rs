@@ -1102,7 +1102,7 @@ fn streams_links_and_clicks(
         // few crawlers pass by (bots).
         let per_day =
             3 + usize::try_from((influencer.total_followers / 40_000).min(60)).unwrap_or(0) + n % 5;
-        // Per day and quarter hour of the clicks' own time: (clicks, unique, bots).
+        // Per day and minute of the clicks' own time: (clicks, unique, bots).
         let mut daily: std::collections::BTreeMap<(String, i64), (i64, i64, i64)> =
             Default::default();
         for d in 0..21_i64 {
@@ -1144,7 +1144,7 @@ fn streams_links_and_clicks(
                     }],
                 )?;
                 let counts = daily
-                    .entry((at.format("%Y-%m-%d").to_string(), db::stats::quarter_of(at)))
+                    .entry((at.format("%Y-%m-%d").to_string(), db::live::minute_of(at)))
                     .or_default();
                 counts.0 += 1;
                 if bot {
@@ -1158,9 +1158,11 @@ fn streams_links_and_clicks(
         // The daily rollups: on PostgreSQL added here, as the click writer's commits do; on
         // SQLite folded in from the clicks below, as the rollup job does.
         if let DbConn::Pg(_) = conn {
-            for ((day, quarter), (total, unique, bots)) in daily {
+            for ((day, minute), (total, unique, bots)) in daily {
+                let quarter = minute.div_euclid(db::stats::QUARTER_SECS) * db::stats::QUARTER_SECS;
                 db::links::bump_daily(conn, link_id, &day, total, unique, bots)?;
                 db::stats::bump_clicks(conn, link_id, quarter, total, unique, bots)?;
+                db::live::bump_clicks(conn, link_id, minute, total, unique, bots)?;
             }
         }
     }

@@ -12,6 +12,7 @@ pub mod dashboard;
 pub mod demo;
 pub mod influencer;
 pub mod links;
+pub mod live;
 pub mod marketplace;
 pub mod merchant;
 pub mod metrics;

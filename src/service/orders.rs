@@ -630,6 +630,37 @@ pub fn store_conversion(
             display_minor(b.committed, input.currency)
         ));
     }
+    // A coupon sale made while the creator was live with a link of the campaign belongs to
+    // that stream (the latest started, if two were live): the live board and the stream's
+    // line on the dashboards count it.
+    let coupon_stream = match (attribution.signal, &attribution.collaboration) {
+        ("coupon", Some(col)) if attribution.click.is_none() => {
+            let mut live: Vec<(NaiveDateTime, i64, String)> = db::live::live_with_campaign(
+                conn,
+                col.influencer_id,
+                col.campaign_id,
+                input.occurred_at,
+            )?
+            .into_iter()
+            .filter_map(|s| {
+                let span = crate::domain::live::span(
+                    s.scheduled_at,
+                    s.started_at,
+                    s.ended_at,
+                    now.max(input.occurred_at),
+                );
+                crate::domain::live::live_at(&span, input.occurred_at)
+                    .then(|| (span.start.unwrap_or(input.occurred_at), s.id, s.title))
+            })
+            .collect();
+            live.sort();
+            live.pop()
+        }
+        _ => None,
+    };
+    if let Some((_, _, title)) = &coupon_stream {
+        note.push_str(&format!(" Placed while the creator was live in “{title}”."));
+    }
     // The rows are built here and inserted as they are, so the answer needs no reload.
     let mut conversion = Conversion {
         id: 0,
@@ -649,7 +680,11 @@ pub fn store_conversion(
         campaign_id: attribution.campaign.as_ref().map(|c| c.id),
         influencer_id: attribution.collaboration.as_ref().map(|c| c.influencer_id),
         link_id: attribution.link.as_ref().map(|l| l.id),
-        stream_id: attribution.click.as_ref().and_then(|c| c.stream_id),
+        stream_id: attribution
+            .click
+            .as_ref()
+            .and_then(|c| c.stream_id)
+            .or(coupon_stream.as_ref().map(|s| s.1)),
         click_ref: attribution.click.as_ref().map(|c| c.id),
         created_at: now,
     };
@@ -696,10 +731,10 @@ pub fn store_conversion(
         })
         .collect();
     db::orders::insert_lines(conn, &mut lines)?;
-    db::stats::bump(
+    db::stats::bump_at(
         conn,
         &stats_dims(&conversion),
-        db::stats::quarter_of(conversion.occurred_at),
+        conversion.occurred_at,
         &db::stats::Counts {
             orders: 1,
             gmv_minor: conversion.base_minor,
@@ -804,10 +839,10 @@ pub fn store_conversion(
         commission_id,
         now,
     )?;
-    db::stats::bump(
+    db::stats::bump_at(
         conn,
         &stats_dims(&recorded.conversion),
-        db::stats::quarter_of(recorded.conversion.occurred_at),
+        recorded.conversion.occurred_at,
         &db::stats::Counts {
             commission_minor: amount,
             fee_minor: fee,
@@ -1198,10 +1233,10 @@ fn store_refund(
         })
         .collect();
     db::orders::insert_refund_lines(conn, &refund_lines)?;
-    db::stats::bump(
+    db::stats::bump_at(
         conn,
         &stats_dims(&conversion),
-        db::stats::quarter_of(input.occurred_at),
+        input.occurred_at,
         &db::stats::Counts {
             refunds: 1,
             refund_minor: amount.minor(),
@@ -1356,10 +1391,10 @@ pub fn review_frozen(
                 .map(|r| r.fee_minor)
                 .sum();
             let order = db::orders::conversion(conn, c.conversion_id)?.ok_or(AppError::NotFound)?;
-            db::stats::bump(
+            db::stats::bump_at(
                 conn,
                 &stats_dims(&order),
-                db::stats::quarter_of(now),
+                now,
                 &db::stats::Counts {
                     rejected_commission_minor: net,
                     rejected_fee_minor: c.fee_minor - fee_taken,

@@ -136,7 +136,11 @@ fn summary(
     match at_max.as_slice() {
         [one] => format!(
             "{total}; the most {} {} ({}).",
-            if label_head == "Hour" { "at" } else { "on" },
+            if label_head == "Hour" || label_head == "Minute" {
+                "at"
+            } else {
+                "on"
+            },
             one.0,
             show(max)
         ),

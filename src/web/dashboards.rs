@@ -616,6 +616,9 @@ const STREAM_HOURS: usize = 12;
 #[template(path = "influencer/stream.html")]
 struct StreamPage {
     ctx: PageCtx,
+    id: i64,
+    /// The live board's button: "Live board" while live, "Go live…" before, "Replay" after.
+    live_label: &'static str,
     title: String,
     platform: String,
     when: String,
@@ -731,8 +734,15 @@ async fn stream_page(
             )
         })
         .collect();
+    let live_label = match crate::service::live::span_of(&stream, now).phase {
+        crate::domain::live::Phase::Upcoming => "Open the live board",
+        crate::domain::live::Phase::Live => "Live board",
+        crate::domain::live::Phase::Ended => "Replay the stream",
+    };
     let page = StreamPage {
         ctx: PageCtx::new(&session, Some(&user.0), &stream.title, "links"),
+        id,
+        live_label,
         title: stream.title.clone(),
         platform: crate::domain::catalog::platform_label(&stream.platform).to_owned(),
         when: pages::fmt_datetime(start, tz),
@@ -956,7 +966,9 @@ async fn merchant_dashboard(
             &MERCHANT_COLS,
             sort,
             &data.lines,
-            &|_| None,
+            &|l| {
+                (by == By::Stream && l.id != 0).then(|| format!("/merchant/streams/{}/live", l.id))
+            },
             &|l| {
                 by == By::Influencer
                     && flagged

@@ -13,6 +13,7 @@ pub mod error_pages;
 pub mod extract;
 pub mod influencer;
 pub mod links;
+pub mod live;
 pub mod marketplace;
 pub mod merchant;
 pub mod middleware;
@@ -39,6 +40,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     influencer::routes(cfg);
     marketplace::routes(cfg);
     links::routes(cfg);
+    live::routes(cfg);
     accounts::routes(cfg);
     order_lists::routes(cfg);
     orders::routes(cfg);

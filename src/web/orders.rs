@@ -500,6 +500,7 @@ async fn review_one(
     let c = state
         .db(move |conn| crate::service::orders::review_frozen(conn, now, uid, id, release, &note))
         .await?;
+    state.live.touch_merchant(c.merchant_id);
     session::flash(
         &session,
         "success",
@@ -777,6 +778,8 @@ async fn import_confirm(
         .await
     {
         Ok(s) => {
+            // Imported orders may belong to streams on a live board.
+            state.live.touch_all();
             session::flash(
                 &session,
                 "success",

@@ -159,6 +159,7 @@ impl TestApp {
     /// Stops the app as `tandem serve` stops on SIGTERM: the server finishes its requests,
     /// the jobs write what they hold and end, and the database connections close.
     pub async fn stop(mut self) -> StoppedApp {
+        self.state.live.close();
         self.handle.stop(true).await;
         if let Some(running) = self.running.take() {
             running
@@ -448,6 +449,7 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         // Stop the server without waiting; the database goes with `pg`/`dir`.
+        self.state.live.close();
         drop(self.handle.stop(false));
     }
 }
