@@ -280,31 +280,35 @@ pub async fn sweep(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
             _ = tokio::time::sleep(SWEEP) => {}
             _ = stop.changed() => return,
         }
-        let watchers = state.live.watchers();
-        if watchers.is_empty() {
-            continue;
-        }
-        let now = state.now();
-        let checked = state
-            .db(move |conn| {
-                let mut ended = Vec::new();
-                for (id, w) in &watchers {
-                    if !crate::service::live::still_allowed(conn, now, w)? {
-                        ended.push(*id);
-                    }
-                }
-                Ok(ended)
-            })
-            .await;
-        match checked {
-            Ok(ended) => {
-                for id in ended {
-                    state.live.end(id);
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "live board session sweep failed"),
+        if let Err(e) = sweep_once(&state).await {
+            tracing::warn!(error = %e, "live board session sweep failed");
         }
     }
+}
+
+/// One pass of [`sweep`]: every connected board's session and access checked in one job on
+/// the database pool; returns how many boards it ended.
+pub async fn sweep_once(state: &AppState) -> crate::error::AppResult<usize> {
+    let watchers = state.live.watchers();
+    if watchers.is_empty() {
+        return Ok(0);
+    }
+    let now = state.now();
+    let ended = state
+        .db(move |conn| {
+            let mut ended = Vec::new();
+            for (id, w) in &watchers {
+                if !crate::service::live::still_allowed(conn, now, w)? {
+                    ended.push(*id);
+                }
+            }
+            Ok(ended)
+        })
+        .await?;
+    for id in &ended {
+        state.live.end(*id);
+    }
+    Ok(ended.len())
 }
 
 /// PostgreSQL: listens for `tandem_live` notices on a connection of its own and touches the

@@ -112,7 +112,9 @@ pub fn span_of(stream: &Stream, now: NaiveDateTime) -> Span {
     live::span(stream.scheduled_at, stream.started_at, stream.ended_at, now)
 }
 
-/// The creator marks the stream live now. Refused when it ended; a no-op when it is live.
+/// The creator marks the stream live now. A stream live by its schedule keeps its scheduled
+/// start; one never marked live whose schedule is long past starts now. Refused once it was
+/// ended (or was marked live more than a day ago); a no-op while it is live.
 pub fn go_live(
     conn: &mut DbConn,
     now: NaiveDateTime,
@@ -120,21 +122,19 @@ pub fn go_live(
     stream_id: i64,
 ) -> AppResult<Stream> {
     let opened = open_for_creator(conn, user_id, stream_id)?;
-    let span = span_of(&opened.stream, now);
-    match span.phase {
-        Phase::Ended => {
-            return Err(AppError::Conflict(
-                "This stream has ended. Add a new stream for the next one.".to_owned(),
-            ));
-        }
-        Phase::Live if !span.scheduled_start => {}
-        // Live by its schedule: marking it live keeps the scheduled start (it began then).
-        Phase::Live => {
-            db::live::start(conn, stream_id, span.start.unwrap_or(now))?;
-        }
-        Phase::Upcoming => {
-            db::live::start(conn, stream_id, now)?;
-        }
+    let stream = &opened.stream;
+    let span = span_of(stream, now);
+    if stream.ended_at.is_some() || (stream.started_at.is_some() && span.phase == Phase::Ended) {
+        return Err(AppError::Conflict(
+            "This stream has ended. Add a new stream for the next one.".to_owned(),
+        ));
+    }
+    if stream.started_at.is_none() {
+        let start = match span.phase {
+            Phase::Live => span.start.unwrap_or(now),
+            Phase::Upcoming | Phase::Ended => now,
+        };
+        db::live::start(conn, stream_id, start)?;
     }
     db::links::find_stream(conn, stream_id)?.ok_or(AppError::NotFound)
 }

@@ -483,7 +483,7 @@ async fn board_page(
         fragment,
         events: (is_live || waiting).then(|| format!("{base}/events")),
         refresh: (is_live || waiting).then_some(REFRESH_SECS),
-        can_start: creator && (waiting || (is_live && span.scheduled_start)),
+        can_start: creator && stream.started_at.is_none() && stream.ended_at.is_none(),
         can_end: creator && is_live,
         action_base: format!("/influencer/streams/{}/live", stream.id),
         upcoming,

@@ -178,6 +178,36 @@ impl TestApp {
         stopped
     }
 
+    /// Another app node on the same database, settings (secret key: the same cookies sign in)
+    /// and clock, on a port of its own, as a second `tandem serve` behind a load balancer.
+    /// It owns neither the database nor the data folder.
+    pub fn second_node(&self) -> TestApp {
+        let app = Application::build_with_clock(
+            self.settings.clone(),
+            self.clock.clone() as Arc<dyn Clock>,
+        )
+        .expect("second node builds");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let (state, handle) = (app.state(), app.server_handle());
+        let running = tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address,
+            client: new_client(),
+            state,
+            clock: self.clock.clone(),
+            handle,
+            running: Some(running),
+            settings: self.settings.clone(),
+            dir: None,
+            pg: None,
+        }
+    }
+
+    /// Whether the app runs on PostgreSQL.
+    pub fn on_postgres(&self) -> bool {
+        self.pg.is_some() || self.settings.database_url.starts_with("postgres")
+    }
+
     /// The SQLite database's files as they are now (see [`StoppedApp::sqlite_files`]).
     pub fn sqlite_files(&self) -> Vec<(std::path::PathBuf, Vec<u8>)> {
         sqlite_files(&self.settings.database_url, self.pg.is_some())

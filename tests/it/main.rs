@@ -16,6 +16,7 @@ mod email;
 mod ledger_props;
 mod ledger_tamper;
 mod links;
+mod live;
 mod marketplace;
 mod money_defects;
 mod money_pages;
