@@ -1009,6 +1009,8 @@ fn load_with(
         base_url,
         no_method,
     )?;
+    // The demo creator is live now: the live board has a stream in progress to show.
+    live_now(conn, now, &mut rng, base_url)?;
     // Last year's headphones campaign is over.
     super::campaigns::change_state(
         conn,
@@ -1021,6 +1023,177 @@ fn load_with(
         billing(conn, now, finance.id, base_url)?;
     }
     Ok(DemoLoad::Loaded)
+}
+
+/// A stream of the demo creator live now, 38 minutes in: clicks minute by minute, rising
+/// while the host shows the product, orders through them a few minutes later, and a coupon
+/// sale, each stored as the click writer and the postbacks store them.
+fn live_now(conn: &mut DbConn, now: NaiveDateTime, rng: &mut Rng, base_url: &str) -> AppResult<()> {
+    use crate::db::models::{BatchTime, NewClick, NewLink, NewStream};
+    use crate::domain::links::{click_id_for, new_code, salted_hash, visitor_key};
+    use crate::domain::order::OrderInput;
+    let Some(email) = ACCOUNTS
+        .iter()
+        .find(|a| a.role == Role::Influencer)
+        .map(|a| a.email)
+    else {
+        return Ok(());
+    };
+    let Some(user) = db::users::find_by_email(conn, email)? else {
+        return Ok(());
+    };
+    let me = super::influencer::profile_of(conn, user.id)?;
+    let Some((col, campaign, _)) = db::collaborations::for_influencer(conn, me.id)?
+        .into_iter()
+        .find(|(c, _, _)| c.state == "active")
+    else {
+        return Ok(());
+    };
+    let products: Vec<_> = db::catalog::for_campaign(conn, &campaign)?
+        .into_iter()
+        .filter(|p| p.active && p.currency == campaign.currency)
+        .collect();
+    let Some(product) = products.first() else {
+        return Ok(());
+    };
+    let started = now - TimeDelta::minutes(38);
+    let stream_id = db::links::insert_stream(
+        conn,
+        &NewStream {
+            influencer_id: me.id,
+            title: &format!("Friday night tasting: {}", product.title),
+            platform: "douyin",
+            scheduled_at: Some(started),
+            published_url: None,
+            created_at: started - TimeDelta::days(2),
+        },
+    )?;
+    db::live::start(conn, stream_id, started)?;
+    let code = new_code();
+    let link_id = db::links::insert_link(
+        conn,
+        &NewLink {
+            code: &code,
+            collaboration_id: col.id,
+            influencer_id: me.id,
+            merchant_id: campaign.merchant_id,
+            campaign_id: campaign.id,
+            product_id: Some(product.id),
+            stream_id: Some(stream_id),
+            destination: &product.product_url,
+            label: "live: pinned product",
+            created_at: started - TimeDelta::days(2),
+        },
+    )?;
+    let mut clicked: Vec<(NaiveDateTime, String)> = Vec::new();
+    db::write_tx(conn, |conn| {
+        let mut minutes: std::collections::BTreeMap<i64, (i64, i64, i64)> = Default::default();
+        for m in 0..38_i64 {
+            // Slow at first, busiest while the product is on screen (minutes 18-28).
+            let n = 1 + m / 6 + if (18..28).contains(&m) { 6 } else { 0 };
+            for k in 0..n {
+                let at = started
+                    + TimeDelta::minutes(m)
+                    + TimeDelta::seconds(i64::try_from(rng.below(60)).unwrap_or(0));
+                let bot = k == 0 && m % 11 == 5;
+                let ua = if bot {
+                    "Googlebot/2.1 (+http://www.google.com/bot.html)"
+                } else {
+                    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 aweme_29.1"
+                };
+                let ip = salted_hash(b"demo-live", &format!("{m}-{k}"));
+                let ua = salted_hash(b"demo", ua);
+                let row_id = db::links::next_click_id(conn)?;
+                let click_id = click_id_for(row_id);
+                db::links::insert_clicks(
+                    conn,
+                    &[NewClick {
+                        id: row_id,
+                        click_id: &click_id,
+                        link_id,
+                        stream_id: Some(stream_id),
+                        created_at: &BatchTime::new(at),
+                        ip_hash: &ip,
+                        ua_hash: &ua,
+                        referrer_host: Some("www.douyin.com"),
+                        is_bot: bot,
+                        is_repeat: false,
+                        visitor_key: visitor_key(&ip, &ua),
+                    }],
+                )?;
+                let c = minutes.entry(db::live::minute_of(at)).or_default();
+                c.0 += 1;
+                if bot {
+                    c.2 += 1;
+                } else {
+                    c.1 += 1;
+                    clicked.push((at, click_id));
+                }
+            }
+        }
+        // The rollups: on PostgreSQL here, as the click commits do; on SQLite the rollup
+        // folds them in from the rows.
+        if let DbConn::Pg(_) = conn {
+            for (minute, (n, unique, bots)) in minutes {
+                let quarter = minute.div_euclid(db::stats::QUARTER_SECS) * db::stats::QUARTER_SECS;
+                let day = chrono::DateTime::from_timestamp(minute, 0)
+                    .unwrap_or_default()
+                    .format("%Y-%m-%d")
+                    .to_string();
+                db::links::bump_daily(conn, link_id, &day, n, unique, bots)?;
+                db::stats::bump_clicks(conn, link_id, quarter, n, unique, bots)?;
+                db::live::bump_clicks(conn, link_id, minute, n, unique, bots)?;
+            }
+        }
+        AppResult::Ok(())
+    })?;
+    db::links::roll_up_clicks(conn, Vec::new, i64::MAX)?;
+    let currency = crate::domain::money::Currency::parse(&campaign.currency)
+        .map_err(|e| AppError::Internal(e.into()))?;
+    let all = db::catalog::all_of(conn, campaign.merchant_id)?;
+    // Every seventh human click buys, two to six minutes later (not after now).
+    for (n, (at, click_id)) in clicked.iter().enumerate().filter(|(n, _)| n % 7 == 3) {
+        let when = (*at + TimeDelta::minutes(i64::try_from(2 + rng.below(5)).unwrap_or(2)))
+            .min(now - TimeDelta::seconds(20));
+        super::orders::record_conversion(
+            conn,
+            when,
+            campaign.merchant_id,
+            "api",
+            base_url,
+            &OrderInput {
+                order_id: format!("LIVE-{}", 1000 + n),
+                currency,
+                occurred_at: when,
+                click_id: Some(click_id.clone()),
+                coupon_code: None,
+                customer_email: None,
+                items: demo_items(rng, &products, &all),
+                also_known_as: Vec::new(),
+            },
+        )?;
+    }
+    if let Some(coupon) = &col.coupon_code {
+        let when = now - TimeDelta::minutes(4);
+        super::orders::record_conversion(
+            conn,
+            when,
+            campaign.merchant_id,
+            "api",
+            base_url,
+            &OrderInput {
+                order_id: "LIVE-COUPON-1".to_owned(),
+                currency,
+                occurred_at: when,
+                click_id: None,
+                coupon_code: Some(coupon.clone()),
+                customer_email: None,
+                items: demo_items(rng, &products, &all),
+                also_known_as: Vec::new(),
+            },
+        )?;
+    }
+    Ok(())
 }
 
 /// For every active collaboration: one stream, a link to the merchant's best product, and

@@ -223,8 +223,8 @@ pub struct Board {
     pub last_minute: i64,
     pub total: Tally,
     pub this_minute: Tally,
-    /// The chart's minutes, oldest first: the last [`CHART_MINUTES`] up to `at_minute`, from
-    /// the stream's start at the earliest.
+    /// The chart's minutes, oldest first: the last [`CHART_MINUTES`] up to `at_minute` (those
+    /// before the stream's start empty).
     pub minutes: Vec<(i64, Counts)>,
     /// Orders a click led to per unique click over the last [`CONVERSION_MINUTES`], in basis
     /// points (`None` without unique clicks).
@@ -305,7 +305,9 @@ pub fn figures(
     latest: &[db::live::LiveOrder],
     targets: &[db::live::LinkTarget],
 ) -> Board {
-    let chart_from = (at_minute - (CHART_MINUTES - 1) * MINUTE_SECS).max(start_minute);
+    // A fixed hour on the chart (minutes before the start are empty), so one bar does not
+    // fill it in the stream's first minute.
+    let chart_from = at_minute - (CHART_MINUTES - 1) * MINUTE_SECS;
     let conversion_from = (at_minute - (CONVERSION_MINUTES - 1) * MINUTE_SECS).max(start_minute);
     let mut total = Tally::default();
     let mut this_minute = Tally::default();
@@ -411,4 +413,66 @@ pub fn figures(
 fn sort_top(top: &mut Vec<Top>) {
     top.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
     top.truncate(TOP);
+}
+
+/// A stream live now, for the homes' "Live now" card.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveNow {
+    pub stream_id: i64,
+    pub title: String,
+    pub creator: String,
+    pub since: NaiveDateTime,
+}
+
+/// The streams live now of an influencer (`View::Creator` with their id) or showing a
+/// merchant's products, the latest started first.
+pub fn live_now(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    influencer: Option<i64>,
+    merchant: Option<i64>,
+) -> AppResult<Vec<LiveNow>> {
+    use crate::db::schema::{influencers, links, streams};
+    use diesel::prelude::*;
+    let day_ago = now - chrono::TimeDelta::hours(live::MAX_LIVE_HOURS);
+    let mut q = streams::table
+        .inner_join(influencers::table.on(influencers::id.eq(streams::influencer_id)))
+        .filter(streams::ended_at.is_null())
+        .filter(
+            streams::started_at.ge(day_ago).or(streams::started_at
+                .is_null()
+                .and(streams::scheduled_at.ge(day_ago))
+                .and(streams::scheduled_at.le(now))),
+        )
+        .into_boxed();
+    if let Some(i) = influencer {
+        q = q.filter(streams::influencer_id.eq(i));
+    }
+    if let Some(m) = merchant {
+        q = q.filter(
+            streams::id.eq_any(
+                links::table
+                    .filter(links::merchant_id.eq(m))
+                    .filter(links::stream_id.is_not_null())
+                    .select(links::stream_id.assume_not_null()),
+            ),
+        );
+    }
+    let rows: Vec<(Stream, String)> = q
+        .select((Stream::as_select(), influencers::display_name))
+        .load(conn)?;
+    let mut out: Vec<LiveNow> = rows
+        .into_iter()
+        .filter_map(|(s, creator)| {
+            let span = span_of(&s, now);
+            (span.phase == Phase::Live).then(|| LiveNow {
+                stream_id: s.id,
+                title: s.title,
+                creator,
+                since: span.start.unwrap_or(now),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| b.since.cmp(&a.since));
+    Ok(out)
 }

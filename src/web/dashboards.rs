@@ -811,6 +811,7 @@ struct MerchantDashboard {
     /// (influencer, refund rate, the merchant's average, orders).
     outliers: Vec<(String, String, String, i64)>,
     month: String,
+    live_now: Vec<super::live::LiveNowView>,
 }
 
 /// Everything the merchant's home reads, in one database call.
@@ -916,7 +917,9 @@ async fn merchant_dashboard(
         .cloned()
         .collect();
     let totals = metrics::totals(&attributed);
+    let live_now = super::live::live_now(&state, tz, None, Some(user.0.id)).await?;
     let page = MerchantDashboard {
+        live_now,
         owed_now: data
             .owed_now
             .iter()

@@ -214,6 +214,7 @@ struct DashboardPage {
     rv: super::dashboards::RangeView,
     charts: Vec<super::charts::Chart>,
     table: super::dashboards::TableView,
+    live_now: Vec<super::live::LiveNowView>,
 }
 
 /// The influencer's home: what they earned and when they get it.
@@ -233,8 +234,10 @@ async fn dashboard(
             crate::service::dashboard::influencer_home(conn, now, me.id, &|t| fmt_date(t, tz))
         })
         .await?;
+    let live_now = super::live::live_now(&state, tz, Some(uid), None).await?;
     let show = super::orders::show;
     let page = DashboardPage {
+        live_now,
         ctx: PageCtx::new(&session, Some(&user.0), "Home", "dashboard"),
         cards: data
             .currencies

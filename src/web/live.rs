@@ -138,6 +138,52 @@ struct BoardPage {
     stream_page: Option<String>,
 }
 
+/// A "Live now" line of a home page.
+pub struct LiveNowView {
+    pub title: String,
+    pub creator: String,
+    pub since: String,
+    pub href: String,
+}
+
+/// The "Live now" lines of a home: the influencer's live streams, or those showing the
+/// merchant's products.
+pub async fn live_now(
+    state: &AppState,
+    tz: Tz,
+    influencer_user: Option<i64>,
+    merchant_user: Option<i64>,
+) -> AppResult<Vec<LiveNowView>> {
+    let now = state.now();
+    let list = state
+        .db(move |conn| {
+            let influencer = match influencer_user {
+                Some(uid) => Some(crate::service::influencer::profile_of(conn, uid)?.id),
+                None => None,
+            };
+            let merchant = match merchant_user {
+                Some(uid) => Some(crate::service::merchant::org_of(conn, uid)?.0.id),
+                None => None,
+            };
+            svc::live_now(conn, now, influencer, merchant)
+        })
+        .await?;
+    let who = if merchant_user.is_some() {
+        "merchant"
+    } else {
+        "influencer"
+    };
+    Ok(list
+        .into_iter()
+        .map(|l| LiveNowView {
+            since: local(l.since, tz, "%H:%M"),
+            href: format!("/{who}/streams/{}/live", l.stream_id),
+            title: l.title,
+            creator: l.creator,
+        })
+        .collect())
+}
+
 /// "2 h 05 min", "42 min".
 fn duration(d: TimeDelta) -> String {
     let m = d.num_minutes().max(0);
@@ -277,8 +323,8 @@ fn fragment(
         CardView {
             label: "Conversion, last 10 min",
             values: vec![metrics::percent(board.recent_conversion_bps)],
-            delta: "orders per unique click".to_owned(),
-            note: String::new(),
+            delta: String::new(),
+            note: "orders a click led to, per unique click".to_owned(),
         },
     ];
     let points = |of: &dyn Fn(&Counts) -> i64| -> Vec<(String, String, i64)> {

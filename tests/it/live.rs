@@ -30,6 +30,15 @@ impl TestApp {
     /// A stream with a link of an active collaboration, its creator having pressed "Go live"
     /// on its board (the stream was scheduled days ago and never started).
     pub(crate) async fn live_stream(&self) -> LiveStream {
+        let ls = self.stream_with_link().await;
+        let board = self.url(&ls.board(false));
+        let res = post_form_with(&ls.influencer, &board, &format!("{board}/start"), &[]).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "go live");
+        ls
+    }
+
+    /// The same stream before its creator goes live.
+    pub(crate) async fn stream_with_link(&self) -> LiveStream {
         let (merchant, influencer, code) = live_link_with_merchant(self).await;
         let (merchant_id, secret) = merchant_secret(self).await;
         let stream_id = self
@@ -39,9 +48,6 @@ impl TestApp {
                 Ok(streams::table.select(streams::id).first::<i64>(conn)?)
             })
             .await;
-        let board = self.url(&format!("/influencer/streams/{stream_id}/live"));
-        let res = post_form_with(&influencer, &board, &format!("{board}/start"), &[]).await;
-        assert_eq!(res.status(), StatusCode::SEE_OTHER, "go live");
         LiveStream {
             merchant,
             influencer,
@@ -272,12 +278,15 @@ async fn the_board_counts_what_the_dashboards_count() {
         assert_eq!(cny.gmv_minor, dash.gmv_minor);
         assert_eq!(cny.net_commission(), dash.net_commission());
         assert!(cny.refund_commission_minor > 0, "the refund took some back");
-        // This minute: one click and both orders; the chart's 4 minutes end with it.
+        // This minute: one click and both orders; the chart's hour ends with it.
         let m = &board.this_minute;
         assert_eq!((m.all.human_clicks(), m.all.orders), (1, 2));
-        assert_eq!(board.minutes.len(), 4);
-        assert_eq!(board.minutes[0].1.human_clicks(), 3);
-        assert_eq!(board.minutes[3].1.human_clicks(), 1);
+        assert_eq!(board.minutes.len(), 60);
+        assert_eq!(board.minutes[56].1.human_clicks(), 3);
+        assert_eq!(board.minutes[59].1.human_clicks(), 1);
+        assert_eq!(board.minutes[59].0, board.at_minute);
+        let charted: i64 = board.minutes.iter().map(|m| m.1.human_clicks()).sum();
+        assert_eq!(charted, 4);
         // One order a click led to (the coupon sale is not one) over three unique clicks in the
         // last 10 minutes.
         assert_eq!(board.recent_conversion_bps, Some(3_333));
@@ -450,7 +459,8 @@ async fn an_ended_stream_is_replayed_minute_by_minute() {
     assert_eq!(&values(&first)[..3], ["1", "1", "0"]);
     let replay = ls.figures(&app, false, Some(start + 120)).await;
     assert_eq!(replay.total.all.orders, 1);
-    assert_eq!(replay.minutes.len(), 3);
+    assert_eq!(replay.minutes.last().unwrap().0, start + 120);
+    assert_eq!(replay.minutes.iter().map(|m| m.1.orders).sum::<i64>(), 1);
     // An ended stream's events: the final board, then the end.
     let mut events = Events::open(&ls.influencer, &app.url(&format!("{board}/events")), None).await;
     events.board().await;
