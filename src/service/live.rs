@@ -473,6 +473,6 @@ pub fn live_now(
             })
         })
         .collect();
-    out.sort_by(|a, b| b.since.cmp(&a.since));
+    out.sort_by_key(|l| std::cmp::Reverse(l.since));
     Ok(out)
 }
