@@ -30,12 +30,13 @@ ROLES = {
         "/merchant/dashboard", "/merchant/dashboard?days=90&by=influencer", "/merchant/orders",
         "/merchant/campaigns", "/merchant/products", "/merchant/statement",
         "/merchant/integration", "/merchant", "/merchant/domains", "/account",
-        "/merchant/billing", "/merchant/billing/invoices/1",
+        "/merchant/billing", "/merchant/billing/invoices/1", "/merchant/streams/7/live",
     ],
     "influencer@demo.tandem.test": [
         "/influencer/dashboard", "/influencer/links", "/influencer/earnings",
         "/influencer/payouts", "/influencer/marketplace", "/influencer/collaborations",
-        "/influencer",
+        "/influencer", "/influencer/streams/7/live", "/influencer/streams/7/live?dark=1",
+        "/influencer/streams/4/live", "/influencer/streams/4",
     ],
     "finance@demo.tandem.test": [
         "/finance/dashboard", "/finance/payouts", "/finance/payouts?state=failed",

@@ -78,7 +78,7 @@
       if (!e.data) return;
       if (board.hasAttribute('data-upcoming')) { window.location.reload(); return; }
       board.innerHTML = e.data;
-      if (note) note.textContent = 'Updated ' + new Date().toLocaleTimeString() + ' · updates as clicks and orders arrive.';
+      if (note) note.textContent = 'Up to date: updates as clicks and orders arrive.';
     });
     source.addEventListener('end', function (e) {
       source.close();

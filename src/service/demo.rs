@@ -1151,10 +1151,12 @@ fn live_now(conn: &mut DbConn, now: NaiveDateTime, rng: &mut Rng, base_url: &str
     let currency = crate::domain::money::Currency::parse(&campaign.currency)
         .map_err(|e| AppError::Internal(e.into()))?;
     let all = db::catalog::all_of(conn, campaign.merchant_id)?;
-    // Every seventh human click buys, two to six minutes later (not after now).
+    // Every seventh human click buys, two to six minutes later (if that is not after now).
     for (n, (at, click_id)) in clicked.iter().enumerate().filter(|(n, _)| n % 7 == 3) {
-        let when = (*at + TimeDelta::minutes(i64::try_from(2 + rng.below(5)).unwrap_or(2)))
-            .min(now - TimeDelta::seconds(20));
+        let when = *at + TimeDelta::minutes(i64::try_from(2 + rng.below(5)).unwrap_or(2));
+        if when > now {
+            continue;
+        }
         super::orders::record_conversion(
             conn,
             when,

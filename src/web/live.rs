@@ -72,6 +72,8 @@ impl BoardQuery {
 
 struct CardView {
     label: &'static str,
+    /// Money: the card is wider on a phone.
+    money: bool,
     /// One line per currency for money (one "–" line when there is none).
     values: Vec<String>,
     /// "+3 this minute".
@@ -265,12 +267,19 @@ fn fragment(
     } else {
         let end = board.span.end.unwrap_or(now);
         let same_day = local(start, tz, "%F") == local(end, tz, "%F");
-        format!(
-            "Ended · {} live, {} – {}",
-            duration(end - start),
+        let (from, to) = (
             local(start, tz, "%-d %b %H:%M"),
-            local(end, tz, if same_day { "%H:%M" } else { "%-d %b %H:%M" })
-        )
+            local(end, tz, if same_day { "%H:%M" } else { "%-d %b %H:%M" }),
+        );
+        if board.span.scheduled_start {
+            // Never marked live: the board covers the day from its scheduled start.
+            format!(
+                "Never marked live · the {} from its scheduled start, {from} – {to}",
+                duration(end - start)
+            )
+        } else {
+            format!("Ended · {} live, {from} – {to}", duration(end - start))
+        }
     };
     let (t, m) = (&board.total, &board.this_minute);
     // "This minute" means something while live and in a replay, not on the final board.
@@ -278,6 +287,7 @@ fn fragment(
     let cards = vec![
         CardView {
             label: "Clicks",
+            money: false,
             values: vec![t.all.human_clicks().to_string()],
             delta: d(delta(m.all.human_clicks())),
             note: if t.all.bot_clicks > 0 {
@@ -295,18 +305,21 @@ fn fragment(
         },
         CardView {
             label: "Unique clicks",
+            money: false,
             values: vec![t.all.unique_clicks.to_string()],
             delta: d(delta(m.all.unique_clicks)),
             note: String::new(),
         },
         CardView {
             label: "Orders",
+            money: false,
             values: vec![t.all.orders.to_string()],
             delta: d(delta(m.all.orders)),
             note: String::new(),
         },
         CardView {
             label: "GMV",
+            money: true,
             values: money_lines(t, |c| c.gmv_minor),
             delta: d(money_delta(m, |c| c.gmv_minor)),
             note: String::new(),
@@ -316,12 +329,14 @@ fn fragment(
                 View::Creator => "Your commission",
                 View::Merchant(_) => "Commission",
             },
+            money: true,
             values: money_lines(t, Counts::net_commission),
             delta: d(money_delta(m, Counts::net_commission)),
             note: String::new(),
         },
         CardView {
             label: "Conversion, last 10 min",
+            money: false,
             values: vec![metrics::percent(board.recent_conversion_bps)],
             delta: String::new(),
             note: "orders a click led to, per unique click".to_owned(),
