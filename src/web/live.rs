@@ -337,7 +337,8 @@ fn fragment(
         CardView {
             label: "Conversion, last 10 min",
             money: false,
-            values: vec![metrics::percent(board.recent_conversion_bps)],
+            // One line: "100.00 %" must not break before its sign.
+            values: vec![metrics::percent(board.recent_conversion_bps).replace(' ', "\u{a0}")],
             delta: String::new(),
             note: "orders a click led to, per unique click".to_owned(),
         },
