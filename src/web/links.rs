@@ -46,10 +46,13 @@ struct LinkRow {
 }
 
 struct StreamRow {
+    id: i64,
     title: String,
     platform: &'static str,
     when: String,
     url: String,
+    /// "Live now", "Ended" or "" (not started).
+    phase: &'static str,
 }
 
 /// A destination for people: host and path, without the scheme and query, at most 40
@@ -162,6 +165,12 @@ async fn links_page(
             .streams
             .iter()
             .map(|s| StreamRow {
+                id: s.id,
+                phase: match crate::service::live::span_of(s, now).phase {
+                    crate::domain::live::Phase::Live => "Live now",
+                    crate::domain::live::Phase::Ended => "Ended",
+                    crate::domain::live::Phase::Upcoming => "",
+                },
                 title: s.title.clone(),
                 platform: PLATFORMS
                     .iter()
