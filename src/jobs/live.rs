@@ -45,7 +45,6 @@ pub struct Snapshot {
     pub minute: i64,
     pub id: String,
     pub event: Bytes,
-    pub drawn: Instant,
     /// The stream has ended: the board will not change (its event stream closes).
     pub ended: bool,
 }
@@ -152,8 +151,6 @@ pub struct LiveHub {
     next_watcher: AtomicU64,
     /// Set at shutdown: every board ends.
     closing: watch::Sender<bool>,
-    /// Touches received (tests and the benchmark read it).
-    pub touches: AtomicU64,
 }
 
 impl LiveHub {
@@ -189,7 +186,6 @@ impl LiveHub {
 
     /// The stream's figures changed (a commit that touched them is done).
     pub fn touch(&self, stream_id: i64) {
-        self.touches.fetch_add(1, Ordering::Relaxed);
         let feed = self
             .feeds
             .lock()

@@ -673,7 +673,6 @@ async fn draw(
         minute,
         event: sse_event(&id, "board", &html),
         id,
-        drawn: Instant::now(),
         ended,
     })
 }
